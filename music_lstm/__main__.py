@@ -1,0 +1,147 @@
+"""Command line: `python -m music_lstm [train|generate|evaluate|export-bach] ...`.
+
+With no command it trains on `bach/` into `runs/latest`, then writes `generated_midi.mid`.
+Nothing here imports TensorFlow until a command needs it, so `--help` answers at once.
+
+    python -m music_lstm --help
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from . import __version__
+
+DESCRIPTION = "Learn music from a folder of MIDI files with an LSTM, and write new music as MIDI."
+
+
+def _train_args(p: argparse.ArgumentParser) -> None:
+    from .config import Config
+
+    d = Config()
+    p.add_argument("--data-dir", default="bach", help="folder of .mid/.midi files (default: bach)")
+    p.add_argument("--recursive", action="store_true", help="also read files in subfolders")
+    p.add_argument("--epochs", type=int, default=d.epochs, help=f"most epochs to train (default: {d.epochs})")
+    p.add_argument("--max-minutes", type=float, default=d.max_minutes, help=f"training time budget, 0 = none (default: {d.max_minutes})")
+    p.add_argument("--seq-len", type=int, default=d.seq_len, help=f"window length in symbols (default: {d.seq_len})")
+    p.add_argument("--units", type=int, default=d.units, help=f"cells per LSTM layer (default: {d.units})")
+    p.add_argument("--embed-dim", type=int, default=d.embed_dim, help=f"symbol embedding size (default: {d.embed_dim})")
+    p.add_argument("--dropout", type=float, default=d.dropout, help=f"dropout after each LSTM (default: {d.dropout})")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"windows per step (default: {d.batch_size})")
+    p.add_argument("--learning-rate", type=float, default=d.learning_rate, help=f"Adam learning rate (default: {d.learning_rate})")
+    p.add_argument("--patience", type=int, default=d.patience, help=f"epochs without improvement before stopping (default: {d.patience})")
+    p.add_argument("--val-fraction", type=float, default=d.val_fraction, help=f"share of pieces held out (default: {d.val_fraction})")
+    p.add_argument("--encoding", default=d.encoding, help=f"symbol encoding (default: {d.encoding})")
+    p.add_argument("--workers", type=int, default=None, help="parser processes (default: all cores)")
+    p.add_argument("--no-cache", action="store_true", help="parse every file again, ignoring the parse cache")
+
+
+def _generate_args(p: argparse.ArgumentParser, with_seed: bool = True) -> None:
+    from .sampling import Sampling
+
+    d = Sampling()
+    p.add_argument("--output", default="generated_midi.mid", help="MIDI file to write (default: generated_midi.mid)")
+    p.add_argument("--output-dir", default=None, help="folder for the output file(s)")
+    p.add_argument("--length", type=int, default=500, help="symbols to generate (default: 500)")
+    p.add_argument("--num-outputs", type=int, default=1, help="pieces to write, stepped as one batch (default: 1)")
+    p.add_argument("--temperature", type=float, default=d.temperature, help=f"0 = argmax (default: {d.temperature})")
+    p.add_argument("--top-k", type=int, default=d.top_k, help="sample among the k likeliest symbols, 0 = all (default: 0)")
+    p.add_argument("--top-p", type=float, default=d.top_p, help="nucleus sampling mass (default: 1.0 = off)")
+    p.add_argument("--max-repeat", type=int, default=d.max_repeat, help=f"most times a symbol may repeat in a row, 0 = no guard (default: {d.max_repeat})")
+    p.add_argument("--primer", default=None, help="MIDI file whose symbols start the piece")
+    p.add_argument("--include-primer", action="store_true", help="write the primer into the output too")
+    if with_seed:
+        p.add_argument("--seed", type=int, default=None, help="random seed for a reproducible piece")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="music_lstm", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"music_lstm {__version__}")
+    parser.add_argument("--run-dir", default="runs/latest", help="run folder (default: runs/latest)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("train", help="train on a folder of MIDI files into a run folder")
+    p.add_argument("--run-dir", default="runs/latest", help="run folder to write (default: runs/latest)")
+    _train_args(p)
+    p.add_argument("--seed", type=int, default=0, help="seed for the split, shuffling and weights (default: 0)")
+
+    p = sub.add_parser("generate", help="write new MIDI from a trained run folder")
+    p.add_argument("--run-dir", default="runs/latest", help="run folder to read (default: runs/latest)")
+    _generate_args(p)
+
+    p = sub.add_parser("export-bach", help="write music21's Bach chorales as MIDI files")
+    p.add_argument("--out", default="bach", help="folder to write (default: bach)")
+    return parser
+
+
+def _config(args):
+    from .config import Config
+
+    return Config(
+        encoding=args.encoding, seq_len=args.seq_len, embed_dim=args.embed_dim, units=args.units,
+        dropout=args.dropout, batch_size=args.batch_size, epochs=args.epochs, learning_rate=args.learning_rate,
+        patience=args.patience, val_fraction=args.val_fraction, max_minutes=args.max_minutes, seed=args.seed,
+    )
+
+
+def _sampling(args):
+    from .sampling import Sampling
+
+    return Sampling(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, max_repeat=args.max_repeat)
+
+
+def _train(args) -> None:
+    from .train import train
+
+    train(_config(args), args.data_dir, args.run_dir, recursive=args.recursive, workers=args.workers, use_cache=not args.no_cache)
+
+
+def _generate(args) -> None:
+    from .generate import generate
+
+    paths = generate(
+        args.run_dir, args.output, length=args.length, sampling=_sampling(args), primer=args.primer,
+        include_primer=args.include_primer, seed=args.seed, num_outputs=args.num_outputs, output_dir=args.output_dir,
+    )
+    for path in paths:
+        print(f"wrote {path}")
+
+
+def _export_bach(args) -> None:
+    from .midi_io import export_bach
+
+    n = export_bach(args.out, log=lambda msg: print(msg, file=sys.stderr))
+    print(f"wrote {n} chorales to {args.out}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter is not for users
+    from .errors import MusicLSTMError
+
+    try:
+        if args.command is None:  # the whole job: train on bach/, then generate
+            args = build_parser().parse_args(["train", "--run-dir", args.run_dir])
+            _train(args)
+            _generate(build_parser().parse_args(["generate", "--run-dir", args.run_dir]))
+        elif args.command == "train":
+            _train(args)
+        elif args.command == "generate":
+            _generate(args)
+        elif args.command == "export-bach":
+            _export_bach(args)
+    except (MusicLSTMError, ValueError) as e:
+        print(f"music_lstm: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("music_lstm: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

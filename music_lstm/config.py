@@ -1,0 +1,65 @@
+"""Every training setting in one dataclass, saved as `config.json` in the run folder.
+
+Variants are made with `dataclasses.replace`; a preset is never mutated. `__post_init__` turns a bad
+value into a one-line `ValueError` that names it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+
+from .artifacts import read_json, write_json
+from .encoding import ENCODINGS
+from .errors import RunFolderError
+
+
+@dataclass(frozen=True)
+class Config:
+    encoding: str = "seed"  # how pieces become symbols (see encoding.py)
+    seq_len: int = 64  # window length in symbols; the network predicts the next symbol at every step
+    embed_dim: int = 64  # symbol embedding size
+    units: int = 256  # cells in each of the two LSTM layers
+    dense_units: int = 256  # the Dense layer between the LSTMs and the softmax, as in the seed
+    dropout: float = 0.3  # after each LSTM layer
+    batch_size: int = 32  # windows per step
+    epochs: int = 40  # upper bound; early stopping and max_minutes usually end training first
+    learning_rate: float = 3e-3  # Adam
+    patience: int = 3  # epochs without a better validation loss before stopping
+    val_fraction: float = 0.1  # share of pieces held out (split by piece, never by window)
+    max_minutes: float = 5.0  # wall-clock budget for training (0 = none)
+    seed: int = 0  # split, shuffling and initial weights
+
+    def __post_init__(self):
+        checks = {
+            "encoding": self.encoding in ENCODINGS,
+            "seq_len": self.seq_len >= 2,
+            "embed_dim": self.embed_dim >= 1,
+            "units": self.units >= 1,
+            "dense_units": self.dense_units >= 1,
+            "dropout": 0.0 <= self.dropout < 1.0,
+            "batch_size": self.batch_size >= 1,
+            "epochs": self.epochs >= 1,
+            "learning_rate": self.learning_rate > 0,
+            "patience": self.patience >= 1,
+            "val_fraction": 0.0 <= self.val_fraction < 1.0,
+            "max_minutes": self.max_minutes >= 0,
+        }
+        for name, ok in checks.items():
+            if not ok:
+                raise ValueError(f"invalid {name}: {getattr(self, name)!r}")
+
+    def save(self, path: str | os.PathLike) -> None:
+        write_json(path, dataclasses.asdict(self))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Config":
+        try:
+            raw = read_json(path)
+            known = {f.name for f in dataclasses.fields(cls)}
+            return cls(**{k: v for k, v in raw.items() if k in known})
+        except FileNotFoundError:
+            raise RunFolderError(f"{path}: missing (the run folder has no config)") from None
+        except (ValueError, TypeError, AttributeError) as e:
+            raise RunFolderError(f"{path}: not a valid config ({e})") from None

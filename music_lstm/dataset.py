@@ -1,0 +1,103 @@
+"""From encoded pieces to training windows, and the tf.data pipeline that feeds them.
+
+Windows are cut within pieces (never across two), `seq_len + 1` ids long, overlapping by half; the
+network is trained to predict the next id at every step. A piece shorter than a window is padded and
+its padding weighted 0, as is every `<unk>` target.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .artifacts import atomic_path
+
+
+def split_pieces(names: list[str], val_fraction: float, seed: int) -> tuple[list[str], list[str]]:
+    """Split by piece: a seeded shuffle, the last `val_fraction` (at least one, if 2+ pieces) held out."""
+    order = sorted(names)
+    np.random.default_rng(seed).shuffle(order)
+    n_val = 0 if len(order) < 2 or val_fraction == 0 else min(len(order) - 1, max(1, round(val_fraction * len(order))))
+    return sorted(order[: len(order) - n_val]), sorted(order[len(order) - n_val :])
+
+
+def windows(seqs: list[np.ndarray], seq_len: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(inputs, targets, weights), each (n_windows, seq_len): every position of every piece is a target."""
+    xs, ys, ws = [], [], []
+    for seq in seqs:
+        if len(seq) < 2:
+            continue
+        for s in _starts(len(seq), seq_len):
+            chunk = seq[s : s + seq_len + 1]
+            x = np.zeros(seq_len, np.int32)
+            y = np.zeros(seq_len, np.int32)
+            x[: len(chunk) - 1] = chunk[:-1]
+            y[: len(chunk) - 1] = chunk[1:]
+            xs.append(x)
+            ys.append(y)
+            ws.append((y != 0).astype(np.float32))  # padding and <unk> targets count for nothing
+    if not xs:
+        empty = np.zeros((0, seq_len), np.int32)
+        return empty, empty, empty.astype(np.float32)
+    return np.stack(xs), np.stack(ys), np.stack(ws)
+
+
+def overlap_weights(seqs: list[np.ndarray], seq_len: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Like `windows`, but each target position counted once (for validation): later windows weight
+    only the positions an earlier window of the same piece did not cover."""
+    x, y, w = [], [], []
+    for seq in seqs:
+        if len(seq) < 2:
+            continue
+        sx, sy, sw = windows([seq], seq_len)
+        covered = 0
+        starts = _starts(len(seq), seq_len)
+        for i, s in enumerate(starts):
+            lo = max(0, covered - s)
+            sw[i, :lo] = 0.0
+            covered = max(covered, s + seq_len)
+        x.append(sx), y.append(sy), w.append(sw)
+    if not x:
+        return windows([], seq_len)
+    return np.concatenate(x), np.concatenate(y), np.concatenate(w)
+
+
+def _starts(n: int, seq_len: int) -> list[int]:
+    """Window starts: every half window, plus one ending at the piece's end so it is always covered."""
+    stride = max(1, seq_len // 2)
+    starts = list(range(0, max(1, n - seq_len), stride))
+    if n > seq_len + 1 and starts[-1] != n - seq_len - 1:
+        starts.append(n - seq_len - 1)
+    return starts
+
+
+def tf_dataset(x: np.ndarray, y: np.ndarray, w: np.ndarray, batch_size: int, shuffle: bool, seed: int):
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices((x, y, w))
+    if shuffle:
+        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def save_corpus(path: Path, vocab, seqs: dict[str, list[str]], train: list[str], val: list[str]) -> None:
+    """The encoded pieces as ids: `train_ids`/`val_ids` concatenated, `*_lengths` per piece."""
+    arrays = {}
+    for part, names in (("train", train), ("val", val)):
+        ids = [vocab.encode(seqs[n]) for n in names]
+        arrays[f"{part}_ids"] = np.concatenate(ids) if ids else np.zeros(0, np.int32)
+        arrays[f"{part}_lengths"] = np.array([len(i) for i in ids], np.int64)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+
+def load_corpus(path: Path) -> dict[str, list[np.ndarray]]:
+    """{"train": [ids per piece], "val": [...]} from `corpus.npz`."""
+    with np.load(path) as z:
+        out = {}
+        for part in ("train", "val"):
+            ids, lengths = z[f"{part}_ids"], z[f"{part}_lengths"]
+            out[part] = np.split(ids, np.cumsum(lengths)[:-1]) if len(lengths) else []
+        return out

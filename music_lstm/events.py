@@ -1,0 +1,62 @@
+"""Plain-value music: a `Piece` of notes, and its onset slices (what music21's `chordify` gives).
+
+Pure Python, no music21: notes come in from `midi_io` as `(offset, duration, midi_pitch)` in quarter
+notes, and every voice of every part is kept. `slices` cuts the piece at every onset and release, so each
+slice lists the pitches sounding in it, which of them are struck there and which are held over, and
+its duration; a stretch where nothing sounds is a rest slice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+GRID = 1e-6  # offsets are compared after rounding to this, so float noise never makes a new slice
+
+
+@dataclass(frozen=True)
+class Piece:
+    notes: list[tuple[float, float, int]] = field(default_factory=list)  # (offset, duration, pitch)
+    bpm: float | None = None  # first tempo mark, if the file has one
+
+    def transpose(self, semitones: int) -> "Piece":
+        """The piece moved by `semitones`; notes pushed outside MIDI's 0..127 are dropped."""
+        moved = [(o, d, p + semitones) for o, d, p in self.notes if 0 <= p + semitones <= 127]
+        return Piece(notes=moved, bpm=self.bpm)
+
+
+@dataclass(frozen=True)
+class Slice:
+    offset: float
+    duration: float
+    pitches: tuple[int, ...]  # sounding pitches, high to low; () is a rest
+    struck: tuple[bool, ...]  # per pitch: True if it starts here, False if held over
+
+    @property
+    def is_rest(self) -> bool:
+        return not self.pitches
+
+
+def _q(x: float) -> float:
+    return round(x / GRID) * GRID
+
+
+def slices(notes: list[tuple[float, float, int]]) -> list[Slice]:
+    """Cut notes into onset slices: one per stretch between consecutive onsets/releases."""
+    spans = sorted((_q(o), _q(o + d), p) for o, d, p in notes if d > 0)
+    if not spans:
+        return []
+    bounds = sorted({t for s, e, _ in spans for t in (s, e)})
+    out: list[Slice] = []
+    active: list[tuple[float, float, int]] = []
+    i = 0
+    for a, b in zip(bounds, bounds[1:]):
+        active = [n for n in active if n[1] > a]
+        while i < len(spans) and spans[i][0] <= a:
+            active.append(spans[i])
+            i += 1
+        sounding: dict[int, bool] = {}
+        for s, _, p in active:
+            sounding[p] = sounding.get(p, False) or s == a
+        pitches = tuple(sorted(sounding, reverse=True))
+        out.append(Slice(a, b - a, pitches, tuple(sounding[p] for p in pitches)))
+    return out

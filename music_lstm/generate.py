@@ -1,0 +1,192 @@
+"""Write new music from a trained run folder (never retrains, reads nothing outside the folder).
+
+The prompt (a random window of the training pieces, or `--primer FILE.mid`) sets the LSTM state once;
+then each symbol costs one NumPy step of the network (`stepper.LSTMStepper`) and one draw from
+`sampling.sample`. `--num-outputs N` steps N pieces together as one batch.
+
+    python -m music_lstm generate --run-dir runs/latest --output generated_midi.mid --length 500
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .artifacts import read_json
+from .config import Config
+from .dataset import load_corpus
+from .encoding import decode, encode, nearest_symbol
+from .errors import MusicLSTMError, RunFolderError
+from .sampling import Sampling, repeat_ban, sample
+from .vocab import Vocab
+
+DEFAULT_BPM = 90.0
+
+
+@dataclass
+class Run:
+    """What a run folder holds, loaded and checked against each other."""
+
+    path: Path
+    config: Config
+    vocab: Vocab
+    model: object  # keras.Model
+    corpus: dict[str, list[np.ndarray]]
+    bpm: float | None
+
+
+def load_run(run_dir: str | os.PathLike) -> Run:
+    """Load a run folder; a missing, corrupt or mismatched file is a one-line RunFolderError."""
+    run = Path(run_dir)
+    if not run.is_dir():
+        raise RunFolderError(f"{run}: no such run folder (train first: python -m music_lstm train)")
+    config = Config.load(run / "config.json")
+    vocab = Vocab.load(run / "vocab.json")
+    model_path = run / "model.keras"
+    if not model_path.is_file():
+        raise RunFolderError(f"{model_path}: missing (training never finished an epoch)")
+    import keras
+
+    try:
+        model = keras.saving.load_model(model_path, compile=False)
+    except Exception as e:
+        raise RunFolderError(f"{model_path}: cannot be loaded ({str(e).splitlines()[0][:100] if str(e) else type(e).__name__})") from None
+    out_size = model.output_shape[-1]
+    if out_size != len(vocab):
+        raise RunFolderError(f"{model_path}: predicts {out_size} symbols but vocab.json has {len(vocab)}: the files do not belong together")
+    try:
+        corpus = load_corpus(run / "corpus.npz")
+    except FileNotFoundError:
+        raise RunFolderError(f"{run / 'corpus.npz'}: missing") from None
+    except Exception as e:
+        raise RunFolderError(f"{run / 'corpus.npz'}: corrupt ({type(e).__name__})") from None
+    bpm = None
+    if (run / "data.json").exists():
+        try:
+            bpm = read_json(run / "data.json").get("bpm")
+        except ValueError:
+            pass
+    return Run(run, config, vocab, model, corpus, bpm)
+
+
+def generate_ids(
+    step: Callable[[np.ndarray], np.ndarray],
+    first_probs: np.ndarray,
+    length: int,
+    sampling: Sampling,
+    rng: np.random.Generator,
+    history: np.ndarray | None = None,
+) -> np.ndarray:
+    """Draw `length` ids per row: sample from the current probabilities, feed the choice to `step`.
+
+    `step(ids (batch,)) -> probs (batch, vocab)` carries its own state; `history` (batch, steps) is
+    what came before, for the repeat guard. Id 0 (`<unk>`) is never drawn.
+    """
+    batch, vocab_size = first_probs.shape
+    hist_len = 0 if history is None else history.shape[1]
+    out = np.zeros((batch, hist_len + length), np.int64)
+    if hist_len:
+        out[:, :hist_len] = history
+    unk = np.zeros((batch, vocab_size), bool)
+    unk[:, 0] = True
+    probs = first_probs
+    for t in range(hist_len, hist_len + length):
+        ban = repeat_ban(out[:, max(0, t - sampling.max_repeat) : t], vocab_size, sampling.max_repeat)
+        ids = sample(probs, rng, sampling.temperature, sampling.top_k, sampling.top_p, unk if ban is None else ban | unk)
+        out[:, t] = ids
+        if t + 1 < hist_len + length:
+            probs = step(ids)
+    return out[:, hist_len:]
+
+
+def primer_ids(run: Run, primer: str | os.PathLike, log) -> np.ndarray:
+    """The primer file's symbols as ids; unknown symbols go to the nearest known one, or are dropped."""
+    from . import midi_io
+
+    symbols = encode(midi_io.read_midi(primer), run.config.encoding)
+    known = run.vocab.index_to_symbol[1:]
+    mapped, changes = [], []
+    for s in symbols:
+        if s in run.vocab:
+            mapped.append(s)
+            continue
+        near = nearest_symbol(s, known, run.config.encoding)
+        changes.append(f"{s}->{near}" if near else f"{s} dropped")
+        if near:
+            mapped.append(near)
+    if changes:
+        log(f"primer {primer}: {len(changes)} symbols not in the vocabulary: {', '.join(changes[:10])}{' ...' if len(changes) > 10 else ''}")
+    if not mapped:
+        raise MusicLSTMError(f"{primer}: no usable symbols for this model")
+    return run.vocab.encode(mapped)
+
+
+def output_paths(output: str | os.PathLike, n: int, output_dir: str | os.PathLike | None = None) -> list[Path]:
+    out = Path(output)
+    if output_dir is not None:
+        out = Path(output_dir) / out.name
+    if n == 1:
+        return [out]
+    return [out.with_name(f"{out.stem}_{i}{out.suffix}") for i in range(1, n + 1)]
+
+
+def generate(
+    run_dir: str | os.PathLike = "runs/latest",
+    output: str | os.PathLike = "generated_midi.mid",
+    length: int = 500,
+    sampling: Sampling = Sampling(),
+    primer: str | os.PathLike | None = None,
+    include_primer: bool = False,
+    seed: int | None = None,
+    num_outputs: int = 1,
+    output_dir: str | os.PathLike | None = None,
+    run: Run | None = None,
+    log=lambda msg: print(msg, file=sys.stderr),
+) -> list[Path]:
+    """Generate `num_outputs` pieces of `length` symbols; returns the MIDI files written."""
+    from . import midi_io
+    from .stepper import LSTMStepper
+
+    if length < 1:
+        raise ValueError(f"invalid length: {length} (must be >= 1)")
+    if num_outputs < 1:
+        raise ValueError(f"invalid num_outputs: {num_outputs} (must be >= 1)")
+    run = run or load_run(run_dir)
+    rng = np.random.default_rng(seed)
+    window = run.config.seq_len
+    if primer is not None:
+        prompt = np.tile(primer_ids(run, primer, log)[-window:], (num_outputs, 1))
+    else:
+        prompt = random_windows(run.corpus["train"], window, num_outputs, rng)
+    stepper = LSTMStepper.from_keras(run.model)
+    probs = stepper.prime(prompt)
+    ids = generate_ids(stepper.step, probs, length, sampling, rng, history=prompt)
+    if include_primer:
+        ids = np.concatenate([prompt, ids], axis=1)
+    paths = output_paths(output, num_outputs, output_dir)
+    bpm = run.bpm or DEFAULT_BPM
+    for path, row in zip(paths, ids):
+        notes = decode(run.vocab.decode(row), run.config.encoding)
+        midi_io.write_midi(notes, path, bpm=bpm)
+    return paths
+
+
+def random_windows(pieces: list[np.ndarray], window: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    """`n` prompts of equal length, each a random stretch of a random training piece."""
+    pieces = [p for p in pieces if len(p)]
+    if not pieces:
+        raise RunFolderError("corpus.npz has no training piece to start from (use --primer)")
+    long_enough = [p for p in pieces if len(p) >= window] or [max(pieces, key=len)]
+    width = min(window, min(len(p) for p in long_enough))
+    pieces = long_enough
+    out = np.zeros((n, width), np.int64)
+    for r in range(n):
+        piece = pieces[rng.integers(len(pieces))]
+        start = rng.integers(len(piece) - width + 1)
+        out[r] = piece[start : start + width]
+    return out

@@ -1,0 +1,37 @@
+"""The network: token ids -> Embedding -> LSTM -> Dropout -> LSTM -> Dropout -> Dense(256) -> softmax.
+
+Built-in Keras layers only, so `model.keras` reloads with `keras.saving.load_model` and no custom
+objects. Both LSTMs return sequences: the model predicts the next symbol at every step of a window.
+Input: int ids of shape (batch, steps) for any number of steps; output: probabilities
+(batch, steps, vocab). No file I/O here.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from .config import Config
+
+
+def build_model(vocab_size: int, cfg: Config) -> keras.Model:
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(None,), dtype="int32"),  # (batch, steps)
+            layers.Embedding(vocab_size, cfg.embed_dim, name="embedding"),  # (batch, steps, embed)
+            layers.LSTM(cfg.units, return_sequences=True, name="lstm_1"),  # (batch, steps, units)
+            layers.Dropout(cfg.dropout, name="dropout_1"),
+            layers.LSTM(cfg.units, return_sequences=True, name="lstm_2"),
+            layers.Dropout(cfg.dropout, name="dropout_2"),
+            layers.Dense(cfg.dense_units, activation="relu", name="dense"),
+            layers.Dense(vocab_size, activation="softmax", name="output"),  # (batch, steps, vocab)
+        ],
+        name="music_lstm",
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=cfg.learning_rate),
+        # Mean over the weighted targets only: padding and <unk> targets carry weight 0.
+        loss=keras.losses.SparseCategoricalCrossentropy(reduction="mean_with_sample_weight"),
+        weighted_metrics=["sparse_categorical_accuracy"],
+    )
+    return model

@@ -1,0 +1,61 @@
+"""The vocabulary: symbol_to_index / index_to_symbol, saved as `vocab.json` beside the model.
+
+Index 0 is `<unk>`, the id any symbol outside the vocabulary is read as; the model never learns to
+predict it (no training target is unknown) and generation never samples it. The remaining symbols
+are sorted, as in the original tutorial. Pure: no TensorFlow, no music21.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+import numpy as np
+
+from .artifacts import read_json, write_json
+from .errors import RunFolderError
+
+UNK = "<unk>"
+
+
+class Vocab:
+    def __init__(self, symbols: Iterable[str]):
+        self.index_to_symbol: list[str] = [UNK] + sorted(set(symbols) - {UNK})
+        self.symbol_to_index: dict[str, int] = {s: i for i, s in enumerate(self.index_to_symbol)}
+
+    @classmethod
+    def from_sequences(cls, sequences: Iterable[Iterable[str]]) -> "Vocab":
+        return cls(s for seq in sequences for s in seq)
+
+    def __len__(self) -> int:
+        return len(self.index_to_symbol)
+
+    def __contains__(self, symbol: str) -> bool:
+        return symbol in self.symbol_to_index and symbol != UNK
+
+    def encode(self, symbols: Iterable[str]) -> np.ndarray:
+        """int32 ids; a symbol outside the vocabulary becomes 0 (`<unk>`)."""
+        get = self.symbol_to_index.get
+        return np.fromiter((get(s, 0) for s in symbols), dtype=np.int32)
+
+    def decode(self, ids: Iterable[int]) -> list[str]:
+        return [self.index_to_symbol[int(i)] for i in ids]
+
+    def save(self, path: str | os.PathLike) -> None:
+        write_json(path, {"symbol_to_index": self.symbol_to_index})
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Vocab":
+        try:
+            table = read_json(path)["symbol_to_index"]
+            order = sorted(table, key=table.__getitem__)
+            if [table[s] for s in order] != list(range(len(order))) or order[:1] != [UNK]:
+                raise ValueError("indices are not 0..n-1 with <unk> at 0")
+        except FileNotFoundError:
+            raise RunFolderError(f"{path}: missing (the run folder has no vocabulary)") from None
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise RunFolderError(f"{path}: not a valid vocabulary ({e})") from None
+        vocab = cls.__new__(cls)
+        vocab.index_to_symbol = order
+        vocab.symbol_to_index = {s: i for i, s in enumerate(order)}
+        return vocab

@@ -1,0 +1,25 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).parent))
+
+import midi_bytes  # noqa: E402
+
+
+@pytest.fixture
+def corpus_dir(tmp_path):
+    """Six small four-voice pieces in different keys."""
+    folder = tmp_path / "midi"
+    folder.mkdir()
+    for k, shift in enumerate([0, 2, -3, 5, 7, -5]):
+        midi_bytes.chorale(folder / f"piece{k}.mid", bars=6, shift=shift)
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))

@@ -1,0 +1,126 @@
+"""Train a tiny model on synthetic pieces, generate from its run folder, and drive the CLI."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from music_lstm import midi_io
+from music_lstm.__main__ import main
+
+TINY = ["--epochs", "2", "--units", "16", "--embed-dim", "8", "--seq-len", "16", "--batch-size", "8",
+        "--max-minutes", "0", "--workers", "1"]
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One tiny run shared by the tests below (training is the slow part)."""
+    import midi_bytes
+
+    root = tmp_path_factory.mktemp("e2e")
+    data = root / "midi"
+    data.mkdir()
+    for k, shift in enumerate([0, 2, -3, 5, 7, -5]):
+        midi_bytes.chorale(data / f"piece{k}.mid", bars=6, shift=shift)
+    (data / "broken.mid").write_bytes(b"MThd garbage")
+    run = root / "run"
+    rc = main(["train", "--data-dir", str(data), "--run-dir", str(run), *TINY])
+    assert rc == 0
+    return data, run
+
+
+def test_train_fills_the_run_folder(trained):
+    _, run = trained
+    for name in ["model.keras", "vocab.json", "config.json", "history.json", "split.json", "corpus.npz"]:
+        assert (run / name).is_file(), name
+    split = json.loads((run / "split.json").read_text())
+    assert len(split["validation"]) == 1 and len(split["train"]) == 5
+    assert not set(split["train"]) & set(split["validation"])
+    assert "broken.mid" not in split["train"] + split["validation"]
+    assert json.loads((run / "config.json").read_text())["seq_len"] == 16
+    history = json.loads((run / "history.json").read_text())
+    assert len(history) == 2 and "val_loss" in history[0]
+
+
+def test_saved_model_honours_the_contract(trained):
+    import keras
+
+    _, run = trained
+    model = keras.saving.load_model(run / "model.keras")
+    vocab = json.loads((run / "vocab.json").read_text())["symbol_to_index"]
+    probs = np.asarray(model(np.ones((2, 7), "int32")))
+    assert probs.shape == (2, 7, len(vocab))
+    assert np.allclose(probs.sum(-1), 1, atol=1e-4)
+
+
+def test_bad_file_is_skipped_and_counted(trained, capsys):
+    data, run = trained
+    rc = main(["train", "--data-dir", str(data), "--run-dir", str(run.parent / "run2"), *TINY, "--epochs", "1"])
+    err = capsys.readouterr().err
+    assert rc == 0
+    assert "skipped" in err and "broken.mid" in err and "6 files used, 1 skipped" in err
+
+
+def test_generate_writes_midi_and_same_seed_gives_same_piece(trained, tmp_path):
+    _, run = trained
+    a, b, c = tmp_path / "a.mid", tmp_path / "b.mid", tmp_path / "c.mid"
+    for out, seed in [(a, 5), (b, 5), (c, 6)]:
+        assert main(["generate", "--run-dir", str(run), "--output", str(out), "--length", "40", "--seed", str(seed)]) == 0
+    assert a.read_bytes() == b.read_bytes()
+    assert a.read_bytes() != c.read_bytes()
+    notes = midi_io.read_midi(a).notes
+    onsets = sorted({o for o, _, _ in notes})
+    assert len(onsets) == 40 and np.allclose(np.diff(onsets), 0.5)
+
+
+def test_generate_with_primer_and_many_outputs(trained, tmp_path):
+    data, run = trained
+    rc = main(["generate", "--run-dir", str(run), "--output-dir", str(tmp_path), "--num-outputs", "3",
+               "--length", "10", "--primer", str(data / "piece0.mid"), "--include-primer", "--seed", "1"])
+    assert rc == 0
+    outs = sorted(tmp_path.glob("generated_midi_*.mid"))
+    assert [p.name for p in outs] == ["generated_midi_1.mid", "generated_midi_2.mid", "generated_midi_3.mid"]
+    assert len({o for o, _, _ in midi_io.read_midi(outs[0]).notes}) > 10  # primer written too
+
+
+def test_mismatched_vocab_is_one_line_error(trained, tmp_path, capsys):
+    import shutil
+
+    _, run = trained
+    bad = tmp_path / "bad_run"
+    shutil.copytree(run, bad)
+    table = json.loads((bad / "vocab.json").read_text())["symbol_to_index"]
+    table["extra-symbol"] = len(table)
+    (bad / "vocab.json").write_text(json.dumps({"symbol_to_index": table}))
+    assert main(["generate", "--run-dir", str(bad), "--output", str(tmp_path / "x.mid")]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "vocab.json" in err[0] and "Traceback" not in err[0]
+    assert not (tmp_path / "x.mid").exists()
+
+
+def test_missing_folder_and_empty_folder_exit_non_zero_with_one_line(tmp_path, capsys):
+    assert main(["train", "--data-dir", str(tmp_path / "nowhere"), "--run-dir", str(tmp_path / "r")]) == 2
+    assert "no such folder" in capsys.readouterr().err
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "a.mid").write_bytes(b"")
+    assert main(["train", "--data-dir", str(tmp_path / "junk"), "--run-dir", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "no usable MIDI file" in err and "Traceback" not in err
+
+
+def test_help_answers_without_importing_tensorflow():
+    code = "import sys; from music_lstm.__main__ import main\n" \
+           "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n" \
+           "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules and 'music21' not in sys.modules"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "train" in out.stdout and "generate" in out.stdout
+
+
+def test_console_entry_point_runs_as_module():
+    out = subprocess.run([sys.executable, "-m", "music_lstm", "generate", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "--temperature" in out.stdout

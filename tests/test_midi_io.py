@@ -1,0 +1,73 @@
+"""midi_io: every part and track is read, drums are not pitches, bad files are one-line MidiErrors."""
+
+import pytest
+from midi_bytes import chorale, track_bytes, write
+
+from music_lstm import midi_io
+from music_lstm.errors import MidiError
+
+
+def test_reads_every_track_not_only_the_first(tmp_path):
+    piece = midi_io.read_midi(chorale(tmp_path / "c.mid", bars=1))
+    onset0 = sorted(p for o, d, p in piece.notes if o == 0)
+    assert onset0 == [48, 64, 67, 72]  # bass, tenor, alto, soprano from four tracks
+
+
+def test_reads_tempo(tmp_path):
+    assert midi_io.read_midi(chorale(tmp_path / "c.mid", tempo_bpm=72)).bpm == pytest.approx(72, abs=0.5)
+
+
+def test_drum_channel_is_left_out(tmp_path):
+    melody = track_bytes([(0, 1, 60), (1, 1, 62)], channel=0)
+    drums = track_bytes([(0, 0.5, 36), (0.5, 0.5, 38), (1.0, 0.5, 42)], channel=9)
+    piece = midi_io.read_midi(write(tmp_path / "d.mid", [melody, drums]))
+    assert sorted(p for _, _, p in piece.notes) == [60, 62]
+
+
+
+
+def test_drums_only_file_is_rejected(tmp_path):
+    path = write(tmp_path / "drums.mid", [track_bytes([(0, 1, 36), (1, 1, 38)], channel=9)])
+    with pytest.raises(MidiError, match="no pitched notes"):
+        midi_io.read_midi(path)
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (b"", "empty file"),
+        (b"hello, this is text\n", "not a MIDI file"),
+        (bytes(range(256)) * 4, "not a MIDI file"),
+        (b"MThd\x00\x00\x00\x06\x00\x01\x00\x02\x01\xe0MTrk\x00\x00\x01\x00\x00\x90", "damaged"),
+    ],
+    ids=["zero-bytes", "text", "random-bytes", "truncated"],
+)
+def test_bad_files_raise_one_line_midi_error(tmp_path, content, reason):
+    path = tmp_path / "bad.mid"
+    path.write_bytes(content)
+    with pytest.raises(MidiError) as info:
+        midi_io.read_midi(path)
+    message = str(info.value)
+    assert reason in message and str(path) in message and "\n" not in message
+
+
+def test_no_notes_is_rejected(tmp_path):
+    path = write(tmp_path / "silent.mid", [track_bytes([], channel=0, tempo_bpm=120)])
+    with pytest.raises(MidiError, match="no pitched notes"):
+        midi_io.read_midi(path)
+
+
+def test_write_then_read_round_trips_notes_durations_and_tempo(tmp_path):
+    notes = [(0.0, 1.0, 60), (0.0, 1.0, 64), (1.0, 0.5, 62), (2.0, 1.5, 67), (2.0, 1.5, 55)]
+    path = tmp_path / "out.mid"
+    midi_io.write_midi(notes, path, bpm=84)
+    back = midi_io.read_midi(path)
+    assert sorted(back.notes) == sorted(notes)
+    assert back.bpm == pytest.approx(84, abs=0.5)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left behind
+
+
+def test_format0_file_with_drums_on_channel_10_keeps_only_pitched_notes(tmp_path):
+    one_track = track_bytes([(0, 1, 60, 0), (1, 1, 64, 3), (0.25, 0.5, 36, 9), (2, 1, 38, 9)])
+    path = write(tmp_path / "f0.mid", [one_track], fmt=0)
+    assert sorted(p for _, _, p in midi_io.read_midi(path).notes) == [60, 64]
