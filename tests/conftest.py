@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent))  # midi_bytes
+sys.path.insert(0, str(Path(__file__).parent.parent))  # the package, when run from a checkout
 
 import midi_bytes  # noqa: E402
 
