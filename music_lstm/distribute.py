@@ -85,8 +85,9 @@ def is_chief(name: str) -> bool:
 @contextlib.contextmanager
 def writable_run_dir(run_dir: str | os.PathLike, name: str):
     """Yield the folder this process writes: `run_dir` on the chief; on any other worker a temporary
-    folder (every worker saves, since saving reads distributed variables), removed afterwards.
-    It lies under the system's temporary folder, so a run folder on a shared disk never shows it."""
+    folder, removed afterwards. Every worker runs the same callbacks and saves as the chief does (the
+    multi-worker guide's advice: the steps stay in lockstep), but only the chief's files are kept.
+    The folder lies under the system's temporary folder, so a run folder on a shared disk never shows it."""
     if is_chief(name):
         yield Path(run_dir)
         return
