@@ -19,6 +19,7 @@ DESCRIPTION = "Learn music from a folder of MIDI files with an LSTM, and write n
 
 def _train_args(p: argparse.ArgumentParser) -> None:
     from .config import Config
+    from .distribute import STRATEGIES
 
     d = Config()
     p.add_argument("--data-dir", default="bach", help="folder of .mid/.midi files (default: bach)")
@@ -29,13 +30,15 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--units", type=int, default=d.units, help=f"cells per LSTM layer (default: {d.units})")
     p.add_argument("--embed-dim", type=int, default=d.embed_dim, help=f"symbol embedding size (default: {d.embed_dim})")
     p.add_argument("--dropout", type=float, default=d.dropout, help=f"dropout after each LSTM (default: {d.dropout})")
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"windows per step (default: {d.batch_size})")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"windows per step on each replica (default: {d.batch_size})")
     p.add_argument("--learning-rate", type=float, default=d.learning_rate, help=f"Adam learning rate (default: {d.learning_rate})")
     p.add_argument("--patience", type=int, default=d.patience, help=f"epochs without improvement before stopping (default: {d.patience})")
     p.add_argument("--val-fraction", type=float, default=d.val_fraction, help=f"share of pieces held out (default: {d.val_fraction})")
     p.add_argument("--encoding", default=d.encoding, help=f"symbol encoding (default: {d.encoding})")
     p.add_argument("--workers", type=int, default=None, help="parser processes (default: all cores)")
     p.add_argument("--no-cache", action="store_true", help="parse every file again, ignoring the parse cache")
+    p.add_argument("--distribute", choices=STRATEGIES, default="none",
+                   help="none: the default device; mirrored: every local GPU; multiworker: the machines in TF_CONFIG (default: none)")
 
 
 def _generate_args(p: argparse.ArgumentParser, with_seed: bool = True) -> None:
@@ -95,7 +98,8 @@ def _sampling(args):
 def _train(args) -> None:
     from .train import train
 
-    train(_config(args), args.data_dir, args.run_dir, recursive=args.recursive, workers=args.workers, use_cache=not args.no_cache)
+    train(_config(args), args.data_dir, args.run_dir, recursive=args.recursive, workers=args.workers, use_cache=not args.no_cache,
+          distribute=args.distribute)
 
 
 def _generate(args) -> None:

@@ -5,6 +5,8 @@ Run folder (default `runs/latest`): `model.keras` (best by validation loss), `vo
 `evaluate` never re-parse or re-derive anything). Every file is written atomically.
 
     python -m music_lstm train --data-dir bach --run-dir runs/latest --epochs 5
+
+`--distribute mirrored|multiworker` trains on several GPUs or machines (see distribute.py).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from .artifacts import atomic_path, write_json
 from .config import Config
 from .corpus import load_folder
 from .dataset import overlap_weights, save_corpus, split_pieces, tf_dataset, windows
+from .distribute import any_worker, shard_by_data, strategy_for, writable_run_dir
 from .encoding import encode
 from .errors import MusicLSTMError
 from .model import build_model
@@ -36,9 +39,18 @@ def train(
     workers: int | None = None,
     use_cache: bool = True,
     verbose: int | None = None,
+    distribute: str = "none",
     log=lambda msg: print(msg, file=sys.stderr),
 ) -> dict:
-    """Train a model as `cfg` says; returns a summary (best validation loss, epochs, seconds)."""
+    """Train a model as `cfg` says; returns a summary (best validation loss, epochs, seconds).
+
+    `distribute` names the tf.distribute strategy (distribute.STRATEGIES); `cfg.batch_size` is per replica.
+    """
+    with writable_run_dir(run_dir, distribute) as run:  # a worker other than the chief writes to a temporary folder
+        return _train(cfg, data_dir, run, recursive, workers, use_cache, verbose, distribute, log)
+
+
+def _train(cfg, data_dir, run_dir, recursive, workers, use_cache, verbose, distribute, log) -> dict:
     run = Path(run_dir)
     corpus = load_folder(data_dir, recursive=recursive, workers=workers, use_cache=use_cache, log=log)
     seqs = {name: encode(piece, cfg.encoding) for name, piece in corpus.pieces.items()}
@@ -57,17 +69,25 @@ def train(
     save_corpus(run / "corpus.npz", vocab, seqs, train_names, val_names)
     log(f"{len(train_names)} training and {len(val_names)} validation pieces; vocabulary {len(vocab)}")
 
+    # Only now: a multi-worker strategy must exist before any TensorFlow op runs, and the parser pool
+    # above must not fork a process whose collective runtime has started.
+    strategy = strategy_for(distribute)
+    replicas = strategy.num_replicas_in_sync
+    global_batch = cfg.batch_size * replicas  # each replica takes cfg.batch_size windows a step
+    if distribute != "none":
+        log(f"{distribute}: {replicas} replicas, {cfg.batch_size} windows each, {global_batch} a step")
     keras.utils.set_random_seed(cfg.seed)
     train_seqs = [vocab.encode(seqs[n]) for n in train_names]
     val_seqs = [vocab.encode(seqs[n]) for n in val_names]
     x, y, w = windows(train_seqs, cfg.seq_len)
-    train_ds = tf_dataset(x, y, w, cfg.batch_size, shuffle=True, seed=cfg.seed)
+    train_ds = shard_by_data(tf_dataset(x, y, w, global_batch, shuffle=True, seed=cfg.seed))
     val_ds = None
     if val_seqs:
         vx, vy, vw = overlap_weights(val_seqs, cfg.seq_len)
-        val_ds = tf_dataset(vx, vy, vw, cfg.batch_size, shuffle=False, seed=cfg.seed)
+        val_ds = shard_by_data(tf_dataset(vx, vy, vw, global_batch, shuffle=False, seed=cfg.seed))
 
-    model = build_model(len(vocab), cfg)
+    with strategy.scope():  # variables and optimizer state mirrored on every replica
+        model = build_model(len(vocab), cfg)
     monitor = "val_loss" if val_ds is not None else "loss"
     callbacks = [
         BestModelSaver(run / "model.keras", monitor),
@@ -85,6 +105,7 @@ def train(
     if not (run / "model.keras").exists():  # stopped before the first epoch ended: keep what there is
         saver.save(model)
     summary = {"best_" + monitor: saver.best, "epochs": len(callbacks[1].history), "train_seconds": seconds}
+    summary["replicas"] = replicas
     log(f"trained {summary['epochs']} epochs in {seconds:.0f} s; best {monitor} {saver.best:.4f}")
     return summary
 
@@ -135,5 +156,6 @@ class TimeBudget(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         now = time.perf_counter()
-        if now - self.start + (now - self.epoch_start) > self.seconds:
+        over = now - self.start + (now - self.epoch_start) > self.seconds
+        if any_worker(over, self.model.distribute_strategy):  # all workers stop after the same epoch
             self.model.stop_training = True
