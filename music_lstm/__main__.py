@@ -36,6 +36,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--encoding", default=d.encoding, help=f"symbol encoding (default: {d.encoding})")
     p.add_argument("--workers", type=int, default=None, help="parser processes (default: all cores)")
     p.add_argument("--no-cache", action="store_true", help="parse every file again, ignoring the parse cache")
+    p.add_argument("--cache-dir", default=None, help="parse cache folder (default: $XDG_CACHE_HOME/music_lstm or ~/.cache/music_lstm)")
 
 
 def _generate_args(p: argparse.ArgumentParser, with_seed: bool = True) -> None:
@@ -95,7 +96,8 @@ def _sampling(args):
 def _train(args) -> None:
     from .train import train
 
-    train(_config(args), args.data_dir, args.run_dir, recursive=args.recursive, workers=args.workers, use_cache=not args.no_cache)
+    train(_config(args), args.data_dir, args.run_dir, recursive=args.recursive, workers=args.workers,
+          use_cache=not args.no_cache, cache_dir=args.cache_dir)
 
 
 def _generate(args) -> None:
