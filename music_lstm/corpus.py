@@ -241,7 +241,10 @@ def _ingest(folder, recursive, workers, cache_dir, use_cache, encoding, min_symb
     if not folder.is_dir():
         raise MusicLSTMError(f"{folder}: no such folder")
     skipped_dirs = []
-    files = find_midi_files(folder, recursive, lambda path, reason: skipped_dirs.append((path, reason)))
+    try:
+        files = find_midi_files(folder, recursive, lambda path, reason: skipped_dirs.append((path, reason)))
+    except OSError as e:
+        raise MusicLSTMError(f"{folder}: cannot be read ({e.strerror or e})") from None
     for path, reason in skipped_dirs:
         log(f"skipped {path}: {reason}")
     if not files:

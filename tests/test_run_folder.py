@@ -84,7 +84,7 @@ def test_training_killed_mid_epoch_leaves_a_run_that_generates(tmp_path):
     data = tmp_path / "midi"
     data.mkdir()
     for k in range(4):
-        chorale(data / f"p{k}.mid", bars=40, shift=k)  # enough windows that an epoch takes a while
+        chorale(data / f"p{k}.mid", bars=12, shift=k)  # enough windows that an epoch takes a moment
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "music_lstm", "train", "--data-dir", str(data), "--run-dir", str(run),
            "--epochs", "1000", "--batch-size", "2", "--patience", "1000", *TINY]
