@@ -165,7 +165,12 @@ def _read_one(path: str, cache: str | None, encoding: str | None):
         return path, piece, piece.bpm if piece else None, reason, parsed
     from .encoding import encode
 
-    symbols = encode(piece, encoding) if piece is not None else None
+    symbols = None
+    if piece is not None:
+        try:
+            symbols = encode(piece, encoding)
+        except Exception as e:  # an encoder's bug on one odd piece must not end the run either
+            reason = f"cannot be encoded as {encoding} ({type(e).__name__}: {str(e).splitlines()[0][:80] if str(e) else ''})"
     _cache_put(cache, _symbols_key(key, encoding), (symbols, piece.bpm if piece else None, reason))
     return path, symbols, piece.bpm if piece else None, reason, parsed
 
