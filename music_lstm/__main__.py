@@ -39,6 +39,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-cache", action="store_true", help="parse every file again, ignoring the parse cache")
     p.add_argument("--distribute", choices=STRATEGIES, default="none",
                    help="none: the default device; mirrored: every local GPU; multiworker: the machines in TF_CONFIG (default: none)")
+    p.add_argument("--cache-dir", default=None, help="parse cache folder (default: $XDG_CACHE_HOME/music_lstm or ~/.cache/music_lstm)")
 
 
 def _generate_args(p: argparse.ArgumentParser, with_seed: bool = True) -> None:
@@ -98,8 +99,8 @@ def _sampling(args):
 def _train(args) -> None:
     from .train import train
 
-    train(_config(args), args.data_dir, args.run_dir, recursive=args.recursive, workers=args.workers, use_cache=not args.no_cache,
-          distribute=args.distribute)
+    train(_config(args), args.data_dir, args.run_dir, recursive=args.recursive, workers=args.workers,
+          use_cache=not args.no_cache, cache_dir=args.cache_dir, distribute=args.distribute)
 
 
 def _generate(args) -> None:

@@ -50,6 +50,10 @@ def load_run(run_dir: str | os.PathLike) -> Run:
     model_path = run / "model.keras"
     if not model_path.is_file():
         raise RunFolderError(f"{model_path}: missing (training never finished an epoch)")
+    import zipfile
+
+    if not zipfile.is_zipfile(model_path):  # Keras would call a damaged file "not found"
+        raise RunFolderError(f"{model_path}: damaged (not a .keras archive)")
     import keras
 
     try:
@@ -65,6 +69,9 @@ def load_run(run_dir: str | os.PathLike) -> Run:
         raise RunFolderError(f"{run / 'corpus.npz'}: missing") from None
     except Exception as e:
         raise RunFolderError(f"{run / 'corpus.npz'}: corrupt ({type(e).__name__})") from None
+    top = max((int(ids.max()) for part in corpus.values() for ids in part if len(ids)), default=0)
+    if top >= len(vocab):
+        raise RunFolderError(f"{run / 'corpus.npz'}: holds symbol id {top} but vocab.json has {len(vocab)} symbols: the files do not belong together")
     bpm = None
     if (run / "data.json").exists():
         try:

@@ -10,6 +10,7 @@ layer (slicing into chords, symbols, durations) is pure Python in `events` and `
 from __future__ import annotations
 
 import os
+import struct
 from pathlib import Path
 
 from .artifacts import atomic_path
@@ -18,6 +19,10 @@ from .events import Piece
 
 DRUM_CHANNEL = 10  # General MIDI percussion; its "pitches" are drum kinds, not notes
 TICKS_PER_QUARTER = 480
+MIN_BPM, MAX_BPM = 10.0, 1000.0  # tempo marks outside this range are not taken as the piece's tempo
+MAX_QUARTERS = 5_000  # longer files are refused (41 minutes at 120 bpm): music21 slows down more than linearly
+# What reading extracts; the parse cache is keyed on it, so change it whenever `read_midi`'s output would.
+EXTRACTION = "notes-v2: every pitched note of every track, quantized, drums dropped, format 2 in sequence"
 
 
 def read_midi(path: str | os.PathLike) -> Piece:
@@ -31,32 +36,88 @@ def read_midi(path: str | os.PathLike) -> Piece:
         data = path.read_bytes()
     except OSError as e:
         raise MidiError(path, f"cannot be read ({e.strerror or e})") from None
+    return parse_midi(data, path)
+
+
+def parse_midi(data: bytes, name: str | os.PathLike = "<bytes>") -> Piece:
+    """`read_midi` for bytes already in memory; `name` is only used in the error message."""
     if not data:
-        raise MidiError(path, "empty file (0 bytes)")
+        raise MidiError(name, "empty file (0 bytes)")
     if data[:4] != b"MThd":
-        raise MidiError(path, "not a MIDI file (no MThd header)")
-    try:
-        notes, bpm = _parse_bytes(data)
-    except MidiError:
-        raise
-    except Exception as e:  # music21 raises many kinds on damaged files; all mean "unreadable"
-        reason = str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
-        raise MidiError(path, f"damaged MIDI data ({reason})") from None
+        raise MidiError(name, "not a MIDI file (no MThd header)")
+    fmt, tracks, tpq = _split_chunks(data, name)
+    # Format 2 holds independent sequences: each is read on its own and they follow one another.
+    sequences = [tracks] if fmt != 2 else [[t] for t in tracks]
+    notes: list[tuple[float, float, int]] = []
+    bpm = None
+    for seq in sequences:
+        try:
+            seq_notes, seq_bpm = _parse_tracks(seq, tpq, name)
+        except MidiError:
+            raise
+        except Exception as e:  # music21 raises many kinds on damaged files; all mean "unreadable"
+            text = str(e).strip()
+            reason = text.splitlines()[0][:120] if text else type(e).__name__
+            raise MidiError(name, f"damaged MIDI data ({reason})") from None
+        start = max((o + d for o, d, _ in notes), default=0.0)
+        notes.extend((o + start, d, p) for o, d, p in seq_notes)
+        bpm = bpm or seq_bpm
     if not notes:
-        raise MidiError(path, "no pitched notes (empty, or drums only)")
+        raise MidiError(name, "no pitched notes (empty, or drums only)")
     return Piece(notes=notes, bpm=bpm)
 
 
-def _parse_bytes(data: bytes) -> tuple[list[tuple[float, float, int]], float | None]:
+def _split_chunks(data: bytes, name) -> tuple[int, list[bytes], int]:
+    """Check the header and chunk lengths: (format, MTrk chunks, ticks per quarter) or a MidiError.
+
+    Chunks of unknown type are skipped, as the standard asks; a chunk longer than what is left of
+    the file, or fewer tracks than the header announces, means the file was cut short.
+    """
+    if len(data) < 14:
+        raise MidiError(name, "truncated MIDI file (header cut short)")
+    header_len = int.from_bytes(data[4:8], "big")
+    fmt, n_tracks, division = struct.unpack(">HHH", data[8:14])
+    if header_len < 6:
+        raise MidiError(name, f"damaged MIDI header (length {header_len})")
+    if fmt not in (0, 1, 2):
+        raise MidiError(name, f"unknown MIDI format {fmt}")
+    if division & 0x8000:
+        raise MidiError(name, "SMPTE time division (frames per second) is not supported")
+    if division == 0:
+        raise MidiError(name, "damaged MIDI header (0 ticks per quarter note)")
+    tracks, pos = [], 8 + header_len
+    while pos < len(data):
+        if len(data) - pos < 8:
+            if data[pos:].strip(b"\x00"):
+                raise MidiError(name, f"truncated MIDI file (a chunk header is cut short at byte {pos})")
+            break  # a few padding bytes at the end
+        kind, length = data[pos : pos + 4], int.from_bytes(data[pos + 4 : pos + 8], "big")
+        if pos + 8 + length > len(data):
+            raise MidiError(name, f"truncated MIDI file (track {len(tracks) + 1} needs {length} bytes, {len(data) - pos - 8} left)")
+        if kind == b"MTrk":
+            tracks.append(data[pos : pos + 8 + length])
+        pos += 8 + length
+    if len(tracks) < n_tracks:
+        raise MidiError(name, f"truncated MIDI file (header announces {n_tracks} tracks, {len(tracks)} found)")
+    if not tracks:
+        raise MidiError(name, "no tracks")
+    return fmt, tracks, division
+
+
+def _parse_tracks(tracks: list[bytes], tpq: int, name) -> tuple[list[tuple[float, float, int]], float | None]:
     from music21 import midi as m21midi
     from music21.midi import translate
 
+    fmt = 0 if len(tracks) == 1 else 1
     mf = m21midi.MidiFile()
-    mf.readstr(data)
-    # Drum notes (channel 10) are drum kinds, not pitches: drop them before translation, in any track
-    # (a format-0 file carries all channels in one track).
+    mf.readstr(struct.pack(">4sIHHH", b"MThd", 6, fmt, len(tracks), tpq) + b"".join(tracks))
+    last_tick = 0
     for track in mf.tracks:
-        _drop_drum_notes(track)
+        # Drum notes (channel 10) are drum kinds, not pitches: drop them in any track (a format-0
+        # file carries all channels in one track). Meta events music21 cannot use go too.
+        last_tick = max(last_tick, _clean_track(track))
+    if last_tick / tpq > MAX_QUARTERS:
+        raise MidiError(name, f"too long ({last_tick / tpq:.0f} quarter notes; at most {MAX_QUARTERS} are read)")
     score = translate.midiFileToStream(mf, quantizePost=True)
     notes: list[tuple[float, float, int]] = []
     for el in score.recurse().notes:
@@ -69,26 +130,40 @@ def _parse_bytes(data: bytes) -> tuple[list[tuple[float, float, int]], float | N
     notes.sort()
     bpm = None
     for mark in score.recurse().getElementsByClass("MetronomeMark"):
-        if mark.number:
+        if mark.number and MIN_BPM <= mark.number <= MAX_BPM:  # beyond these, a tempo is a typo
             bpm = float(mark.number)
             break
     return notes, bpm
 
 
-def _drop_drum_notes(track) -> None:
-    """Remove channel-10 note events, folding their delta times into the next kept event."""
-    from music21.midi import DeltaTime
+def _clean_track(track) -> int:
+    """Remove drum notes, zero tempos and impossible time signatures, folding their delta times into
+    the next kept event; returns the tick of the track's last event."""
+    from music21.midi import DeltaTime, MetaEvents
 
-    kept, carry = [], 0
+    kept, carry, tick = [], 0, 0
     for ev in track.events:
         if isinstance(ev, DeltaTime):
             carry += ev.time
+            tick += ev.time
         elif (ev.isNoteOn() or ev.isNoteOff()) and ev.channel == DRUM_CHANNEL:
+            continue
+        elif not _usable_meta(ev, MetaEvents):
             continue
         else:
             kept.extend([DeltaTime(track, time=carry), ev])
             carry = 0
     track.events = kept
+    return tick
+
+
+def _usable_meta(ev, MetaEvents) -> bool:
+    data = ev.data if isinstance(ev.data, bytes) else b""
+    if ev.type == MetaEvents.SET_TEMPO:  # 0 microseconds per quarter note: an infinite tempo
+        return len(data) == 3 and int.from_bytes(data, "big") > 0
+    if ev.type == MetaEvents.TIME_SIGNATURE:  # n/2^d with n >= 1 and d <= 6 (sixty-fourths)
+        return len(data) >= 2 and data[0] >= 1 and data[1] <= 6
+    return True
 
 
 def write_midi(

@@ -21,11 +21,9 @@ import numpy as np
 
 from .artifacts import atomic_path, write_json
 from .config import Config
-from .corpus import load_folder
+from .corpus import encode_folder
 from .dataset import overlap_weights, save_corpus, split_pieces, tf_dataset, windows
 from .distribute import any_worker, shard_by_data, strategy_for, writable_run_dir
-from .encoding import encode
-from .errors import MusicLSTMError
 from .model import build_model
 from .vocab import Vocab
 
@@ -38,6 +36,7 @@ def train(
     recursive: bool = False,
     workers: int | None = None,
     use_cache: bool = True,
+    cache_dir: str | os.PathLike | None = None,
     verbose: int | None = None,
     distribute: str = "none",
     log=lambda msg: print(msg, file=sys.stderr),
@@ -47,19 +46,19 @@ def train(
     `distribute` names the tf.distribute strategy (distribute.STRATEGIES); `cfg.batch_size` is per replica.
     """
     with writable_run_dir(run_dir, distribute) as run:  # a worker other than the chief writes to a temporary folder
-        return _train(cfg, data_dir, run, recursive, workers, use_cache, verbose, distribute, log)
+        return _train(cfg, data_dir, run, recursive, workers, use_cache, cache_dir, verbose, distribute, log)
 
 
-def _train(cfg, data_dir, run_dir, recursive, workers, use_cache, verbose, distribute, log) -> dict:
+def _train(cfg, data_dir, run_dir, recursive, workers, use_cache, cache_dir, verbose, distribute, log) -> dict:
     run = Path(run_dir)
-    corpus = load_folder(data_dir, recursive=recursive, workers=workers, use_cache=use_cache, log=log)
-    seqs = {name: encode(piece, cfg.encoding) for name, piece in corpus.pieces.items()}
-    seqs = {name: s for name, s in seqs.items() if len(s) >= 2}
-    if not seqs:
-        raise MusicLSTMError(f"{data_dir}: no piece has two or more symbols to learn from")
+    # Symbols only, encoded as files are read: a piece's notes never reach this process. A piece needs
+    # two symbols to give one (input, target) pair; shorter ones are skipped and named.
+    corpus = encode_folder(data_dir, cfg.encoding, recursive=recursive, workers=workers, cache_dir=cache_dir,
+                           use_cache=use_cache, min_symbols=2, log=log)
+    seqs = corpus.sequences
     train_names, val_names = split_pieces(list(seqs), cfg.val_fraction, cfg.seed)
     vocab = Vocab.from_sequences(seqs[n] for n in train_names)
-    bpms = [corpus.pieces[n].bpm for n in train_names if corpus.pieces[n].bpm]
+    bpms = [corpus.bpms[n] for n in train_names if n in corpus.bpms]
 
     run.mkdir(parents=True, exist_ok=True)
     cfg.save(run / "config.json")

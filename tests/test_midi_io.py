@@ -38,7 +38,7 @@ def test_drums_only_file_is_rejected(tmp_path):
         (b"", "empty file"),
         (b"hello, this is text\n", "not a MIDI file"),
         (bytes(range(256)) * 4, "not a MIDI file"),
-        (b"MThd\x00\x00\x00\x06\x00\x01\x00\x02\x01\xe0MTrk\x00\x00\x01\x00\x00\x90", "damaged"),
+        (b"MThd\x00\x00\x00\x06\x00\x01\x00\x02\x01\xe0MTrk\x00\x00\x01\x00\x00\x90", "truncated"),
     ],
     ids=["zero-bytes", "text", "random-bytes", "truncated"],
 )

@@ -1,0 +1,121 @@
+"""The parse cache (keyed by content and settings, placed where asked), parallel parsing that agrees
+with one worker, and the progress line."""
+
+import io
+import pickle
+
+import pytest
+from midi_bytes import chorale
+
+from music_lstm import corpus as corpus_mod
+from music_lstm import midi_io
+from music_lstm.corpus import encode_folder, find_midi_files, load_folder
+from music_lstm.progress import Progress
+
+
+def run(folder, **kw):
+    kw.setdefault("workers", 1)
+    return encode_folder(folder, "seed", progress=False, log=lambda m: None, **kw)
+
+
+def test_a_re_run_parses_only_new_or_changed_files(corpus_dir, tmp_path):
+    cache = tmp_path / "c"
+    first = run(corpus_dir, cache_dir=cache)
+    assert first.parsed == 6
+    again = run(corpus_dir, cache_dir=cache)
+    assert again.parsed == 0 and again.sequences == first.sequences and again.bpms == first.bpms
+    chorale(corpus_dir / "piece0.mid", bars=3, shift=1)  # changed
+    chorale(corpus_dir / "new.mid", bars=2)  # new
+    third = run(corpus_dir, cache_dir=cache)
+    assert third.parsed == 2 and len(third.sequences) == 7
+    assert third.sequences["piece0.mid"] != first.sequences["piece0.mid"]
+
+
+def test_the_cache_is_keyed_by_content_not_by_name(corpus_dir, tmp_path):
+    cache = tmp_path / "c"
+    run(corpus_dir, cache_dir=cache)
+    (corpus_dir / "piece0.mid").rename(corpus_dir / "renamed.mid")
+    assert run(corpus_dir, cache_dir=cache).parsed == 0
+
+
+def test_changed_extraction_settings_parse_everything_again(corpus_dir, tmp_path, monkeypatch):
+    cache = tmp_path / "c"
+    run(corpus_dir, cache_dir=cache)
+    monkeypatch.setattr(midi_io, "EXTRACTION", midi_io.EXTRACTION + " (changed)")
+    monkeypatch.setattr(corpus_mod, "_SETTINGS", None)
+    assert run(corpus_dir, cache_dir=cache).parsed == 6
+
+
+def test_bad_files_are_cached_too_and_still_reported(corpus_dir, tmp_path):
+    cache = tmp_path / "c"
+    (corpus_dir / "bad.mid").write_bytes(b"MThd\x00")
+    run(corpus_dir, cache_dir=cache)
+    lines = []
+    again = encode_folder(corpus_dir, "seed", workers=1, cache_dir=cache, progress=False, log=lines.append)
+    assert again.parsed == 0 and again.skipped == {"bad.mid": "truncated MIDI file (header cut short)"}
+    assert any(line.startswith("skipped ") and "bad.mid" in line for line in lines)
+
+
+def test_cache_goes_where_asked_and_no_cache_writes_nothing(corpus_dir, tmp_path, monkeypatch):
+    cache = tmp_path / "mine"
+    run(corpus_dir, cache_dir=cache)
+    assert len([p for p in cache.rglob("*") if p.is_file()]) == 12  # a piece and its symbols per file
+    default = corpus_mod.default_cache_dir()
+    assert str(default).startswith(str(tmp_path / "cache"))  # XDG_CACHE_HOME, set by conftest
+    assert not default.exists()
+    assert run(corpus_dir, use_cache=False).parsed == 6
+    assert not default.exists()
+    run(corpus_dir)
+    assert default.is_dir()
+
+
+def test_a_damaged_cache_entry_is_parsed_again_and_rewritten(corpus_dir, tmp_path):
+    cache = tmp_path / "c"
+    first = run(corpus_dir, cache_dir=cache)
+    for entry in [p for p in cache.rglob("*") if p.is_file()]:
+        entry.write_bytes(b"not a pickle")
+    again = run(corpus_dir, cache_dir=cache)
+    assert again.parsed == 6 and again.sequences == first.sequences
+    entry = next(p for p in cache.rglob("*") if p.is_file())
+    pickle.loads(entry.read_bytes())  # rewritten whole
+
+
+@pytest.mark.slow
+def test_two_workers_give_what_one_gives(corpus_dir, tmp_path):
+    (corpus_dir / "bad.mid").write_bytes(b"")
+    one = run(corpus_dir, cache_dir=tmp_path / "a")
+    two = run(corpus_dir, workers=2, cache_dir=tmp_path / "b")
+    assert two.parsed == 7
+    assert two.sequences == one.sequences and two.bpms == one.bpms and two.skipped == one.skipped
+    assert list(two.sequences) == sorted(two.sequences)  # file order, whatever order workers finished in
+    notes = load_folder(corpus_dir, workers=2, use_cache=False, log=lambda m: None, progress=False)
+    assert sorted(notes.pieces) == sorted(one.sequences)
+
+
+def test_bad_worker_count_is_named(corpus_dir):
+    with pytest.raises(ValueError, match="workers"):
+        run(corpus_dir, workers=0)
+
+
+def test_suffixes_in_any_case_and_only_midi(tmp_path):
+    for name in ["a.mid", "b.MID", "c.midi", "d.MiDi", "e.txt", "f.mid.bak"]:
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "g.mid").mkdir()
+    assert [p.name for p in find_midi_files(tmp_path)] == ["a.mid", "b.MID", "c.midi", "d.MiDi"]
+
+
+def test_progress_line_shows_files_done_skipped_and_rate():
+    out = io.StringIO()
+    bar = Progress(40, "reading x", stream=out, live=True)
+    bar.update(40, 3)
+    text = out.getvalue()
+    assert "reading x: 40/40 files, 3 skipped, " in text and text.rstrip().endswith("files/s")
+    bar.close()
+    assert out.getvalue().endswith("\r\033[K")  # the line is cleared for the summary that follows
+
+
+def test_progress_in_a_log_writes_plain_lines_now_and_then():
+    out = io.StringIO()
+    bar = Progress(10, "reading x", stream=out, live=False, log_every=0.0)
+    bar.update(5, 1)
+    assert out.getvalue().startswith("reading x:  5/10 files, 1 skipped") and "\r" not in out.getvalue()
