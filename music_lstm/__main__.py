@@ -19,6 +19,7 @@ DESCRIPTION = "Learn music from a folder of MIDI files with an LSTM, and write n
 
 def _train_args(p: argparse.ArgumentParser) -> None:
     from .config import Config
+    from .encoding import ENCODINGS
 
     d = Config()
     p.add_argument("--data-dir", default="bach", help="folder of .mid/.midi files (default: bach)")
@@ -33,7 +34,9 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--learning-rate", type=float, default=d.learning_rate, help=f"Adam learning rate (default: {d.learning_rate})")
     p.add_argument("--patience", type=int, default=d.patience, help=f"epochs without improvement before stopping (default: {d.patience})")
     p.add_argument("--val-fraction", type=float, default=d.val_fraction, help=f"share of pieces held out (default: {d.val_fraction})")
-    p.add_argument("--encoding", default=d.encoding, help=f"symbol encoding (default: {d.encoding})")
+    p.add_argument("--encoding", default=d.encoding, choices=ENCODINGS,
+                   help=f"symbols: seed (chords, no octaves), voiced (pitches + durations per onset), grid (16th frames) (default: {d.encoding})")
+    p.add_argument("--durations", action="store_true", help="seed encoding: give each symbol its duration and keep rests")
     p.add_argument("--workers", type=int, default=None, help="parser processes (default: all cores)")
     p.add_argument("--no-cache", action="store_true", help="parse every file again, ignoring the parse cache")
 
@@ -80,7 +83,7 @@ def _config(args):
     from .config import Config
 
     return Config(
-        encoding=args.encoding, seq_len=args.seq_len, embed_dim=args.embed_dim, units=args.units,
+        encoding=args.encoding, durations=args.durations, seq_len=args.seq_len, embed_dim=args.embed_dim, units=args.units,
         dropout=args.dropout, batch_size=args.batch_size, epochs=args.epochs, learning_rate=args.learning_rate,
         patience=args.patience, val_fraction=args.val_fraction, max_minutes=args.max_minutes, seed=args.seed,
     )

@@ -108,7 +108,7 @@ def primer_ids(run: Run, primer: str | os.PathLike, log) -> np.ndarray:
     """The primer file's symbols as ids; unknown symbols go to the nearest known one, or are dropped."""
     from . import midi_io
 
-    symbols = encode(midi_io.read_midi(primer), run.config.encoding)
+    symbols = encode(midi_io.read_midi(primer), run.config.encoding, run.config.durations)
     known = run.vocab.index_to_symbol[1:]
     mapped, changes = [], []
     for s in symbols:

@@ -41,7 +41,7 @@ def train(
     """Train a model as `cfg` says; returns a summary (best validation loss, epochs, seconds)."""
     run = Path(run_dir)
     corpus = load_folder(data_dir, recursive=recursive, workers=workers, use_cache=use_cache, log=log)
-    seqs = {name: encode(piece, cfg.encoding) for name, piece in corpus.pieces.items()}
+    seqs = {name: encode(piece, cfg.encoding, cfg.durations) for name, piece in corpus.pieces.items()}
     seqs = {name: s for name, s in seqs.items() if len(s) >= 2}
     if not seqs:
         raise MusicLSTMError(f"{data_dir}: no piece has two or more symbols to learn from")
