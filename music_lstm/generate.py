@@ -2,7 +2,9 @@
 
 The prompt (a random window of the training pieces, or `--primer FILE.mid`) sets the LSTM state once;
 then each symbol costs one NumPy step of the network (`stepper.LSTMStepper`) and one draw from
-`sampling.sample`. `--num-outputs N` steps N pieces together as one batch.
+`sampling.sample`. `--num-outputs N` steps N pieces together as one batch. The symbols are decoded by the
+run's encoding (an ill-formed event stream is repaired, and the share of repaired events reported);
+`--format musicxml` also writes MusicXML, `--plot` a piano-roll PNG beside each MIDI file.
 
     python -m music_lstm generate --run-dir runs/latest --output generated_midi.mid --length 500
 """
@@ -20,12 +22,25 @@ import numpy as np
 from .artifacts import read_json
 from .config import Config
 from .dataset import load_corpus
-from .encoding import decode, encode, nearest_symbol
+from .encoding import decode_report, encode, nearest_symbol
 from .errors import MusicLSTMError, RunFolderError
 from .sampling import Sampling, repeat_ban, sample
 from .vocab import Vocab
 
-DEFAULT_BPM = 90.0
+DEFAULT_BPM = 90.0  # when neither --bpm nor the training data gives a tempo
+FORMATS = ("midi", "musicxml")
+# General MIDI programs (0-based) by a name a user might type; any number 0-127 works too.
+INSTRUMENTS = {"piano": 0, "harpsichord": 6, "organ": 19, "guitar": 24, "strings": 48, "choir": 52, "flute": 73}
+
+
+def program_number(instrument: str | int) -> int:
+    """`--instrument`: a General MIDI program number 0-127, or one of INSTRUMENTS' names."""
+    text = str(instrument).strip().lower()
+    if text in INSTRUMENTS:
+        return INSTRUMENTS[text]
+    if text.isdigit() and 0 <= int(text) <= 127:
+        return int(text)
+    raise ValueError(f"invalid instrument: {instrument!r} (a General MIDI program 0-127, or one of {', '.join(INSTRUMENTS)})")
 
 
 @dataclass
@@ -146,12 +161,22 @@ def generate(
     num_outputs: int = 1,
     output_dir: str | os.PathLike | None = None,
     run: Run | None = None,
+    bpm: float | None = None,
+    instrument: str | int = 0,
+    fmt: str = "midi",
+    plot: bool = False,
     log=lambda msg: print(msg, file=sys.stderr),
 ) -> list[Path]:
-    """Generate `num_outputs` pieces of `length` symbols; returns the MIDI files written."""
+    """Generate `num_outputs` pieces of `length` symbols; returns the files written (MIDI first, then
+    any MusicXML and PNG)."""
     from . import midi_io
     from .stepper import LSTMStepper
 
+    program = program_number(instrument)
+    if fmt not in FORMATS:
+        raise ValueError(f"invalid format: {fmt!r} (choose from {', '.join(FORMATS)})")
+    if bpm is not None and not 10 <= bpm <= 400:
+        raise ValueError(f"invalid bpm: {bpm} (must be between 10 and 400)")
     if length < 1:
         raise ValueError(f"invalid length: {length} (must be >= 1)")
     if num_outputs < 1:
@@ -169,11 +194,25 @@ def generate(
     if include_primer:
         ids = np.concatenate([prompt, ids], axis=1)
     paths = output_paths(output, num_outputs, output_dir)
-    bpm = run.bpm or DEFAULT_BPM
+    bpm = bpm or run.bpm or DEFAULT_BPM
+    written, extra = [], []
     for path, row in zip(paths, ids):
-        notes = decode(run.vocab.decode(row), run.config.encoding)
-        midi_io.write_midi(notes, path, bpm=bpm)
-    return paths
+        decoded = decode_report(run.vocab.decode(row), run.config.encoding)
+        if decoded.repairs:
+            log(f"{path}: repaired {decoded.repairs} of {decoded.events} events ({decoded.repair_fraction:.1%}) that broke the {run.config.encoding} grammar")
+        if not decoded.notes:
+            raise MusicLSTMError(f"{path}: the generated symbols hold no note (try a longer --length)")
+        midi_io.write_midi(decoded.notes, path, bpm=bpm, program=program)
+        written.append(path)
+        if fmt == "musicxml":
+            midi_io.write_musicxml(decoded.notes, path.with_suffix(".musicxml"), bpm=bpm)
+            extra.append(path.with_suffix(".musicxml"))
+        if plot:
+            from .plots import piano_roll
+
+            piano_roll(decoded.notes, path.with_suffix(".png"), title=path.stem)
+            extra.append(path.with_suffix(".png"))
+    return written + extra
 
 
 def random_windows(pieces: list[np.ndarray], window: int, n: int, rng: np.random.Generator) -> np.ndarray:
