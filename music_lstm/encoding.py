@@ -115,7 +115,7 @@ def decode_seed_report(symbols: list[str]) -> Decoded:
         dur = STEP if dur is None else dur
         notes.extend((time, dur, p) for p in pitches)
         time += dur
-    return Decoded(notes, len(symbols), repairs)
+    return Decoded(notes, len(symbols), repairs, time)
 
 
 def nearest_symbol(symbol: str, known: list[str], encoding: str) -> str | None:
@@ -171,6 +171,20 @@ def decode_report(symbols: list[str], encoding: str) -> Decoded:
     if encoding == "grid":
         return decode_grid(symbols)
     raise ValueError(f"unknown encoding {encoding!r} (choose from {', '.join(ENCODINGS)})")
+
+
+def decode_continuation(context: list[str], symbols: list[str], encoding: str) -> Decoded:
+    """Decode `symbols` as the continuation of `context` (the prompt): a held note or a slice begun in
+    the prompt is read in its context, not repaired; the result starts at 0 where the prompt ends."""
+    before = decode_report(context, encoding)
+    whole = decode_report(list(context) + list(symbols), encoding)
+    start = before.end
+    notes = sorted(
+        (round(max(o, start) - start, 6), round(o + d - max(o, start), 6), p)
+        for o, d, p in whole.notes
+        if o + d > start + 1e-6
+    )
+    return Decoded(notes, whole.events - before.events, whole.repairs - before.repairs, whole.end - start)
 
 
 def decode(symbols: list[str], encoding: str) -> list[tuple[float, float, int]]:

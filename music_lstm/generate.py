@@ -22,7 +22,7 @@ import numpy as np
 from .artifacts import read_json
 from .config import Config
 from .dataset import load_corpus
-from .encoding import decode_report, encode, nearest_symbol
+from .encoding import decode_continuation, decode_report, encode, nearest_symbol
 from .errors import MusicLSTMError, RunFolderError
 from .sampling import Sampling, repeat_ban, sample
 from .vocab import Vocab
@@ -191,13 +191,15 @@ def generate(
     stepper = LSTMStepper.from_keras(run.model)
     probs = stepper.prime(prompt)
     ids = generate_ids(stepper.step, probs, length, sampling, rng, history=prompt)
-    if include_primer:
-        ids = np.concatenate([prompt, ids], axis=1)
     paths = output_paths(output, num_outputs, output_dir)
     bpm = bpm or run.bpm or DEFAULT_BPM
     written, extra = [], []
-    for path, row in zip(paths, ids):
-        decoded = decode_report(run.vocab.decode(row), run.config.encoding)
+    for path, context, row in zip(paths, prompt, ids):
+        context, symbols = run.vocab.decode(context), run.vocab.decode(row)
+        if include_primer:
+            decoded = decode_report(context + symbols, run.config.encoding)
+        else:  # the prompt is read too, so a note it holds into the new music is no error
+            decoded = decode_continuation(context, symbols, run.config.encoding)
         if decoded.repairs:
             log(f"{path}: repaired {decoded.repairs} of {decoded.events} events ({decoded.repair_fraction:.1%}) that broke the {run.config.encoding} grammar")
         if not decoded.notes:

@@ -88,6 +88,7 @@ class Decoded:
     notes: list[tuple[float, float, int]]  # (offset, duration, pitch), quarter notes
     events: int  # slices (voiced) or frames (grid) decoded
     repairs: int  # of those, how many were ill-formed and repaired
+    end: float = 0.0  # time after the last event, quarter notes (a final rest included)
 
     @property
     def repair_fraction(self) -> float:
@@ -161,7 +162,7 @@ def decode_voiced(symbols: list[str]) -> Decoded:
         except ValueError:
             bad_since_last = True  # <unk> or a malformed symbol: dropped
     # Pitches left without a duration at the end were cut off by the length limit: not written.
-    return Decoded(w.result(), events, repairs)
+    return Decoded(w.result(), events, repairs, w.time)
 
 
 def decode_grid(symbols: list[str]) -> Decoded:
@@ -179,7 +180,7 @@ def decode_grid(symbols: list[str]) -> Decoded:
             pending.append(parse_pitch_token(sym))
         except ValueError:
             bad = True
-    return Decoded(w.result(), events, repairs)
+    return Decoded(w.result(), events, repairs, w.time)
 
 
 def classify(token: str) -> tuple[str, int | float | None, bool]:

@@ -123,3 +123,15 @@ def test_nearest_symbol_maps_events_to_their_own_kind():
     assert encoding.nearest_symbol("r2", known, "voiced") == "r1"
     assert encoding.nearest_symbol("C4|3/2", ["C4|1", "G4|3/2", "rest|3/2"], "seed") == "C4|1"
     assert encoding.nearest_symbol("rest|2", ["C4|1", "rest|1/2"], "seed") == "rest|1/2"
+
+
+def test_a_continuation_is_read_in_the_context_of_its_prompt():
+    prompt = ["E4", "C3", "d1", "F4"]  # ends inside a slice
+    generated = ["C3~", "d1", "G4", "C3~", "d1/2"]
+    d = encoding.decode_continuation(prompt, generated, "voiced")
+    assert d.repairs == 0 and d.events == 2
+    assert sorted(d.notes) == [(0, 1, 65), (0, 1.5, 48), (1, 0.5, 67)]  # the held bass starts at 0
+    alone = encoding.decode_report(generated, "voiced")
+    assert alone.repairs == 1  # without its prompt the held C3 is ill-formed
+    seed = encoding.decode_continuation(["C4", "E4"], ["G4"], "seed")
+    assert seed.notes == [(0, 0.5, 67)] and seed.events == 1
