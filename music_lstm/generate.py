@@ -24,6 +24,7 @@ from .config import Config
 from .dataset import load_corpus
 from .encoding import decode_continuation, decode_report, encode, nearest_symbol
 from .errors import MusicLSTMError, RunFolderError
+from .polyphony import Grammar
 from .sampling import Sampling, repeat_ban, sample
 from .vocab import Vocab
 
@@ -96,11 +97,13 @@ def generate_ids(
     sampling: Sampling,
     rng: np.random.Generator,
     history: np.ndarray | None = None,
+    grammar=None,
 ) -> np.ndarray:
     """Draw `length` ids per row: sample from the current probabilities, feed the choice to `step`.
 
     `step(ids (batch,)) -> probs (batch, vocab)` carries its own state; `history` (batch, steps) is
-    what came before, for the repeat guard. Id 0 (`<unk>`) is never drawn.
+    what came before, for the repeat guard. Id 0 (`<unk>`) is never drawn. `grammar` (optional, as
+    `polyphony.Grammar`, already fed the history) bans the ids that would break the encoding's grammar.
     """
     batch, vocab_size = first_probs.shape
     hist_len = 0 if history is None else history.shape[1]
@@ -112,7 +115,12 @@ def generate_ids(
     probs = first_probs
     for t in range(hist_len, hist_len + length):
         ban = repeat_ban(out[:, max(0, t - sampling.max_repeat) : t], vocab_size, sampling.max_repeat)
-        ids = sample(probs, rng, sampling.temperature, sampling.top_k, sampling.top_p, unk if ban is None else ban | unk)
+        ban = unk if ban is None else ban | unk
+        if grammar is not None:
+            ban = ban | grammar.ban()
+        ids = sample(probs, rng, sampling.temperature, sampling.top_k, sampling.top_p, ban)
+        if grammar is not None:
+            grammar.feed(ids)
         out[:, t] = ids
         if t + 1 < hist_len + length:
             probs = step(ids)
@@ -190,7 +198,12 @@ def generate(
         prompt = random_windows(run.corpus["train"], window, num_outputs, rng)
     stepper = LSTMStepper.from_keras(run.model)
     probs = stepper.prime(prompt)
-    ids = generate_ids(stepper.step, probs, length, sampling, rng, history=prompt)
+    grammar = None
+    if run.config.encoding in ("voiced", "grid"):
+        grammar = Grammar(run.vocab.index_to_symbol, run.config.encoding, num_outputs)
+        for column in prompt.T:
+            grammar.feed(column)
+    ids = generate_ids(stepper.step, probs, length, sampling, rng, history=prompt, grammar=grammar)
     paths = output_paths(output, num_outputs, output_dir)
     bpm = bpm or run.bpm or DEFAULT_BPM
     written, extra = [], []

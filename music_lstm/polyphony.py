@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
+import numpy as np
+
 from .events import Piece, slices
 
 HELD = "~"  # suffix of a pitch event that continues a note already sounding
@@ -213,3 +215,52 @@ def nearest_event(token: str, known: list[str]) -> str | None:
         if best is None or score < best[0]:
             best = (score, k)
     return best[1] if best else None
+
+
+MAX_VOICES = 8  # most pitches one slice may hold while sampling (the chorales have at most 6)
+
+
+class Grammar:
+    """What may come next in a voiced or grid stream, per row of a batch, as a ban mask for sampling.
+
+    Pitches within a slice fall strictly; a held pitch must have sounded in the slice before; a
+    duration needs a pitch before it and a rest none. Sampling under this mask writes only
+    well-formed streams, so the decoder's repairs stay for primers and hand-written input.
+    """
+
+    def __init__(self, symbols: list[str], encoding: str, batch: int):
+        kinds = [classify(s) for s in symbols]
+        n = len(symbols)
+        self.is_pitch = np.array([k == "pitch" for k, _, _ in kinds])
+        self.pitch = np.array([v if k == "pitch" else -1 for k, v, _ in kinds])
+        self.struck = np.array([s for _, _, s in kinds])
+        self.closes = np.array([k in ("duration", "end") for k, _, _ in kinds])  # ends a sounding slice
+        self.rest = np.array([k == "rest" for k, _, _ in kinds])
+        self.grid = encoding == "grid"
+        self.unusable = ~(self.is_pitch | self.closes | self.rest)  # <unk> and malformed symbols
+        self.size = n
+        self.pending = [[] for _ in range(batch)]  # pitches of the slice being written
+        self.previous = [np.zeros(128, bool) for _ in range(batch)]  # pitches of the slice before
+
+    def feed(self, ids) -> None:
+        for row, i in enumerate(np.asarray(ids).tolist()):
+            if self.is_pitch[i]:
+                self.pending[row].append(int(self.pitch[i]))
+            elif self.closes[i] or self.rest[i]:
+                prev = np.zeros(128, bool)
+                prev[self.pending[row]] = True
+                self.previous[row], self.pending[row] = prev, []
+
+    def ban(self) -> np.ndarray:
+        """(batch, vocab) bool: True where a symbol would break the grammar."""
+        out = np.zeros((len(self.pending), self.size), bool)
+        safe_pitch = np.clip(self.pitch, 0, 127)
+        for row, pending in enumerate(self.pending):
+            lowest = pending[-1] if pending else 128
+            ok_pitch = self.is_pitch & (self.pitch < lowest) & (self.struck | self.previous[row][safe_pitch])
+            if len(pending) >= MAX_VOICES:
+                ok_pitch[:] = False
+            ok = ok_pitch | self.rest & (not pending)
+            ok |= self.closes & (bool(pending) or self.grid)  # a grid frame may be silent
+            out[row] = ~ok | self.unusable
+        return out
