@@ -14,7 +14,6 @@ import sys
 
 from . import __version__
 
-NGRAM_MIN = 8  # --crop: a piece needs at least one 8-gram of chords for the copy rate
 DESCRIPTION = "Learn music from a folder of MIDI files with an LSTM, and write new music as MIDI."
 
 
@@ -130,8 +129,6 @@ def _evaluate(args) -> None:
 
     if not args.generated:
         raise ValueError("nothing to evaluate: give --generated FILE.mid ...")
-    if args.crop is not None and args.crop < NGRAM_MIN:
-        raise ValueError(f"invalid crop: {args.crop} (must be >= {NGRAM_MIN})")
     result = evaluate_generated(args.generated, args.run_dir, args.data_dir, args.crop, args.json)
     print(format_table(result))
     if args.json:

@@ -97,6 +97,11 @@ def measure(notes: list[Note], train_ngrams: set | None = None) -> dict[str, flo
     return out
 
 
+def check_crop(crop_onsets: int | None) -> None:
+    if crop_onsets is not None and crop_onsets < NGRAM:
+        raise ValueError(f"invalid crop: {crop_onsets} (must be >= {NGRAM}, one n-gram of chords for the copy rate)")
+
+
 def median_onsets(pieces: list[list[Note]]) -> int:
     return int(np.median([len({round(o, 6) for o, _, _ in notes}) for notes in pieces]))
 
@@ -141,6 +146,7 @@ def compare(
     number of onsets of the training pieces), against the reference's 5th-95th percentile band."""
     if not reference:
         raise ValueError("no reference pieces to compare with")
+    check_crop(crop_onsets)
     n = crop_onsets or median_onsets(train or reference)
     grams = {g for notes in train for g in ngrams(chords(notes))}
     ref_values = [measure(crop(notes, n), grams) for notes in reference]
@@ -190,6 +196,7 @@ def evaluate_generated(
     from .artifacts import read_json, write_json
     from .corpus import load_folder
 
+    check_crop(crop_onsets)
     run = Path(run_dir)
     try:
         split = read_json(run / "split.json")

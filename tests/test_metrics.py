@@ -72,3 +72,8 @@ def test_compare_marks_what_falls_outside_the_reference_band():
 def test_measure_rejects_an_empty_piece():
     with pytest.raises(ValueError, match="no notes"):
         measure([])
+
+
+def test_a_crop_shorter_than_one_ngram_is_refused():
+    with pytest.raises(ValueError, match="invalid crop: 3"):
+        compare({"a": CHORALE}, [CHORALE], [CHORALE], crop_onsets=3)
