@@ -66,7 +66,7 @@ def main() -> int:
     lengths = args.length * len(args.runs) if len(args.length) == 1 else args.length
     for run_dir, length in zip(args.runs, lengths):
         run = load_run(run_dir)
-        name = run.config.encoding + ("+durations" if run.config.durations else "") + ("" if length == 500 else f" ({length})")
+        name = f"{Path(run_dir).name}" + ("" if length == 500 else f" (length {length})")
         rate = held_out_rate(run)
         folder = out / name.replace(" ", "").replace("(", "-").replace(")", "")
         messages: list[str] = []
@@ -75,13 +75,15 @@ def main() -> int:
         fixed = [tuple(map(int, m.groups())) for m in (re.search(r"repaired (\d+) of (\d+)", s) for s in messages) if m]
         cmp = evaluate_generated([str(p) for p in paths], run_dir, json_path=folder / "metrics.json", log=lambda m: None)
         results[name] = {
-            "run": str(run_dir), "held_out": rate, "metrics": cmp.to_json(),
+            "run": str(run_dir), "encoding": run.config.encoding + ("+durations" if run.config.durations else ""),
+            "held_out": rate, "metrics": cmp.to_json(),
             "repaired_events": sum(r for r, _ in fixed), "pieces_with_repairs": len(fixed),
             "epochs": len(json.loads((Path(run_dir) / "history.json").read_text())),
         }
     names = list(results)
-    col = lambda values: "".join(f"{v:>24}" for v in values)  # noqa: E731
-    lines = [f"{'':36}" + col(names), f"{'epochs trained':<36}" + col(results[n]["epochs"] for n in names)]
+    col = lambda values: "".join(f"{v:>27}" for v in values)  # noqa: E731
+    lines = [f"{'':36}" + col(names), f"{'encoding':<36}" + col(results[n]["encoding"] for n in names),
+             f"{'epochs trained':<36}" + col(results[n]["epochs"] for n in names)]
     for key, fmt in [("perplexity_per_symbol", "{:.3f}"), ("bits_per_quarter", "{:.2f}"), ("bits_per_second", "{:.2f}"),
                      ("symbols_per_second", "{:.2f}"), ("unknown_targets", "{}")]:
         lines.append(f"{'held-out ' + key.replace('_', ' '):<36}" + col(fmt.format(results[n]["held_out"][key]) for n in names))
