@@ -162,22 +162,23 @@ def encode(piece: Piece, encoding: str, durations: bool = False) -> list[str]:
     raise ValueError(f"unknown encoding {encoding!r} (choose from {', '.join(ENCODINGS)})")
 
 
-def decode_report(symbols: list[str], encoding: str) -> Decoded:
-    """Notes, plus how many events were decoded and how many of them had to be repaired."""
+def decode_report(symbols: list[str], encoding: str, open_start: bool = False) -> Decoded:
+    """Notes, plus how many events were decoded and how many of them had to be repaired.
+    `open_start`: the symbols were cut from the middle of a piece (see `polyphony.OPEN_START_SLICES`)."""
     if encoding == "seed":
         return decode_seed_report(symbols)
     if encoding == "voiced":
-        return decode_voiced(symbols)
+        return decode_voiced(symbols, open_start)
     if encoding == "grid":
-        return decode_grid(symbols)
+        return decode_grid(symbols, open_start)
     raise ValueError(f"unknown encoding {encoding!r} (choose from {', '.join(ENCODINGS)})")
 
 
 def decode_continuation(context: list[str], symbols: list[str], encoding: str) -> Decoded:
     """Decode `symbols` as the continuation of `context` (the prompt): a held note or a slice begun in
     the prompt is read in its context, not repaired; the result starts at 0 where the prompt ends."""
-    before = decode_report(context, encoding)
-    whole = decode_report(list(context) + list(symbols), encoding)
+    before = decode_report(context, encoding, open_start=True)
+    whole = decode_report(list(context) + list(symbols), encoding, open_start=True)
     start = before.end
     notes = sorted(
         (round(max(o, start) - start, 6), round(o + d - max(o, start), 6), p)

@@ -192,8 +192,11 @@ def generate(
     run = run or load_run(run_dir)
     rng = np.random.default_rng(seed)
     window = run.config.seq_len
+    open_start = primer is None  # a prompt cut from the middle of a piece may start inside a slice
     if primer is not None:
-        prompt = np.tile(primer_ids(run, primer, log)[-window:], (num_outputs, 1))
+        full = primer_ids(run, primer, log)
+        open_start = len(full) > window
+        prompt = np.tile(full[-window:], (num_outputs, 1))
     else:
         prompt = random_windows(run.corpus["train"], window, num_outputs, rng)
     stepper = LSTMStepper.from_keras(run.model)
@@ -210,7 +213,7 @@ def generate(
     for path, context, row in zip(paths, prompt, ids):
         context, symbols = run.vocab.decode(context), run.vocab.decode(row)
         if include_primer:
-            decoded = decode_report(context + symbols, run.config.encoding)
+            decoded = decode_report(context + symbols, run.config.encoding, open_start)
         else:  # the prompt is read too, so a note it holds into the new music is no error
             decoded = decode_continuation(context, symbols, run.config.encoding)
         if decoded.repairs:

@@ -105,8 +105,9 @@ class _Writer:
         self.sounding: dict[int, int] = {}  # pitch -> index in notes, for the slice just written
         self.time = 0.0
 
-    def slice(self, chord: list[tuple[int, bool]], duration: float) -> bool:
-        """Write one slice; returns True if it had to be repaired."""
+    def slice(self, chord: list[tuple[int, bool]], duration: float, lenient: bool = False) -> bool:
+        """Write one slice; returns True if it had to be repaired. `lenient`: a pitch held over from
+        nothing is struck without counting as a repair (a stream cut from the middle of a piece)."""
         repaired = False
         ordered = sorted({p for p, _ in chord}, reverse=True)
         if [p for p, _ in chord] != ordered:
@@ -120,7 +121,7 @@ class _Writer:
                 i = self.sounding[p]
                 self.notes[i][1] += duration
             else:
-                if not struck_of[p]:
+                if not struck_of[p] and not lenient:
                     repaired = True  # held over from nothing: strike it
                 i = len(self.notes)
                 self.notes.append([self.time, duration, p])
@@ -133,7 +134,12 @@ class _Writer:
         return sorted((round(o, 6), round(d, 6), p) for o, d, p in self.notes)
 
 
-def decode_voiced(symbols: list[str]) -> Decoded:
+# A stream cut from the middle of a piece (`open_start`) may begin inside a slice, and the first whole
+# slice may hold notes struck before the cut: in that many slices, held-over-from-nothing is no error.
+OPEN_START_SLICES = 2
+
+
+def decode_voiced(symbols: list[str], open_start: bool = False) -> Decoded:
     w = _Writer()
     pending: list[tuple[int, bool]] = []
     events = repairs = 0
@@ -153,7 +159,7 @@ def decode_voiced(symbols: list[str]) -> Decoded:
             if kind == "r" and pending:
                 repaired = True  # pitches closed by a rest: they sound for its length
             if pending:
-                repaired |= w.slice(pending, dur)
+                repaired |= w.slice(pending, dur, lenient=open_start and events <= OPEN_START_SLICES)
             else:
                 w.slice([], dur)
             repairs += repaired
@@ -167,7 +173,7 @@ def decode_voiced(symbols: list[str]) -> Decoded:
     return Decoded(w.result(), events, repairs, w.time)
 
 
-def decode_grid(symbols: list[str]) -> Decoded:
+def decode_grid(symbols: list[str], open_start: bool = False) -> Decoded:
     w = _Writer()
     pending: list[tuple[int, bool]] = []
     events = repairs = 0
@@ -175,7 +181,7 @@ def decode_grid(symbols: list[str]) -> Decoded:
     for sym in symbols:
         if sym == FRAME_END:
             events += 1
-            repairs += w.slice(pending, FRAME) | bad
+            repairs += w.slice(pending, FRAME, lenient=open_start and events <= OPEN_START_SLICES) | bad
             pending, bad = [], False
             continue
         try:

@@ -135,3 +135,10 @@ def test_a_continuation_is_read_in_the_context_of_its_prompt():
     assert alone.repairs == 1  # without its prompt the held C3 is ill-formed
     seed = encoding.decode_continuation(["C4", "E4"], ["G4"], "seed")
     assert seed.notes == [(0, 0.5, 67)] and seed.events == 1
+
+
+def test_a_stream_cut_mid_piece_is_not_blamed_for_notes_struck_before_the_cut():
+    cut = ["F3~", "d1/2", "B-4", "A4~", "F4", "d1/2", "B-4~", "G4~", "d1/2"]
+    assert encoding.decode_report(cut, "voiced").repairs == 3
+    d = encoding.decode_report(cut, "voiced", open_start=True)
+    assert d.repairs == 1 and (0.5, 1.0, 70) in d.notes  # G4~ in the third slice is still an error
