@@ -17,7 +17,7 @@ from .errors import RunFolderError
 
 @dataclass(frozen=True)
 class Config:
-    encoding: str = "seed"  # how pieces become symbols: seed, voiced or grid (see encoding.py, polyphony.py)
+    encoding: str = "voiced"  # how pieces become symbols: voiced, grid or seed (see encoding.py, polyphony.py); voiced measured best
     durations: bool = False  # seed only: each symbol also carries its duration, and rests are kept
     seq_len: int = 64  # window length in symbols; the network predicts the next symbol at every step
     embed_dim: int = 64  # symbol embedding size
