@@ -103,7 +103,7 @@ def test_evaluate_without_a_run_is_one_line_error(tmp_path, capsys):
 def test_seed_with_durations_trains_and_writes_real_durations(voiced_run, tmp_path):
     data, _ = voiced_run
     run = tmp_path / "seedrun"
-    assert main(["train", "--data-dir", str(data), "--run-dir", str(run), "--durations", *TINY, "--epochs", "1"]) == 0
+    assert main(["train", "--data-dir", str(data), "--run-dir", str(run), *TINY, "--encoding", "seed", "--durations", "--epochs", "1"]) == 0
     assert json.loads((run / "config.json").read_text())["durations"] is True
     out = tmp_path / "s.mid"
     assert main(["generate", "--run-dir", str(run), "--output", str(out), "--length", "60", "--seed", "0"]) == 0
