@@ -20,6 +20,7 @@ DESCRIPTION = "Learn music from a folder of MIDI files with an LSTM, and write n
 def _train_args(p: argparse.ArgumentParser) -> None:
     from .config import Config
     from .distribute import STRATEGIES
+    from .encoding import ENCODINGS
 
     d = Config()
     p.add_argument("--data-dir", default="bach", help="folder of .mid/.midi files (default: bach)")
@@ -34,7 +35,9 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--learning-rate", type=float, default=d.learning_rate, help=f"Adam learning rate (default: {d.learning_rate})")
     p.add_argument("--patience", type=int, default=d.patience, help=f"epochs without improvement before stopping (default: {d.patience})")
     p.add_argument("--val-fraction", type=float, default=d.val_fraction, help=f"share of pieces held out (default: {d.val_fraction})")
-    p.add_argument("--encoding", default=d.encoding, help=f"symbol encoding (default: {d.encoding})")
+    p.add_argument("--encoding", default=d.encoding, choices=ENCODINGS,
+                   help=f"symbols: seed (chords, no octaves), voiced (pitches + durations per onset), grid (16th frames) (default: {d.encoding})")
+    p.add_argument("--durations", action="store_true", help="seed encoding: give each symbol its duration and keep rests")
     p.add_argument("--workers", type=int, default=None, help="parser processes (default: all cores)")
     p.add_argument("--no-cache", action="store_true", help="parse every file again, ignoring the parse cache")
     p.add_argument("--distribute", choices=STRATEGIES, default="none",
@@ -56,6 +59,10 @@ def _generate_args(p: argparse.ArgumentParser, with_seed: bool = True) -> None:
     p.add_argument("--max-repeat", type=int, default=d.max_repeat, help=f"most times a symbol may repeat in a row, 0 = no guard (default: {d.max_repeat})")
     p.add_argument("--primer", default=None, help="MIDI file whose symbols start the piece")
     p.add_argument("--include-primer", action="store_true", help="write the primer into the output too")
+    p.add_argument("--bpm", type=float, default=None, help="tempo of the output (default: the training data's, else 90)")
+    p.add_argument("--instrument", default="0", help="General MIDI program 0-127, or piano, harpsichord, organ, guitar, strings, choir, flute (default: 0 = piano)")
+    p.add_argument("--format", default="midi", choices=("midi", "musicxml"), help="midi, or musicxml to also write NAME.musicxml for notation programs (default: midi)")
+    p.add_argument("--plot", action="store_true", help="also write a piano roll NAME.png beside each MIDI file")
     if with_seed:
         p.add_argument("--seed", type=int, default=None, help="random seed for a reproducible piece")
 
@@ -75,6 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", default="runs/latest", help="run folder to read (default: runs/latest)")
     _generate_args(p)
 
+    p = sub.add_parser("evaluate", help="compare generated MIDI with the run's held-out pieces on musical metrics")
+    p.add_argument("--run-dir", default="runs/latest", help="run folder whose held-out pieces are the reference (default: runs/latest)")
+    p.add_argument("--data-dir", default=None, help="folder of the run's MIDI files (default: the one recorded in data.json)")
+    p.add_argument("--generated", nargs="+", metavar="FILE.mid", default=None, help="generated MIDI files to measure")
+    p.add_argument("--crop", type=int, default=None, help="onsets each piece is cropped to (default: the training pieces' median)")
+    p.add_argument("--json", default=None, metavar="FILE.json", help="also write the figures as JSON")
+
     p = sub.add_parser("export-bach", help="write music21's Bach chorales as MIDI files")
     p.add_argument("--out", default="bach", help="folder to write (default: bach)")
     return parser
@@ -84,7 +98,7 @@ def _config(args):
     from .config import Config
 
     return Config(
-        encoding=args.encoding, seq_len=args.seq_len, embed_dim=args.embed_dim, units=args.units,
+        encoding=args.encoding, durations=args.durations, seq_len=args.seq_len, embed_dim=args.embed_dim, units=args.units,
         dropout=args.dropout, batch_size=args.batch_size, epochs=args.epochs, learning_rate=args.learning_rate,
         patience=args.patience, val_fraction=args.val_fraction, max_minutes=args.max_minutes, seed=args.seed,
     )
@@ -109,9 +123,21 @@ def _generate(args) -> None:
     paths = generate(
         args.run_dir, args.output, length=args.length, sampling=_sampling(args), primer=args.primer,
         include_primer=args.include_primer, seed=args.seed, num_outputs=args.num_outputs, output_dir=args.output_dir,
+        bpm=args.bpm, instrument=args.instrument, fmt=args.format, plot=args.plot,
     )
     for path in paths:
         print(f"wrote {path}")
+
+
+def _evaluate(args) -> None:
+    from .metrics import evaluate_generated, format_table
+
+    if not args.generated:
+        raise ValueError("nothing to evaluate: give --generated FILE.mid ...")
+    result = evaluate_generated(args.generated, args.run_dir, args.data_dir, args.crop, args.json)
+    print(format_table(result))
+    if args.json:
+        print(f"wrote {args.json}")
 
 
 def _export_bach(args) -> None:
@@ -137,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
             _train(args)
         elif args.command == "generate":
             _generate(args)
+        elif args.command == "evaluate":
+            _evaluate(args)
         elif args.command == "export-bach":
             _export_bach(args)
     except (MusicLSTMError, ValueError) as e:

@@ -17,7 +17,8 @@ from .errors import RunFolderError
 
 @dataclass(frozen=True)
 class Config:
-    encoding: str = "seed"  # how pieces become symbols (see encoding.py)
+    encoding: str = "voiced"  # how pieces become symbols: voiced, grid or seed (see encoding.py, polyphony.py); voiced measured best
+    durations: bool = False  # seed only: each symbol also carries its duration, and rests are kept
     seq_len: int = 64  # window length in symbols; the network predicts the next symbol at every step
     embed_dim: int = 64  # symbol embedding size
     units: int = 256  # cells in each of the two LSTM layers
@@ -34,6 +35,7 @@ class Config:
     def __post_init__(self):
         checks = {
             "encoding": self.encoding in ENCODINGS,
+            "durations": not self.durations or self.encoding == "seed",  # the others always have them
             "seq_len": self.seq_len >= 2,
             "embed_dim": self.embed_dim >= 1,
             "units": self.units >= 1,

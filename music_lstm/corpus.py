@@ -105,7 +105,9 @@ def _piece_key(data: bytes) -> str:
 
 
 def _symbols_key(piece_key: str, encoding: str) -> str:
-    return hashlib.sha256(f"{piece_key}|{encoding}".encode()).hexdigest()
+    from .encoding import ENCODER_VERSION
+
+    return hashlib.sha256(f"{piece_key}|{encoding}|{ENCODER_VERSION}".encode()).hexdigest()
 
 
 def _cache_get(cache: str | None, key: str):
@@ -163,12 +165,12 @@ def _read_one(path: str, cache: str | None, encoding: str | None):
         _cache_put(cache, key, (piece, reason))
     if encoding is None:
         return path, piece, piece.bpm if piece else None, reason, parsed
-    from .encoding import encode
+    from .encoding import encode_spec
 
     symbols = None
     if piece is not None:
         try:
-            symbols = encode(piece, encoding)
+            symbols = encode_spec(piece, encoding)
         except Exception as e:  # an encoder's bug on one odd piece must not end the run either
             reason = f"cannot be encoded as {encoding} ({type(e).__name__}: {str(e).splitlines()[0][:80] if str(e) else ''})"
     _cache_put(cache, _symbols_key(key, encoding), (symbols, piece.bpm if piece else None, reason))
@@ -327,6 +329,8 @@ def encode_folder(
     progress: bool | None = None,
 ) -> EncodedCorpus:
     """Every MIDI file in `folder` as `encoding` symbols; a piece shorter than `min_symbols` is skipped.
+
+    `encoding` is an encoder spec (`encoding.encoder_spec`): a name, with its options, e.g. `seed+durations`.
 
     Raises MusicLSTMError if there is no usable file.
     """

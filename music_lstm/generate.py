@@ -2,7 +2,9 @@
 
 The prompt (a random window of the training pieces, or `--primer FILE.mid`) sets the LSTM state once;
 then each symbol costs one NumPy step of the network (`stepper.LSTMStepper`) and one draw from
-`sampling.sample`. `--num-outputs N` steps N pieces together as one batch.
+`sampling.sample`. `--num-outputs N` steps N pieces together as one batch. The symbols are decoded by the
+run's encoding (an ill-formed event stream is repaired, and the share of repaired events reported);
+`--format musicxml` also writes MusicXML, `--plot` a piano-roll PNG beside each MIDI file.
 
     python -m music_lstm generate --run-dir runs/latest --output generated_midi.mid --length 500
 """
@@ -20,12 +22,26 @@ import numpy as np
 from .artifacts import read_json
 from .config import Config
 from .dataset import load_corpus
-from .encoding import decode, encode, nearest_symbol
+from .encoding import decode_continuation, decode_report, encode, nearest_symbol
 from .errors import MusicLSTMError, RunFolderError
+from .polyphony import Grammar
 from .sampling import Sampling, repeat_ban, sample
 from .vocab import Vocab
 
-DEFAULT_BPM = 90.0
+DEFAULT_BPM = 90.0  # when neither --bpm nor the training data gives a tempo
+FORMATS = ("midi", "musicxml")
+# General MIDI programs (0-based) by a name a user might type; any number 0-127 works too.
+INSTRUMENTS = {"piano": 0, "harpsichord": 6, "organ": 19, "guitar": 24, "strings": 48, "choir": 52, "flute": 73}
+
+
+def program_number(instrument: str | int) -> int:
+    """`--instrument`: a General MIDI program number 0-127, or one of INSTRUMENTS' names."""
+    text = str(instrument).strip().lower()
+    if text in INSTRUMENTS:
+        return INSTRUMENTS[text]
+    if text.isdigit() and 0 <= int(text) <= 127:
+        return int(text)
+    raise ValueError(f"invalid instrument: {instrument!r} (a General MIDI program 0-127, or one of {', '.join(INSTRUMENTS)})")
 
 
 @dataclass
@@ -88,11 +104,13 @@ def generate_ids(
     sampling: Sampling,
     rng: np.random.Generator,
     history: np.ndarray | None = None,
+    grammar=None,
 ) -> np.ndarray:
     """Draw `length` ids per row: sample from the current probabilities, feed the choice to `step`.
 
     `step(ids (batch,)) -> probs (batch, vocab)` carries its own state; `history` (batch, steps) is
-    what came before, for the repeat guard. Id 0 (`<unk>`) is never drawn.
+    what came before, for the repeat guard. Id 0 (`<unk>`) is never drawn. `grammar` (optional, as
+    `polyphony.Grammar`, already fed the history) bans the ids that would break the encoding's grammar.
     """
     batch, vocab_size = first_probs.shape
     hist_len = 0 if history is None else history.shape[1]
@@ -104,7 +122,12 @@ def generate_ids(
     probs = first_probs
     for t in range(hist_len, hist_len + length):
         ban = repeat_ban(out[:, max(0, t - sampling.max_repeat) : t], vocab_size, sampling.max_repeat)
-        ids = sample(probs, rng, sampling.temperature, sampling.top_k, sampling.top_p, unk if ban is None else ban | unk)
+        ban = unk if ban is None else ban | unk
+        if grammar is not None:
+            ban = ban | grammar.ban()
+        ids = sample(probs, rng, sampling.temperature, sampling.top_k, sampling.top_p, ban)
+        if grammar is not None:
+            grammar.feed(ids)
         out[:, t] = ids
         if t + 1 < hist_len + length:
             probs = step(ids)
@@ -115,7 +138,7 @@ def primer_ids(run: Run, primer: str | os.PathLike, log) -> np.ndarray:
     """The primer file's symbols as ids; unknown symbols go to the nearest known one, or are dropped."""
     from . import midi_io
 
-    symbols = encode(midi_io.read_midi(primer), run.config.encoding)
+    symbols = encode(midi_io.read_midi(primer), run.config.encoding, run.config.durations)
     known = run.vocab.index_to_symbol[1:]
     mapped, changes = [], []
     for s in symbols:
@@ -153,12 +176,22 @@ def generate(
     num_outputs: int = 1,
     output_dir: str | os.PathLike | None = None,
     run: Run | None = None,
+    bpm: float | None = None,
+    instrument: str | int = 0,
+    fmt: str = "midi",
+    plot: bool = False,
     log=lambda msg: print(msg, file=sys.stderr),
 ) -> list[Path]:
-    """Generate `num_outputs` pieces of `length` symbols; returns the MIDI files written."""
+    """Generate `num_outputs` pieces of `length` symbols; returns the files written (MIDI first, then
+    any MusicXML and PNG)."""
     from . import midi_io
     from .stepper import LSTMStepper
 
+    program = program_number(instrument)
+    if fmt not in FORMATS:
+        raise ValueError(f"invalid format: {fmt!r} (choose from {', '.join(FORMATS)})")
+    if bpm is not None and not 10 <= bpm <= 400:
+        raise ValueError(f"invalid bpm: {bpm} (must be between 10 and 400)")
     if length < 1:
         raise ValueError(f"invalid length: {length} (must be >= 1)")
     if num_outputs < 1:
@@ -166,21 +199,45 @@ def generate(
     run = run or load_run(run_dir)
     rng = np.random.default_rng(seed)
     window = run.config.seq_len
+    open_start = primer is None  # a prompt cut from the middle of a piece may start inside a slice
     if primer is not None:
-        prompt = np.tile(primer_ids(run, primer, log)[-window:], (num_outputs, 1))
+        full = primer_ids(run, primer, log)
+        open_start = len(full) > window
+        prompt = np.tile(full[-window:], (num_outputs, 1))
     else:
         prompt = random_windows(run.corpus["train"], window, num_outputs, rng)
     stepper = LSTMStepper.from_keras(run.model)
     probs = stepper.prime(prompt)
-    ids = generate_ids(stepper.step, probs, length, sampling, rng, history=prompt)
-    if include_primer:
-        ids = np.concatenate([prompt, ids], axis=1)
+    grammar = None
+    if run.config.encoding in ("voiced", "grid"):
+        grammar = Grammar(run.vocab.index_to_symbol, run.config.encoding, num_outputs)
+        for column in prompt.T:
+            grammar.feed(column)
+    ids = generate_ids(stepper.step, probs, length, sampling, rng, history=prompt, grammar=grammar)
     paths = output_paths(output, num_outputs, output_dir)
-    bpm = run.bpm or DEFAULT_BPM
-    for path, row in zip(paths, ids):
-        notes = decode(run.vocab.decode(row), run.config.encoding)
-        midi_io.write_midi(notes, path, bpm=bpm)
-    return paths
+    bpm = bpm or run.bpm or DEFAULT_BPM
+    written, extra = [], []
+    for path, context, row in zip(paths, prompt, ids):
+        context, symbols = run.vocab.decode(context), run.vocab.decode(row)
+        if include_primer:
+            decoded = decode_report(context + symbols, run.config.encoding, open_start)
+        else:  # the prompt is read too, so a note it holds into the new music is no error
+            decoded = decode_continuation(context, symbols, run.config.encoding)
+        if decoded.repairs:
+            log(f"{path}: repaired {decoded.repairs} of {decoded.events} events ({decoded.repair_fraction:.1%}) that broke the {run.config.encoding} grammar")
+        if not decoded.notes:
+            raise MusicLSTMError(f"{path}: the generated symbols hold no note (try a longer --length)")
+        midi_io.write_midi(decoded.notes, path, bpm=bpm, program=program)
+        written.append(path)
+        if fmt == "musicxml":
+            midi_io.write_musicxml(decoded.notes, path.with_suffix(".musicxml"), bpm=bpm)
+            extra.append(path.with_suffix(".musicxml"))
+        if plot:
+            from .plots import piano_roll
+
+            piano_roll(decoded.notes, path.with_suffix(".png"), title=path.stem)
+            extra.append(path.with_suffix(".png"))
+    return written + extra
 
 
 def random_windows(pieces: list[np.ndarray], window: int, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -24,6 +24,7 @@ from .config import Config
 from .corpus import encode_folder
 from .dataset import overlap_weights, save_corpus, split_pieces, tf_dataset, windows
 from .distribute import any_worker, shard_by_data, strategy_for, writable_run_dir
+from .encoding import encoder_spec
 from .model import build_model
 from .vocab import Vocab
 
@@ -53,7 +54,7 @@ def _train(cfg, data_dir, run_dir, recursive, workers, use_cache, cache_dir, ver
     run = Path(run_dir)
     # Symbols only, encoded as files are read: a piece's notes never reach this process. A piece needs
     # two symbols to give one (input, target) pair; shorter ones are skipped and named.
-    corpus = encode_folder(data_dir, cfg.encoding, recursive=recursive, workers=workers, cache_dir=cache_dir,
+    corpus = encode_folder(data_dir, encoder_spec(cfg.encoding, cfg.durations), recursive=recursive, workers=workers, cache_dir=cache_dir,
                            use_cache=use_cache, min_symbols=2, log=log)
     seqs = corpus.sequences
     train_names, val_names = split_pieces(list(seqs), cfg.val_fraction, cfg.seed)

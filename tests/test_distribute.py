@@ -18,7 +18,7 @@ from music_lstm.__main__ import main
 from music_lstm.errors import MusicLSTMError
 
 ROOT = Path(__file__).parent.parent
-TINY = ["--epochs", "1", "--units", "16", "--embed-dim", "8", "--seq-len", "16", "--batch-size", "8",
+TINY = ["--encoding", "seed", "--epochs", "1", "--units", "16", "--embed-dim", "8", "--seq-len", "16", "--batch-size", "8",
         "--dropout", "0", "--max-minutes", "0", "--workers", "1"]
 
 

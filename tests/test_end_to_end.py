@@ -10,7 +10,7 @@ import pytest
 from music_lstm import midi_io
 from music_lstm.__main__ import main
 
-TINY = ["--epochs", "2", "--units", "16", "--embed-dim", "8", "--seq-len", "16", "--batch-size", "8",
+TINY = ["--encoding", "seed", "--epochs", "2", "--units", "16", "--embed-dim", "8", "--seq-len", "16", "--batch-size", "8",
         "--max-minutes", "0", "--workers", "1"]
 
 pytestmark = pytest.mark.slow

@@ -19,7 +19,7 @@ from music_lstm.__main__ import main
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
-TINY = ["--units", "8", "--embed-dim", "4", "--seq-len", "8", "--max-minutes", "0", "--workers", "1"]
+TINY = ["--encoding", "seed", "--units", "8", "--embed-dim", "4", "--seq-len", "8", "--max-minutes", "0", "--workers", "1"]
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,272 @@
+"""The polyphonic event encodings, `voiced` and `grid`, and their repairing decoder.
+
+Both keep every voice's octave, every duration and every rest, with about a hundred symbols:
+
+* pitch events: a pitch name for a newly struck note (`E-4`), with `~` for one held over (`E-4~`);
+* `voiced`: for each onset slice of the chordified piece, its sounding pitches from high to low, then
+  one duration event (`d1/2`: quarter notes to the next slice); a rest is its own event (`r1`);
+* `grid` (BachBot's form): a fixed 16th-note grid; each frame lists its pitches high to low, then `|`.
+
+Decoding never trusts the stream: an ill-formed event (a duration with no pitch, pitches out of
+order or repeated, a held pitch that was not sounding, an unknown symbol) is repaired and counted, so
+generated music is always well formed and the share of repaired events can be reported.
+
+    python -c "from music_lstm.polyphony import encode_voiced; from music_lstm.events import Piece; print(encode_voiced(Piece([(0, 1, 64), (0, 2, 48), (1, 1, 65)])))"
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from .events import Piece, slices
+
+HELD = "~"  # suffix of a pitch event that continues a note already sounding
+FRAME_END = "|"  # grid: end of one 16th-note frame
+FRAME = 0.25  # grid step in quarter notes
+MAX_DENOMINATOR = 12  # durations are multiples of 1/12 quarter (16ths and triplets)
+
+
+
+def pitch_token(midi: int, struck: bool) -> str:
+    from .encoding import pitch_name  # encoding imports this module: import at call time
+
+    return pitch_name(midi) + ("" if struck else HELD)
+
+
+def duration_text(quarters: float) -> str:
+    return str(Fraction(quarters).limit_denominator(MAX_DENOMINATOR))
+
+
+def parse_duration(text: str) -> float:
+    """`1/2` -> 0.5; raises ValueError unless a positive number of quarter notes."""
+    value = float(Fraction(text))
+    if not value > 0:
+        raise ValueError(f"not a duration: {text!r}")
+    return value
+
+
+def parse_pitch_token(token: str) -> tuple[int, bool]:
+    """`E-4~` -> (63, False); raises ValueError on anything else."""
+    from .encoding import parse_pitch_name
+
+    held = token.endswith(HELD)
+    return parse_pitch_name(token[:-1] if held else token), not held
+
+
+def encode_voiced(piece: Piece) -> list[str]:
+    out: list[str] = []
+    for s in slices(piece.notes):
+        if s.is_rest:
+            out.append("r" + duration_text(s.duration))
+            continue
+        out.extend(pitch_token(p, struck) for p, struck in zip(s.pitches, s.struck))
+        out.append("d" + duration_text(s.duration))
+    return out
+
+
+def encode_grid(piece: Piece) -> list[str]:
+    """Notes snapped to the 16th grid; a note lasts at least one frame; unisons merge (struck wins)."""
+    frames: dict[int, dict[int, bool]] = {}
+    first = min((o for o, _, _ in piece.notes), default=0.0)
+    for o, d, p in piece.notes:
+        start = round((o - first) / FRAME)
+        end = max(start + 1, round((o - first + d) / FRAME))
+        for f in range(start, end):
+            frame = frames.setdefault(f, {})
+            frame[p] = frame.get(p, False) or f == start
+    out: list[str] = []
+    for f in range(max(frames) + 1 if frames else 0):
+        frame = frames.get(f, {})
+        out.extend(pitch_token(p, frame[p]) for p in sorted(frame, reverse=True))
+        out.append(FRAME_END)
+    return out
+
+
+@dataclass
+class Decoded:
+    notes: list[tuple[float, float, int]]  # (offset, duration, pitch), quarter notes
+    events: int  # slices (voiced) or frames (grid) decoded
+    repairs: int  # of those, how many were ill-formed and repaired
+    end: float = 0.0  # time after the last event, quarter notes (a final rest included)
+
+    @property
+    def repair_fraction(self) -> float:
+        return self.repairs / self.events if self.events else 0.0
+
+
+class _Writer:
+    """Turns (pitches, struck, duration) slices into notes, extending held notes."""
+
+    def __init__(self):
+        self.notes: list[list] = []  # [offset, duration, pitch]
+        self.sounding: dict[int, int] = {}  # pitch -> index in notes, for the slice just written
+        self.time = 0.0
+
+    def slice(self, chord: list[tuple[int, bool]], duration: float, lenient: bool = False) -> bool:
+        """Write one slice; returns True if it had to be repaired. `lenient`: a pitch held over from
+        nothing is struck without counting as a repair (a stream cut from the middle of a piece)."""
+        repaired = False
+        ordered = sorted({p for p, _ in chord}, reverse=True)
+        if [p for p, _ in chord] != ordered:
+            repaired = True  # out of order or a pitch twice: keep each pitch once, high to low
+        struck_of = {}
+        for p, struck in chord:
+            struck_of[p] = struck_of.get(p, False) or struck
+        now: dict[int, int] = {}
+        for p in ordered:
+            if not struck_of[p] and p in self.sounding:
+                i = self.sounding[p]
+                self.notes[i][1] += duration
+            else:
+                if not struck_of[p] and not lenient:
+                    repaired = True  # held over from nothing: strike it
+                i = len(self.notes)
+                self.notes.append([self.time, duration, p])
+            now[p] = i
+        self.sounding = now
+        self.time += duration
+        return repaired
+
+    def result(self) -> list[tuple[float, float, int]]:
+        return sorted((round(o, 6), round(d, 6), p) for o, d, p in self.notes)
+
+
+# A stream cut from the middle of a piece (`open_start`) may begin inside a slice, and the first whole
+# slice may hold notes struck before the cut: in that many slices, held-over-from-nothing is no error.
+OPEN_START_SLICES = 2
+
+
+def decode_voiced(symbols: list[str], open_start: bool = False) -> Decoded:
+    w = _Writer()
+    pending: list[tuple[int, bool]] = []
+    events = repairs = 0
+    bad_since_last = False  # an unknown symbol inside the slice being read
+    for sym in symbols:
+        kind = sym[:1]
+        if kind in ("d", "r") and sym[1:2].isdigit():
+            try:
+                dur = parse_duration(sym[1:])
+            except (ValueError, ZeroDivisionError):
+                bad_since_last = True
+                continue
+            events += 1
+            repaired = bad_since_last
+            if kind == "d" and not pending:
+                repaired = True  # a duration with nothing sounding: a rest
+            if kind == "r" and pending:
+                repaired = True  # pitches closed by a rest: they sound for its length
+            if pending:
+                repaired |= w.slice(pending, dur, lenient=open_start and events <= OPEN_START_SLICES)
+            else:
+                w.slice([], dur)
+            repairs += repaired
+            pending, bad_since_last = [], False
+            continue
+        try:
+            pending.append(parse_pitch_token(sym))
+        except ValueError:
+            bad_since_last = True  # <unk> or a malformed symbol: dropped
+    # Pitches left without a duration at the end were cut off by the length limit: not written.
+    return Decoded(w.result(), events, repairs, w.time)
+
+
+def decode_grid(symbols: list[str], open_start: bool = False) -> Decoded:
+    w = _Writer()
+    pending: list[tuple[int, bool]] = []
+    events = repairs = 0
+    bad = False
+    for sym in symbols:
+        if sym == FRAME_END:
+            events += 1
+            repairs += w.slice(pending, FRAME, lenient=open_start and events <= OPEN_START_SLICES) | bad
+            pending, bad = [], False
+            continue
+        try:
+            pending.append(parse_pitch_token(sym))
+        except ValueError:
+            bad = True
+    return Decoded(w.result(), events, repairs, w.time)
+
+
+def classify(token: str) -> tuple[str, int | float | None, bool]:
+    """(kind, value, struck) of a symbol: ('pitch', midi, struck), ('duration'|'rest', quarters) or ('end'|'bad')."""
+    if token == FRAME_END:
+        return "end", None, True
+    if token[:1] in ("d", "r") and token[1:2].isdigit():
+        try:
+            return ("duration" if token[0] == "d" else "rest"), parse_duration(token[1:]), True
+        except (ValueError, ZeroDivisionError):
+            return "bad", None, True
+    try:
+        p, struck = parse_pitch_token(token)
+        return "pitch", p, struck
+    except ValueError:
+        return "bad", None, True
+
+
+def nearest_event(token: str, known: list[str]) -> str | None:
+    """The known symbol of the same kind closest in value (a pitch keeps struck/held if it can)."""
+    kind, value, struck = classify(token)
+    if kind == "bad":
+        return None
+    best = None
+    for k in known:
+        k_kind, k_value, k_struck = classify(k)
+        if k_kind != kind:
+            continue
+        score = (0.0 if value is None else abs(k_value - value), k_struck != struck)
+        if best is None or score < best[0]:
+            best = (score, k)
+    return best[1] if best else None
+
+
+MAX_VOICES = 8  # most pitches one slice may hold while sampling (the chorales have at most 6)
+
+
+class Grammar:
+    """What may come next in a voiced or grid stream, per row of a batch, as a ban mask for sampling.
+
+    Pitches within a slice fall strictly; a held pitch must have sounded in the slice before; a
+    duration needs a pitch before it and a rest none. Sampling under this mask writes only
+    well-formed streams, so the decoder's repairs stay for primers and hand-written input.
+    """
+
+    def __init__(self, symbols: list[str], encoding: str, batch: int):
+        kinds = [classify(s) for s in symbols]
+        n = len(symbols)
+        self.is_pitch = np.array([k == "pitch" for k, _, _ in kinds])
+        self.pitch = np.array([v if k == "pitch" else -1 for k, v, _ in kinds])
+        self.struck = np.array([s for _, _, s in kinds])
+        self.closes = np.array([k in ("duration", "end") for k, _, _ in kinds])  # ends a sounding slice
+        self.rest = np.array([k == "rest" for k, _, _ in kinds])
+        self.grid = encoding == "grid"
+        self.unusable = ~(self.is_pitch | self.closes | self.rest)  # <unk> and malformed symbols
+        self.size = n
+        self.pending = [[] for _ in range(batch)]  # pitches of the slice being written
+        self.previous = [np.zeros(128, bool) for _ in range(batch)]  # pitches of the slice before
+
+    def feed(self, ids) -> None:
+        for row, i in enumerate(np.asarray(ids).tolist()):
+            if self.is_pitch[i]:
+                self.pending[row].append(int(self.pitch[i]))
+            elif self.closes[i] or self.rest[i]:
+                prev = np.zeros(128, bool)
+                prev[self.pending[row]] = True
+                self.previous[row], self.pending[row] = prev, []
+
+    def ban(self) -> np.ndarray:
+        """(batch, vocab) bool: True where a symbol would break the grammar."""
+        out = np.zeros((len(self.pending), self.size), bool)
+        safe_pitch = np.clip(self.pitch, 0, 127)
+        for row, pending in enumerate(self.pending):
+            lowest = pending[-1] if pending else 128
+            ok_pitch = self.is_pitch & (self.pitch < lowest) & (self.struck | self.previous[row][safe_pitch])
+            if len(pending) >= MAX_VOICES:
+                ok_pitch[:] = False
+            ok = ok_pitch | self.rest & (not pending)
+            ok |= self.closes & (bool(pending) or self.grid)  # a grid frame may be silent
+            out[row] = ~ok | self.unusable
+        return out

@@ -1,0 +1,144 @@
+"""Voiced and grid encodings keep octaves, durations and rests; decoding repairs ill-formed streams."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from midi_bytes import chorale
+
+from music_lstm import encoding, midi_io
+from music_lstm.events import Piece, slices
+from music_lstm.polyphony import decode_grid, decode_voiced, encode_grid, encode_voiced
+
+NOTES = [(0, 2, 48), (0, 1, 64), (1, 1, 65), (3, 0.5, 72), (3.5, 1.5, 60)]  # a held bass, a rest at 2
+
+
+def sliced(notes):
+    return [(round(s.offset, 6), round(s.duration, 6), s.pitches, s.struck) for s in slices(notes)]
+
+
+def heard(notes):
+    """Slices as a listener hears them: a unison doubling that ends while its twin sounds on is no new
+    slice (the encodings keep each pitch once)."""
+    out = []
+    for o, d, ps, struck in sliced(notes):
+        if out and out[-1][2] == ps and not any(struck):
+            out[-1] = (out[-1][0], round(out[-1][1] + d, 6), ps)
+        else:
+            out.append((o, d, ps))
+    return out
+
+
+def test_voiced_symbols_list_pitches_high_to_low_with_held_marks_then_a_duration():
+    assert encode_voiced(Piece(NOTES)) == ["E4", "C3", "d1", "F4", "C3~", "d1", "r1", "C5", "d1/2", "C4", "d3/2"]
+
+
+def test_voiced_round_trips_every_octave_duration_and_rest():
+    decoded = decode_voiced(encode_voiced(Piece(NOTES)))
+    assert sorted(decoded.notes) == sorted(NOTES)
+    assert decoded.events == 5 and decoded.repairs == 0
+
+
+def test_voiced_round_trips_a_four_track_chorale_slice_for_slice(tmp_path):
+    piece = midi_io.read_midi(chorale(tmp_path / "c.mid", bars=3, shift=2))
+    decoded = decode_voiced(encode_voiced(piece))
+    assert decoded.repairs == 0 and sliced(decoded.notes) == sliced(piece.notes)
+
+
+def test_grid_frames_are_sixteenths_with_a_frame_end_each():
+    symbols = encode_grid(Piece([(0, 0.5, 60), (0.5, 0.25, 62)]))
+    assert symbols == ["C4", "|", "C4~", "|", "D4", "|"]
+    assert sorted(decode_grid(symbols).notes) == [(0, 0.5, 60), (0.5, 0.25, 62)]
+
+
+def test_grid_round_trips_notes_on_the_grid():
+    decoded = decode_grid(encode_grid(Piece(NOTES)))
+    assert sorted(decoded.notes) == sorted(NOTES) and decoded.repairs == 0 and decoded.events == 20
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 15), st.integers(1, 8), st.integers(40, 84)), min_size=1, max_size=25))
+def test_voiced_decoding_gives_back_the_same_slices_for_any_piece(raw):
+    notes = [(on / 4, d / 4, p) for on, d, p in raw]  # on a 16th grid
+    first = min(o for o, _, _ in notes)
+    decoded = decode_voiced(encode_voiced(Piece(notes)))
+    assert decoded.repairs == 0
+    assert heard(decoded.notes) == heard([(o - first, d, p) for o, d, p in notes])
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.sampled_from(["C4", "E4", "G4~", "C3~", "d1/2", "d1", "r1", "<unk>", "dx", "|"]), max_size=40))
+def test_any_symbol_stream_decodes_to_well_formed_notes(symbols):
+    for decode in (decode_voiced, decode_grid):
+        d = decode(symbols)
+        assert 0 <= d.repairs <= d.events
+        assert all(dur > 0 and o >= 0 for o, dur, _ in d.notes)
+        starts = {}
+        for o, dur, p in d.notes:  # no pitch sounds twice at once
+            assert all(not (o < e and s < o + dur) for s, e in starts.get(p, []))
+            starts.setdefault(p, []).append((o, o + dur))
+
+
+@pytest.mark.parametrize(
+    "symbols, repairs",
+    [
+        (["C4", "d1", "d1"], 1),  # a duration with nothing sounding becomes a rest
+        (["C4", "E4", "d1"], 1),  # pitches low to high are put in order
+        (["E4", "E4", "d1"], 1),  # a pitch twice
+        (["C4~", "d1"], 1),  # held over from nothing: struck instead
+        (["C4", "r1"], 1),  # pitches closed by a rest sound for its length
+        (["C4", "<unk>", "d1"], 1),  # an unknown symbol is dropped
+        (["E4", "C4", "d1", "E4~", "d1/2"], 0),
+    ],
+)
+def test_voiced_repairs_are_counted(symbols, repairs):
+    d = decode_voiced(symbols)
+    assert d.repairs == repairs and d.notes
+
+
+def test_repaired_held_note_is_struck_and_held_note_extends():
+    assert decode_voiced(["C4~", "d1"]).notes == [(0, 1, 60)]
+    assert decode_voiced(["C4", "d1", "C4~", "d1/2"]).notes == [(0, 1.5, 60)]
+    assert decode_voiced(["C4", "d1", "C4", "d1/2"]).notes == [(0, 1, 60), (1, 0.5, 60)]
+    assert decode_voiced(["C4", "d1", "E4"]).notes == [(0, 1, 60)]  # cut off by the length limit
+
+
+def test_seed_with_durations_keeps_durations_and_rests_and_decodes_them():
+    symbols = encoding.encode(Piece(NOTES), "seed", durations=True)
+    assert symbols == ["0.4|1", "0.5|1", "rest|1", "C5|1/2", "C4|3/2"]
+    notes = encoding.decode(symbols, "seed")
+    assert (3.0, 0.5, 72) in notes and (3.5, 1.5, 60) in notes
+    assert encoding.encode(Piece(NOTES), "seed") == ["0.4", "0.5", "C5", "C4"]  # unchanged without
+
+
+def test_dispatch_names_the_unknown_encoding():
+    with pytest.raises(ValueError, match="unknown encoding 'midi'"):
+        encoding.encode(Piece(NOTES), "midi")
+
+
+def test_nearest_symbol_maps_events_to_their_own_kind():
+    known = ["C4", "C4~", "G4", "d1/2", "d2", "r1", "|"]
+    assert encoding.nearest_symbol("C#4", known, "voiced") == "C4"
+    assert encoding.nearest_symbol("F#4~", known, "voiced") == "G4"
+    assert encoding.nearest_symbol("d3", known, "voiced") == "d2"
+    assert encoding.nearest_symbol("r2", known, "voiced") == "r1"
+    assert encoding.nearest_symbol("C4|3/2", ["C4|1", "G4|3/2", "rest|3/2"], "seed") == "C4|1"
+    assert encoding.nearest_symbol("rest|2", ["C4|1", "rest|1/2"], "seed") == "rest|1/2"
+
+
+def test_a_continuation_is_read_in_the_context_of_its_prompt():
+    prompt = ["E4", "C3", "d1", "F4"]  # ends inside a slice
+    generated = ["C3~", "d1", "G4", "C3~", "d1/2"]
+    d = encoding.decode_continuation(prompt, generated, "voiced")
+    assert d.repairs == 0 and d.events == 2
+    assert sorted(d.notes) == [(0, 1, 65), (0, 1.5, 48), (1, 0.5, 67)]  # the held bass starts at 0
+    alone = encoding.decode_report(generated, "voiced")
+    assert alone.repairs == 1  # without its prompt the held C3 is ill-formed
+    seed = encoding.decode_continuation(["C4", "E4"], ["G4"], "seed")
+    assert seed.notes == [(0, 0.5, 67)] and seed.events == 1
+
+
+def test_a_stream_cut_mid_piece_is_not_blamed_for_notes_struck_before_the_cut():
+    cut = ["F3~", "d1/2", "B-4", "A4~", "F4", "d1/2", "B-4~", "G4~", "d1/2"]
+    assert encoding.decode_report(cut, "voiced").repairs == 3
+    d = encoding.decode_report(cut, "voiced", open_start=True)
+    assert d.repairs == 1 and (0.5, 1.0, 70) in d.notes  # G4~ in the third slice is still an error

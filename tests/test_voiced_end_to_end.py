@@ -1,0 +1,115 @@
+"""A tiny voiced run: generate real durations with tempo, instrument, MusicXML and a piano roll, then
+evaluate the generated pieces against the run's held-out pieces."""
+
+import json
+
+import numpy as np
+import pytest
+
+from music_lstm import midi_io
+from music_lstm.__main__ import main
+
+TINY = ["--epochs", "2", "--units", "16", "--embed-dim", "8", "--seq-len", "32", "--batch-size", "8",
+        "--max-minutes", "0", "--workers", "1", "--val-fraction", "0.34"]
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def voiced_run(tmp_path_factory):
+    import midi_bytes
+
+    root = tmp_path_factory.mktemp("voiced")
+    data = root / "midi"
+    data.mkdir()
+    for k, shift in enumerate([0, 2, -3, 5, 7, -5]):
+        midi_bytes.chorale(data / f"piece{k}.mid", bars=6, shift=shift, tempo_bpm=100)
+    run = root / "run"
+    assert main(["train", "--data-dir", str(data), "--run-dir", str(run), "--encoding", "voiced", *TINY]) == 0
+    return data, run
+
+
+def test_voiced_run_records_its_encoding_and_a_small_vocabulary(voiced_run):
+    _, run = voiced_run
+    assert json.loads((run / "config.json").read_text())["encoding"] == "voiced"
+    vocab = json.loads((run / "vocab.json").read_text())["symbol_to_index"]
+    assert "d1" in vocab and "d1/2" in vocab and any(s.endswith("~") for s in vocab) and len(vocab) < 80
+
+
+def test_generate_writes_midi_musicxml_and_piano_roll_with_durations_tempo_and_instrument(voiced_run, tmp_path, capsys):
+    from music21 import converter, instrument
+
+    _, run = voiced_run
+    out = tmp_path / "piece.mid"
+    rc = main(["generate", "--run-dir", str(run), "--output", str(out), "--length", "120", "--seed", "3",
+               "--bpm", "72", "--instrument", "organ", "--format", "musicxml", "--plot"])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    for suffix in (".mid", ".musicxml", ".png"):
+        assert out.with_suffix(suffix).is_file() and str(out.with_suffix(suffix)) in printed
+    piece = midi_io.read_midi(out)
+    assert piece.bpm == pytest.approx(72, abs=0.5)
+    assert len({d for _, d, _ in piece.notes}) > 1  # real durations, not one fixed step
+    onsets = sorted({o for o, _, _ in piece.notes})
+    assert not np.allclose(np.diff(onsets), 0.5)
+    assert converter.parse(str(out)).recurse().getElementsByClass(instrument.Instrument).first().midiProgram == 19
+    xml = converter.parse(str(out.with_suffix(".musicxml")))
+    assert sorted({p.midi for n in xml.flatten().notes for p in n.pitches}) == sorted({p for _, _, p in piece.notes})
+    assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_tempo_defaults_to_the_training_data(voiced_run, tmp_path):
+    _, run = voiced_run
+    out = tmp_path / "p.mid"
+    assert main(["generate", "--run-dir", str(run), "--output", str(out), "--length", "60", "--seed", "1"]) == 0
+    assert midi_io.read_midi(out).bpm == pytest.approx(100, abs=0.5)
+
+
+def test_bad_instrument_is_one_line_error(voiced_run, tmp_path, capsys):
+    _, run = voiced_run
+    assert main(["generate", "--run-dir", str(run), "--output", str(tmp_path / "x.mid"), "--instrument", "kazoo"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "kazoo" in err[0]
+
+
+def test_evaluate_generated_prints_a_band_table_and_writes_json(voiced_run, tmp_path, capsys):
+    data, run = voiced_run
+    outs = tmp_path / "gen"
+    assert main(["generate", "--run-dir", str(run), "--output-dir", str(outs), "--num-outputs", "3",
+                 "--length", "150", "--seed", "2"]) == 0
+    files = sorted(str(p) for p in outs.glob("*.mid"))
+    (tmp_path / "junk.mid").write_bytes(b"not midi")
+    capsys.readouterr()
+    js = tmp_path / "metrics.json"
+    rc = main(["evaluate", "--run-dir", str(run), "--generated", *files, str(tmp_path / "junk.mid"),
+               "--json", str(js)])
+    out, err = capsys.readouterr()
+    assert rc == 0
+    assert "Bach 5-95%" in out and "pitch-class entropy" in out and "copy rate" in out and "/3" in out
+    assert "junk.mid" in err and "not a MIDI file" in err
+    result = json.loads(js.read_text())
+    assert set(result["generated"]) == set(files)
+    split = json.loads((run / "split.json").read_text())
+    assert len(split["validation"]) == 2 and result["crop_onsets"] > 8
+    assert set(result["reference"]) == set(result["summary"])
+
+
+def test_evaluate_without_a_run_is_one_line_error(tmp_path, capsys):
+    rc = main(["evaluate", "--run-dir", str(tmp_path / "none"), "--generated", str(tmp_path / "a.mid")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "split.json" in err[0]
+
+
+def test_seed_with_durations_trains_and_writes_real_durations(voiced_run, tmp_path):
+    data, _ = voiced_run
+    run = tmp_path / "seedrun"
+    assert main(["train", "--data-dir", str(data), "--run-dir", str(run), *TINY, "--encoding", "seed", "--durations", "--epochs", "1"]) == 0
+    assert json.loads((run / "config.json").read_text())["durations"] is True
+    out = tmp_path / "s.mid"
+    assert main(["generate", "--run-dir", str(run), "--output", str(out), "--length", "60", "--seed", "0"]) == 0
+    assert len({d for _, d, _ in midi_io.read_midi(out).notes}) > 1
+
+
+def test_durations_flag_is_refused_for_the_event_encodings(tmp_path, capsys):
+    rc = main(["train", "--encoding", "voiced", "--durations", "--run-dir", str(tmp_path / "r")])
+    assert rc == 2 and "durations" in capsys.readouterr().err
