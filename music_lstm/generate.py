@@ -17,12 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
+from . import blas
 from .artifacts import read_json
 from .config import Config
 from .dataset import load_corpus
 from .encoding import decode, encode, nearest_symbol
 from .errors import MusicLSTMError, RunFolderError
-from .sampling import Sampling, repeat_ban, sample
+from .sampling import Sampling, sample, trailing_run
 from .vocab import Vocab
 
 DEFAULT_BPM = 90.0
@@ -88,20 +89,26 @@ def generate_ids(
     what came before, for the repeat guard. Id 0 (`<unk>`) is never drawn.
     """
     batch, vocab_size = first_probs.shape
-    hist_len = 0 if history is None else history.shape[1]
-    out = np.zeros((batch, hist_len + length), np.int64)
-    if hist_len:
-        out[:, :hist_len] = history
-    unk = np.zeros((batch, vocab_size), bool)
-    unk[:, 0] = True
+    out = np.zeros((batch, length), np.int64)
+    banned = np.zeros((batch, vocab_size), bool)  # one mask, edited in place for the guard
+    banned[:, 0] = True
+    last, run = trailing_run(np.zeros((batch, 0), np.int64) if history is None else history)
+    guard = sampling.max_repeat
     probs = first_probs
-    for t in range(hist_len, hist_len + length):
-        ban = repeat_ban(out[:, max(0, t - sampling.max_repeat) : t], vocab_size, sampling.max_repeat)
-        ids = sample(probs, rng, sampling.temperature, sampling.top_k, sampling.top_p, unk if ban is None else ban | unk)
+    for t in range(length):
+        stuck = np.flatnonzero(run >= guard) if guard else ()
+        if len(stuck):
+            banned[stuck, last[stuck]] = True  # this row's last id may not come again
+        ids = sample(probs, rng, sampling.temperature, sampling.top_k, sampling.top_p, banned)
+        if len(stuck):
+            banned[stuck, last[stuck]] = False
+            banned[:, 0] = True
+        run = np.where(ids == last, run + 1, 1)
+        last = ids
         out[:, t] = ids
-        if t + 1 < hist_len + length:
+        if t + 1 < length:
             probs = step(ids)
-    return out[:, hist_len:]
+    return out
 
 
 def primer_ids(run: Run, primer: str | os.PathLike, log) -> np.ndarray:
@@ -164,8 +171,9 @@ def generate(
     else:
         prompt = random_windows(run.corpus["train"], window, num_outputs, rng)
     stepper = LSTMStepper.from_keras(run.model)
-    probs = stepper.prime(prompt)
-    ids = generate_ids(stepper.step, probs, length, sampling, rng, history=prompt)
+    with blas.threads(blas.for_batch(num_outputs)):
+        probs = stepper.prime(prompt)
+        ids = generate_ids(stepper.step, probs, length, sampling, rng, history=prompt)
     if include_primer:
         ids = np.concatenate([prompt, ids], axis=1)
     paths = output_paths(output, num_outputs, output_dir)
