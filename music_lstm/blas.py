@@ -17,8 +17,9 @@ import os
 
 import numpy as np
 
-_SETTERS = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads", "openblas_set_num_threads64_", "openblas_set_num_threads")
-_GETTERS = ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads", "openblas_get_num_threads64_", "openblas_get_num_threads")
+_PREFIXES = ("scipy_openblas", "openblas")  # NumPy's wheels name OpenBLAS's symbols with a prefix
+_SETTERS = [f"{p}_set_num_threads{s}" for p in _PREFIXES for s in ("64_", "")]
+_GETTERS = [f"{p}_get_num_threads{s}" for p in _PREFIXES for s in ("64_", "")]
 _found: list = []  # [(get, set) or None], filled on first use
 
 SERIAL_BELOW = 16  # batches smaller than this step on one BLAS thread
