@@ -174,3 +174,22 @@ def test_blas_threads_are_set_inside_the_block_and_restored_after():
         assert n == 1 and get() == 1
     assert get() == before
     assert blas.for_batch(1) == 1 and blas.for_batch(64) is None
+
+
+def test_primer_symbols_outside_the_vocabulary_are_mapped_or_dropped_with_one_warning_line(tmp_path):
+    from types import SimpleNamespace
+
+    from midi_bytes import chorale, track_bytes, write
+
+    from music_lstm.errors import MusicLSTMError
+    from music_lstm.generate import primer_ids
+    from music_lstm.vocab import Vocab
+
+    run = SimpleNamespace(config=Config(), vocab=Vocab(["0.4.7", "5.9.0", "7.11.2", "C4"]))
+    lines = []
+    ids = primer_ids(run, chorale(tmp_path / "p.mid", bars=2), lines.append)
+    assert len(lines) == 1 and "0.2.4.7->0.4.7" in lines[0] and "1.2.7->" in lines[0] and "p.mid" in lines[0]
+    assert len(ids) == 12 and 0 not in ids  # every symbol kept, each as a known one
+    with pytest.raises(MusicLSTMError, match="no usable symbols"):
+        primer_ids(SimpleNamespace(config=Config(), vocab=Vocab([])),
+                   write(tmp_path / "q.mid", [track_bytes([(0, 1, 60)])]), lines.append)
