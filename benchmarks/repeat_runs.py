@@ -83,7 +83,7 @@ def main(argv=None) -> int:
     for name, sampling in settings:
         rng = np.random.default_rng(args.seed)
         prompts = random_windows(run.corpus["train"], run.config.seq_len, args.pieces, rng)
-        with blas.threads(blas.for_batch(args.pieces)):
+        with blas.threads(blas.GENERATION_THREADS):
             ids = generate_ids(stepper.step, stepper.prime(prompts), args.length, sampling, rng, history=prompts)
         counts, longest = describe(list(ids))
         long_runs = sum(v for k, v in counts.items() if k > 4)

@@ -1,9 +1,10 @@
 """How many threads NumPy's BLAS may use, for one stretch of code (the generation loop).
 
-A generation step is a few (batch, 1024) x (1024, 2048) products. For a handful of pieces a second
-BLAS thread costs more in hand-offs than it saves (on a 2-core machine shared with other work, about
-ten times more: docs/BENCHMARKS.md); for many pieces at once it pays. NumPy has no setter for this, so
-`threads` calls OpenBLAS's own in the library NumPy loaded; with any other BLAS it does nothing.
+A generation step is a few (batch, 1024) x (1024, 2048) products, far too small to share out well:
+on a 2-core machine that also runs other work, a second BLAS thread that has to wait for a busy core
+made a step 2 to 10 times slower, while one thread was at worst 2 times slower than two
+(docs/BENCHMARKS.md). So generation steps on GENERATION_THREADS = 1. NumPy has no setter for this,
+so `threads` calls OpenBLAS's own in the library NumPy loaded; with any other BLAS it does nothing.
 
     python -c "from music_lstm.blas import threads; print(threads(1).__enter__())"
 """
@@ -22,7 +23,7 @@ _SETTERS = [f"{p}_set_num_threads{s}" for p in _PREFIXES for s in ("64_", "")]
 _GETTERS = [f"{p}_get_num_threads{s}" for p in _PREFIXES for s in ("64_", "")]
 _found: list = []  # [(get, set) or None], filled on first use
 
-SERIAL_BELOW = 16  # batches smaller than this step on one BLAS thread
+GENERATION_THREADS = 1  # see the module docstring and docs/BENCHMARKS.md
 
 
 def _candidates() -> list[str]:
@@ -71,8 +72,3 @@ def threads(n: int | None):
         yield int(n)
     finally:
         put(before)
-
-
-def for_batch(batch: int) -> int | None:
-    """The BLAS thread count generation uses for `batch` pieces (None: the library's default)."""
-    return 1 if batch < SERIAL_BELOW else None

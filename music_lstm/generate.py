@@ -171,7 +171,7 @@ def generate(
     else:
         prompt = random_windows(run.corpus["train"], window, num_outputs, rng)
     stepper = LSTMStepper.from_keras(run.model)
-    with blas.threads(blas.for_batch(num_outputs)):
+    with blas.threads(blas.GENERATION_THREADS):
         probs = stepper.prime(prompt)
         ids = generate_ids(stepper.step, probs, length, sampling, rng, history=prompt)
     if include_primer:
