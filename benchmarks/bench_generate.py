@@ -147,7 +147,8 @@ def main(argv=None) -> int:
         print(f"{b:>6}  {threads or 'default':>12}  {prime_s:7.3f}  {gen_s:9.3f}  {gen_median:8.3f}  {step_ms:7.3f}  "
               f"{sym_ms:9.4f}  {seed_ms / sym_ms:11.0f}x  {gen_s / base:14.2f}x  {'yes' if used else ''}")
     print(f"(prime: the {args.window}-symbol window, once; symbols: {args.length} per piece with sampling and the "
-          f"repeat guard; best of {args.repeats}, median beside it; ms/step: all pieces one step; load after: {load()})")
+          f"repeat guard; best of {args.repeats}, median beside it; ms/step: all pieces one step; "
+          f"load after: {load()})")
 
     syms = run.vocab.decode(np.resize(prompts[0], 1000))
     notes = decode(syms, run.config.encoding)
