@@ -103,7 +103,7 @@ def main(argv=None) -> int:
     print(f"model: 2x{units} LSTM, embedding {run.config.embed_dim}, vocabulary {len(run.vocab)}; "
           f"{os.cpu_count()} CPUs; load before: {load()}")
     if units != 512:
-        print(f"note: the issue's target is for 2x512 units; this model has {units}")
+        print(f"note: the speed targets are for 2x512 units; this model has {units}")
 
     rng = np.random.default_rng(0)
     prompts = random_windows(run.corpus["train"], args.window, max(int(b) for b in args.batches.split(",")), rng)
