@@ -19,13 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
+from . import blas
 from .artifacts import read_json
 from .config import Config
 from .dataset import load_corpus
 from .encoding import decode_continuation, decode_report, encode, nearest_symbol
 from .errors import MusicLSTMError, RunFolderError
 from .polyphony import Grammar
-from .sampling import Sampling, repeat_ban, sample
+from .sampling import Sampling, sample, trailing_run
 from .vocab import Vocab
 
 DEFAULT_BPM = 90.0  # when neither --bpm nor the training data gives a tempo
@@ -113,25 +114,29 @@ def generate_ids(
     `polyphony.Grammar`, already fed the history) bans the ids that would break the encoding's grammar.
     """
     batch, vocab_size = first_probs.shape
-    hist_len = 0 if history is None else history.shape[1]
-    out = np.zeros((batch, hist_len + length), np.int64)
-    if hist_len:
-        out[:, :hist_len] = history
-    unk = np.zeros((batch, vocab_size), bool)
-    unk[:, 0] = True
+    out = np.zeros((batch, length), np.int64)
+    banned = np.zeros((batch, vocab_size), bool)  # one mask, edited in place for the guard
+    banned[:, 0] = True
+    last, run = trailing_run(np.zeros((batch, 0), np.int64) if history is None else history)
+    guard = sampling.max_repeat
     probs = first_probs
-    for t in range(hist_len, hist_len + length):
-        ban = repeat_ban(out[:, max(0, t - sampling.max_repeat) : t], vocab_size, sampling.max_repeat)
-        ban = unk if ban is None else ban | unk
-        if grammar is not None:
-            ban = ban | grammar.ban()
-        ids = sample(probs, rng, sampling.temperature, sampling.top_k, sampling.top_p, ban)
+    for t in range(length):
+        stuck = np.flatnonzero(run >= guard) if guard else ()
+        if len(stuck):
+            banned[stuck, last[stuck]] = True  # this row's last id may not come again
+        ids = sample(probs, rng, sampling.temperature, sampling.top_k, sampling.top_p,
+                     banned if grammar is None else banned | grammar.ban())
         if grammar is not None:
             grammar.feed(ids)
+        if len(stuck):
+            banned[stuck, last[stuck]] = False
+            banned[:, 0] = True
+        run = np.where(ids == last, run + 1, 1)
+        last = ids
         out[:, t] = ids
-        if t + 1 < hist_len + length:
+        if t + 1 < length:
             probs = step(ids)
-    return out[:, hist_len:]
+    return out
 
 
 def primer_ids(run: Run, primer: str | os.PathLike, log) -> np.ndarray:
@@ -207,13 +212,14 @@ def generate(
     else:
         prompt = random_windows(run.corpus["train"], window, num_outputs, rng)
     stepper = LSTMStepper.from_keras(run.model)
-    probs = stepper.prime(prompt)
     grammar = None
     if run.config.encoding in ("voiced", "grid"):
         grammar = Grammar(run.vocab.index_to_symbol, run.config.encoding, num_outputs)
         for column in prompt.T:
             grammar.feed(column)
-    ids = generate_ids(stepper.step, probs, length, sampling, rng, history=prompt, grammar=grammar)
+    with blas.threads(blas.GENERATION_THREADS):
+        probs = stepper.prime(prompt)
+        ids = generate_ids(stepper.step, probs, length, sampling, rng, history=prompt, grammar=grammar)
     paths = output_paths(output, num_outputs, output_dir)
     bpm = bpm or run.bpm or DEFAULT_BPM
     written, extra = [], []

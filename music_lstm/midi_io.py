@@ -175,55 +175,48 @@ def write_midi(
 ) -> None:
     """Write `(offset, duration, midi_pitch)` notes (quarter notes) as a one-track MIDI file, atomically.
 
-    Built from music21's MIDI event objects directly rather than a `Stream`: the same file a stream
-    would give for these notes, at a fraction of the cost for long pieces.
+    The bytes are the ones music21 writes for the same events (format 1, one track, 480 ticks per
+    quarter, no running status), put together here directly: building music21 event objects took over
+    a second for a 1000-symbol piece, this takes milliseconds.
     """
-    from music21 import midi as m21midi
+    with atomic_path(path) as tmp:
+        Path(tmp).write_bytes(midi_file_bytes(notes, bpm=bpm, program=program, velocity=velocity))
 
-    mf = m21midi.MidiFile()
-    mf.ticksPerQuarterNote = TICKS_PER_QUARTER
-    track = m21midi.MidiTrack(1)
-    mf.tracks.append(track)
 
-    timed: list[tuple[int, int, object]] = []  # (tick, order, event): note-offs before note-ons at a tick
-
-    def meta(kind, payload: bytes):
-        ev = m21midi.MidiEvent(track, type=kind)
-        ev.data = payload
-        return ev
-
+def midi_file_bytes(notes, bpm: float = 90.0, program: int = 0, velocity: int = 80) -> bytes:
+    """A format-1, one-track Standard MIDI File for `(offset, duration, midi_pitch)` notes on channel 1."""
     tempo_us = int(round(60_000_000 / max(1.0, float(bpm))))
-    timed.append((0, 0, meta(m21midi.MetaEvents.SET_TEMPO, tempo_us.to_bytes(3, "big"))))
-    pc = m21midi.MidiEvent(track, type=m21midi.ChannelVoiceMessages.PROGRAM_CHANGE, channel=1)
-    pc.data = int(program)
-    timed.append((0, 1, pc))
+    timed: list[tuple[int, int, bytes]] = [  # (tick, order, event): note-offs before note-ons at a tick
+        (0, 0, b"\xff\x51\x03" + tempo_us.to_bytes(3, "big")),
+        (0, 1, bytes([0xC0, int(program) & 0x7F])),
+    ]
+    vel = int(velocity) & 0x7F
     for offset, dur, pitch in notes:
         on_tick = int(round(offset * TICKS_PER_QUARTER))
         off_tick = max(on_tick + 1, int(round((offset + dur) * TICKS_PER_QUARTER)))
-        for tick, kind, vel, order in (
-            (on_tick, m21midi.ChannelVoiceMessages.NOTE_ON, velocity, 3),
-            (off_tick, m21midi.ChannelVoiceMessages.NOTE_OFF, 0, 2),
-        ):
-            ev = m21midi.MidiEvent(track, type=kind, channel=1)
-            ev.pitch = int(pitch)
-            ev.velocity = vel
-            timed.append((tick, order, ev))
+        p = int(pitch) & 0x7F
+        timed.append((on_tick, 3, bytes((0x90, p, vel))))
+        timed.append((off_tick, 2, bytes((0x80, p, 0))))
     timed.sort(key=lambda t: (t[0], t[1]))
-    last = 0
-    for tick, _, ev in timed:
-        dt = m21midi.DeltaTime(track, time=tick - last, channel=None)
-        track.events.extend([dt, ev])
+    body, last = [], 0
+    for tick, _, event in timed:
+        body.append(_vlq(tick - last) + event)
         last = tick
-    end = meta(m21midi.MetaEvents.END_OF_TRACK, b"")
-    track.events.extend([m21midi.DeltaTime(track, time=0), end])
-    track.updateEvents()
+    body.append(b"\x00\xff\x2f\x00")  # end of track
+    track = b"".join(body)
+    header = b"MThd" + (6).to_bytes(4, "big") + (1).to_bytes(2, "big") + (1).to_bytes(2, "big")
+    header += TICKS_PER_QUARTER.to_bytes(2, "big")
+    return header + b"MTrk" + len(track).to_bytes(4, "big") + track
 
-    with atomic_path(path) as tmp:
-        mf.open(str(tmp), "wb")
-        try:
-            mf.write()
-        finally:
-            mf.close()
+
+def _vlq(n: int) -> bytes:
+    """MIDI's variable-length quantity: 7 bits a byte, high bit set on all but the last."""
+    out = bytearray([n & 0x7F])
+    n >>= 7
+    while n:
+        out.append(0x80 | (n & 0x7F))
+        n >>= 7
+    return bytes(reversed(out))
 
 
 def write_musicxml(notes: list[tuple[float, float, int]], path: str | os.PathLike, bpm: float = 90.0) -> None:

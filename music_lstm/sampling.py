@@ -40,46 +40,58 @@ def sample(
 ) -> np.ndarray:
     """One id per row of `probs` (batch, vocab). `banned` (batch, vocab) bool rules ids out.
 
-    A row whose every allowed id has probability 0 falls back to its most likely allowed id.
+    Draws one uniform number per row from `rng` (none at temperature 0). A row whose every allowed id
+    has probability 0 falls back to an allowed id: the first, as nothing else tells them apart.
     """
-    p = np.asarray(probs, dtype=np.float64)
+    p = np.array(probs, dtype=np.float64)  # a copy: the caller's array is left alone
     if banned is not None:
-        p = np.where(banned, 0.0, p)
+        np.putmask(p, banned, 0.0)
     if temperature == 0:
-        return p.argmax(axis=-1)
+        return _allowed_argmax(p, banned)
     if temperature != 1.0:
-        with np.errstate(divide="ignore"):
-            logits = np.log(p) / temperature
-        p = np.exp(logits - logits.max(axis=-1, keepdims=True))
-        p = np.nan_to_num(p)
+        # p ** (1/T), renormalised, is softmax(log p / T); dividing by the row maximum first keeps the
+        # likeliest allowed id at 1, so a small T cannot underflow a whole row to 0.
+        top = p.max(axis=-1, keepdims=True)
+        np.divide(p, top, out=p, where=top > 0)
+        np.power(p, 1.0 / temperature, out=p)
     if top_k and top_k < p.shape[-1]:
         kth = -np.partition(-p, top_k - 1, axis=-1)[:, top_k - 1 : top_k]
-        p = np.where(p >= kth, p, 0.0)
+        np.putmask(p, p < kth, 0.0)
     if top_p < 1.0:
         order = np.argsort(-p, axis=-1)
         sorted_p = np.take_along_axis(p, order, axis=-1)
         cum = np.cumsum(sorted_p, axis=-1)
-        total = cum[:, -1:]
-        keep_sorted = (cum - sorted_p) < top_p * total  # keep until the mass before reaches p
-        keep = np.zeros_like(keep_sorted)
-        np.put_along_axis(keep, order, keep_sorted, axis=-1)
-        p = np.where(keep, p, 0.0)
-    total = p.sum(axis=-1, keepdims=True)
-    fallback = p.argmax(axis=-1)
-    cum = np.cumsum(p, axis=-1)
-    u = rng.random((p.shape[0], 1)) * total
-    choice = np.minimum((cum <= u).sum(axis=-1), p.shape[-1] - 1)
-    return np.where(total[:, 0] > 0, choice, fallback)
+        drop_sorted = (cum - sorted_p) >= top_p * cum[:, -1:]  # the mass before it already reaches p
+        drop = np.zeros_like(drop_sorted)
+        np.put_along_axis(drop, order, drop_sorted, axis=-1)
+        np.putmask(p, drop, 0.0)
+    cum = np.cumsum(p, axis=-1)  # (batch, vocab)
+    total = cum[:, -1]
+    u = rng.random(p.shape[0]) * total
+    choice = np.minimum((cum <= u[:, None]).sum(axis=-1), p.shape[-1] - 1)
+    if not (total > 0).all():  # nothing allowed has any probability left
+        choice = np.where(total > 0, choice, _allowed_argmax(p, banned))
+    return choice
 
 
-def repeat_ban(history: np.ndarray, vocab_size: int, max_repeat: int) -> np.ndarray | None:
-    """(batch, vocab) mask banning, per row, the symbol that already ends `history` max_repeat times."""
-    if max_repeat <= 0 or history.shape[1] < max_repeat:
-        return None
-    tail = history[:, -max_repeat:]
-    stuck = (tail == tail[:, :1]).all(axis=1)
-    if not stuck.any():
-        return None
-    ban = np.zeros((history.shape[0], vocab_size), bool)
-    ban[np.nonzero(stuck)[0], tail[stuck, 0]] = True
-    return ban
+def _allowed_argmax(p: np.ndarray, banned: np.ndarray | None) -> np.ndarray:
+    """Per row, the likeliest id that is not banned (a banned id never wins, even at probability 0)."""
+    return (p if banned is None else np.where(banned, -1.0, p)).argmax(axis=-1)
+
+
+def trailing_run(history: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of `history` (batch, steps): its last id, and how many times in a row it ends the row.
+
+    The generation loop carries these forward one symbol at a time, so the repeat guard costs O(batch)
+    a step: a row whose run has reached `max_repeat` may not draw its last id again.
+    """
+    history = np.asarray(history)
+    batch, steps = history.shape
+    if steps == 0:
+        return np.full(batch, -1, np.int64), np.zeros(batch, np.int64)
+    last = history[:, -1].astype(np.int64)
+    differs = history != last[:, None]  # (batch, steps)
+    # The run is everything after the last position that differs from the last id.
+    seen = differs[:, ::-1].argmax(axis=1)
+    run = np.where(differs.any(axis=1), seen, steps)
+    return last, run.astype(np.int64)

@@ -71,3 +71,45 @@ def test_format0_file_with_drums_on_channel_10_keeps_only_pitched_notes(tmp_path
     one_track = track_bytes([(0, 1, 60, 0), (1, 1, 64, 3), (0.25, 0.5, 36, 9), (2, 1, 38, 9)])
     path = write(tmp_path / "f0.mid", [one_track], fmt=0)
     assert sorted(p for _, _, p in midi_io.read_midi(path).notes) == [60, 64]
+
+
+def _music21_event_file(notes, bpm, program, velocity=80) -> bytes:
+    """The same notes written through music21's own MIDI event objects: the reference for the bytes."""
+    from music21 import midi as m
+
+    mf = m.MidiFile()
+    mf.ticksPerQuarterNote = 480
+    track = m.MidiTrack(1)
+    mf.tracks.append(track)
+    tempo = m.MidiEvent(track, type=m.MetaEvents.SET_TEMPO)
+    tempo.data = int(round(60_000_000 / bpm)).to_bytes(3, "big")
+    pc = m.MidiEvent(track, type=m.ChannelVoiceMessages.PROGRAM_CHANGE, channel=1)
+    pc.data = program
+    timed = [(0, 0, tempo), (0, 1, pc)]
+    for offset, dur, pitch in notes:
+        on, off = round(offset * 480), max(round(offset * 480) + 1, round((offset + dur) * 480))
+        for tick, kind, vel, order in ((on, m.ChannelVoiceMessages.NOTE_ON, velocity, 3),
+                                       (off, m.ChannelVoiceMessages.NOTE_OFF, 0, 2)):
+            ev = m.MidiEvent(track, type=kind, channel=1)
+            ev.pitch, ev.velocity = pitch, vel
+            timed.append((tick, order, ev))
+    last = 0
+    for tick, _, ev in sorted(timed, key=lambda t: t[:2]):
+        track.events += [m.DeltaTime(track, time=tick - last), ev]
+        last = tick
+    end = m.MidiEvent(track, type=m.MetaEvents.END_OF_TRACK)
+    end.data = b""
+    track.events += [m.DeltaTime(track, time=0), end]
+    track.updateEvents()
+    return mf.writestr()
+
+
+def test_written_bytes_equal_music21s_event_writer_for_the_same_notes(tmp_path):
+    import random
+
+    rng = random.Random(3)
+    notes = [(rng.randrange(0, 800) / rng.choice([1, 2, 3, 4]), rng.randrange(0, 9) / 4, rng.randrange(0, 128))
+             for _ in range(300)]  # chords, zero durations, long gaps (multi-byte delta times)
+    path = tmp_path / "w.mid"
+    midi_io.write_midi(notes, path, bpm=73.5, program=19)
+    assert path.read_bytes() == _music21_event_file(notes, 73.5, 19)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from music_lstm.sampling import Sampling, repeat_ban, sample
+from music_lstm.sampling import Sampling, sample, trailing_run
 
 P = np.array([[0.05, 0.6, 0.25, 0.1]])
 
@@ -38,21 +38,35 @@ def test_low_temperature_sharpens_high_flattens():
     assert cold > 0.85 and hot < 0.45
 
 
-def test_banned_ids_are_never_drawn_and_all_banned_falls_back_to_argmax_of_allowed():
+def test_banned_ids_are_never_drawn_even_when_nothing_allowed_has_probability():
     rng = np.random.default_rng(0)
     many = np.repeat(P, 1000, axis=0)
     ban = np.zeros_like(many, bool)
     ban[:, 1] = True
     assert 1 not in sample(many, rng, banned=ban)
     only = np.array([[0.0, 1.0, 0.0, 0.0]])
-    assert sample(only, rng, banned=np.array([[False, True, False, False]])).tolist() in ([0], [2], [3])
+    ban_01 = np.array([[True, True, False, False]])
+    for kw in [{}, {"temperature": 0}, {"temperature": 0.5}, {"top_k": 1}, {"top_p": 0.3}]:
+        assert sample(only, rng, banned=ban_01, **kw).tolist() == [2], kw
 
 
-def test_repeat_ban_blocks_a_symbol_after_max_repeat_in_a_row():
-    hist = np.array([[3, 5, 5, 5], [1, 2, 5, 5]])
-    ban = repeat_ban(hist, 8, max_repeat=3)
-    assert ban[0, 5] and ban.sum() == 1
-    assert repeat_ban(hist, 8, max_repeat=0) is None
+def test_tiny_temperature_does_not_underflow_to_a_banned_or_unlikely_id():
+    probs = np.array([[0.0, 1e-4, 3e-4, 2e-4]])
+    draws = {int(sample(probs, np.random.default_rng(s), temperature=0.001)[0]) for s in range(50)}
+    assert draws == {2}
+
+
+def test_caller_probabilities_are_left_unchanged():
+    probs = P.copy()
+    sample(probs, np.random.default_rng(0), temperature=0.5, top_k=2, top_p=0.9, banned=np.array([[1, 0, 0, 0]], bool))
+    assert np.array_equal(probs, P)
+
+
+def test_trailing_run_counts_how_often_the_last_id_ends_each_row():
+    last, run = trailing_run(np.array([[3, 5, 5, 5], [1, 2, 5, 5], [7, 7, 7, 7], [5, 5, 5, 1]]))
+    assert last.tolist() == [5, 5, 7, 1] and run.tolist() == [3, 2, 4, 1]
+    last, run = trailing_run(np.zeros((2, 0), int))
+    assert run.tolist() == [0, 0]
 
 
 @pytest.mark.parametrize("kw", [{"temperature": -1}, {"top_k": -2}, {"top_p": 0}, {"top_p": 1.5}, {"max_repeat": -1}])

@@ -97,3 +97,117 @@ def test_grammar_mask_makes_even_a_random_model_write_well_formed_streams(encodi
     # the same random model without the mask breaks the grammar often
     free = generate_ids(uniform, uniform(np.zeros(4)), 300, Sampling(max_repeat=0), np.random.default_rng(0))
     assert sum(decode_report([symbols[i] for i in row], encoding).repairs for row in free) > 10
+
+
+def _full_model_step(model, prompt, length):
+    """The seed's way: run the whole sequence so far through the model for every new symbol.
+
+    The sequence lives in one fixed-width array, zero-padded past the current step (the LSTM is causal,
+    so the padding cannot reach back): every call has the same shape, so Keras compiles predict once.
+    """
+    batch, start = prompt.shape
+    seq = np.zeros((batch, start + length), np.int32)
+    seq[:, :start] = prompt
+    t = [start]
+
+    def probs_at_end():
+        return np.asarray(model.predict_on_batch(seq))[:, t[0] - 1].astype(np.float64)
+
+    def step(ids):
+        seq[:, t[0]] = ids
+        t[0] += 1
+        return probs_at_end()
+
+    return step, probs_at_end()
+
+
+@pytest.mark.parametrize(
+    "sampling",
+    [Sampling(), Sampling(temperature=0.7, top_k=8), Sampling(temperature=1.3, top_p=0.9, max_repeat=2)],
+    ids=["defaults", "cool-top-k", "hot-top-p"],
+)
+def test_incremental_and_full_model_paths_draw_the_same_symbols_for_the_same_seed(tiny_model, sampling):
+    from music_lstm.stepper import LSTMStepper
+
+    prompt = np.random.default_rng(4).integers(1, 23, size=(2, 12))
+    st = LSTMStepper.from_keras(tiny_model)
+    ours = generate_ids(st.step, st.prime(prompt), 60, sampling, np.random.default_rng(11), history=prompt)
+    step, first = _full_model_step(tiny_model, prompt, 60)
+    full = generate_ids(step, first, 60, sampling, np.random.default_rng(11), history=prompt)
+    assert ours.shape == (2, 60)
+    assert np.array_equal(ours, full)
+    other = generate_ids(st.step, st.prime(prompt), 60, sampling, np.random.default_rng(12), history=prompt)
+    assert not np.array_equal(ours, other)  # the seed is what fixed the symbols
+
+
+@pytest.mark.parametrize("layers", [1, 3])
+def test_stepper_follows_keras_for_one_and_three_lstm_layers(layers):
+    import keras
+
+    from music_lstm.stepper import LSTMStepper
+
+    keras.utils.set_random_seed(2)
+    stack = [keras.Input(shape=(None,), dtype="int32"), keras.layers.Embedding(19, 6)]
+    stack += [keras.layers.LSTM(u, return_sequences=True) for u in (10, 14, 12)[:layers]]
+    stack += [keras.layers.Dense(9, activation="relu"), keras.layers.Dense(19, activation="softmax")]
+    model = keras.Sequential(stack)
+    rng = np.random.default_rng(5)
+    model.set_weights([rng.normal(0, 0.5, w.shape).astype("float32") for w in model.get_weights()])
+    ids = rng.integers(0, 19, size=(3, 55))
+    full = np.asarray(model(ids, training=False))
+    assert np.max(np.abs(LSTMStepper.from_keras(model).probabilities(ids) - full)) <= 1e-4
+
+
+def test_pieces_stepped_as_one_batch_match_each_stepped_alone(tiny_model):
+    from music_lstm.stepper import LSTMStepper
+
+    ids = np.random.default_rng(6).integers(1, 23, size=(5, 30))
+    st = LSTMStepper.from_keras(tiny_model)
+    together = st.probabilities(ids)
+    alone = np.concatenate([st.probabilities(ids[i : i + 1]) for i in range(5)])
+    assert np.max(np.abs(together - alone)) <= 1e-6
+
+
+def test_repeat_guard_counts_the_run_that_ends_the_prompt():
+    def wants_two(ids):
+        probs = np.full((len(ids), 4), 0.1)
+        probs[:, 2] = 0.7
+        return probs
+
+    history = np.array([[1, 2, 2, 2], [2, 2, 1, 2]])
+    out = generate_ids(wants_two, wants_two(np.zeros(2, int)), 3, Sampling(temperature=0, max_repeat=3),
+                       np.random.default_rng(0), history=history)
+    assert out[0, 0] != 2  # the prompt already ended in three 2s
+    assert out[1].tolist()[:2] == [2, 2] and out[1, 2] != 2  # one 2 in the prompt, two more allowed
+
+
+def test_blas_threads_are_set_inside_the_block_and_restored_after():
+    from music_lstm import blas
+
+    lib = blas._openblas()
+    if lib is None:
+        pytest.skip("NumPy is not linked to OpenBLAS here")
+    get = lib[0]
+    before = get()
+    with blas.threads(1) as n:
+        assert n == 1 and get() == 1
+    assert get() == before
+
+
+def test_primer_symbols_outside_the_vocabulary_are_mapped_or_dropped_with_one_warning_line(tmp_path):
+    from types import SimpleNamespace
+
+    from midi_bytes import chorale, track_bytes, write
+
+    from music_lstm.errors import MusicLSTMError
+    from music_lstm.generate import primer_ids
+    from music_lstm.vocab import Vocab
+
+    run = SimpleNamespace(config=Config(encoding="seed"), vocab=Vocab(["0.4.7", "5.9.0", "7.11.2", "C4"]))
+    lines = []
+    ids = primer_ids(run, chorale(tmp_path / "p.mid", bars=2), lines.append)
+    assert len(lines) == 1 and "0.2.4.7->0.4.7" in lines[0] and "1.2.7->" in lines[0] and "p.mid" in lines[0]
+    assert len(ids) == 12 and 0 not in ids  # every symbol kept, each as a known one
+    with pytest.raises(MusicLSTMError, match="no usable symbols"):
+        primer_ids(SimpleNamespace(config=Config(encoding="seed"), vocab=Vocab([])),
+                   write(tmp_path / "q.mid", [track_bytes([(0, 1, 60)])]), lines.append)
