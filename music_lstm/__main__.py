@@ -21,7 +21,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     from .config import Config
 
     d = Config()
-    p.add_argument("--data-dir", default="bach", help="folder of .mid/.midi files (default: bach)")
+    p.add_argument("--data-dir", default=None, help="folder of .mid/.midi files (default: bach, or the resumed run's)")
     p.add_argument("--recursive", action="store_true", help="also read files in subfolders")
     p.add_argument("--epochs", type=int, default=d.epochs, help=f"most epochs to train (default: {d.epochs})")
     p.add_argument("--max-minutes", type=float, default=d.max_minutes, help=f"training time budget, 0 = none (default: {d.max_minutes})")
@@ -31,6 +31,9 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dropout", type=float, default=d.dropout, help=f"dropout after each LSTM (default: {d.dropout})")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"windows per step (default: {d.batch_size})")
     p.add_argument("--learning-rate", type=float, default=d.learning_rate, help=f"Adam learning rate (default: {d.learning_rate})")
+    p.add_argument("--lr-decay", type=float, default=d.lr_decay, help=f"learning rate factor after an epoch without improvement, 1 = constant (default: {d.lr_decay})")
+    p.add_argument("--transpose", type=int, nargs=2, metavar=("LOW", "HIGH"), default=[d.transpose_low, d.transpose_high],
+                   help=f"also train on the training pieces moved LOW..HIGH semitones, 0 0 = off (default: {d.transpose_low} {d.transpose_high})")
     p.add_argument("--patience", type=int, default=d.patience, help=f"epochs without improvement before stopping (default: {d.patience})")
     p.add_argument("--val-fraction", type=float, default=d.val_fraction, help=f"share of pieces held out (default: {d.val_fraction})")
     p.add_argument("--encoding", default=d.encoding, help=f"symbol encoding (default: {d.encoding})")
@@ -66,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", default="runs/latest", help="run folder to write (default: runs/latest)")
     _train_args(p)
     p.add_argument("--seed", type=int, default=0, help="seed for the split, shuffling and weights (default: 0)")
+    p.add_argument("--resume", action="store_true",
+                   help="carry on from the run folder's last checkpoint with its saved settings (only --epochs, --max-minutes, --patience apply)")
+
+    p = sub.add_parser("evaluate", help="score a run on its held-out pieces against n-gram baselines")
+    p.add_argument("--run-dir", default="runs/latest", help="run folder to read (default: runs/latest)")
 
     p = sub.add_parser("generate", help="write new MIDI from a trained run folder")
     p.add_argument("--run-dir", default="runs/latest", help="run folder to read (default: runs/latest)")
@@ -82,7 +90,8 @@ def _config(args):
     return Config(
         encoding=args.encoding, seq_len=args.seq_len, embed_dim=args.embed_dim, units=args.units,
         dropout=args.dropout, batch_size=args.batch_size, epochs=args.epochs, learning_rate=args.learning_rate,
-        patience=args.patience, val_fraction=args.val_fraction, max_minutes=args.max_minutes, seed=args.seed,
+        lr_decay=args.lr_decay, transpose_low=args.transpose[0], transpose_high=args.transpose[1], patience=args.patience,
+        val_fraction=args.val_fraction, max_minutes=args.max_minutes, seed=args.seed,
     )
 
 
@@ -95,7 +104,16 @@ def _sampling(args):
 def _train(args) -> None:
     from .train import train
 
-    train(_config(args), args.data_dir, args.run_dir, recursive=args.recursive, workers=args.workers, use_cache=not args.no_cache)
+    train(_config(args), args.data_dir, args.run_dir, resume=args.resume, recursive=args.recursive, workers=args.workers,
+          use_cache=not args.no_cache)
+
+
+def _evaluate(args) -> None:
+    from .evaluate import evaluate, format_table
+
+    report = evaluate(args.run_dir)
+    print(format_table(report))
+    print(f"wrote {args.run_dir}/evaluation.json")
 
 
 def _generate(args) -> None:
@@ -132,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
             _train(args)
         elif args.command == "generate":
             _generate(args)
+        elif args.command == "evaluate":
+            _evaluate(args)
         elif args.command == "export-bach":
             _export_bach(args)
     except (MusicLSTMError, ValueError) as e:

@@ -26,7 +26,10 @@ class Config:
     batch_size: int = 32  # windows per step
     epochs: int = 40  # upper bound; early stopping and max_minutes usually end training first
     learning_rate: float = 3e-3  # Adam
+    lr_decay: float = 0.5  # the learning rate is multiplied by this after each epoch without a better validation loss (1 = constant)
     patience: int = 3  # epochs without a better validation loss before stopping
+    transpose_low: int = -5  # training pieces are also seen moved by transpose_low..transpose_high semitones,
+    transpose_high: int = 6  # one key drawn per window per epoch (0 0 = off); validation pieces never are
     val_fraction: float = 0.1  # share of pieces held out (split by piece, never by window)
     max_minutes: float = 5.0  # wall-clock budget for training (0 = none)
     seed: int = 0  # split, shuffling and initial weights
@@ -42,6 +45,9 @@ class Config:
             "batch_size": self.batch_size >= 1,
             "epochs": self.epochs >= 1,
             "learning_rate": self.learning_rate > 0,
+            "lr_decay": 0.0 < self.lr_decay <= 1.0,
+            "transpose_low": -12 <= self.transpose_low <= 0,
+            "transpose_high": 0 <= self.transpose_high <= 12,
             "patience": self.patience >= 1,
             "val_fraction": 0.0 <= self.val_fraction < 1.0,
             "max_minutes": self.max_minutes >= 0,
