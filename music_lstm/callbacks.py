@@ -53,16 +53,21 @@ class Checkpointer(keras.callbacks.Callback):
 
 
 class HistoryWriter(keras.callbacks.Callback):
-    """`history.json` (every logged metric and the learning rate, one record per epoch) and
-    `history.png` (the loss curves), rewritten as training goes."""
+    """`history.json` (every logged metric, the learning rate and the training seconds so far, one
+    record per epoch) and `history.png` (the loss curves), rewritten as training goes."""
 
     def __init__(self, run: Path, history: list[dict] | None = None, plot: bool = True):
         super().__init__()
         self.run, self.history, self.plot = Path(run), list(history or []), plot
+        self.before = float(self.history[-1].get("seconds", 0.0)) if self.history else 0.0  # earlier sessions
+
+    def on_train_begin(self, logs=None):
+        self.start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         record = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}}
         record["learning_rate"] = float(self.model.optimizer.learning_rate)
+        record["seconds"] = round(self.before + time.perf_counter() - self.start, 2)
         self.history.append(record)
         write_json(self.run / "history.json", self.history)
         if self.plot:

@@ -45,12 +45,14 @@ def train(
     workers: int | None = None,
     use_cache: bool = True,
     verbose: int | None = None,
+    callbacks: list | tuple = (),
     log=lambda msg: print(msg, file=sys.stderr),
 ) -> dict:
     """Train a model as `cfg` says; returns a summary (best validation loss, epochs, seconds).
 
     With `resume`, carry on from the run folder's last checkpoint with its saved settings (only
-    `epochs`, `max_minutes` and `patience` come from `cfg`) and its own data folder and split."""
+    `epochs`, `max_minutes` and `patience` come from `cfg`) and its own data folder and split.
+    `callbacks` are extra Keras callbacks, run after the ones that save the epoch."""
     run = Path(run_dir)
     if resume:
         cfg, data_dir, recursive, state = _resume_state(cfg, run, data_dir)
@@ -106,9 +108,11 @@ def train(
         model, history, initial_epoch = build_model(len(vocab), cfg), [], 0
         checkpointer = Checkpointer(run, monitor, cfg.patience, cfg.lr_decay)
     writer = HistoryWriter(run, history)
+    extra = list(callbacks)
     callbacks = [writer, checkpointer]  # the history records each epoch's rate before a plateau lowers it
     if cfg.max_minutes:
         callbacks.append(TimeBudget(cfg.max_minutes * 60))
+    callbacks += extra
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2  # a progress bar on a terminal, a line per epoch in a log
     start = time.perf_counter()
