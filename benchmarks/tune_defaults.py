@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the package, 
 VARIANTS = {
     "default": {},
     "no-transpose": {"transpose_low": 0, "transpose_high": 0},
-    "transpose-3": {"transpose_low": -3, "transpose_high": 3},
+    "transpose-5-6": {"transpose_low": -5, "transpose_high": 6},
+    "transpose-2-2": {"transpose_low": -2, "transpose_high": 2},
     "constant-lr": {"lr_decay": 1.0},
     "lr-1e-3": {"learning_rate": 1e-3},
     "units-128": {"units": 128, "dense_units": 128},
@@ -35,10 +36,11 @@ VARIANTS = {
     "seq-32": {"seq_len": 32},
     "seq-128": {"seq_len": 128},
     "batch-16": {"batch_size": 16},
+    "batch-32": {"batch_size": 32},
     "batch-64": {"batch_size": 64},
     "dropout-0.2": {"dropout": 0.2},
     "dropout-0.5": {"dropout": 0.5},
-    "patience-5": {"patience": 5},
+    "patience-3": {"patience": 3},
 }
 
 
@@ -59,7 +61,7 @@ def run_variant(name: str, minutes: float, data_dir: str, out: Path) -> dict:
         return next((h["seconds"] for h in history if math.exp(h.get("val_loss", math.inf)) < ppl), None)
 
     return {
-        "variant": name, "changes": VARIANTS[name], "minutes": minutes, "epochs": summary["epochs"],
+        "variant": name, "changes": VARIANTS[name], "config": dataclasses.asdict(cfg), "minutes": minutes, "epochs": summary["epochs"],
         "train_seconds": round(summary["train_seconds"], 1),
         "seconds_per_epoch": round(summary["train_seconds"] / max(1, summary["epochs"]), 2),
         "perplexity": report["models"]["lstm"]["perplexity"], "top1": report["models"]["lstm"]["top1"],

@@ -23,13 +23,13 @@ class Config:
     units: int = 256  # cells in each of the two LSTM layers
     dense_units: int = 256  # the Dense layer between the LSTMs and the softmax, as in the seed
     dropout: float = 0.3  # after each LSTM layer
-    batch_size: int = 32  # windows per step
+    batch_size: int = 16  # windows per step; bach/ gives only ~1,000 windows, so small batches mean more updates
     epochs: int = 40  # upper bound; early stopping and max_minutes usually end training first
     learning_rate: float = 3e-3  # Adam
     lr_decay: float = 0.5  # the learning rate is multiplied by this after each epoch without a better validation loss (1 = constant)
-    patience: int = 3  # epochs without a better validation loss before stopping
-    transpose_low: int = -5  # training pieces are also seen moved by transpose_low..transpose_high semitones,
-    transpose_high: int = 6  # one key drawn per window per epoch (0 0 = off); validation pieces never are
+    patience: int = 5  # epochs without a better validation loss before stopping
+    transpose_low: int = 0  # training pieces are also seen moved by transpose_low..transpose_high semitones,
+    transpose_high: int = 0  # one key drawn per window per epoch (0 0 = off); validation pieces never are
     val_fraction: float = 0.1  # share of pieces held out (split by piece, never by window)
     max_minutes: float = 5.0  # wall-clock budget for training (0 = none)
     seed: int = 0  # split, shuffling and initial weights
