@@ -74,7 +74,7 @@ def train(
         vocab = Vocab.from_sequences(seq for keyed in variants for seq in keyed)
         bpms = [corpus.pieces[n].bpm for n in train_names if corpus.pieces[n].bpm]
         run.mkdir(parents=True, exist_ok=True)
-        for stale in (CHECKPOINT, STATE, "model.keras", "evaluation.json"):  # a new run never resumes an old one
+        for stale in (CHECKPOINT, STATE, "model.keras", "evaluation.json", "history.json", "history.png"):  # nothing of an old run
             (run / stale).unlink(missing_ok=True)
         vocab.save(run / "vocab.json")
         write_json(run / "split.json", {"train": train_names, "validation": val_names})
