@@ -126,7 +126,7 @@ def time_to_bigram(data_dir: str, minutes: float, run_dir: Path, bigram: float, 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", default="bach")
-    ap.add_argument("--steps", type=int, default=20, help="timed training steps per setup (default: 20)")
+    ap.add_argument("--steps", type=int, default=20, help="timed training steps per setup, 0 = skip part 1 (default: 20)")
     ap.add_argument("--units", type=int, default=512, help="LSTM size for the throughput part (default: 512)")
     ap.add_argument("--minutes", type=float, default=3.0, help="training budget for part 2, 0 = skip (default: 3)")
     ap.add_argument("--run-dir", default="runs/bench_train")
@@ -136,7 +136,6 @@ def main() -> int:
 
     from music_lstm.config import Config
     from music_lstm.evaluate import score_ngram
-    from music_lstm.model import build_model
     from music_lstm.ngram import KneserNey
 
     cfg = Config()
@@ -145,9 +144,18 @@ def main() -> int:
     print(f"data: {args.data_dir}, {len(train)} training / {len(val)} held-out pieces, vocabulary {len(vocab)}; "
           f"KN bigram held-out perplexity {bigram:.2f}; load {os.getloadavg()[0]:.1f}")
 
-    rng = np.random.default_rng(0)
     keras.utils.set_random_seed(0)
-    steps = args.steps + 3
+    if args.steps:
+        throughput_table(args, cfg, vocab, train, np.random.default_rng(0))
+    if args.minutes:
+        time_to_bigram_table(args, cfg, bigram, val)
+    return 0
+
+
+def throughput_table(args, cfg, vocab, train, rng) -> None:
+    from music_lstm.model import build_model
+
+    steps = args.steps + 3  # 3 warm-up steps
     seed_sps, seed_step = throughput(seed_style_model(len(vocab), args.units), seed_style_batches(train, len(vocab), steps, rng))
     rows = []
     for batch in sorted({cfg.batch_size, SEED_BATCH}):  # our default batch, and the seed's for a like-for-like step
@@ -160,21 +168,22 @@ def main() -> int:
         print(f"{f'(b) ours: {cfg.seq_len}-step windows, every step a target':<46} {batch:>5} {ours_step:>7.3f} "
               f"{ours_sps:>10.0f} {ours_sps / seed_sps:>7.1f}")
 
-    if args.minutes:
-        curve = time_to_bigram(args.data_dir, args.minutes, Path(args.run_dir), bigram, val)
-        below = next((c for c in curve if c["perplexity"] < bigram), None)
-        below8 = next((c for c in curve if c["perplexity"] < 0.8 * bigram), None)
-        best = min(curve, key=lambda c: c["perplexity"]) if curve else None
-        print(f"\ndefault training (units {cfg.units}, seq_len {cfg.seq_len}, batch {cfg.batch_size}), held-out perplexity "
-              f"after each epoch, budget {args.minutes} min (load {os.getloadavg()[0]:.1f})")
-        print(f"{'target':<28} {'epoch':>5} {'train s':>8} {'perplexity':>10}")
-        for name, c in ((f"< KN bigram ({bigram:.2f})", below), (f"< 0.8 x KN bigram ({0.8 * bigram:.2f})", below8), ("best", best)):
-            print(f"{name:<28} {c['epoch'] if c else '-':>5} {c['seconds'] if c else float('nan'):>8.0f} "
-                  f"{c['perplexity'] if c else float('nan'):>10.2f}")
-        from music_lstm.evaluate import evaluate, format_table
 
-        print("\nthe saved (best) model of that run, `python -m music_lstm evaluate`:")
-        print(format_table(evaluate(args.run_dir, log=lambda m: None)))
+def time_to_bigram_table(args, cfg, bigram, val) -> None:
+    from music_lstm.evaluate import evaluate, format_table
+
+    curve = time_to_bigram(args.data_dir, args.minutes, Path(args.run_dir), bigram, val)
+    below = next((c for c in curve if c["perplexity"] < bigram), None)
+    below8 = next((c for c in curve if c["perplexity"] < 0.8 * bigram), None)
+    best = min(curve, key=lambda c: c["perplexity"]) if curve else None
+    print(f"\ndefault training (units {cfg.units}, seq_len {cfg.seq_len}, batch {cfg.batch_size}), held-out perplexity "
+          f"after each epoch, budget {args.minutes} min (load {os.getloadavg()[0]:.1f})")
+    print(f"{'target':<28} {'epoch':>5} {'train s':>8} {'perplexity':>10}")
+    for name, c in ((f"< KN bigram ({bigram:.2f})", below), (f"< 0.8 x KN bigram ({0.8 * bigram:.2f})", below8), ("best", best)):
+        print(f"{name:<28} {c['epoch'] if c else '-':>5} {c['seconds'] if c else float('nan'):>8.0f} "
+              f"{c['perplexity'] if c else float('nan'):>10.2f}")
+    print("\nthe saved (best) model of that run, `python -m music_lstm evaluate`:")
+    print(format_table(evaluate(args.run_dir, log=lambda m: None)))
     return 0
 
 
