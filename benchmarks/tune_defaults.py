@@ -41,6 +41,7 @@ VARIANTS = {
     "dropout-0.2": {"dropout": 0.2},
     "dropout-0.5": {"dropout": 0.5},
     "patience-3": {"patience": 3},
+    "patience-8": {"patience": 8},
 }
 
 
