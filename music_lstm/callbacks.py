@@ -59,7 +59,7 @@ class HistoryWriter(keras.callbacks.Callback):
     def __init__(self, run: Path, history: list[dict] | None = None, plot: bool = True):
         super().__init__()
         self.run, self.history, self.plot = Path(run), list(history or []), plot
-        self.before = float(self.history[-1].get("seconds", 0.0)) if self.history else 0.0  # earlier sessions
+        self.before = float(self.history[-1].get("seconds", 0.0)) if self.history else 0.0  # before a resume
 
     def on_train_begin(self, logs=None):
         self.start = time.perf_counter()
