@@ -23,7 +23,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     from .encoding import ENCODINGS
 
     d = Config()
-    p.add_argument("--data-dir", default="bach", help="folder of .mid/.midi files (default: bach)")
+    p.add_argument("--data-dir", default=None, help="folder of .mid/.midi files (default: bach, or the resumed run's)")
     p.add_argument("--recursive", action="store_true", help="also read files in subfolders")
     p.add_argument("--epochs", type=int, default=d.epochs, help=f"most epochs to train (default: {d.epochs})")
     p.add_argument("--max-minutes", type=float, default=d.max_minutes, help=f"training time budget, 0 = none (default: {d.max_minutes})")
@@ -33,6 +33,9 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dropout", type=float, default=d.dropout, help=f"dropout after each LSTM (default: {d.dropout})")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"windows per step on each replica (default: {d.batch_size})")
     p.add_argument("--learning-rate", type=float, default=d.learning_rate, help=f"Adam learning rate (default: {d.learning_rate})")
+    p.add_argument("--lr-decay", type=float, default=d.lr_decay, help=f"learning rate factor after an epoch without improvement, 1 = constant (default: {d.lr_decay})")
+    p.add_argument("--transpose", type=int, nargs=2, metavar=("LOW", "HIGH"), default=[d.transpose_low, d.transpose_high],
+                   help=f"also train on the training pieces moved LOW..HIGH semitones, 0 0 = off (default: {d.transpose_low} {d.transpose_high})")
     p.add_argument("--patience", type=int, default=d.patience, help=f"epochs without improvement before stopping (default: {d.patience})")
     p.add_argument("--val-fraction", type=float, default=d.val_fraction, help=f"share of pieces held out (default: {d.val_fraction})")
     p.add_argument("--encoding", default=d.encoding, choices=ENCODINGS,
@@ -77,13 +80,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", default="runs/latest", help="run folder to write (default: runs/latest)")
     _train_args(p)
     p.add_argument("--seed", type=int, default=0, help="seed for the split, shuffling and weights (default: 0)")
+    p.add_argument("--resume", action="store_true",
+                   help="carry on from the run folder's last checkpoint with its saved settings (only --epochs, --max-minutes, --patience apply)")
 
     p = sub.add_parser("generate", help="write new MIDI from a trained run folder")
     p.add_argument("--run-dir", default="runs/latest", help="run folder to read (default: runs/latest)")
     _generate_args(p)
 
-    p = sub.add_parser("evaluate", help="compare generated MIDI with the run's held-out pieces on musical metrics")
-    p.add_argument("--run-dir", default="runs/latest", help="run folder whose held-out pieces are the reference (default: runs/latest)")
+    p = sub.add_parser("evaluate", help="score a run on its held-out pieces against n-gram baselines, "
+                       "or (--generated) compare generated MIDI with them on musical metrics")
+    p.add_argument("--run-dir", default="runs/latest", help="run folder to read (default: runs/latest)")
     p.add_argument("--data-dir", default=None, help="folder of the run's MIDI files (default: the one recorded in data.json)")
     p.add_argument("--generated", nargs="+", metavar="FILE.mid", default=None, help="generated MIDI files to measure")
     p.add_argument("--crop", type=int, default=None, help="onsets each piece is cropped to (default: the training pieces' median)")
@@ -100,7 +106,8 @@ def _config(args):
     return Config(
         encoding=args.encoding, durations=args.durations, seq_len=args.seq_len, embed_dim=args.embed_dim, units=args.units,
         dropout=args.dropout, batch_size=args.batch_size, epochs=args.epochs, learning_rate=args.learning_rate,
-        patience=args.patience, val_fraction=args.val_fraction, max_minutes=args.max_minutes, seed=args.seed,
+        lr_decay=args.lr_decay, transpose_low=args.transpose[0], transpose_high=args.transpose[1], patience=args.patience,
+        val_fraction=args.val_fraction, max_minutes=args.max_minutes, seed=args.seed,
     )
 
 
@@ -113,8 +120,27 @@ def _sampling(args):
 def _train(args) -> None:
     from .train import train
 
-    train(_config(args), args.data_dir, args.run_dir, recursive=args.recursive, workers=args.workers,
+    train(_config(args), args.data_dir, args.run_dir, resume=args.resume, recursive=args.recursive, workers=args.workers,
           use_cache=not args.no_cache, cache_dir=args.cache_dir, distribute=args.distribute)
+
+
+def _evaluate(args) -> None:
+    if args.generated:
+        return _evaluate_generated(args)
+    from .evaluate import evaluate, format_table
+
+    report = evaluate(args.run_dir)
+    print(format_table(report))
+    print(f"wrote {args.run_dir}/evaluation.json")
+
+
+def _evaluate_generated(args) -> None:
+    from .metrics import evaluate_generated, format_table
+
+    result = evaluate_generated(args.generated, args.run_dir, args.data_dir, args.crop, args.json)
+    print(format_table(result))
+    if args.json:
+        print(f"wrote {args.json}")
 
 
 def _generate(args) -> None:
@@ -127,17 +153,6 @@ def _generate(args) -> None:
     )
     for path in paths:
         print(f"wrote {path}")
-
-
-def _evaluate(args) -> None:
-    from .metrics import evaluate_generated, format_table
-
-    if not args.generated:
-        raise ValueError("nothing to evaluate: give --generated FILE.mid ...")
-    result = evaluate_generated(args.generated, args.run_dir, args.data_dir, args.crop, args.json)
-    print(format_table(result))
-    if args.json:
-        print(f"wrote {args.json}")
 
 
 def _export_bach(args) -> None:

@@ -21,13 +21,19 @@ class Config:
     durations: bool = False  # seed only: each symbol also carries its duration, and rests are kept
     seq_len: int = 64  # window length in symbols; the network predicts the next symbol at every step
     embed_dim: int = 64  # symbol embedding size
-    units: int = 256  # cells in each of the two LSTM layers
+    units: int = 128  # cells in each of the two LSTM layers; 128 learns bach/ faster on 2 cores than 256
     dense_units: int = 256  # the Dense layer between the LSTMs and the softmax, as in the seed
     dropout: float = 0.3  # after each LSTM layer
-    batch_size: int = 32  # windows per step
+    batch_size: int = 16  # windows per step; bach/ gives only ~1,000 windows, so small batches mean more updates
     epochs: int = 40  # upper bound; early stopping and max_minutes usually end training first
     learning_rate: float = 3e-3  # Adam
-    patience: int = 3  # epochs without a better validation loss before stopping
+    # Learning rate multiplied by this after each epoch without a better validation loss (1 = constant). Off by
+    # default: within the time budget the loss improves every epoch, and a halving during the slow first epochs
+    # (as happened with transposition) stalls training.
+    lr_decay: float = 1.0
+    patience: int = 5  # epochs without a better validation loss before stopping
+    transpose_low: int = 0  # training pieces are also seen moved by transpose_low..transpose_high semitones,
+    transpose_high: int = 0  # one key drawn per window per epoch (0 0 = off); validation pieces never are
     val_fraction: float = 0.1  # share of pieces held out (split by piece, never by window)
     max_minutes: float = 5.0  # wall-clock budget for training (0 = none)
     seed: int = 0  # split, shuffling and initial weights
@@ -44,6 +50,9 @@ class Config:
             "batch_size": self.batch_size >= 1,
             "epochs": self.epochs >= 1,
             "learning_rate": self.learning_rate > 0,
+            "lr_decay": 0.0 < self.lr_decay <= 1.0,
+            "transpose_low": -12 <= self.transpose_low <= 0,
+            "transpose_high": 0 <= self.transpose_high <= 12,
             "patience": self.patience >= 1,
             "val_fraction": 0.0 <= self.val_fraction < 1.0,
             "max_minutes": self.max_minutes >= 0,

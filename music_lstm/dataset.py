@@ -2,7 +2,10 @@
 
 Windows are cut within pieces (never across two), `seq_len + 1` ids long, overlapping by half; the
 network is trained to predict the next id at every step. A piece shorter than a window is padded and
-its padding weighted 0, as is every `<unk>` target.
+its padding weighted 0, as is every `<unk>` target. With transposition, each window holds its ids in
+every key, (n_windows, n_keys, seq_len), and the pipeline draws one key per window afresh each epoch.
+
+    python -c "from music_lstm.dataset import windows; import numpy as np; print(windows([np.arange(1, 8)], 4)[0])"
 """
 
 from __future__ import annotations
@@ -72,12 +75,31 @@ def _starts(n: int, seq_len: int) -> list[int]:
     return starts
 
 
+def key_windows(variants: list[list[np.ndarray]], seq_len: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`windows` for pieces given in several keys: variants[piece][key] are equally long id arrays.
+    Returns (inputs, targets, weights), each (n_windows, n_keys, seq_len), window i the same stretch
+    of the same piece in every key."""
+    n_keys = len(variants[0]) if variants else 1
+    parts = [windows([v[k] for v in variants], seq_len) for k in range(n_keys)]
+    return tuple(np.stack([p[j] for p in parts], axis=1) for j in range(3))
+
+
 def tf_dataset(x: np.ndarray, y: np.ndarray, w: np.ndarray, batch_size: int, shuffle: bool, seed: int):
+    """Batches of (inputs, targets, weights). Given (n, n_keys, steps) arrays, each window comes in one
+    key drawn at random, a new draw every epoch: transposition multiplies the data, not the epoch."""
     import tensorflow as tf
 
     ds = tf.data.Dataset.from_tensor_slices((x, y, w))
     if shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    if x.ndim == 3:
+        n_keys = x.shape[1]
+        # A seeded random stream that is drawn anew on each pass (a tf.random op in `map` would
+        # repeat the same keys every epoch).
+        keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).map(lambda r: r % n_keys)
+        ds = tf.data.Dataset.zip((ds, keys)).map(
+            lambda xyw, k: tuple(tf.gather(a, k) for a in xyw), num_parallel_calls=tf.data.AUTOTUNE
+        )
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 

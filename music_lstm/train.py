@@ -1,16 +1,18 @@
 """Train the LSTM on a folder of MIDI files and fill a run folder with everything generation needs.
 
 Run folder (default `runs/latest`): `model.keras` (best by validation loss), `vocab.json`,
-`config.json`, `split.json`, `history.json`, and `corpus.npz` (the encoded pieces, so `generate` and
-`evaluate` never re-parse or re-derive anything). Every file is written atomically.
+`config.json`, `split.json`, `data.json`, `history.json` and `history.png`, and `corpus.npz` (the
+encoded pieces, so `generate` and `evaluate` never re-parse or re-derive anything); for `--resume`,
+`checkpoint.keras` (last epoch, optimizer state included) and `train_state.json`. Every file is
+written atomically; Ctrl-C stops cleanly and leaves the best model so far in place.
 
     python -m music_lstm train --data-dir bach --run-dir runs/latest --epochs 5
-
-`--distribute mirrored|multiworker` trains on several GPUs or machines (see distribute.py).
+    python -m music_lstm train --resume --run-dir runs/latest --max-minutes 3
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
@@ -19,55 +21,90 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .artifacts import atomic_path, write_json
+from .artifacts import read_json, write_json
+from .augment import shifts, transpositions
+from .callbacks import CHECKPOINT, STATE, Checkpointer, HistoryWriter, TimeBudget, learning_rate, save_model
 from .config import Config
-from .corpus import encode_folder
-from .dataset import overlap_weights, save_corpus, split_pieces, tf_dataset, windows
-from .distribute import any_worker, shard_by_data, strategy_for, writable_run_dir
+from .corpus import encode_folder, load_folder
+from .dataset import key_windows, overlap_weights, save_corpus, split_pieces, tf_dataset
+from .distribute import shard_by_data, strategy_for, writable_run_dir
 from .encoding import encoder_spec
+from .errors import RunFolderError
 from .model import build_model
 from .vocab import Vocab
+
+RESUME_SETTINGS = ("epochs", "max_minutes", "patience")  # what --resume takes from the command line
 
 
 def train(
     cfg: Config,
-    data_dir: str | os.PathLike = "bach",
+    data_dir: str | os.PathLike | None = "bach",
     run_dir: str | os.PathLike = "runs/latest",
     *,
+    resume: bool = False,
     recursive: bool = False,
     workers: int | None = None,
     use_cache: bool = True,
     cache_dir: str | os.PathLike | None = None,
     verbose: int | None = None,
     distribute: str = "none",
+    callbacks: list | tuple = (),
     log=lambda msg: print(msg, file=sys.stderr),
 ) -> dict:
     """Train a model as `cfg` says; returns a summary (best validation loss, epochs, seconds).
 
-    `distribute` names the tf.distribute strategy (distribute.STRATEGIES); `cfg.batch_size` is per replica.
-    """
+    With `resume`, carry on from the run folder's last checkpoint with its saved settings (only
+    `epochs`, `max_minutes` and `patience` come from `cfg`) and its own data folder and split.
+    `callbacks` are extra Keras callbacks, run after the ones that save the epoch. `distribute` names
+    the tf.distribute strategy (distribute.STRATEGIES); `cfg.batch_size` is per replica."""
     with writable_run_dir(run_dir, distribute) as run:  # a worker other than the chief writes to a temporary folder
-        return _train(cfg, data_dir, run, recursive, workers, use_cache, cache_dir, verbose, distribute, log)
+        return _train(cfg, data_dir, Path(run), resume, recursive, workers, use_cache, cache_dir, verbose, distribute,
+                      callbacks, log)
 
 
-def _train(cfg, data_dir, run_dir, recursive, workers, use_cache, cache_dir, verbose, distribute, log) -> dict:
-    run = Path(run_dir)
+def _train(cfg, data_dir, run, resume, recursive, workers, use_cache, cache_dir, verbose, distribute, callbacks, log):
+    if resume:
+        cfg, data_dir, recursive, state = _resume_state(cfg, run, data_dir)
+    data_dir = data_dir or "bach"
     # Symbols only, encoded as files are read: a piece's notes never reach this process. A piece needs
     # two symbols to give one (input, target) pair; shorter ones are skipped and named.
-    corpus = encode_folder(data_dir, encoder_spec(cfg.encoding, cfg.durations), recursive=recursive, workers=workers, cache_dir=cache_dir,
+    spec = encoder_spec(cfg.encoding, cfg.durations)
+    corpus = encode_folder(data_dir, spec, recursive=recursive, workers=workers, cache_dir=cache_dir,
                            use_cache=use_cache, min_symbols=2, log=log)
     seqs = corpus.sequences
-    train_names, val_names = split_pieces(list(seqs), cfg.val_fraction, cfg.seed)
-    vocab = Vocab.from_sequences(seqs[n] for n in train_names)
-    bpms = [corpus.bpms[n] for n in train_names if n in corpus.bpms]
-
-    run.mkdir(parents=True, exist_ok=True)
+    keys = shifts(cfg.transpose_low, cfg.transpose_high)
+    if resume:
+        split = read_json(run / "split.json")
+        train_names, val_names = _known(split["train"], seqs, run), _known(split["validation"], seqs, run)
+        vocab = Vocab.load(run / "vocab.json")
+    else:
+        train_names, val_names = split_pieces(list(seqs), cfg.val_fraction, cfg.seed)
+    if len(keys) > 1:  # transposing needs the notes: read them again (from the parse cache, once warm)
+        pieces = load_folder(data_dir, recursive=recursive, workers=workers, cache_dir=cache_dir, use_cache=use_cache,
+                             log=lambda msg: None).pieces
+        variants = [transpositions(pieces[n], spec, keys) for n in train_names]  # [piece][key]
+        del pieces
+    else:
+        variants = [[seqs[n]] for n in train_names]
+    if not resume:
+        vocab = Vocab.from_sequences(seq for keyed in variants for seq in keyed)
+        bpms = [corpus.bpms[n] for n in train_names if n in corpus.bpms]
+        run.mkdir(parents=True, exist_ok=True)
+        for stale in (CHECKPOINT, STATE, "model.keras", "evaluation.json", "history.json", "history.png"):  # nothing of an old run
+            (run / stale).unlink(missing_ok=True)
+        vocab.save(run / "vocab.json")
+        write_json(run / "split.json", {"train": train_names, "validation": val_names})
+        write_json(run / "data.json", {"bpm": float(np.median(bpms)) if bpms else None, "data_dir": str(data_dir),
+                                       "recursive": recursive})
+        save_corpus(run / "corpus.npz", vocab, seqs, train_names, val_names)
     cfg.save(run / "config.json")
-    vocab.save(run / "vocab.json")
-    write_json(run / "split.json", {"train": train_names, "validation": val_names})
-    write_json(run / "data.json", {"bpm": float(np.median(bpms)) if bpms else None, "data_dir": str(data_dir)})
-    save_corpus(run / "corpus.npz", vocab, seqs, train_names, val_names)
-    log(f"{len(train_names)} training and {len(val_names)} validation pieces; vocabulary {len(vocab)}")
+    log(f"{len(train_names)} training and {len(val_names)} validation pieces; vocabulary {len(vocab)}"
+        + (f"; training pieces in {len(keys)} keys ({cfg.transpose_low:+d}..{cfg.transpose_high:+d} semitones)" if len(keys) > 1 else ""))
+
+    x, y, w = key_windows([[vocab.encode(s) for s in keyed] for keyed in variants], cfg.seq_len)
+    if len(keys) == 1:
+        x, y, w = x[:, 0], y[:, 0], w[:, 0]  # (windows, steps): no key to draw
+    val_seqs = [vocab.encode(seqs[n]) for n in val_names]
 
     # Only now: a multi-worker strategy must exist before any TensorFlow op runs, and the parser pool
     # above must not fork a process whose collective runtime has started.
@@ -76,86 +113,91 @@ def _train(cfg, data_dir, run_dir, recursive, workers, use_cache, cache_dir, ver
     global_batch = cfg.batch_size * replicas  # each replica takes cfg.batch_size windows a step
     if distribute != "none":
         log(f"{distribute}: {replicas} replicas, {cfg.batch_size} windows each, {global_batch} a step")
-    keras.utils.set_random_seed(cfg.seed)
-    train_seqs = [vocab.encode(seqs[n]) for n in train_names]
-    val_seqs = [vocab.encode(seqs[n]) for n in val_names]
-    x, y, w = windows(train_seqs, cfg.seq_len)
-    train_ds = shard_by_data(tf_dataset(x, y, w, global_batch, shuffle=True, seed=cfg.seed))
+    seed = cfg.seed + (state["epoch"] if resume else 0)  # a resumed run does not replay the same shuffles
+    keras.utils.set_random_seed(seed)
+    train_ds = shard_by_data(tf_dataset(x, y, w, global_batch, shuffle=True, seed=seed))
     val_ds = None
     if val_seqs:
         vx, vy, vw = overlap_weights(val_seqs, cfg.seq_len)
-        val_ds = shard_by_data(tf_dataset(vx, vy, vw, global_batch, shuffle=False, seed=cfg.seed))
+        val_ds = shard_by_data(tf_dataset(vx, vy, vw, global_batch, shuffle=False, seed=seed))
 
-    with strategy.scope():  # variables and optimizer state mirrored on every replica
-        model = build_model(len(vocab), cfg)
     monitor = "val_loss" if val_ds is not None else "loss"
-    callbacks = [
-        BestModelSaver(run / "model.keras", monitor),
-        HistoryWriter(run / "history.json"),
-        keras.callbacks.EarlyStopping(monitor=monitor, patience=cfg.patience, restore_best_weights=True),
-    ]
+    if resume:
+        with strategy.scope():  # variables and optimizer state mirrored on every replica
+            model = _load_checkpoint(run / CHECKPOINT)
+        history = [h for h in _read_history(run) if h.get("epoch", 0) <= state["epoch"]]
+        checkpointer = Checkpointer(run, monitor, cfg.patience, cfg.lr_decay, state["best"], state["wait"])
+        initial_epoch = state["epoch"]
+        log(f"resuming after epoch {initial_epoch} (best {monitor} {state['best']:.4f}, learning rate {learning_rate(model.optimizer):.2g})")
+    else:
+        with strategy.scope():
+            model = build_model(len(vocab), cfg)
+        history, initial_epoch = [], 0
+        checkpointer = Checkpointer(run, monitor, cfg.patience, cfg.lr_decay)
+    writer = HistoryWriter(run, history)
+    extra = list(callbacks)
+    callbacks = [writer, checkpointer]  # the history records each epoch's rate before a plateau lowers it
     if cfg.max_minutes:
         callbacks.append(TimeBudget(cfg.max_minutes * 60))
+    callbacks += extra
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2  # a progress bar on a terminal, a line per epoch in a log
     start = time.perf_counter()
-    model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, callbacks=callbacks, verbose=verbose)
+    if initial_epoch >= cfg.epochs:
+        log(f"already trained {initial_epoch} epochs (--epochs {cfg.epochs}): nothing to do")
+    else:
+        try:
+            model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, initial_epoch=initial_epoch, shuffle=False,  # tf_dataset shuffles
+                      callbacks=callbacks, verbose=verbose)
+        except KeyboardInterrupt:
+            if (run / "model.keras").exists():
+                log(f"stopped after epoch {max(initial_epoch, checkpointer.epochs_done)}: {run / 'model.keras'} holds the best model so far; "
+                    f"carry on with: python -m music_lstm train --resume --run-dir {run}")
+            else:
+                log("stopped before the first epoch ended: no model saved")
+            raise
     seconds = time.perf_counter() - start
-    saver = callbacks[0]
-    if not (run / "model.keras").exists():  # stopped before the first epoch ended: keep what there is
-        saver.save(model)
-    summary = {"best_" + monitor: saver.best, "epochs": len(callbacks[1].history), "train_seconds": seconds}
-    summary["replicas"] = replicas
-    log(f"trained {summary['epochs']} epochs in {seconds:.0f} s; best {monitor} {saver.best:.4f}")
+    if not (run / "model.keras").exists():  # no epoch improved on nothing (e.g. a NaN loss): keep what there is
+        save_model(model, run / "model.keras")
+    summary = {"best_" + monitor: checkpointer.best, "epochs": len(writer.history), "train_seconds": seconds,
+               "replicas": replicas}
+    log(f"trained {summary['epochs']} epochs in total ({seconds:.0f} s now); best {monitor} {checkpointer.best:.4f}")
     return summary
 
 
-class BestModelSaver(keras.callbacks.Callback):
-    """Keep the best model by `monitor`, written atomically (Keras's own checkpoint writes in place)."""
-
-    def __init__(self, path: Path, monitor: str):
-        super().__init__()
-        self.path, self.monitor, self.best = Path(path), monitor, float("inf")
-
-    def save(self, model) -> None:
-        with atomic_path(self.path) as tmp:
-            model.save(tmp)
-
-    def on_epoch_end(self, epoch, logs=None):
-        value = (logs or {}).get(self.monitor)
-        if value is not None and value < self.best:
-            self.best = float(value)
-            self.save(self.model)
-
-
-class HistoryWriter(keras.callbacks.Callback):
-    """`history.json`: one record of every logged metric per epoch, rewritten as training goes."""
-
-    def __init__(self, path: Path):
-        super().__init__()
-        self.path, self.history = Path(path), []
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.history.append({"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()}})
-        write_json(self.path, self.history)
+def _resume_state(cfg: Config, run: Path, data_dir) -> tuple[Config, str, bool, dict]:
+    """The saved config (with this run's epochs/max_minutes/patience), data folder, and training state."""
+    if not (run / STATE).is_file() or not (run / CHECKPOINT).is_file():
+        raise RunFolderError(f"{run}: no checkpoint to resume from ({CHECKPOINT} and {STATE} are written after each epoch)")
+    saved = Config.load(run / "config.json")
+    cfg = dataclasses.replace(saved, **{k: getattr(cfg, k) for k in RESUME_SETTINGS})
+    try:
+        state = read_json(run / STATE)
+        state = {"epoch": int(state["epoch"]), "best": float(state["best"]), "wait": int(state["wait"])}
+        data = read_json(run / "data.json")
+    except FileNotFoundError as e:
+        raise RunFolderError(f"{e.filename}: missing") from None
+    except (ValueError, KeyError, TypeError) as e:
+        raise RunFolderError(f"{run / STATE}: not a valid training state ({e})") from None
+    return cfg, data_dir or data.get("data_dir", "bach"), bool(data.get("recursive", False)), state
 
 
-class TimeBudget(keras.callbacks.Callback):
-    """Stop after the epoch in which the wall-clock budget runs out, or before one that would overrun it."""
+def _known(names: list[str], seqs: dict, run: Path) -> list[str]:
+    missing = [n for n in names if n not in seqs]
+    if missing:
+        raise RunFolderError(f"{run / 'split.json'}: {len(missing)} pieces of this run are no longer in the data folder (first: {missing[0]})")
+    return names
 
-    def __init__(self, seconds: float):
-        super().__init__()
-        self.seconds = seconds
 
-    def on_train_begin(self, logs=None):
-        self.start = time.perf_counter()
-        self.epoch_start = self.start
+def _load_checkpoint(path: Path):
+    try:
+        return keras.saving.load_model(path)  # compiled, with the optimizer's moments and step count
+    except Exception as e:
+        raise RunFolderError(f"{path}: cannot be loaded ({str(e).splitlines()[0][:100] if str(e) else type(e).__name__})") from None
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch_start = time.perf_counter()
 
-    def on_epoch_end(self, epoch, logs=None):
-        now = time.perf_counter()
-        over = now - self.start + (now - self.epoch_start) > self.seconds
-        if any_worker(over, self.model.distribute_strategy):  # all workers stop after the same epoch
-            self.model.stop_training = True
+def _read_history(run: Path) -> list[dict]:
+    try:
+        return list(read_json(run / "history.json"))
+    except (FileNotFoundError, ValueError, TypeError):
+        return []

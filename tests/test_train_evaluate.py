@@ -1,0 +1,181 @@
+"""A tiny run with transposition: held-out evaluation, --resume with optimizer state, Ctrl-C, curves."""
+
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from music_lstm.__main__ import main
+
+TINY = ["--encoding", "seed", "--units", "16", "--embed-dim", "8", "--seq-len", "16", "--batch-size", "8", "--max-minutes", "0",
+        "--workers", "1", "--transpose", "-2", "2"]
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def run2(tmp_path_factory):
+    """A run folder after two epochs, shared by the tests below (each copies it before changing it)."""
+    import midi_bytes
+
+    root = tmp_path_factory.mktemp("evaltrain")
+    data = root / "midi"
+    data.mkdir()
+    for k, shift in enumerate([0, 2, -3, 5, 7, -5]):
+        midi_bytes.chorale(data / f"piece{k}.mid", bars=6, shift=shift)
+    run = root / "run"
+    assert main(["train", "--data-dir", str(data), "--run-dir", str(run), "--epochs", "2", *TINY]) == 0
+    return data, run
+
+
+def _copy(run, tmp_path):
+    dest = tmp_path / "run"
+    shutil.copytree(run, dest)
+    return dest
+
+
+def _no_temporaries(run):
+    return not [p.name for p in Path(run).iterdir() if p.name.startswith(".")]
+
+
+def test_training_pieces_are_transposed_and_validation_pieces_are_not(run2):
+    from music_lstm.corpus import load_folder
+    from music_lstm.dataset import load_corpus
+    from music_lstm.encoding import encode
+    from music_lstm.vocab import Vocab
+
+    data, run = run2
+    split = json.loads((run / "split.json").read_text())
+    pieces = load_folder(data, workers=1, log=lambda m: None).pieces
+    vocab = Vocab.load(run / "vocab.json")
+    moved = {s for n in split["train"] for k in (-2, 2) for s in encode(pieces[n].transpose(k), "seed")}
+    assert moved <= set(vocab.index_to_symbol)  # the vocabulary covers every transposed training symbol
+    val = load_corpus(run / "corpus.npz")["val"]
+    assert [v.tolist() for v in val] == [vocab.encode(encode(pieces[n], "seed")).tolist() for n in split["validation"]]
+
+
+def test_history_png_and_checkpoint_are_written_each_epoch(run2):
+    _, run = run2
+    assert (run / "history.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    history = json.loads((run / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert all({"loss", "val_loss", "learning_rate", "seconds"} <= set(h) for h in history)
+    assert history[1]["seconds"] > history[0]["seconds"] > 0
+    assert json.loads((run / "train_state.json").read_text())["epoch"] == 2
+    assert (run / "checkpoint.keras").is_file() and _no_temporaries(run)
+
+
+def test_evaluate_scores_model_and_baselines_exactly(run2, tmp_path, capsys):
+    import keras
+
+    from music_lstm.dataset import load_corpus
+
+    _, run = run2
+    run = _copy(run, tmp_path)
+    assert main(["evaluate", "--run-dir", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in ("lstm", "kn_bigram", "kn_trigram", "perplexity", "top-5"))
+    report = json.loads((run / "evaluation.json").read_text())
+    val = load_corpus(run / "corpus.npz")["val"]
+    assert report["pieces"] == len(val) and report["targets"] == sum(len(v) - 1 for v in val)
+    # The model's cross-entropy, recomputed piece by piece (no batching, no padding) by hand.
+    model = keras.saving.load_model(run / "model.keras", compile=False)
+    nll, n = 0.0, 0
+    for piece in val:
+        probs = np.asarray(model(piece[None, :-1], training=False))[0]
+        keep = piece[1:] != 0
+        nll -= np.log(probs[np.arange(len(piece) - 1), piece[1:]][keep]).sum()
+        n += keep.sum()
+    lstm = report["models"]["lstm"]
+    assert lstm["symbols"] == n and lstm["cross_entropy"] == pytest.approx(nll / n, rel=1e-5)
+    assert lstm["perplexity"] == pytest.approx(math.exp(nll / n), rel=1e-5)
+    for m in report["models"].values():
+        assert 0 <= m["top1"] <= m["top5"] <= 1 and m["perplexity"] < report["vocab_size"] * 10
+
+
+def test_evaluate_without_a_run_is_one_line_error(tmp_path, capsys):
+    assert main(["evaluate", "--run-dir", str(tmp_path / "nothing")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no such run folder" in err[0]
+
+
+def test_resume_continues_the_epochs_with_the_optimizer_state(run2, tmp_path):
+    import keras
+
+    _, run = run2
+    run = _copy(run, tmp_path)
+    before = int(keras.saving.load_model(run / "checkpoint.keras").optimizer.iterations)
+    assert before > 0  # the checkpoint carries Adam's step count (and moments)
+    assert main(["train", "--resume", "--run-dir", str(run), "--epochs", "3", "--max-minutes", "0"]) == 0
+    history = json.loads((run / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2, 3]
+    after = int(keras.saving.load_model(run / "checkpoint.keras").optimizer.iterations)
+    assert after == before * 3 // 2  # one more epoch of the same number of steps, counted on from before
+    assert json.loads((run / "config.json").read_text())["transpose_low"] == -2  # the run's own settings
+
+
+def test_resume_without_checkpoint_is_one_line_error(tmp_path, capsys):
+    (tmp_path / "r").mkdir()
+    assert main(["train", "--resume", "--run-dir", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no checkpoint to resume from" in err[0]
+
+
+def test_interrupt_mid_epoch_keeps_the_best_model_and_resume_picks_up(run2, tmp_path):
+    import keras
+
+    from music_lstm.config import Config
+    from music_lstm.train import train
+
+    data, _ = run2
+
+    class CtrlC(keras.callbacks.Callback):  # what SIGINT does: KeyboardInterrupt inside fit
+        def on_train_batch_end(self, batch, logs=None):
+            if self.params and batch == 1 and self._epoch == 1:
+                raise KeyboardInterrupt
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._epoch = epoch
+
+    run = tmp_path / "run"
+    cfg = Config(units=16, embed_dim=8, seq_len=16, batch_size=8, max_minutes=0, epochs=5, transpose_low=-2, transpose_high=2)
+    logs = []
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, data, run, workers=1, verbose=0, callbacks=[CtrlC()], log=logs.append)
+    assert any("stopped after epoch 1" in m and "--resume" in m for m in logs)
+    assert _no_temporaries(run)
+    model = keras.saving.load_model(run / "model.keras")
+    assert np.allclose(np.asarray(model(np.ones((1, 4), "int32"))).sum(-1), 1, atol=1e-4)  # usable
+    assert main(["generate", "--run-dir", str(run), "--output", str(tmp_path / "g.mid"), "--length", "8"]) == 0
+    assert main(["train", "--resume", "--run-dir", str(run), "--epochs", "2", "--max-minutes", "0"]) == 0
+    assert [h["epoch"] for h in json.loads((run / "history.json").read_text())] == [1, 2]
+
+
+def test_sigint_during_training_exits_cleanly(run2, tmp_path):
+    data, _ = run2
+    run = tmp_path / "run"
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "music_lstm", "train", "--data-dir", str(data), "--run-dir", str(run), "--epochs", "500",
+         *TINY], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    deadline = time.monotonic() + 240
+    while not (run / "train_state.json").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert proc.poll() is None, proc.communicate()[1]
+    time.sleep(0.5)  # somewhere in the next epoch
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "holds the best model so far" in err and "music_lstm: interrupted" in err
+    assert (run / "model.keras").is_file() and _no_temporaries(run)
+    assert main(["evaluate", "--run-dir", str(run)]) == 0
