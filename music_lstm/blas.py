@@ -1,10 +1,12 @@
 """How many threads NumPy's BLAS may use, for one stretch of code (the generation loop).
 
-A generation step is a few (batch, 1024) x (1024, 2048) products, far too small to share out well:
-on a 2-core machine that also runs other work, a second BLAS thread that has to wait for a busy core
-made a step 2 to 10 times slower, while one thread was at worst 2 times slower than two
-(docs/BENCHMARKS.md). So generation steps on GENERATION_THREADS = 1. NumPy has no setter for this,
-so `threads` calls OpenBLAS's own in the library NumPy loaded; with any other BLAS it does nothing.
+A generation step is a few (batch, 1024) x (1024, 2048) products, small enough that how BLAS shares
+them out matters. Measured on a 2-core machine (docs/BENCHMARKS.md): when the machine is otherwise
+idle, BLAS's own two threads step 500 symbols in 0.18 s against 0.31 s on one thread; when the other
+core is busy with other work, a second thread that must wait for it made a step 2 to 10 times slower.
+Generation uses GENERATION_THREADS: None leaves BLAS as it is (all cores), the quiet-machine choice;
+1 is the safe choice on a shared machine. NumPy has no setter for this, so `threads` calls OpenBLAS's
+own in the library NumPy loaded; with any other BLAS it does nothing.
 
     python -c "from music_lstm.blas import threads; print(threads(1).__enter__())"
 """
@@ -23,7 +25,7 @@ _SETTERS = [f"{p}_set_num_threads{s}" for p in _PREFIXES for s in ("64_", "")]
 _GETTERS = [f"{p}_get_num_threads{s}" for p in _PREFIXES for s in ("64_", "")]
 _found: list = []  # [(get, set) or None], filled on first use
 
-GENERATION_THREADS = 1  # see the module docstring and docs/BENCHMARKS.md
+GENERATION_THREADS = None  # BLAS's default; see the module docstring and docs/BENCHMARKS.md
 
 
 def _candidates() -> list[str]:
