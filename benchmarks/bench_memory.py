@@ -15,13 +15,15 @@ import argparse
 import json
 import os
 import random
-import struct
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))  # the synthetic MIDI writer the tests use
+
+from midi_bytes import midi_bytes, track_bytes  # noqa: E402
 
 CHILD = r"""
 import json, resource, sys, time
@@ -51,22 +53,13 @@ def small_midi(rng: random.Random) -> bytes:
     """A two-track piece of 8 to 24 notes: a melody and a bass line."""
     tracks = []
     for channel, low in ((0, 60), (1, 40)):
-        body, tick = b"", 0
+        notes, t = [], 0.0
         for _ in range(rng.randint(4, 12)):
-            pitch, length = low + rng.randrange(24), 240 * rng.randint(1, 4)
-            body += b"\x00" + bytes([0x90 | channel, pitch, 80]) + _vlq(length) + bytes([0x80 | channel, pitch, 0])
-        body += b"\x00\xff\x2f\x00"
-        tracks.append(b"MTrk" + struct.pack(">I", len(body)) + body)
-    return b"MThd" + struct.pack(">IHHH", 6, 1, len(tracks), 480) + b"".join(tracks)
-
-
-def _vlq(n: int) -> bytes:
-    out = [n & 0x7F]
-    n >>= 7
-    while n:
-        out.append(0x80 | (n & 0x7F))
-        n >>= 7
-    return bytes(reversed(out))
+            length = 0.5 * rng.randint(1, 4)
+            notes.append((t, length, low + rng.randrange(24)))
+            t += length
+        tracks.append(track_bytes(notes, channel=channel))
+    return midi_bytes(tracks)
 
 
 def make_folder(folder: Path, n: int) -> None:
