@@ -92,7 +92,7 @@ def test_training_killed_mid_epoch_leaves_a_run_that_generates(tmp_path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 240
-        while not (run / "history.json").exists():  # written after model.keras, at the first epoch's end
+        while not ((run / "model.keras").exists() and (run / "history.json").exists()):  # the first epoch's end
             assert proc.poll() is None, "training ended before its first epoch did"
             assert time.monotonic() < deadline, "no epoch finished in time"
             time.sleep(0.05)

@@ -166,8 +166,8 @@ def test_sigint_during_training_exits_cleanly(run2, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "music_lstm", "train", "--data-dir", str(data), "--run-dir", str(run), "--epochs", "500",
-         *TINY], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )
+         *TINY, "--patience", "1000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # patience 1000: early stopping must not end training before the signal does
     deadline = time.monotonic() + 240
     while not (run / "train_state.json").exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
