@@ -9,6 +9,9 @@ epoch's model with its optimizer state) and `train_state.json` (where training s
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -100,4 +103,37 @@ class TimeBudget(keras.callbacks.Callback):
         now = time.perf_counter()
         over = now - self.start + (now - self.epoch_start) > self.seconds
         if any_worker(over, self.model.distribute_strategy):  # all workers stop after the same epoch
+            self.model.stop_training = True
+
+
+class CtrlC(keras.callbacks.Callback):
+    """Ctrl-C stops training at the end of the current batch, through Keras's own `stop_training`.
+
+    Python raises KeyboardInterrupt wherever the main thread happens to be, and inside TensorFlow that can
+    be a finalizer, where the exception is printed and dropped and training carries on. So the first
+    SIGINT only sets a flag that this callback turns into a clean stop; a second one interrupts at once."""
+
+    def __init__(self):
+        super().__init__()
+        self.requested = False
+
+    @contextlib.contextmanager
+    def installed(self):
+        if threading.current_thread() is not threading.main_thread():
+            yield self  # signals go to the main thread only: leave SIGINT as it is
+            return
+
+        def handler(signum, frame):
+            if self.requested:
+                raise KeyboardInterrupt
+            self.requested = True
+
+        previous = signal.signal(signal.SIGINT, handler)
+        try:
+            yield self
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.requested:
             self.model.stop_training = True

@@ -23,7 +23,7 @@ import numpy as np
 
 from .artifacts import read_json, write_json
 from .augment import shifts, transpositions
-from .callbacks import CHECKPOINT, STATE, Checkpointer, HistoryWriter, TimeBudget, learning_rate, save_model
+from .callbacks import CHECKPOINT, STATE, Checkpointer, CtrlC, HistoryWriter, TimeBudget, learning_rate, save_model
 from .config import Config
 from .corpus import encode_folder, load_folder
 from .dataset import key_windows, overlap_weights, save_corpus, split_pieces, tf_dataset
@@ -146,9 +146,13 @@ def _train(cfg, data_dir, run, resume, recursive, workers, use_cache, cache_dir,
     if initial_epoch >= cfg.epochs:
         log(f"already trained {initial_epoch} epochs (--epochs {cfg.epochs}): nothing to do")
     else:
+        ctrl_c = CtrlC()
         try:
-            model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, initial_epoch=initial_epoch, shuffle=False,  # tf_dataset shuffles
-                      callbacks=callbacks, verbose=verbose)
+            with ctrl_c.installed():
+                model.fit(train_ds, validation_data=val_ds, epochs=cfg.epochs, initial_epoch=initial_epoch, shuffle=False,  # tf_dataset shuffles
+                          callbacks=[*callbacks, ctrl_c], verbose=verbose)
+            if ctrl_c.requested:  # stopped cleanly at a batch's end: report it as an interrupt
+                raise KeyboardInterrupt
         except KeyboardInterrupt:
             if (run / "model.keras").exists():
                 log(f"stopped after epoch {max(initial_epoch, checkpointer.epochs_done)}: {run / 'model.keras'} holds the best model so far; "
