@@ -14,11 +14,7 @@ import midi_bytes  # noqa: E402
 @pytest.fixture
 def corpus_dir(tmp_path):
     """Six small four-voice pieces in different keys."""
-    folder = tmp_path / "midi"
-    folder.mkdir()
-    for k, shift in enumerate([0, 2, -3, 5, 7, -5]):
-        midi_bytes.chorale(folder / f"piece{k}.mid", bars=6, shift=shift)
-    return folder
+    return midi_bytes.chorale_folder(tmp_path / "midi")
 
 
 @pytest.fixture(autouse=True)

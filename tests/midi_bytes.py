@@ -68,3 +68,12 @@ def chorale(path: Path, bars: int = 4, shift: int = 0, tempo_bpm: float = 100.0)
     tracks = [track_bytes(voices[0], channel=0, tempo_bpm=tempo_bpm)]
     tracks += [track_bytes(v, channel=i + 1) for i, v in enumerate(voices[1:])]
     return write(path, tracks)
+
+
+def chorale_folder(folder: Path, shifts=(0, 2, -3, 5, 7, -5), bars: int = 6) -> Path:
+    """A folder of small four-voice pieces, one per key shift: the corpus most tests train on."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for k, shift in enumerate(shifts):
+        chorale(folder / f"piece{k}.mid", bars=bars, shift=shift)
+    return folder

@@ -22,10 +22,7 @@ def trained(tmp_path_factory):
     import midi_bytes
 
     root = tmp_path_factory.mktemp("e2e")
-    data = root / "midi"
-    data.mkdir()
-    for k, shift in enumerate([0, 2, -3, 5, 7, -5]):
-        midi_bytes.chorale(data / f"piece{k}.mid", bars=6, shift=shift)
+    data = midi_bytes.chorale_folder(root / "midi")
     (data / "broken.mid").write_bytes(b"MThd garbage")
     run = root / "run"
     rc = main(["train", "--data-dir", str(data), "--run-dir", str(run), *TINY])

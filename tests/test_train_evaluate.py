@@ -27,10 +27,7 @@ def run2(tmp_path_factory):
     import midi_bytes
 
     root = tmp_path_factory.mktemp("evaltrain")
-    data = root / "midi"
-    data.mkdir()
-    for k, shift in enumerate([0, 2, -3, 5, 7, -5]):
-        midi_bytes.chorale(data / f"piece{k}.mid", bars=6, shift=shift)
+    data = midi_bytes.chorale_folder(root / "midi")
     run = root / "run"
     assert main(["train", "--data-dir", str(data), "--run-dir", str(run), "--epochs", "2", *TINY]) == 0
     return data, run

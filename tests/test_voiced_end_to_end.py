@@ -20,10 +20,7 @@ def voiced_run(tmp_path_factory):
     import midi_bytes
 
     root = tmp_path_factory.mktemp("voiced")
-    data = root / "midi"
-    data.mkdir()
-    for k, shift in enumerate([0, 2, -3, 5, 7, -5]):
-        midi_bytes.chorale(data / f"piece{k}.mid", bars=6, shift=shift, tempo_bpm=100)
+    data = midi_bytes.chorale_folder(root / "midi")  # written at 100 bpm
     run = root / "run"
     assert main(["train", "--data-dir", str(data), "--run-dir", str(run), "--encoding", "voiced", *TINY]) == 0
     return data, run
