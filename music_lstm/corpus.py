@@ -15,7 +15,6 @@ import multiprocessing
 import os
 import pickle
 import sys
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
