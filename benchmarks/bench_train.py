@@ -8,7 +8,7 @@ Part 1, on the same data (bach/, seed symbols, the default split) and model size
       step of every window; at the default batch size, and at the seed's batch of 64.
   Both are timed over the same number of training steps after a warm-up; predicted symbols per second
   is the number of weighted targets trained on per second.
-Part 2: train with the default `Config()` and, after every epoch, score the model exactly on the
+Part 2: train with the default `Config()` (seed symbols unless `--encoding` says otherwise) and, after every epoch, score the model exactly on the
   held-out pieces (`evaluate.score_model`, not timed); report the training seconds until its
   perplexity first falls below the bigram's, and below 0.8 x the bigram's.
 
@@ -84,24 +84,34 @@ def our_batches(train: list[np.ndarray], cfg, steps: int, rng):
         yield (x[pick], y[pick], w[pick]), float(w[pick].sum())
 
 
-def throughput(model, batches, warmup: int = 3) -> tuple[float, float]:
-    """(predicted symbols per second, seconds per step) over the batches after `warmup` steps."""
-    batches = list(batches)  # ((x, y[, sample_weight]), symbols predicted)
-    for args, _ in batches[:warmup]:
-        model.train_on_batch(*args)
-    n, start = 0.0, time.perf_counter()
-    for args, symbols in batches[warmup:]:
-        model.train_on_batch(*args)
-        n += symbols
-    seconds = time.perf_counter() - start
-    return n / seconds, seconds / (len(batches) - warmup)
+def throughput(setups: dict, rounds: int, warmup: int = 3) -> dict:
+    """{name: (predicted symbols per second, seconds per step)} for `setups` {name: (model, batches)}.
+
+    Each batch is ((x, y[, sample_weight]), symbols predicted). After `warmup` steps each, the setups
+    take turns, a slice of their batches per round, so a busy spell on the machine hits them alike.
+    """
+    runs = {name: (model, list(batches)) for name, (model, batches) in setups.items()}
+    for model, batches in runs.values():
+        for args, _ in batches[:warmup]:
+            model.train_on_batch(*args)
+    done = {name: [0.0, 0.0, 0] for name in runs}  # symbols, seconds, steps
+    for r in range(rounds):
+        for name, (model, batches) in runs.items():
+            timed = batches[warmup:]
+            chunk = timed[r * len(timed) // rounds : (r + 1) * len(timed) // rounds]
+            start = time.perf_counter()
+            for args, _ in chunk:
+                model.train_on_batch(*args)
+            done[name][1] += time.perf_counter() - start
+            done[name][0] += sum(symbols for _, symbols in chunk)
+            done[name][2] += len(chunk)
+    return {name: (n / seconds, seconds / steps) for name, (n, seconds, steps) in done.items()}
 
 
-def time_to_bigram(data_dir: str, minutes: float, run_dir: Path, bigram: float, val) -> list[dict]:
+def time_to_bigram(cfg, data_dir: str, minutes: float, run_dir: Path, bigram: float, val) -> list[dict]:
     """Train the default config; after each epoch the exact held-out perplexity (scoring not timed)."""
     import keras
 
-    from music_lstm.config import Config
     from music_lstm.evaluate import score_model
     from music_lstm.train import train
 
@@ -118,7 +128,7 @@ def time_to_bigram(data_dir: str, minutes: float, run_dir: Path, bigram: float, 
             print(f"  epoch {epoch + 1}: {curve[-1]['seconds']:.0f} s of training, held-out perplexity {ppl:.2f}", file=sys.stderr)
             self.paused += time.perf_counter() - t0
 
-    train(dataclasses.replace(Config(), max_minutes=minutes), data_dir, run_dir, verbose=0, callbacks=[Score()],
+    train(dataclasses.replace(cfg, max_minutes=minutes), data_dir, run_dir, verbose=0, callbacks=[Score()],
           log=lambda m: print(m, file=sys.stderr))
     return curve
 
@@ -126,7 +136,10 @@ def time_to_bigram(data_dir: str, minutes: float, run_dir: Path, bigram: float, 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", default="bach")
+    ap.add_argument("--encoding", default="seed", help="symbols to train on (default: seed, as the targets are set for)")
     ap.add_argument("--steps", type=int, default=20, help="timed training steps per setup, 0 = skip part 1 (default: 20)")
+    ap.add_argument("--batch", type=int, action="append", default=[], help="also time ours at this batch size (repeatable)")
+    ap.add_argument("--rounds", type=int, default=4, help="the timed steps are taken in this many turns per setup (default: 4)")
     ap.add_argument("--units", type=int, default=512, help="LSTM size for the throughput part (default: 512)")
     ap.add_argument("--minutes", type=float, default=3.0, help="training budget for part 2, 0 = skip (default: 3)")
     ap.add_argument("--run-dir", default="runs/bench_train")
@@ -138,7 +151,7 @@ def main() -> int:
     from music_lstm.evaluate import score_ngram
     from music_lstm.ngram import KneserNey
 
-    cfg = Config()
+    cfg = Config(encoding=args.encoding)  # every other setting at its default
     vocab, train, val = load(args.data_dir, cfg)
     bigram = score_ngram(KneserNey(2, len(vocab)).fit(train), val)["perplexity"]
     print(f"data: {args.data_dir}, {len(train)} training / {len(val)} held-out pieces, vocabulary {len(vocab)}; "
@@ -156,15 +169,19 @@ def throughput_table(args, cfg, vocab, train, rng) -> None:
     from music_lstm.model import build_model
 
     steps = args.steps + 3  # 3 warm-up steps
-    seed_sps, seed_step = throughput(seed_style_model(len(vocab), args.units), seed_style_batches(train, len(vocab), steps, rng))
-    rows = []
-    for batch in sorted({cfg.batch_size, SEED_BATCH}):  # our default batch, and the seed's for a like-for-like step
+    setups = {"seed": (seed_style_model(len(vocab), args.units), seed_style_batches(train, len(vocab), steps, rng))}
+    batches = sorted({cfg.batch_size, SEED_BATCH, *args.batch})  # our default, the seed's (like for like), any asked for
+    for batch in batches:
         ours_cfg = dataclasses.replace(cfg, units=args.units, batch_size=batch)
-        rows.append((batch, *throughput(build_model(len(vocab), ours_cfg), our_batches(train, ours_cfg, steps, rng))))
-    print(f"\ntraining throughput, 2 x {args.units} LSTM, {args.steps} timed steps each (load {os.getloadavg()[0]:.1f})")
+        setups[batch] = (build_model(len(vocab), ours_cfg), our_batches(train, ours_cfg, steps, rng))
+    rates = throughput(setups, rounds=args.rounds)
+    seed_sps, seed_step = rates.pop("seed")
+    print(f"\ntraining throughput, 2 x {args.units} LSTM, {args.steps} timed steps each, taken in turns over "
+          f"{args.rounds} rounds (load {os.getloadavg()[0]:.1f})")
     print(f"{'setup':<46} {'batch':>5} {'s/step':>7} {'symbols/s':>10} {'ratio':>7}")
     print(f"{'(a) seed-style: 100-step windows, 1 target each':<46} {SEED_BATCH:>5} {seed_step:>7.3f} {seed_sps:>10.0f} {1:>7.1f}")
-    for batch, ours_sps, ours_step in rows:
+    for batch in batches:
+        ours_sps, ours_step = rates[batch]
         print(f"{f'(b) ours: {cfg.seq_len}-step windows, every step a target':<46} {batch:>5} {ours_step:>7.3f} "
               f"{ours_sps:>10.0f} {ours_sps / seed_sps:>7.1f}")
 
@@ -172,7 +189,7 @@ def throughput_table(args, cfg, vocab, train, rng) -> None:
 def time_to_bigram_table(args, cfg, bigram, val) -> None:
     from music_lstm.evaluate import evaluate, format_table
 
-    curve = time_to_bigram(args.data_dir, args.minutes, Path(args.run_dir), bigram, val)
+    curve = time_to_bigram(cfg, args.data_dir, args.minutes, Path(args.run_dir), bigram, val)
     below = next((c for c in curve if c["perplexity"] < bigram), None)
     below8 = next((c for c in curve if c["perplexity"] < 0.8 * bigram), None)
     best = min(curve, key=lambda c: c["perplexity"]) if curve else None

@@ -39,19 +39,22 @@ VARIANTS = {
     "batch-32": {"batch_size": 32},
     "batch-64": {"batch_size": 64},
     "dropout-0.2": {"dropout": 0.2},
+    "dropout-0.4": {"dropout": 0.4},
     "dropout-0.5": {"dropout": 0.5},
+    "dropout-0.5-lr-decay-0.5": {"dropout": 0.5, "lr_decay": 0.5},
     "patience-3": {"patience": 3},
     "patience-8": {"patience": 8},
 }
 
 
-def run_variant(name: str, minutes: float, data_dir: str, out: Path) -> dict:
+def run_variant(name: str, minutes: float, data_dir: str, out: Path, encoding: str | None = None) -> dict:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from music_lstm.config import Config
     from music_lstm.evaluate import evaluate
     from music_lstm.train import train
 
-    cfg = dataclasses.replace(Config(), max_minutes=minutes, **VARIANTS[name])
+    base = Config() if encoding is None else Config(encoding=encoding)
+    cfg = dataclasses.replace(base, max_minutes=minutes, **VARIANTS[name])
     run_dir = out / name
     summary = train(cfg, data_dir, run_dir, verbose=0, log=lambda m: print(m, file=sys.stderr))
     report = evaluate(run_dir, log=lambda m: None)
@@ -62,7 +65,7 @@ def run_variant(name: str, minutes: float, data_dir: str, out: Path) -> dict:
         return next((h["seconds"] for h in history if math.exp(h.get("val_loss", math.inf)) < ppl), None)
 
     return {
-        "variant": name, "changes": VARIANTS[name], "config": dataclasses.asdict(cfg), "minutes": minutes, "epochs": summary["epochs"],
+        "variant": name, "encoding": cfg.encoding, "changes": VARIANTS[name], "config": dataclasses.asdict(cfg), "minutes": minutes, "epochs": summary["epochs"],
         "train_seconds": round(summary["train_seconds"], 1),
         "seconds_per_epoch": round(summary["train_seconds"] / max(1, summary["epochs"]), 2),
         "perplexity": report["models"]["lstm"]["perplexity"], "top1": report["models"]["lstm"]["top1"],
@@ -74,12 +77,12 @@ def run_variant(name: str, minutes: float, data_dir: str, out: Path) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    head = f"{'variant':<14} {'epochs':>6} {'train s':>8} {'s/epoch':>8} {'held-out ppl':>12} {'top-1':>6} {'KN-2 ppl':>8} " \
+    head = f"{'encoding':<8} {'variant':<24} {'epochs':>6} {'train s':>8} {'s/epoch':>8} {'held-out ppl':>12} {'top-1':>6} {'KN-2 ppl':>8} " \
            f"{'ratio':>6} {'s to KN-2':>9} {'s to 0.8 KN-2':>13} {'load':>5}"
     lines = [head]
     fmt = lambda v: "-" if v is None else f"{v:.0f}"  # noqa: E731
     for r in rows:
-        lines.append(f"{r['variant']:<14} {r['epochs']:>6} {r['train_seconds']:>8.0f} {r['seconds_per_epoch']:>8.1f} "
+        lines.append(f"{r.get('encoding', '-'):<8} {r['variant']:<24} {r['epochs']:>6} {r['train_seconds']:>8.0f} {r['seconds_per_epoch']:>8.1f} "
                      f"{r['perplexity']:>12.2f} {r['top1']:>6.1%} {r['bigram_perplexity']:>8.2f} {r['ratio_to_bigram']:>6.3f} "
                      f"{fmt(r['seconds_to_bigram']):>9} {fmt(r['seconds_to_0.8_bigram']):>13} {r['load']:>5.1f}")
     return "\n".join(lines)
@@ -89,6 +92,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--variant", action="append", choices=sorted(VARIANTS), help="variant(s) to train (repeatable)")
     ap.add_argument("--minutes", type=float, default=4.0, help="training budget per variant (default: 4)")
+    ap.add_argument("--encoding", help="the base config's encoding (default: Config's own)")
     ap.add_argument("--data-dir", default="bach")
     ap.add_argument("--out", default="runs/tune", help="folder for the variants' run folders")
     ap.add_argument("--results", default="runs/tune/results.jsonl")
@@ -97,7 +101,7 @@ def main() -> int:
     results = Path(args.results)
     if not args.table:
         for name in args.variant or ["default"]:
-            row = run_variant(name, args.minutes, args.data_dir, Path(args.out))
+            row = run_variant(name, args.minutes, args.data_dir, Path(args.out), args.encoding)
             results.parent.mkdir(parents=True, exist_ok=True)
             with results.open("a") as f:
                 f.write(json.dumps(row) + "\n")
