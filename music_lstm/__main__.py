@@ -60,6 +60,8 @@ def _generate_args(p: argparse.ArgumentParser, with_seed: bool = True) -> None:
     p.add_argument("--top-k", type=int, default=d.top_k, help="sample among the k likeliest symbols, 0 = all (default: 0)")
     p.add_argument("--top-p", type=float, default=d.top_p, help="nucleus sampling mass (default: 1.0 = off)")
     p.add_argument("--max-repeat", type=int, default=d.max_repeat, help=f"most times a symbol may repeat in a row, 0 = no guard (default: {d.max_repeat})")
+    p.add_argument("--max-chord-repeat", type=int, default=d.max_chord_repeat,
+                   help=f"voiced: most times a chord may repeat in a row, 0 = no guard (default: {d.max_chord_repeat})")
     p.add_argument("--primer", default=None, help="MIDI file whose symbols start the piece")
     p.add_argument("--include-primer", action="store_true", help="write the primer into the output too")
     p.add_argument("--bpm", type=float, default=None, help="tempo of the output (default: the training data's, else 90)")
@@ -114,7 +116,8 @@ def _config(args):
 def _sampling(args):
     from .sampling import Sampling
 
-    return Sampling(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, max_repeat=args.max_repeat)
+    return Sampling(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, max_repeat=args.max_repeat,
+                    max_chord_repeat=args.max_chord_repeat)
 
 
 def _train(args) -> None:

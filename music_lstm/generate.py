@@ -25,7 +25,7 @@ from .config import Config
 from .dataset import load_corpus
 from .encoding import decode_continuation, decode_report, encode, nearest_symbol
 from .errors import MusicLSTMError, RunFolderError
-from .polyphony import Grammar
+from .polyphony import Grammar, texture
 from .sampling import Sampling, sample, trailing_run
 from .vocab import Vocab
 
@@ -214,9 +214,11 @@ def generate(
     stepper = LSTMStepper.from_keras(run.model)
     grammar = None
     if run.config.encoding in ("voiced", "grid"):
-        grammar = Grammar(run.vocab.index_to_symbol, run.config.encoding, num_outputs)
+        grammar = Grammar(run.vocab.index_to_symbol, run.config.encoding, num_outputs, sampling.max_chord_repeat)
         for column in prompt.T:
             grammar.feed(column)
+        # keep the prompt's texture: no more voices than it had, or than the training pieces usually have
+        grammar.limit_voices(texture(run.corpus["train"], run.vocab.index_to_symbol))
     with blas.threads(blas.GENERATION_THREADS):
         probs = stepper.prime(prompt)
         ids = generate_ids(stepper.step, probs, length, sampling, rng, history=prompt, grammar=grammar)

@@ -22,7 +22,7 @@ TICKS_PER_QUARTER = 480
 MIN_BPM, MAX_BPM = 10.0, 1000.0  # tempo marks outside this range are not taken as the piece's tempo
 MAX_QUARTERS = 5_000  # longer files are refused (41 minutes at 120 bpm): music21 slows down more than linearly
 # What reading extracts; the parse cache is keyed on it, so change it whenever `read_midi`'s output would.
-EXTRACTION = "notes-v2: every pitched note of every track, quantized, drums dropped, format 2 in sequence"
+EXTRACTION = "notes-v3: every pitched note of every track, quantized, tied parts joined, drums dropped, format 2 in sequence"
 
 
 def read_midi(path: str | os.PathLike) -> Piece:
@@ -119,21 +119,42 @@ def _parse_tracks(tracks: list[bytes], tpq: int, name) -> tuple[list[tuple[float
     if last_tick / tpq > MAX_QUARTERS:
         raise MidiError(name, f"too long ({last_tick / tpq:.0f} quarter notes; at most {MAX_QUARTERS} are read)")
     score = translate.midiFileToStream(mf, quantizePost=True)
-    notes: list[tuple[float, float, int]] = []
-    for el in score.recurse().notes:
-        offset = float(el.getOffsetInHierarchy(score))
-        dur = float(el.quarterLength)
-        if dur <= 0:
-            continue
-        for p in getattr(el, "pitches", ()):
-            notes.append((offset, dur, int(p.midi)))
-    notes.sort()
+    notes = _joined_notes(score)
     bpm = None
     for mark in score.recurse().getElementsByClass("MetronomeMark"):
         if mark.number and MIN_BPM <= mark.number <= MAX_BPM:  # beyond these, a tempo is a typo
             bpm = float(mark.number)
             break
     return notes, bpm
+
+
+def _joined_notes(score) -> list[tuple[float, float, int]]:
+    """(offset, duration, pitch) of every note, sorted. music21 cuts a MIDI note that crosses a
+    barline into tied pieces; the pieces are joined again, so it is one note, struck once."""
+    notes: list[tuple[float, float, int]] = []
+    for part_index, part in enumerate(score.parts or [score]):
+        tied: dict[int, int] = {}  # pitch -> index in notes of the note its tie goes on from
+        for el in part.recurse().notes:
+            offset = float(el.getOffsetInHierarchy(score))
+            dur = float(el.quarterLength)
+            if dur <= 0:
+                continue
+            for n in el.notes if el.isChord else (el,):
+                pitch = int(n.pitch.midi)
+                kind = n.tie.type if n.tie is not None else None
+                if kind in ("continue", "stop") and pitch in tied:
+                    o, _, _ = notes[tied[pitch]]
+                    notes[tied[pitch]] = (o, offset + dur - o, pitch)
+                    if kind == "stop":
+                        del tied[pitch]
+                    continue
+                notes.append((offset, dur, pitch))
+                if kind == "start":
+                    tied[pitch] = len(notes) - 1
+                else:
+                    tied.pop(pitch, None)
+    notes.sort()
+    return notes
 
 
 def _clean_track(track) -> int:

@@ -223,7 +223,7 @@ def nearest_event(token: str, known: list[str]) -> str | None:
     return best[1] if best else None
 
 
-MAX_VOICES = 8  # most pitches one slice may hold while sampling (the chorales have at most 6)
+MAX_VOICES = 8  # most pitches one slice may hold while sampling (the chorales have at most 9, rarely)
 
 
 class Grammar:
@@ -232,9 +232,14 @@ class Grammar:
     Pitches within a slice fall strictly; a held pitch must have sounded in the slice before; a
     duration needs a pitch before it and a rest none. Sampling under this mask writes only
     well-formed streams, so the decoder's repairs stay for primers and hand-written input.
+
+    Two guards keep the texture of the music being continued (voiced only for the second):
+    `limit_voices` caps the pitches per slice at the most the prompt had (and at least `floor`, the
+    training pieces' usual texture), and `max_chord_repeat` stops the same chord (the same sounding
+    pitches at consecutive onsets) from following itself more than that many times (0 = no guard).
     """
 
-    def __init__(self, symbols: list[str], encoding: str, batch: int):
+    def __init__(self, symbols: list[str], encoding: str, batch: int, max_chord_repeat: int = 0):
         kinds = [classify(s) for s in symbols]
         n = len(symbols)
         self.is_pitch = np.array([k == "pitch" for k, _, _ in kinds])
@@ -245,17 +250,34 @@ class Grammar:
         self.grid = encoding == "grid"
         self.unusable = ~(self.is_pitch | self.closes | self.rest)  # <unk> and malformed symbols
         self.size = n
+        self.max_voices = np.full(batch, MAX_VOICES)
+        self.max_chord_repeat = 0 if self.grid else max_chord_repeat  # a grid repeats frames by design
         self.pending = [[] for _ in range(batch)]  # pitches of the slice being written
+        self.pending_struck = [False] * batch  # does the slice being written strike a note (an onset)?
         self.previous = [np.zeros(128, bool) for _ in range(batch)]  # pitches of the slice before
+        self.last_chord = [() for _ in range(batch)]  # sounding pitches at the last onset
+        self.chord_run = np.zeros(batch, np.int64)  # onsets in a row with those same pitches
+        self.widest = np.zeros(batch, np.int64)  # most pitches in one slice fed so far
 
     def feed(self, ids) -> None:
         for row, i in enumerate(np.asarray(ids).tolist()):
             if self.is_pitch[i]:
                 self.pending[row].append(int(self.pitch[i]))
+                self.pending_struck[row] |= bool(self.struck[i])
             elif self.closes[i] or self.rest[i]:
+                pending = self.pending[row]
+                if self.pending_struck[row]:  # an onset; a rest or a slice of held notes only is no new chord
+                    chord = tuple(pending)
+                    self.chord_run[row] = self.chord_run[row] + 1 if chord == self.last_chord[row] else 1
+                    self.last_chord[row] = chord
+                self.widest[row] = max(self.widest[row], len(pending))
                 prev = np.zeros(128, bool)
-                prev[self.pending[row]] = True
-                self.previous[row], self.pending[row] = prev, []
+                prev[pending] = True
+                self.previous[row], self.pending[row], self.pending_struck[row] = prev, [], False
+
+    def limit_voices(self, floor: int) -> None:
+        """Cap each row's pitches per slice at the most it has had so far (the prompt), at least `floor`."""
+        self.max_voices = np.clip(np.maximum(self.widest, floor), 1, MAX_VOICES)
 
     def ban(self) -> np.ndarray:
         """(batch, vocab) bool: True where a symbol would break the grammar."""
@@ -264,9 +286,27 @@ class Grammar:
         for row, pending in enumerate(self.pending):
             lowest = pending[-1] if pending else 128
             ok_pitch = self.is_pitch & (self.pitch < lowest) & (self.struck | self.previous[row][safe_pitch])
-            if len(pending) >= MAX_VOICES:
+            if len(pending) >= self.max_voices[row]:
                 ok_pitch[:] = False
+            last = self.last_chord[row]
+            if self.max_chord_repeat and self.chord_run[row] > self.max_chord_repeat and last and tuple(pending) == last[:-1]:
+                ok_pitch &= self.pitch != last[-1]  # this pitch would complete the same chord once more
             ok = ok_pitch | self.rest & (not pending)
             ok |= self.closes & (bool(pending) or self.grid)  # a grid frame may be silent
             out[row] = ~ok | self.unusable
         return out
+
+
+def texture(pieces: list[np.ndarray], symbols: list[str]) -> int:
+    """The usual most pitches in one slice of a piece: the median over `pieces` (id arrays)."""
+    kinds = [classify(s) for s in symbols]
+    is_pitch = np.array([k == "pitch" for k, _, _ in kinds])
+    bounds = np.array([k in ("duration", "end", "rest") for k, _, _ in kinds])
+    widest = []
+    for ids in pieces:
+        if not len(ids):
+            continue
+        count = np.cumsum(is_pitch[ids])
+        at = count[np.flatnonzero(bounds[ids])]
+        widest.append(int(np.diff(at, prepend=0).max()) if len(at) else int(count[-1]))
+    return int(np.median(widest)) if widest else MAX_VOICES

@@ -18,6 +18,9 @@ class Sampling:
     top_k: int = 0  # keep only the k most likely symbols (0 = all)
     top_p: float = 1.0  # keep the smallest set of symbols whose probability reaches p (nucleus)
     max_repeat: int = 4  # a symbol may follow itself at most this many times in a row (0 = no guard)
+    # voiced: the same chord (sounding pitches at an onset) may follow itself at most this many times in
+    # a row (0 = no guard); 1 cuts what Bach does in 22 of 387 chorales (a chord struck 3 times or more)
+    max_chord_repeat: int = 1
 
     def __post_init__(self):
         if not self.temperature >= 0:
@@ -28,6 +31,8 @@ class Sampling:
             raise ValueError(f"invalid top_p: {self.top_p!r} (must be in (0, 1])")
         if self.max_repeat < 0:
             raise ValueError(f"invalid max_repeat: {self.max_repeat!r} (must be >= 0)")
+        if self.max_chord_repeat < 0:
+            raise ValueError(f"invalid max_chord_repeat: {self.max_chord_repeat!r} (must be >= 0)")
 
 
 def sample(

@@ -67,6 +67,18 @@ def test_write_then_read_round_trips_notes_durations_and_tempo(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left behind
 
 
+@pytest.mark.parametrize("notes", [
+    [(3.5, 1.5, 80), (3.5, 1.5, 88), (5.0, 0.5, 71)],  # a chord held across the barline at beat 4
+    [(0.0, 9.0, 60), (1.0, 2.0, 64), (3.0, 6.5, 67)],  # notes held over one and two barlines
+    [(3.0, 1.0, 60), (4.0, 1.0, 60), (5.0, 2.0, 60)],  # the same pitch struck again on the barline
+])
+def test_a_note_across_a_barline_is_read_as_one_note_struck_once(tmp_path, notes):
+    # music21 cuts such notes into tied pieces at each barline; reading joins them again
+    path = tmp_path / "tied.mid"
+    midi_io.write_midi(notes, path)
+    assert sorted(midi_io.read_midi(path).notes) == sorted(notes)
+
+
 def test_format0_file_with_drums_on_channel_10_keeps_only_pitched_notes(tmp_path):
     one_track = track_bytes([(0, 1, 60, 0), (1, 1, 64, 3), (0.25, 0.5, 36, 9), (2, 1, 38, 9)])
     path = write(tmp_path / "f0.mid", [one_track], fmt=0)

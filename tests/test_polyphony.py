@@ -142,3 +142,92 @@ def test_a_stream_cut_mid_piece_is_not_blamed_for_notes_struck_before_the_cut():
     assert encoding.decode_report(cut, "voiced").repairs == 3
     d = encoding.decode_report(cut, "voiced", open_start=True)
     assert d.repairs == 1 and (0.5, 1.0, 70) in d.notes  # G4~ in the third slice is still an error
+
+
+# --- sampling guards that keep the texture of the music being continued ---------------------------
+
+GUARD_SYMBOLS = ["<unk>", "C5", "C5~", "G4", "G4~", "E4", "E4~", "C4", "C4~", "C3", "C3~", "d1", "r1"]
+
+
+def _ids(text):
+    return [GUARD_SYMBOLS.index(s) for s in text.split()]
+
+
+def _loop_model(cycle):
+    """A fake step function that wants `cycle` (ids) over and over: the successor of the last id gets
+    nearly all the probability, every other symbol a little."""
+    import numpy as np
+
+    nxt = {a: b for a, b in zip(cycle, cycle[1:] + cycle[:1])}
+
+    def step(ids):
+        p = np.full((len(ids), len(GUARD_SYMBOLS)), 1e-3)
+        p[np.arange(len(ids)), [nxt.get(int(i), cycle[0]) for i in ids]] = 1.0
+        return p / p.sum(axis=1, keepdims=True)
+
+    return step
+
+
+def _chord_runs(symbols):
+    """Longest run of one chord (sounding pitches at consecutive onsets) in a voiced stream."""
+    from music_lstm.metrics import chords
+
+    seq = chords(encoding.decode(symbols, "voiced"))
+    best = run = 1
+    for a, b in zip(seq, seq[1:]):
+        run = run + 1 if a == b else 1
+        best = max(best, run)
+    return best
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+def test_chord_guard_stops_one_chord_from_repeating_more_than_allowed(limit):
+    import numpy as np
+
+    from music_lstm.generate import generate_ids
+    from music_lstm.polyphony import Grammar
+    from music_lstm.sampling import Sampling
+
+    step = _loop_model(_ids("C5 G4 E4 C3 d1"))  # wants the same C major chord forever
+    grammar = Grammar(GUARD_SYMBOLS, "voiced", batch=2, max_chord_repeat=limit)
+    out = generate_ids(step, step(np.array(_ids("d1 d1"))), 100, Sampling(temperature=0, max_repeat=0),
+                       np.random.default_rng(0), grammar=grammar)
+    for row in out:
+        symbols = [GUARD_SYMBOLS[i] for i in row]
+        assert encoding.decode_report(symbols, "voiced").repairs == 0
+        assert _chord_runs(symbols) == limit + 1  # repeated as often as allowed, and no more
+    # without the guard the fake model writes one chord 20 times in a row
+    free = generate_ids(step, step(np.array(_ids("d1"))), 100, Sampling(temperature=0, max_repeat=0),
+                        np.random.default_rng(0), grammar=Grammar(GUARD_SYMBOLS, "voiced", batch=1))
+    assert _chord_runs([GUARD_SYMBOLS[i] for i in free[0]]) == 20
+
+
+def test_chord_guard_counts_onsets_not_rests_or_held_slices():
+    import numpy as np
+
+    from music_lstm.polyphony import Grammar
+
+    grammar = Grammar(GUARD_SYMBOLS, "voiced", batch=1, max_chord_repeat=1)
+    for i in _ids("C5 G4 d1 r1 C5 G4~ d1 C5~ G4~ d1 C5"):  # C5+G4 at two onsets, a rest and a tie between
+        grammar.feed([i])
+    ban = grammar.ban()[0]
+    assert ban[GUARD_SYMBOLS.index("G4")] and ban[GUARD_SYMBOLS.index("G4~")]  # a third onset of C5+G4: no
+    assert not ban[GUARD_SYMBOLS.index("E4")] and not ban[GUARD_SYMBOLS.index("d1")]  # anything else may come
+
+
+def test_voices_are_limited_to_the_prompts_texture_but_not_below_the_floor():
+    import numpy as np
+
+    from music_lstm.polyphony import Grammar, texture
+
+    grammar = Grammar(GUARD_SYMBOLS, "voiced", batch=2)
+    for column in np.array([_ids("C5 G4 E4 d1 C5 d1"), _ids("C5 d1 C5 d1 C5 d1")]).T:
+        grammar.feed(column)
+    grammar.limit_voices(floor=2)
+    grammar.feed(_ids("C5 C5"))  # both rows start a slice
+    grammar.feed(_ids("G4 G4"))
+    ban = grammar.ban()
+    e4 = GUARD_SYMBOLS.index("E4")
+    assert not ban[0, e4] and ban[1, e4]  # row 0's prompt had three voices, row 1's one (floor: two)
+    pieces = [np.array(_ids(t)) for t in ("C5 G4 E4 C3 d1 C5 d1", "C5 G4 d1 r1", "C5 G4 E4 d1")]
+    assert texture(pieces, GUARD_SYMBOLS) == 3  # the median of each piece's widest slice (4, 2, 3)
