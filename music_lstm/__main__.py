@@ -57,6 +57,8 @@ def _generate_args(p: argparse.ArgumentParser, with_seed: bool = True) -> None:
     p.add_argument("--length", type=int, default=500, help="symbols to generate (default: 500)")
     p.add_argument("--num-outputs", type=int, default=1, help="pieces to write, stepped as one batch (default: 1)")
     p.add_argument("--temperature", type=float, default=d.temperature, help=f"0 = argmax (default: {d.temperature})")
+    p.add_argument("--rhythm-temperature", type=float, default=d.rhythm_temperature,
+                   help=f"voiced: temperature among durations and rests (default: {d.rhythm_temperature})")
     p.add_argument("--top-k", type=int, default=d.top_k, help="sample among the k likeliest symbols, 0 = all (default: 0)")
     p.add_argument("--top-p", type=float, default=d.top_p, help="nucleus sampling mass (default: 1.0 = off)")
     p.add_argument("--max-repeat", type=int, default=d.max_repeat, help=f"most times a symbol may repeat in a row, 0 = no guard (default: {d.max_repeat})")
@@ -116,7 +118,7 @@ def _config(args):
 def _sampling(args):
     from .sampling import Sampling
 
-    return Sampling(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, max_repeat=args.max_repeat,
+    return Sampling(temperature=args.temperature, rhythm_temperature=args.rhythm_temperature, top_k=args.top_k, top_p=args.top_p, max_repeat=args.max_repeat,
                     max_chord_repeat=args.max_chord_repeat)
 
 

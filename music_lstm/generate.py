@@ -25,7 +25,7 @@ from .config import Config
 from .dataset import load_corpus
 from .encoding import decode_continuation, decode_report, encode, nearest_symbol
 from .errors import MusicLSTMError, RunFolderError
-from .polyphony import Grammar, texture
+from .polyphony import Grammar, rhythm_symbols, texture
 from .sampling import Sampling, sample, trailing_run
 from .vocab import Vocab
 
@@ -106,12 +106,14 @@ def generate_ids(
     rng: np.random.Generator,
     history: np.ndarray | None = None,
     grammar=None,
+    rhythm: np.ndarray | None = None,
 ) -> np.ndarray:
     """Draw `length` ids per row: sample from the current probabilities, feed the choice to `step`.
 
     `step(ids (batch,)) -> probs (batch, vocab)` carries its own state; `history` (batch, steps) is
     what came before, for the repeat guard. Id 0 (`<unk>`) is never drawn. `grammar` (optional, as
-    `polyphony.Grammar`, already fed the history) bans the ids that would break the encoding's grammar.
+    `polyphony.Grammar`, already fed the history) bans the ids that would break the encoding's grammar;
+    `rhythm` (vocab,) bool marks the duration and rest ids, sampled at `sampling.rhythm_temperature`.
     """
     batch, vocab_size = first_probs.shape
     out = np.zeros((batch, length), np.int64)
@@ -125,7 +127,7 @@ def generate_ids(
         if len(stuck):
             banned[stuck, last[stuck]] = True  # this row's last id may not come again
         ids = sample(probs, rng, sampling.temperature, sampling.top_k, sampling.top_p,
-                     banned if grammar is None else banned | grammar.ban())
+                     banned if grammar is None else banned | grammar.ban(), rhythm, sampling.rhythm_temperature)
         if grammar is not None:
             grammar.feed(ids)
         if len(stuck):
@@ -221,7 +223,8 @@ def generate(
         grammar.limit_voices(texture(run.corpus["train"], run.vocab.index_to_symbol))
     with blas.threads(blas.GENERATION_THREADS):
         probs = stepper.prime(prompt)
-        ids = generate_ids(stepper.step, probs, length, sampling, rng, history=prompt, grammar=grammar)
+        ids = generate_ids(stepper.step, probs, length, sampling, rng, history=prompt, grammar=grammar,
+                           rhythm=rhythm_symbols(run.vocab.index_to_symbol, run.config.encoding))
     paths = output_paths(output, num_outputs, output_dir)
     bpm = bpm or run.bpm or DEFAULT_BPM
     written, extra = [], []

@@ -310,3 +310,11 @@ def texture(pieces: list[np.ndarray], symbols: list[str]) -> int:
         at = count[np.flatnonzero(bounds[ids])]
         widest.append(int(np.diff(at, prepend=0).max()) if len(at) else int(count[-1]))
     return int(np.median(widest)) if widest else MAX_VOICES
+
+
+def rhythm_symbols(symbols: list[str], encoding: str) -> np.ndarray | None:
+    """(vocab,) bool: the duration and rest events of a voiced vocabulary; None for other encodings
+    (a grid's rhythm lies in its held marks, a seed symbol's in the symbol itself)."""
+    if encoding != "voiced":
+        return None
+    return np.array([classify(s)[0] in ("duration", "rest") for s in symbols])

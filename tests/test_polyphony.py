@@ -203,8 +203,6 @@ def test_chord_guard_stops_one_chord_from_repeating_more_than_allowed(limit):
 
 
 def test_chord_guard_counts_onsets_not_rests_or_held_slices():
-    import numpy as np
-
     from music_lstm.polyphony import Grammar
 
     grammar = Grammar(GUARD_SYMBOLS, "voiced", batch=1, max_chord_repeat=1)

@@ -30,6 +30,17 @@ def test_top_k_and_top_p_restrict_the_choice():
     assert set(sample(many, rng, top_p=0.5).tolist()) == {1}
 
 
+def test_rhythm_temperature_tempers_each_group_apart_and_keeps_its_share():
+    probs = np.tile([0.1, 0.3, 0.2, 0.4], (40_000, 1))  # two pitches, then two durations
+    rhythm = np.array([False, False, True, True])
+    ids = sample(probs, np.random.default_rng(0), temperature=0.5, rhythm=rhythm, rhythm_temperature=1.0)
+    freq = np.bincount(ids, minlength=4) / len(ids)
+    # pitches keep their 0.4 between them, squared then renormalised (0.01 : 0.09); durations as they were
+    assert np.allclose(freq, [0.04, 0.36, 0.2, 0.4], atol=0.01)
+    same = sample(probs[:5], np.random.default_rng(1), temperature=0.5, rhythm=rhythm, rhythm_temperature=0.5)
+    assert same.tolist() == sample(probs[:5], np.random.default_rng(1), temperature=0.5).tolist()
+
+
 def test_low_temperature_sharpens_high_flattens():
     rng = np.random.default_rng(0)
     many = np.repeat(P, 5000, axis=0)
@@ -69,7 +80,7 @@ def test_trailing_run_counts_how_often_the_last_id_ends_each_row():
     assert run.tolist() == [0, 0]
 
 
-@pytest.mark.parametrize("kw", [{"temperature": -1}, {"top_k": -2}, {"top_p": 0}, {"top_p": 1.5}, {"max_repeat": -1}])
+@pytest.mark.parametrize("kw", [{"temperature": -1}, {"rhythm_temperature": 0}, {"top_k": -2}, {"top_p": 0}, {"top_p": 1.5}, {"max_repeat": -1}])
 def test_bad_sampling_settings_are_named(kw):
     with pytest.raises(ValueError, match=next(iter(kw))):
         Sampling(**kw)
