@@ -84,9 +84,10 @@ def key_windows(variants: list[list[np.ndarray]], seq_len: int) -> tuple[np.ndar
     return tuple(np.stack([p[j] for p in parts], axis=1) for j in range(3))
 
 
-def tf_dataset(x: np.ndarray, y: np.ndarray, w: np.ndarray, batch_size: int, shuffle: bool, seed: int):
+def tf_dataset(x: np.ndarray, y: np.ndarray, w: np.ndarray, batch_size: int, shuffle: bool, seed: int, factors=None):
     """Batches of (inputs, targets, weights). Given (n, n_keys, steps) arrays, each window comes in one
-    key drawn at random, a new draw every epoch: transposition multiplies the data, not the epoch."""
+    key drawn at random, a new draw every epoch: transposition multiplies the data, not the epoch.
+    With `factors` (vocab.Factors) the targets are split into the two parts' ids, one per softmax."""
     import tensorflow as tf
 
     ds = tf.data.Dataset.from_tensor_slices((x, y, w))
@@ -100,6 +101,9 @@ def tf_dataset(x: np.ndarray, y: np.ndarray, w: np.ndarray, batch_size: int, shu
         ds = tf.data.Dataset.zip((ds, keys)).map(
             lambda xyw, k: tuple(tf.gather(a, k) for a in xyw), num_parallel_calls=tf.data.AUTOTUNE
         )
+    if factors is not None:
+        first, second = tf.constant(factors.first_of), tf.constant(factors.second_of)
+        ds = ds.map(lambda x, y, w: (x, (tf.gather(first, y), tf.gather(second, y)), (w, w)))
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 

@@ -55,9 +55,10 @@ class Scorer:
         }
 
 
-def model_probs(model, pieces: list[np.ndarray], batch_pieces: int = 16):
+def model_probs(model, pieces: list[np.ndarray], batch_pieces: int = 16, factors=None):
     """Yield (probs (len-1, vocab), targets (len-1,)) per piece: the network run over the whole piece
-    from a fresh state. Pieces are batched by length; right-padding cannot reach earlier steps."""
+    from a fresh state. Pieces are batched by length; right-padding cannot reach earlier steps. A
+    two-softmax network (`factors`, vocab.Factors) is scored on its joint over the combined symbols."""
     order = sorted((i for i, p in enumerate(pieces) if len(p) >= 2), key=lambda i: len(pieces[i]))
     for lo in range(0, len(order), batch_pieces):
         group = [pieces[i] for i in order[lo : lo + batch_pieces]]
@@ -65,14 +66,15 @@ def model_probs(model, pieces: list[np.ndarray], batch_pieces: int = 16):
         x = np.zeros((len(group), width), np.int32)  # (pieces, steps)
         for r, p in enumerate(group):
             x[r, : len(p) - 1] = p[:-1]
-        probs = np.asarray(model(x, training=False))  # (pieces, steps, vocab)
+        out = model(x, training=False)
+        probs = factors.joint(np.asarray(out[0]), np.asarray(out[1])) if factors else np.asarray(out)  # (pieces, steps, vocab)
         for r, p in enumerate(group):
             yield probs[r, : len(p) - 1], np.asarray(p[1:])
 
 
-def score_model(model, pieces: list[np.ndarray]) -> dict:
+def score_model(model, pieces: list[np.ndarray], factors=None) -> dict:
     scorer = Scorer()
-    for probs, targets in model_probs(model, pieces):
+    for probs, targets in model_probs(model, pieces, factors=factors):
         scorer.add(probs, targets)
     return scorer.result()
 
@@ -96,7 +98,7 @@ def evaluate(run_dir: str | os.PathLike = "runs/latest", log=lambda msg: print(m
     vocab_size = len(run.vocab)
     targets = sum(len(p) - 1 for p in val)
     unknown = sum(int((p[1:] == 0).sum()) for p in val)
-    models = {"lstm": score_model(run.model, val)}
+    models = {"lstm": score_model(run.model, val, run.factors)}
     for order, name in ((2, "kn_bigram"), (3, "kn_trigram")):
         models[name] = score_ngram(KneserNey(order, vocab_size).fit(train), val)
     report = {

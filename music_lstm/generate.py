@@ -27,7 +27,7 @@ from .encoding import decode_continuation, decode_report, encode, nearest_symbol
 from .errors import MusicLSTMError, RunFolderError
 from .polyphony import Grammar, rhythm_symbols, texture
 from .sampling import Sampling, sample, trailing_run
-from .vocab import Vocab
+from .vocab import Factors, Vocab
 
 DEFAULT_BPM = 90.0  # when neither --bpm nor the training data gives a tempo
 FORMATS = ("midi", "musicxml")
@@ -55,6 +55,7 @@ class Run:
     model: object  # keras.Model
     corpus: dict[str, list[np.ndarray]]
     bpm: float | None
+    factors: Factors | None = None  # a chord softmax and a duration softmax (seed --durations)
 
 
 def load_run(run_dir: str | os.PathLike) -> Run:
@@ -77,9 +78,13 @@ def load_run(run_dir: str | os.PathLike) -> Run:
         model = keras.saving.load_model(model_path, compile=False)
     except Exception as e:
         raise RunFolderError(f"{model_path}: cannot be loaded ({str(e).splitlines()[0][:100] if str(e) else type(e).__name__})") from None
-    out_size = model.output_shape[-1]
-    if out_size != len(vocab):
-        raise RunFolderError(f"{model_path}: predicts {out_size} symbols but vocab.json has {len(vocab)}: the files do not belong together")
+    shapes = model.output_shape if isinstance(model.output_shape, list) else [model.output_shape]
+    factors = Factors(vocab) if len(shapes) == 2 else None
+    if factors is not None and tuple(s[-1] for s in shapes) != factors.sizes:
+        raise RunFolderError(f"{model_path}: predicts {shapes[0][-1]} chords and {shapes[1][-1]} durations but vocab.json has "
+                             f"{factors.sizes[0]} and {factors.sizes[1]}: the files do not belong together")
+    if factors is None and shapes[0][-1] != len(vocab):
+        raise RunFolderError(f"{model_path}: predicts {shapes[0][-1]} symbols but vocab.json has {len(vocab)}: the files do not belong together")
     try:
         corpus = load_corpus(run / "corpus.npz")
     except FileNotFoundError:
@@ -95,7 +100,7 @@ def load_run(run_dir: str | os.PathLike) -> Run:
             bpm = read_json(run / "data.json").get("bpm")
         except ValueError:
             pass
-    return Run(run, config, vocab, model, corpus, bpm)
+    return Run(run, config, vocab, model, corpus, bpm, factors)
 
 
 def generate_ids(
@@ -213,7 +218,7 @@ def generate(
         prompt = np.tile(full[-window:], (num_outputs, 1))
     else:
         prompt = random_windows(run.corpus["train"], window, num_outputs, rng)
-    stepper = LSTMStepper.from_keras(run.model)
+    stepper = LSTMStepper.from_keras(run.model, run.factors)
     grammar = None
     if run.config.encoding in ("voiced", "grid"):
         grammar = Grammar(run.vocab.index_to_symbol, run.config.encoding, num_outputs, sampling.max_chord_repeat)

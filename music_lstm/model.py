@@ -3,7 +3,7 @@
 Built-in Keras layers only, so `model.keras` reloads with `keras.saving.load_model` and no custom
 objects. Both LSTMs return sequences: the model predicts the next symbol at every step of a window.
 Input: int ids of shape (batch, steps) for any number of steps; output: probabilities
-(batch, steps, vocab). No file I/O here.
+(batch, steps, vocab), or with `heads` two of them, over chords and over durations. No file I/O here.
 """
 
 from __future__ import annotations
@@ -14,24 +14,34 @@ from keras import layers
 from .config import Config
 
 
-def build_model(vocab_size: int, cfg: Config) -> keras.Model:
-    model = keras.Sequential(
-        [
-            keras.Input(shape=(None,), dtype="int32"),  # (batch, steps)
-            layers.Embedding(vocab_size, cfg.embed_dim, name="embedding"),  # (batch, steps, embed)
-            layers.LSTM(cfg.units, return_sequences=True, name="lstm_1"),  # (batch, steps, units)
-            layers.Dropout(cfg.dropout, name="dropout_1"),
-            layers.LSTM(cfg.units, return_sequences=True, name="lstm_2"),
-            layers.Dropout(cfg.dropout, name="dropout_2"),
-            layers.Dense(cfg.dense_units, activation="relu", name="dense"),
-            layers.Dense(vocab_size, activation="softmax", name="output"),  # (batch, steps, vocab)
-        ],
-        name="music_lstm",
-    )
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=cfg.learning_rate),
-        # Mean over the weighted targets only: padding and <unk> targets carry weight 0.
-        loss=keras.losses.SparseCategoricalCrossentropy(reduction="mean_with_sample_weight"),
-        weighted_metrics=["sparse_categorical_accuracy"],
-    )
+def build_model(vocab_size: int, cfg: Config, heads: tuple[int, int] | None = None) -> keras.Model:
+    """One softmax over `vocab_size` symbols; or, given `heads` (chords, durations), two softmaxes that
+    read the same Dense layer (`seed --durations`: a chord and its duration, see vocab.Factors)."""
+    body = [
+        layers.Embedding(vocab_size, cfg.embed_dim, name="embedding"),  # (batch, steps, embed)
+        layers.LSTM(cfg.units, return_sequences=True, name="lstm_1"),  # (batch, steps, units)
+        layers.Dropout(cfg.dropout, name="dropout_1"),
+        layers.LSTM(cfg.units, return_sequences=True, name="lstm_2"),
+        layers.Dropout(cfg.dropout, name="dropout_2"),
+        layers.Dense(cfg.dense_units, activation="relu", name="dense"),
+    ]
+    # Mean over the weighted targets only: padding and <unk> targets carry weight 0.
+    loss = keras.losses.SparseCategoricalCrossentropy(reduction="mean_with_sample_weight")
+    optimizer = keras.optimizers.Adam(learning_rate=cfg.learning_rate)
+    if heads is None:
+        model = keras.Sequential(
+            [keras.Input(shape=(None,), dtype="int32"), *body,
+             layers.Dense(vocab_size, activation="softmax", name="output")],  # (batch, steps, vocab)
+            name="music_lstm",
+        )
+        model.compile(optimizer=optimizer, loss=loss, weighted_metrics=["sparse_categorical_accuracy"])
+        return model
+    ids = keras.Input(shape=(None,), dtype="int32")
+    hidden = ids
+    for layer in body:
+        hidden = layer(hidden)
+    outputs = [layers.Dense(n, activation="softmax", name=name)(hidden) for n, name in zip(heads, ("output", "output_duration"))]
+    model = keras.Model(ids, outputs, name="music_lstm")
+    model.compile(optimizer=optimizer, loss=[loss, keras.losses.SparseCategoricalCrossentropy(reduction="mean_with_sample_weight")],
+                  weighted_metrics=[["sparse_categorical_accuracy"], ["sparse_categorical_accuracy"]])
     return model

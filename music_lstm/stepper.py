@@ -25,8 +25,9 @@ def _gate_scale(units: int) -> np.ndarray:
 
 
 class LSTMStepper:
-    def __init__(self, embedding, lstms, dense, output):
-        """embedding (vocab, embed); lstms [(kernel, recurrent_kernel, bias)]; dense/output (W, b)."""
+    def __init__(self, embedding, lstms, dense, output, second=None, factors=None):
+        """embedding (vocab, embed); lstms [(kernel, recurrent_kernel, bias)]; dense/output (W, b); for a
+        two-softmax network also `second` (W, b), the duration softmax, and `factors` (vocab.Factors)."""
         f32 = lambda a: np.ascontiguousarray(a, dtype=np.float32)  # noqa: E731
         k1, r1, b1 = (np.asarray(w, np.float64) for w in lstms[0])
         s1 = _gate_scale(r1.shape[0])
@@ -40,21 +41,24 @@ class LSTMStepper:
             self.deep.append((f32(np.vstack([k, r]) * s), f32(np.asarray(b) * s)))  # (in + u, 4u), (4u,)
         self.dense_w, self.dense_b = f32(dense[0]), f32(dense[1])
         self.out_w, self.out_b = f32(output[0]), f32(output[1])
+        self.second = None if second is None else (f32(second[0]), f32(second[1]))
+        self.factors = factors
         self.units = [self.r1.shape[0]] + [w.shape[1] // 4 for w, _ in self.deep]
-        self.vocab_size = self.out_w.shape[1]
+        self.vocab_size = self.out_w.shape[1] if factors is None else len(factors.first_of)
         self.reset(1)
 
     @classmethod
-    def from_keras(cls, model) -> "LSTMStepper":
+    def from_keras(cls, model, factors=None) -> "LSTMStepper":
         by_kind: dict[str, list] = {"Embedding": [], "LSTM": [], "Dense": []}
         for layer in model.layers:
             kind = type(layer).__name__
             if kind in by_kind:
                 by_kind[kind].append([np.asarray(w) for w in layer.get_weights()])
         (emb,), lstms, denses = by_kind["Embedding"], by_kind["LSTM"], by_kind["Dense"]
-        if len(denses) != 2 or not lstms:
-            raise ValueError("model is not Embedding -> LSTM... -> Dense -> Dense")
-        return cls(emb[0], [tuple(w) for w in lstms], tuple(denses[0]), tuple(denses[1]))
+        if len(denses) != (2 if factors is None else 3) or not lstms:
+            raise ValueError("model is not Embedding -> LSTM... -> Dense -> Dense softmax (one, or two with factors)")
+        second = tuple(denses[2]) if factors is not None else None
+        return cls(emb[0], [tuple(w) for w in lstms], tuple(denses[0]), tuple(denses[1]), second, factors)
 
     def reset(self, batch: int) -> None:
         """Zero state for `batch` pieces.
@@ -102,8 +106,15 @@ class LSTMStepper:
         hid = x @ self.dense_w
         hid += self.dense_b
         np.maximum(hid, 0.0, out=hid)
-        logits = hid @ self.out_w  # (batch, vocab)
-        logits += self.out_b
+        probs = self._softmax(hid, self.out_w, self.out_b)  # (batch, vocab)
+        if self.second is None:
+            return probs
+        return self.factors.joint(probs, self._softmax(hid, *self.second))
+
+    @staticmethod
+    def _softmax(hid: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+        logits = hid @ w
+        logits += b
         logits -= logits.max(axis=1, keepdims=True)
         e = np.exp(logits, out=logits)
         e /= e.sum(axis=1, keepdims=True)

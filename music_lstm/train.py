@@ -31,7 +31,7 @@ from .distribute import shard_by_data, strategy_for, writable_run_dir
 from .encoding import encoder_spec
 from .errors import RunFolderError
 from .model import build_model
-from .vocab import Vocab
+from .vocab import Factors, Vocab
 
 RESUME_SETTINGS = ("epochs", "max_minutes", "patience")  # what --resume takes from the command line
 
@@ -115,11 +115,12 @@ def _train(cfg, data_dir, run, resume, recursive, workers, use_cache, cache_dir,
         log(f"{distribute}: {replicas} replicas, {cfg.batch_size} windows each, {global_batch} a step")
     seed = cfg.seed + (state["epoch"] if resume else 0)  # a resumed run does not replay the same shuffles
     keras.utils.set_random_seed(seed)
-    train_ds = shard_by_data(tf_dataset(x, y, w, global_batch, shuffle=True, seed=seed))
+    factors = Factors(vocab) if cfg.durations else None  # a chord softmax and a duration softmax
+    train_ds = shard_by_data(tf_dataset(x, y, w, global_batch, shuffle=True, seed=seed, factors=factors))
     val_ds = None
     if val_seqs:
         vx, vy, vw = overlap_weights(val_seqs, cfg.seq_len)
-        val_ds = shard_by_data(tf_dataset(vx, vy, vw, global_batch, shuffle=False, seed=seed))
+        val_ds = shard_by_data(tf_dataset(vx, vy, vw, global_batch, shuffle=False, seed=seed, factors=factors))
 
     monitor = "val_loss" if val_ds is not None else "loss"
     if resume:
@@ -131,7 +132,7 @@ def _train(cfg, data_dir, run, resume, recursive, workers, use_cache, cache_dir,
         log(f"resuming after epoch {initial_epoch} (best {monitor} {state['best']:.4f}, learning rate {learning_rate(model.optimizer):.2g})")
     else:
         with strategy.scope():
-            model = build_model(len(vocab), cfg)
+            model = build_model(len(vocab), cfg, factors.sizes if factors else None)
         history, initial_epoch = [], 0
         checkpointer = Checkpointer(run, monitor, cfg.patience, cfg.lr_decay)
     writer = HistoryWriter(run, history)

@@ -59,3 +59,30 @@ class Vocab:
         vocab.index_to_symbol = order
         vocab.symbol_to_index = {s: i for i, s in enumerate(order)}
         return vocab
+
+
+class Factors:
+    """A vocabulary of two-part symbols (`0.4.7|1/2`: a chord and its duration) seen as two smaller ones.
+
+    A network with one softmax per part predicts `p(chord) * p(duration)`; `joint` turns the two into
+    probabilities over the combined vocabulary (every pair the training pieces hold; `<unk>` gets 0),
+    so sampling, the repeat guard and scoring work on combined ids as with one softmax.
+    """
+
+    def __init__(self, vocab: Vocab, sep: str = "|"):
+        parts = [s.split(sep, 1) if sep in s else None for s in vocab.index_to_symbol]
+        self.first = Vocab(p[0] for p in parts if p)
+        self.second = Vocab(p[1] for p in parts if p)
+        self.first_of = np.array([self.first.symbol_to_index[p[0]] if p else 0 for p in parts], np.int32)
+        self.second_of = np.array([self.second.symbol_to_index[p[1]] if p else 0 for p in parts], np.int32)
+
+    @property
+    def sizes(self) -> tuple[int, int]:
+        return len(self.first), len(self.second)
+
+    def joint(self, p_first: np.ndarray, p_second: np.ndarray) -> np.ndarray:
+        """(..., combined vocab) from (..., first vocab) and (..., second vocab); rows sum to 1."""
+        p = np.take(p_first, self.first_of, axis=-1) * np.take(p_second, self.second_of, axis=-1)
+        p[..., 0] = 0.0
+        total = p.sum(axis=-1, keepdims=True)
+        return p / np.where(total > 0, total, 1.0)

@@ -39,3 +39,23 @@ def test_config_round_trips_and_validates(tmp_path):
         Config(dropout=1.5)
     with pytest.raises(ValueError, match="encoding"):
         Config(encoding="nope")
+
+
+def test_factors_split_two_part_symbols_and_join_two_softmaxes_into_one_distribution():
+    import numpy as np
+
+    from music_lstm.vocab import Factors, Vocab
+
+    vocab = Vocab(["0.4.7|1", "0.4.7|1/2", "rest|1", "2.5.9|1"])  # <unk> 0, then sorted
+    f = Factors(vocab)
+    assert f.first.index_to_symbol == ["<unk>", "0.4.7", "2.5.9", "rest"]
+    assert f.second.index_to_symbol == ["<unk>", "1", "1/2"]
+    assert [f.first.index_to_symbol[i] for i in f.first_of] == ["<unk>", "0.4.7", "0.4.7", "2.5.9", "rest"]
+    p_chord = np.array([[0.0, 0.5, 0.3, 0.2]])
+    p_dur = np.array([[0.0, 0.6, 0.4]])
+    joint = f.joint(p_chord, p_dur)[0]
+    pairs = {s: joint[i] for i, s in enumerate(vocab.index_to_symbol)}
+    assert pairs["<unk>"] == 0 and np.isclose(joint.sum(), 1)
+    # proportional to p(chord) * p(duration) over the pairs the vocabulary holds
+    assert np.isclose(pairs["0.4.7|1"] / pairs["0.4.7|1/2"], 0.6 / 0.4)
+    assert np.isclose(pairs["rest|1"] / pairs["2.5.9|1"], 0.2 / 0.3)

@@ -105,6 +105,23 @@ def test_seed_with_durations_trains_and_writes_real_durations(voiced_run, tmp_pa
     out = tmp_path / "s.mid"
     assert main(["generate", "--run-dir", str(run), "--output", str(out), "--length", "60", "--seed", "0"]) == 0
     assert len({d for _, d, _ in midi_io.read_midi(out).notes}) > 1
+    # a chord softmax and a duration softmax (measured better than one softmax over the pairs)
+    import numpy as np
+
+    from music_lstm.generate import load_run
+    from music_lstm.stepper import LSTMStepper
+
+    loaded = load_run(run)
+    assert loaded.factors is not None and len(loaded.model.outputs) == 2
+    assert [o.shape[-1] for o in loaded.model.outputs] == list(loaded.factors.sizes)
+    ids = np.asarray(loaded.corpus["train"][0][:40])[None, :]
+    out_chord, out_duration = loaded.model(ids)
+    want = loaded.factors.joint(np.asarray(out_chord), np.asarray(out_duration))
+    got = LSTMStepper.from_keras(loaded.model, loaded.factors).probabilities(ids)
+    assert np.allclose(want.sum(axis=-1), 1) and np.abs(got - want).max() <= 1e-4
+    assert main(["evaluate", "--run-dir", str(run)]) == 0
+    lstm = json.loads((run / "evaluation.json").read_text())["models"]["lstm"]
+    assert np.isfinite(lstm["perplexity"]) and lstm["perplexity"] < len(loaded.vocab)
 
 
 def test_durations_flag_is_refused_for_the_event_encodings(tmp_path, capsys):
