@@ -51,25 +51,6 @@ def load(data_dir: str, cfg):
     return vocabs, ids
 
 
-def two_head_model(vocab_in: int, vocab_chord: int, vocab_dur: int, cfg):
-    import keras
-    from keras import layers
-
-    inp = keras.Input(shape=(None,), dtype="int32")
-    h = layers.Embedding(vocab_in, cfg.embed_dim)(inp)
-    h = layers.LSTM(cfg.units, return_sequences=True)(h)
-    h = layers.Dropout(cfg.dropout)(h)
-    h = layers.LSTM(cfg.units, return_sequences=True)(h)
-    h = layers.Dropout(cfg.dropout)(h)
-    h = layers.Dense(cfg.dense_units, activation="relu")(h)
-    chord = layers.Dense(vocab_chord, activation="softmax", name="chord")(h)
-    dur = layers.Dense(vocab_dur, activation="softmax", name="duration")(h)
-    model = keras.Model(inp, [chord, dur])
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=cfg.learning_rate),
-                  loss=[keras.losses.SparseCategoricalCrossentropy(reduction="mean_with_sample_weight")] * 2)
-    return model
-
-
 def fit(model, x, ys, ws, val, cfg, minutes: float) -> dict:
     """Train with the default batch, early stopping and a wall-clock budget; keep the best weights."""
     import keras
@@ -130,8 +111,8 @@ def main() -> int:
     results = {}
     for name, keys in (("combined", ["combined"]), ("two heads", ["chord", "duration"])):
         keras.utils.set_random_seed(cfg.seed)
-        model = (build_model(sizes["combined"], cfg) if name == "combined"
-                 else two_head_model(sizes["combined"], sizes["chord"], sizes["duration"], cfg))
+        # (b) is what `train --encoding seed --durations` builds; its part vocabularies are vocab.Factors'
+        model = build_model(sizes["combined"], cfg, None if name == "combined" else (sizes["chord"], sizes["duration"]))
         train = windows_for(ids["train"], keys, cfg.seq_len)
         val = windows_for(ids["val"], keys, cfg.seq_len)
         info = fit(model, *train, val, cfg, args.minutes)
