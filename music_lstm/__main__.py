@@ -118,8 +118,8 @@ def _config(args):
 def _sampling(args):
     from .sampling import Sampling
 
-    return Sampling(temperature=args.temperature, rhythm_temperature=args.rhythm_temperature, top_k=args.top_k, top_p=args.top_p, max_repeat=args.max_repeat,
-                    max_chord_repeat=args.max_chord_repeat)
+    return Sampling(temperature=args.temperature, rhythm_temperature=args.rhythm_temperature, top_k=args.top_k,
+                    top_p=args.top_p, max_repeat=args.max_repeat, max_chord_repeat=args.max_chord_repeat)
 
 
 def _train(args) -> None:
