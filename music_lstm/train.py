@@ -126,6 +126,9 @@ def _train(cfg, data_dir, run, resume, recursive, workers, use_cache, cache_dir,
     if resume:
         with strategy.scope():  # variables and optimizer state mirrored on every replica
             model = _load_checkpoint(run / CHECKPOINT)
+        if len(model.outputs) != (2 if factors else 1):  # a --durations run trained before it had two softmaxes
+            raise RunFolderError(f"{run / CHECKPOINT}: a network with {len(model.outputs)} softmax output(s), where these "
+                                 f"settings train {2 if factors else 1}: train it again into a new run folder")
         history = [h for h in _read_history(run) if h.get("epoch", 0) <= state["epoch"]]
         checkpointer = Checkpointer(run, monitor, cfg.patience, cfg.lr_decay, state["best"], state["wait"])
         initial_epoch = state["epoch"]

@@ -97,7 +97,7 @@ def test_evaluate_without_a_run_is_one_line_error(tmp_path, capsys):
     assert rc == 2 and len(err) == 1 and "split.json" in err[0]
 
 
-def test_seed_with_durations_trains_and_writes_real_durations(voiced_run, tmp_path):
+def test_seed_with_durations_trains_and_writes_real_durations(voiced_run, tmp_path, capsys):
     data, _ = voiced_run
     run = tmp_path / "seedrun"
     assert main(["train", "--data-dir", str(data), "--run-dir", str(run), *TINY, "--encoding", "seed", "--durations", "--epochs", "1"]) == 0
@@ -122,6 +122,13 @@ def test_seed_with_durations_trains_and_writes_real_durations(voiced_run, tmp_pa
     assert main(["evaluate", "--run-dir", str(run)]) == 0
     lstm = json.loads((run / "evaluation.json").read_text())["models"]["lstm"]
     assert np.isfinite(lstm["perplexity"]) and lstm["perplexity"] < len(loaded.vocab)
+    # a checkpoint with one softmax (as --durations trained before) is refused in one line on --resume
+    from music_lstm.model import build_model
+
+    build_model(len(loaded.vocab), loaded.config).save(run / "checkpoint.keras")
+    assert main(["train", "--resume", "--run-dir", str(run), "--epochs", "2"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "checkpoint.keras" in err[-1] and "softmax" in err[-1]
 
 
 def test_durations_flag_is_refused_for_the_event_encodings(tmp_path, capsys):
