@@ -132,7 +132,7 @@ def _joined_notes(score) -> list[tuple[float, float, int]]:
     """(offset, duration, pitch) of every note, sorted. music21 cuts a MIDI note that crosses a
     barline into tied pieces; the pieces are joined again, so it is one note, struck once."""
     notes: list[tuple[float, float, int]] = []
-    for part_index, part in enumerate(score.parts or [score]):
+    for part in score.parts or [score]:
         tied: dict[int, int] = {}  # pitch -> index in notes of the note its tie goes on from
         for el in part.recurse().notes:
             offset = float(el.getOffsetInHierarchy(score))

@@ -25,8 +25,9 @@ def build_model(vocab_size: int, cfg: Config, heads: tuple[int, int] | None = No
         layers.Dropout(cfg.dropout, name="dropout_2"),
         layers.Dense(cfg.dense_units, activation="relu", name="dense"),
     ]
-    # Mean over the weighted targets only: padding and <unk> targets carry weight 0.
-    loss = keras.losses.SparseCategoricalCrossentropy(reduction="mean_with_sample_weight")
+    def loss():  # mean over the weighted targets only: padding and <unk> targets carry weight 0
+        return keras.losses.SparseCategoricalCrossentropy(reduction="mean_with_sample_weight")
+
     optimizer = keras.optimizers.Adam(learning_rate=cfg.learning_rate)
     if heads is None:
         model = keras.Sequential(
@@ -34,7 +35,7 @@ def build_model(vocab_size: int, cfg: Config, heads: tuple[int, int] | None = No
              layers.Dense(vocab_size, activation="softmax", name="output")],  # (batch, steps, vocab)
             name="music_lstm",
         )
-        model.compile(optimizer=optimizer, loss=loss, weighted_metrics=["sparse_categorical_accuracy"])
+        model.compile(optimizer=optimizer, loss=loss(), weighted_metrics=["sparse_categorical_accuracy"])
         return model
     ids = keras.Input(shape=(None,), dtype="int32")
     hidden = ids
@@ -42,6 +43,6 @@ def build_model(vocab_size: int, cfg: Config, heads: tuple[int, int] | None = No
         hidden = layer(hidden)
     outputs = [layers.Dense(n, activation="softmax", name=name)(hidden) for n, name in zip(heads, ("output", "output_duration"))]
     model = keras.Model(ids, outputs, name="music_lstm")
-    model.compile(optimizer=optimizer, loss=[loss, keras.losses.SparseCategoricalCrossentropy(reduction="mean_with_sample_weight")],
+    model.compile(optimizer=optimizer, loss=[loss(), loss()],
                   weighted_metrics=[["sparse_categorical_accuracy"], ["sparse_categorical_accuracy"]])
     return model

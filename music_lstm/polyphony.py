@@ -299,9 +299,8 @@ class Grammar:
 
 def texture(pieces: list[np.ndarray], symbols: list[str]) -> int:
     """The usual most pitches in one slice of a piece: the median over `pieces` (id arrays)."""
-    kinds = [classify(s) for s in symbols]
-    is_pitch = np.array([k == "pitch" for k, _, _ in kinds])
-    bounds = np.array([k in ("duration", "end", "rest") for k, _, _ in kinds])
+    kinds = _kinds(symbols)
+    is_pitch, bounds = kinds == "pitch", np.isin(kinds, ("duration", "end", "rest"))
     widest = []
     for ids in pieces:
         if not len(ids):
@@ -317,4 +316,9 @@ def rhythm_symbols(symbols: list[str], encoding: str) -> np.ndarray | None:
     (a grid's rhythm lies in its held marks, a seed symbol's in the symbol itself)."""
     if encoding != "voiced":
         return None
-    return np.array([classify(s)[0] in ("duration", "rest") for s in symbols])
+    return np.isin(_kinds(symbols), ("duration", "rest"))
+
+
+def _kinds(symbols: list[str]) -> np.ndarray:
+    """(vocab,) str: each symbol's kind as `classify` names it."""
+    return np.array([classify(s)[0] for s in symbols])
