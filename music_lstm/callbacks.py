@@ -19,6 +19,7 @@ import keras
 
 from .artifacts import atomic_path, write_json
 from .distribute import any_worker
+from .lstm import builtin_copy
 
 CHECKPOINT = "checkpoint.keras"
 STATE = "train_state.json"
@@ -32,6 +33,11 @@ def learning_rate(optimizer) -> float:
 def save_model(model, path: Path) -> None:
     with atomic_path(path) as tmp:
         model.save(tmp)  # Keras writes in place; the atomic rename keeps a reader from a half file
+
+
+def save_best(model, path: Path) -> None:
+    """The model for `generate` and `evaluate`: Keras's own layers, no optimizer state."""
+    save_model(builtin_copy(model), path)
 
 
 class Checkpointer(keras.callbacks.Callback):
@@ -48,7 +54,7 @@ class Checkpointer(keras.callbacks.Callback):
         value = (logs or {}).get(self.monitor)
         if value is not None and value < self.best:
             self.best, self.wait = float(value), 0
-            save_model(self.model, self.run / "model.keras")
+            save_best(self.model, self.run / "model.keras")
         else:
             self.wait += 1
             if self.lr_decay < 1.0:

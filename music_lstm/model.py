@@ -1,6 +1,7 @@
 """The network: token ids -> Embedding -> LSTM -> Dropout -> LSTM -> Dropout -> Dense(256) -> softmax.
 
-Built-in Keras layers only, so `model.keras` reloads with `keras.saving.load_model` and no custom
+The LSTMs are `lstm.FusedLSTM`: Keras's LSTM with a faster CPU training loop; `model.keras` holds
+Keras's own layers (`lstm.builtin_copy`), so it reloads with `keras.saving.load_model` and no custom
 objects. Both LSTMs return sequences: the model predicts the next symbol at every step of a window.
 Input: int ids of shape (batch, steps) for any number of steps; output: probabilities
 (batch, steps, vocab), or with `heads` two of them, over chords and over durations. No file I/O here.
@@ -12,6 +13,7 @@ import keras
 from keras import layers
 
 from .config import Config
+from .lstm import FusedLSTM
 
 
 def build_model(vocab_size: int, cfg: Config, heads: tuple[int, int] | None = None) -> keras.Model:
@@ -19,9 +21,9 @@ def build_model(vocab_size: int, cfg: Config, heads: tuple[int, int] | None = No
     read the same Dense layer (`seed --durations`: a chord and its duration, see vocab.Factors)."""
     body = [
         layers.Embedding(vocab_size, cfg.embed_dim, name="embedding"),  # (batch, steps, embed)
-        layers.LSTM(cfg.units, return_sequences=True, name="lstm_1"),  # (batch, steps, units)
+        FusedLSTM(cfg.units, return_sequences=True, name="lstm_1"),  # (batch, steps, units)
         layers.Dropout(cfg.dropout, name="dropout_1"),
-        layers.LSTM(cfg.units, return_sequences=True, name="lstm_2"),
+        FusedLSTM(cfg.units, return_sequences=True, name="lstm_2"),
         layers.Dropout(cfg.dropout, name="dropout_2"),
         layers.Dense(cfg.dense_units, activation="relu", name="dense"),
     ]

@@ -51,8 +51,8 @@ class LSTMStepper:
     def from_keras(cls, model, factors=None) -> "LSTMStepper":
         by_kind: dict[str, list] = {"Embedding": [], "LSTM": [], "Dense": []}
         for layer in model.layers:
-            kind = type(layer).__name__
-            if kind in by_kind:
+            kind = next((c.__name__ for c in type(layer).__mro__ if c.__name__ in by_kind), None)  # FusedLSTM is an LSTM
+            if kind:
                 by_kind[kind].append([np.asarray(w) for w in layer.get_weights()])
         (emb,), lstms, denses = by_kind["Embedding"], by_kind["LSTM"], by_kind["Dense"]
         if len(denses) != (2 if factors is None else 3) or not lstms:

@@ -23,7 +23,7 @@ import numpy as np
 
 from .artifacts import read_json, write_json
 from .augment import shifts, transpositions
-from .callbacks import CHECKPOINT, STATE, Checkpointer, CtrlC, HistoryWriter, TimeBudget, learning_rate, save_model
+from .callbacks import CHECKPOINT, STATE, Checkpointer, CtrlC, HistoryWriter, TimeBudget, learning_rate, save_best
 from .config import Config
 from .corpus import encode_folder, load_folder
 from .dataset import key_windows, overlap_weights, save_corpus, split_pieces, tf_dataset
@@ -166,7 +166,7 @@ def _train(cfg, data_dir, run, resume, recursive, workers, use_cache, cache_dir,
             raise
     seconds = time.perf_counter() - start
     if not (run / "model.keras").exists():  # no epoch improved on nothing (e.g. a NaN loss): keep what there is
-        save_model(model, run / "model.keras")
+        save_best(model, run / "model.keras")
     summary = {"best_" + monitor: checkpointer.best, "epochs": len(writer.history), "train_seconds": seconds,
                "replicas": replicas}
     log(f"trained {summary['epochs']} epochs in total ({seconds:.0f} s now); best {monitor} {checkpointer.best:.4f}")
