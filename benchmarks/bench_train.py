@@ -5,7 +5,8 @@ Part 1, on the same data (bach/, seed symbols, the default split) and model size
   (a) seed-style: windows of 100 symbols with one target each, the input the symbol index divided by
       the vocabulary size as one float per step, one-hot targets, categorical cross-entropy, batch 64;
   (b) ours: `model.build_model` with the default config but 512 units: embedded ids, a target at every
-      step of every window; at the default batch size, and at the seed's batch of 64.
+      step of every window; at the default batch size, and at the seed's batch of 64; and, at 64, the
+      same network with Keras's own LSTM layers instead of `lstm.FusedLSTM`.
   Both are timed over the same number of training steps after a warm-up; predicted symbols per second
   is the number of weighted targets trained on per second.
 Part 2: train with the default `Config()` (seed symbols unless `--encoding` says otherwise) and, after every epoch, score the model exactly on the
@@ -166,6 +167,8 @@ def main() -> int:
 
 
 def throughput_table(args, cfg, vocab, train, rng) -> None:
+    import keras
+
     from music_lstm.model import build_model
 
     steps = args.steps + 3  # 3 warm-up steps
@@ -174,6 +177,14 @@ def throughput_table(args, cfg, vocab, train, rng) -> None:
     for batch in batches:
         ours_cfg = dataclasses.replace(cfg, units=args.units, batch_size=batch)
         setups[batch] = (build_model(len(vocab), ours_cfg), our_batches(train, ours_cfg, steps, rng))
+    # Like for like with Keras's own LSTM layers (what ours trained with before lstm.FusedLSTM).
+    from music_lstm.lstm import builtin_copy
+
+    plain_cfg = dataclasses.replace(cfg, units=args.units, batch_size=SEED_BATCH)
+    plain = builtin_copy(build_model(len(vocab), plain_cfg))
+    plain.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(reduction="mean_with_sample_weight"),
+                  weighted_metrics=["sparse_categorical_accuracy"])
+    setups["keras"] = (plain, our_batches(train, plain_cfg, steps, rng))
     rates = throughput(setups, rounds=args.rounds)
     seed_sps, seed_step = rates.pop("seed")
     print(f"\ntraining throughput, 2 x {args.units} LSTM, {args.steps} timed steps each, taken in turns over "
@@ -184,6 +195,9 @@ def throughput_table(args, cfg, vocab, train, rng) -> None:
         ours_sps, ours_step = rates[batch]
         print(f"{f'(b) ours: {cfg.seq_len}-step windows, every step a target':<46} {batch:>5} {ours_step:>7.3f} "
               f"{ours_sps:>10.0f} {ours_sps / seed_sps:>7.1f}")
+    plain_sps, plain_step = rates["keras"]
+    print(f"{'(b) the same with keras.layers.LSTM':<46} {SEED_BATCH:>5} {plain_step:>7.3f} {plain_sps:>10.0f} "
+          f"{plain_sps / seed_sps:>7.1f}")
 
 
 def time_to_bigram_table(args, cfg, bigram, val) -> None:
