@@ -1,7 +1,7 @@
 """A training step with `lstm.FusedLSTM` against the same network with Keras's own LSTM layers.
 
-For each size, `model.build_model` (FusedLSTM) and `lstm.builtin_copy` of it (keras.layers.LSTM, the
-same weights, compiled alike) train on the same random batch of windows of 64 ids; after warm-up steps
+For each size, `model.build_model` with FusedLSTM and with keras.layers.LSTM (the same initial weights,
+compiled alike) train on the same random batch of windows of 64 ids; after warm-up steps
 the two take turns, so a busy spell on the machine hits both alike. Prints seconds per step and the
 ratio; the figures go in docs/BENCHMARKS.md.
 
@@ -34,7 +34,6 @@ def main() -> int:
     import keras
 
     from music_lstm.config import Config
-    from music_lstm.lstm import builtin_copy
     from music_lstm.model import build_model
 
     rng = np.random.default_rng(0)
@@ -46,10 +45,8 @@ def main() -> int:
         cfg = dataclasses.replace(Config(), units=units, batch_size=batch)
         keras.utils.set_random_seed(0)
         fused = build_model(args.vocab, cfg)
-        plain = builtin_copy(fused)
-        plain.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate),
-                      loss=keras.losses.SparseCategoricalCrossentropy(reduction="mean_with_sample_weight"),
-                      weighted_metrics=["sparse_categorical_accuracy"])
+        keras.utils.set_random_seed(0)
+        plain = build_model(args.vocab, cfg, lstm=keras.layers.LSTM)  # the same weights, Keras's LSTM layers
         x = rng.integers(1, args.vocab, (batch, cfg.seq_len)).astype(np.int32)
         y = rng.integers(1, args.vocab, (batch, cfg.seq_len)).astype(np.int32)
         w = np.ones((batch, cfg.seq_len), np.float32)

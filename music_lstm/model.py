@@ -16,14 +16,15 @@ from .config import Config
 from .lstm import FusedLSTM
 
 
-def build_model(vocab_size: int, cfg: Config, heads: tuple[int, int] | None = None) -> keras.Model:
+def build_model(vocab_size: int, cfg: Config, heads: tuple[int, int] | None = None, lstm=FusedLSTM) -> keras.Model:
     """One softmax over `vocab_size` symbols; or, given `heads` (chords, durations), two softmaxes that
-    read the same Dense layer (`seed --durations`: a chord and its duration, see vocab.Factors)."""
+    read the same Dense layer (`seed --durations`: a chord and its duration, see vocab.Factors).
+    `lstm` is the LSTM layer class (`keras.layers.LSTM` for Keras's own, as the benchmarks compare)."""
     body = [
         layers.Embedding(vocab_size, cfg.embed_dim, name="embedding"),  # (batch, steps, embed)
-        FusedLSTM(cfg.units, return_sequences=True, name="lstm_1"),  # (batch, steps, units)
+        lstm(cfg.units, return_sequences=True, name="lstm_1"),  # (batch, steps, units)
         layers.Dropout(cfg.dropout, name="dropout_1"),
-        FusedLSTM(cfg.units, return_sequences=True, name="lstm_2"),
+        lstm(cfg.units, return_sequences=True, name="lstm_2"),
         layers.Dropout(cfg.dropout, name="dropout_2"),
         layers.Dense(cfg.dense_units, activation="relu", name="dense"),
     ]
