@@ -5,8 +5,8 @@ that loop, so the backward pass multiplies by transposed matrices and builds eve
 one step at a time. `FusedLSTM` computes the same outputs and gradients (tested against Keras to
 float rounding) with one matrix product per step each way: the input product for all steps before
 the loop, the weight gradients as three products over all steps after it, and the recurrent kernel
-transposed once. Measured on a 2-core CPU (docs/BENCHMARKS.md): a training step 1.4x as fast for
-the default 2x128 network at batch 16, 3.5x for 2x512.
+transposed once. Measured on a 2-core CPU (`benchmarks/bench_lstm.py`, docs/BENCHMARKS.md): a
+training step 1.22x as fast for the default 2x128 network at batch 16, 2.81x for 2x512 at batch 16.
 
 Anywhere else (a GPU, where Keras uses cuDNN; another backend; a mask; dropout inside the layer; other
 activations) it is Keras's LSTM. `builtin_copy` gives the same network with Keras's own LSTM layers:
