@@ -81,13 +81,18 @@ def test_fused_lstm_gradients_reach_the_initial_state_inside_a_tf_function():
         np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-4, rtol=1e-4)
 
 
-def test_fused_lstm_leaves_what_it_does_not_cover_to_keras():
+def test_fused_lstm_leaves_what_it_does_not_cover_to_keras(monkeypatch):
+    import music_lstm.lstm
+
     theirs, ours = _pair(return_sequences=True, go_backwards=True)
     assert not ours._fusable(None)
     x = np.random.default_rng(4).normal(size=(2, 6, 5)).astype(np.float32)
     np.testing.assert_allclose(ours(x).numpy(), theirs(x).numpy(), atol=1e-6)
     _, plain = _pair()
     assert not plain._fusable(tf.ones((2, 6), bool))  # a mask
+    assert plain._fusable(None)
+    monkeypatch.setattr(music_lstm.lstm, "_cpu_only", lambda: False)  # a GPU: Keras's (cuDNN) path
+    assert not plain._fusable(None)
 
 
 def test_builtin_copy_saves_keras_layers_that_load_without_the_package(tmp_path):
