@@ -13,15 +13,27 @@ from dataclasses import dataclass, field
 GRID = 1e-6  # offsets are compared after rounding to this, so float noise never makes a new slice
 
 
+Note = tuple[float, float, int]  # (offset, duration, midi pitch), quarter notes
+VOICE_NAMES = ("Soprano", "Alto", "Tenor", "Bass")
+
+
 @dataclass(frozen=True)
 class Piece:
-    notes: list[tuple[float, float, int]] = field(default_factory=list)  # (offset, duration, pitch)
+    notes: list[Note] = field(default_factory=list)  # every note of every part
     bpm: float | None = None  # first tempo mark, if the file has one
+    # The four sung lines (soprano, alto, tenor, bass), each a monophonic list of notes, when the file
+    # gives them (`midi_io` decides by its part-selection rule); None otherwise.
+    voices: tuple[list[Note], ...] | None = None
+    # Why the file gives no four voices (one line), when `voices` is None.
+    no_voices: str | None = None
 
     def transpose(self, semitones: int) -> "Piece":
         """The piece moved by `semitones`; notes pushed outside MIDI's 0..127 are dropped."""
         moved = [(o, d, p + semitones) for o, d, p in self.notes if 0 <= p + semitones <= 127]
-        return Piece(notes=moved, bpm=self.bpm)
+        voices = None
+        if self.voices is not None:
+            voices = tuple([(o, d, p + semitones) for o, d, p in v if 0 <= p + semitones <= 127] for v in self.voices)
+        return Piece(notes=moved, bpm=self.bpm, voices=voices, no_voices=self.no_voices)
 
 
 @dataclass(frozen=True)
