@@ -3,8 +3,8 @@
 Pure Python and NumPy. A piece is its four voices, each a monophonic list of `(offset, duration, pitch)`
 notes in quarter notes, highest voice first (`events.Piece.voices`).
 
-The voices are cut into onset slices: one at every time a note of any voice starts. In a slice each voice
-sounds one pitch (the note it struck there or holds over) or none. Between two slices a voice *moves* when it
+The voices are cut into onset slices: one at every time a note of any voice starts or a voice falls silent.
+In a slice each voice sounds one pitch (the note it struck there or holds over) or none (a rest). Between two slices a voice *moves* when it
 sounds in both and its pitch changes; a held or re-struck note of the same pitch does not move.
 
 Definitions (intervals between two voices are taken as absolute semitones; their class is that mod 12, so
@@ -101,17 +101,20 @@ def _q(x: float) -> float:
 
 
 def voice_slices(voices: Voices) -> list[VSlice]:
-    """The onset slices of four voices: one per time at which any voice strikes a note."""
+    """The onset slices of four voices: one per time at which any voice strikes a note or falls silent."""
     if len(voices) != 4:
         raise ValueError(f"need four voices, got {len(voices)}")
     spans = []
     for v in voices:
         notes = sorted((_q(o), _q(o + d), p) for o, d, p in v if d > 0)
         spans.append((np.array([n[0] for n in notes]), np.array([n[1] for n in notes]), [n[2] for n in notes]))
-    onsets = sorted({s for starts, _, _ in spans for s in starts.tolist()})
+    starts_all = {s for starts, _, _ in spans for s in starts.tolist()}
+    # a rest starts where a note ends and its voice strikes nothing else then
+    rests = {e for starts, ends, _ in spans for e in set(ends.tolist()) - set(starts.tolist())}
+    end = max((float(ends.max()) for _, ends, _ in spans if len(ends)), default=0.0)
+    onsets = sorted(starts_all | {e for e in rests if e < end - GRID / 2})
     if not onsets:
         return []
-    end = max(float(ends.max()) for _, ends, _ in spans if len(ends))
     out = []
     for i, t in enumerate(onsets):
         pitches, struck = [], []
