@@ -40,6 +40,10 @@ Use from `evaluate --generated`, with the voices of the generated and held-out p
     json_dict = c.to_json()
     # or everything at once, the classifier two-sample test included:
     text, json_dict = voice_leading.report(generated_voices_by_name, reference_voices_list, seed=0)
+    # or from `events.Piece`s (those without four voices are left out and named):
+    text, json_dict = voice_leading.report_pieces({name: piece, ...}, [held_out_piece, ...], seed=0)
+
+Pieces are not cropped unless `crop_slices` is given: the measures are rates per transition or per slice.
 """
 
 from __future__ import annotations
@@ -370,3 +374,21 @@ def report(
         ts["calibration_error"] = str(e)
     c.two_sample = ts
     return format_table(c), c.to_json()
+
+
+def report_pieces(generated: dict, reference: list, crop_slices: int | None = None, seed: int = 0) -> tuple[str, dict]:
+    """`report` on `events.Piece`s: those whose `voices` is None are left out, and the text and the dict say
+    how many and which generated ones."""
+    gen = {name: p.voices for name, p in generated.items() if p.voices is not None}
+    ref = [p.voices for p in reference if p.voices is not None]
+    left_gen = [name for name, p in generated.items() if p.voices is None]
+    left_ref = len(reference) - len(ref)
+    if not gen:
+        raise ValueError(f"none of the {len(generated)} generated pieces has four voices")
+    text, out = report(gen, ref, crop_slices, seed)
+    out["left_out"] = {"generated": left_gen, "reference": left_ref}
+    if left_gen or left_ref:
+        text += f"\nleft out, no four voices: {len(left_gen)} generated, {left_ref} held-out Bach"
+        if left_gen:
+            text += f" (e.g. {left_gen[0]})"
+    return text, out

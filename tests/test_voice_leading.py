@@ -1,14 +1,18 @@
 """Voice-leading measures of four voices on hand-made progressions, and the classifier two-sample test."""
 
+import json
+
 import numpy as np
 import pytest
 
 from music_lstm import two_sample
+from music_lstm.events import Piece
 from music_lstm.voice_leading import (
     chord_type,
     compare,
     format_table,
     measure,
+    report_pieces,
     voice_ranges,
     voice_slices,
 )
@@ -157,6 +161,20 @@ def test_classifier_separates_different_sets_and_not_a_set_from_itself():
     same = two_sample.calibrate(plain, length=32, seed=0)
     assert 0.35 <= same.accuracy <= 0.65
     assert same.pieces_a == same.pieces_b == 20 and same.excerpts_a == same.excerpts_b == 60
+
+
+def test_report_from_pieces_runs_the_classifier_and_leaves_out_pieces_without_voices():
+    rng = np.random.default_rng(1)
+    bach = [Piece(voices=tuple(random_walk_piece(rng))) for _ in range(6)]
+    gen = {f"{i}.mid": Piece(voices=tuple(random_walk_piece(rng, parallel=True))) for i in range(4)}
+    gen["flat.mid"] = Piece(notes=[(0, 1, 60)])
+    text, out = report_pieces(gen, bach, seed=0)
+    assert out["left_out"] == {"generated": ["flat.mid"], "reference": 0}
+    assert set(out["generated"]) == {f"{i}.mid" for i in range(4)}
+    assert out["two_sample"]["generated_vs_bach"]["pieces_a"] == 4
+    assert out["two_sample"]["bach_vs_bach"]["pieces_a"] == 3
+    assert "classifier two-sample test" in text and "left out, no four voices: 1 generated" in text
+    json.dumps(out)
 
 
 def test_grouped_folds_keep_a_piece_on_one_side():
