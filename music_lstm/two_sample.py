@@ -49,7 +49,11 @@ def excerpt_features(sl: list[VSlice]) -> np.ndarray:
     for u, l in PAIRS:  # harmonic interval classes per pair
         feats.append(_hist([abs(s.pitches[u] - s.pitches[l]) % 12 for s in full], 12))
     for v in range(4):  # melodic steps per voice: |interval| 0..12, >12, and the share going up
-        steps = [b.pitches[v] - a.pitches[v] for a, b in zip(sl, sl[1:]) if b.struck[v] and a.pitches[v] is not None and b.pitches[v] is not None]
+        steps = [
+            b.pitches[v] - a.pitches[v]
+            for a, b in zip(sl, sl[1:])
+            if b.struck[v] and a.pitches[v] is not None and b.pitches[v] is not None
+        ]
         feats.append(_hist([min(abs(x), 13) for x in steps], 14))
         feats.append(np.array([np.mean([x > 0 for x in steps]) if steps else 0.0]))
     trans = [(a, b) for a, b in zip(sl, sl[1:]) if a.full and b.full and any(_moves(a, b))]
@@ -100,7 +104,9 @@ def features(pieces: list[Voices], length: int = EXCERPT) -> tuple[np.ndarray, n
     return np.vstack(rows), np.array(groups)
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, l2: float = L2, iterations: int = 50) -> np.ndarray:
+def fit_logistic(
+    x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, l2: float = L2, iterations: int = 50
+) -> np.ndarray:
     """L2-regularised logistic regression by Newton's method: (weights, intercept last). The intercept is not
     penalised; `weights` per row are rescaled to sum to the number of rows."""
     n, d = x.shape
@@ -190,8 +196,11 @@ def _fold(x, y, fold, f, pred, accs, l2):
     accs.append(_balanced(pred[test], y[test]))
 
 
-def calibrate(pieces: list[Voices], length: int = EXCERPT, folds: int = FOLDS, seed: int = 0, l2: float = L2) -> TwoSampleResult:
+def calibrate(
+    pieces: list[Voices], length: int = EXCERPT, folds: int = FOLDS, seed: int = 0, l2: float = L2
+) -> TwoSampleResult:
     """The same test on `pieces` split at random (by piece, with `seed`) into two halves."""
     order = np.random.default_rng(seed + 1).permutation(len(pieces))
     half = len(pieces) // 2
-    return two_sample_test([pieces[i] for i in order[:half]], [pieces[i] for i in order[half:]], length, folds, seed, l2)
+    a, b = [pieces[i] for i in order[:half]], [pieces[i] for i in order[half:]]
+    return two_sample_test(a, b, length, folds, seed, l2)

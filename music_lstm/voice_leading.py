@@ -4,8 +4,9 @@ Pure Python and NumPy. A piece is its four voices, each a monophonic list of `(o
 notes in quarter notes, highest voice first (`events.Piece.voices`).
 
 The voices are cut into onset slices: one at every time a note of any voice starts or a voice falls silent.
-In a slice each voice sounds one pitch (the note it struck there or holds over) or none (a rest). Between two slices a voice *moves* when it
-sounds in both and its pitch changes; a held or re-struck note of the same pitch does not move.
+In a slice each voice sounds one pitch (the note it struck there or holds over) or none (a rest). Between
+two slices a voice *moves* when it sounds in both and its pitch changes; a held or re-struck note of the
+same pitch does not move.
 
 Definitions (intervals between two voices are taken as absolute semitones; their class is that mod 12, so
 compound intervals reduce: 19 is a fifth, 24 an octave; 0 is a unison or an octave):
@@ -269,14 +270,18 @@ class VoiceComparison:
             "reference": self.reference,
             "generated": self.generated,
             "outside": self.outside,
-            "summary": {m: {"generated_median": med(m), "inside": k, "pieces": n} for m, k in self.inside_counts().items()},
+            "summary": {
+                m: {"generated_median": med(m), "inside": k, "pieces": n} for m, k in self.inside_counts().items()
+            },
             "parallels": {
                 "bach_median": self.reference["parallels"]["median"],
                 "bach_p75": self.reference["parallels"]["p75"],
                 "bach_p90": self.reference["parallels"]["p90"],
                 "generated_median": med("parallels"),
                 "at_or_below_bach_p90": self.parallels_at_or_below_p90(),
-                "median_at_or_below_bach_p75": (med("parallels") <= self.reference["parallels"]["p75"] + 1e-9) if n else None,
+                "median_at_or_below_bach_p75": (
+                    (med("parallels") <= self.reference["parallels"]["p75"] + 1e-9) if n else None
+                ),
                 "pieces": n,
             },
         }
@@ -304,7 +309,8 @@ def compare(
     band = {m: _stats([v[m] for v in ref_values]) for m in list(rows) + ["parallel_fifths", "parallel_octaves"]}
     values = {name: measure(v, ranges) for name, v in generated.items()}
     outside = {
-        name: [m for m in rows if not band[m]["p5"] - 1e-9 <= v[m] <= band[m]["p95"] + 1e-9] for name, v in values.items()
+        name: [m for m in rows if not band[m]["p5"] - 1e-9 <= v[m] <= band[m]["p95"] + 1e-9]
+        for name, v in values.items()
     }
     return VoiceComparison(crop_slices, ranges, band, values, outside)
 
@@ -332,7 +338,8 @@ def format_table(c: VoiceComparison) -> str:
         f"90th {p['p90']:.1f}; generated median {gen_med:.1f}; "
         f"{c.parallels_at_or_below_p90()}/{n} pieces at or below Bach's 90th percentile"
     )
-    lines.append("Bach ranges (1st-99th percentile): " + ", ".join(f"{VOICE_NAMES[i]} {lo}-{hi}" for i, (lo, hi) in enumerate(c.ranges)))
+    ranges = ", ".join(f"{VOICE_NAMES[i]} {lo}-{hi}" for i, (lo, hi) in enumerate(c.ranges))
+    lines.append(f"Bach ranges (1st-99th percentile): {ranges}")
     if c.two_sample is not None:
         g, b = c.two_sample.get("generated_vs_bach"), c.two_sample.get("bach_vs_bach")
         parts = []
@@ -340,7 +347,8 @@ def format_table(c: VoiceComparison) -> str:
             parts.append(f"generated vs Bach {g['accuracy']:.2f} ({g['excerpts_a']}+{g['excerpts_b']} excerpts)")
         if b:
             parts.append(f"Bach vs Bach {b['accuracy']:.2f}")
-        lines.append("classifier two-sample test, cross-validated accuracy (0.5 = cannot tell apart): " + "; ".join(parts))
+        head = "classifier two-sample test, cross-validated accuracy (0.5 = cannot tell apart): "
+        lines.append(head + "; ".join(parts))
     if n > 1:
         for name, ms in c.outside.items():
             if ms:
@@ -363,7 +371,8 @@ def report(
     length = excerpt_slices or two_sample.EXCERPT
     ts = {}
     try:
-        ts["generated_vs_bach"] = two_sample.two_sample_test(list(generated.values()), reference, length=length, seed=seed).to_json()
+        result = two_sample.two_sample_test(list(generated.values()), reference, length=length, seed=seed)
+        ts["generated_vs_bach"] = result.to_json()
     except ValueError as e:
         ts["generated_vs_bach"] = None
         ts["error"] = str(e)

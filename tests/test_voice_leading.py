@@ -59,7 +59,9 @@ def test_contrary_and_oblique_fifths_and_repeated_notes_are_not_parallels():
     # tenor moves from a fifth to a twelfth above a held bass: oblique
     assert measure(chorale((72, 64, 55, 48), (74, 65, 67, 48)))["parallels"] == 0
     # alto and tenor re-strike their fifth while the others move: no motion, no parallel
-    m = measure([[(0, 1, 76), (1, 1, 77)], [(0, 1, 64), (1, 1, 64)], [(0, 1, 57), (1, 1, 57)], [(0, 1, 48), (1, 1, 50)]])
+    m = measure([
+        [(0, 1, 76), (1, 1, 77)], [(0, 1, 64), (1, 1, 64)], [(0, 1, 57), (1, 1, 57)], [(0, 1, 48), (1, 1, 50)]
+    ])
     assert m["transitions"] == 1 and m["parallels"] == 0
 
 
@@ -122,7 +124,8 @@ def test_chord_types_complete_and_incomplete():
 
 
 def test_sonority_share():
-    m = measure(chorale((72, 64, 55, 48), (76, 72, 64, 48), (71, 65, 59, 43), (67, 60, 55, 48), (67, 64, 62, 48), (68, 65, 62, 47)))
+    chords = [(72, 64, 55, 48), (76, 72, 64, 48), (71, 65, 59, 43), (67, 60, 55, 48), (67, 64, 62, 48), (68, 65, 62, 47)]
+    m = measure(chorale(*chords))
     # C major, C-E, G7 without fifth, open fifth, C-D-E-G, B diminished seventh
     assert m["sonority"] == pytest.approx(4 / 6)
 
