@@ -21,8 +21,8 @@ compound intervals reduce: 19 is a fifth, 24 an octave; 0 is a unison or an octa
 - **hidden** (direct) fifth/octave, soprano and bass only: both move in the same direction into a perfect
   fifth or unison/octave class that is not the class they left (that would be a parallel), and the soprano
   moves by a leap (more than 2 semitones). Per 100 transitions.
-- **crossing**: share of four-voice slices where some voice sounds strictly below a lower voice (alto below
-  tenor, soprano below bass, ...).
+- **crossing**: share of four-voice slices where a voice sounds strictly below one that belongs under it
+  (alto below tenor, soprano below bass, ...).
 - **wide spacing**: share of four-voice slices where soprano-alto (`wide_sa`) or alto-tenor (`wide_at`) is
   more than 12 semitones.
 - **range**: per voice, share of its notes outside a given `(low, high)` range, inclusive; `voice_ranges`
@@ -362,12 +362,14 @@ def report(
     crop_slices: int | None = None,
     seed: int = 0,
     excerpt_slices: int | None = None,
+    ranges: list[tuple[int, int]] | None = None,
 ) -> tuple[str, dict]:
     """The voice-leading comparison and the classifier two-sample test (generated vs Bach, and Bach vs Bach
-    as calibration), as the text table and a JSON-able dict."""
+    as calibration), as the text table and a JSON-able dict. `ranges` as in `compare` (e.g. `voice_ranges`
+    of the training pieces; by default the reference's)."""
     from . import two_sample
 
-    c = compare(generated, reference, crop_slices)
+    c = compare(generated, reference, crop_slices, ranges)
     length = excerpt_slices or two_sample.EXCERPT
     ts = {}
     try:
@@ -385,7 +387,13 @@ def report(
     return format_table(c), c.to_json()
 
 
-def report_pieces(generated: dict, reference: list, crop_slices: int | None = None, seed: int = 0) -> tuple[str, dict]:
+def report_pieces(
+    generated: dict,
+    reference: list,
+    crop_slices: int | None = None,
+    seed: int = 0,
+    ranges: list[tuple[int, int]] | None = None,
+) -> tuple[str, dict]:
     """`report` on `events.Piece`s: those whose `voices` is None are left out, and the text and the dict say
     how many and which generated ones."""
     gen = {name: p.voices for name, p in generated.items() if p.voices is not None}
@@ -394,7 +402,7 @@ def report_pieces(generated: dict, reference: list, crop_slices: int | None = No
     left_ref = len(reference) - len(ref)
     if not gen:
         raise ValueError(f"none of the {len(generated)} generated pieces has four voices")
-    text, out = report(gen, ref, crop_slices, seed)
+    text, out = report(gen, ref, crop_slices, seed, ranges=ranges)
     out["left_out"] = {"generated": left_gen, "reference": left_ref}
     if left_gen or left_ref:
         text += f"\nleft out, no four voices: {len(left_gen)} generated, {left_ref} held-out Bach"

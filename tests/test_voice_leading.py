@@ -10,6 +10,7 @@ from music_lstm.events import Piece
 from music_lstm.voice_leading import (
     chord_type,
     compare,
+    crop_voices,
     format_table,
     measure,
     report_pieces,
@@ -141,6 +142,17 @@ def test_comparison_table_and_json():
     assert "parallels" in j["outside"]["a.mid"]
     table = format_table(c)
     assert "parallel 5ths/8ves" in table and "0/1 pieces at or below Bach's 90th percentile" in table
+    assert c.ranges == voice_ranges(bach)
+    narrow = compare(gen, bach, ranges=[(72, 72), (0, 127), (0, 127), (0, 127)])
+    assert narrow.generated["a.mid"]["outside_S"] == 0.5
+    cropped = compare(gen, bach, crop_slices=1)  # one slice: no transition left
+    assert cropped.generated["a.mid"]["parallels"] == 0 and cropped.generated["a.mid"]["transitions"] == 0
+
+
+def test_crop_voices_cuts_held_notes_short():
+    voices = chorale((72, 64, 55, 48), (74, 64, 55, 50), (72, 64, 55, 48))
+    assert crop_voices(voices, 2) == [[(0, 1, 72), (1, 1, 74)], [(0, 2, 64)], [(0, 2, 55)], [(0, 1, 48), (1, 1, 50)]]
+    assert crop_voices(voices, 3) == voices
 
 
 def random_walk_piece(rng, n=96, parallel=False):
