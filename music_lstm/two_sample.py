@@ -28,13 +28,13 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .blas import threads
-from .voice_leading import CHORD_TYPES, LEAP, PAIRS, VSlice, Voices, _moves, chord_type, transition_events, voice_slices
+from .voice_leading import CHORD_TYPES, LEAP, PAIRS, Voices, VSlice, chord_type, moves, transition_events, voice_slices
 
 EXCERPT = 48  # onset slices per excerpt
 FOLDS = 5
 L2 = 1.0
 MAJOR = (0, 2, 4, 5, 7, 9, 11)
-DURATION_BINS = (0.375, 0.625, 1.125, 2.25)  # slice durations: 16th/8th, ~8th, ~quarter, ~half, longer
+DURATION_BINS = (0.375, 0.625, 1.125, 2.25)  # slice durations: a 16th or less, ~8th, ~quarter, up to a half, longer
 
 
 def _hist(values, bins: int) -> np.ndarray:
@@ -56,7 +56,7 @@ def excerpt_features(sl: list[VSlice]) -> np.ndarray:
         ]
         feats.append(_hist([min(abs(x), 13) for x in steps], 14))
         feats.append(np.array([np.mean([x > 0 for x in steps]) if steps else 0.0]))
-    trans = [(a, b) for a, b in zip(sl, sl[1:]) if a.full and b.full and any(_moves(a, b))]
+    trans = [(a, b) for a, b in zip(sl, sl[1:]) if a.full and b.full and any(moves(a, b))]
     events = np.array([transition_events(a, b) for a, b in trans], dtype=float).reshape(-1, 3)
     n_full = max(len(full), 1)
     feats.append(np.array([

@@ -156,16 +156,17 @@ def chord_type(pcs) -> str | None:
     return None
 
 
-def _moves(a: VSlice, b: VSlice) -> list[int]:
+def moves(a: VSlice, b: VSlice) -> list[int]:
+    """Per voice, its step in semitones from slice `a` to slice `b` (0 where it is silent in either)."""
     return [(q - p) if p is not None and q is not None else 0 for p, q in zip(a.pitches, b.pitches)]
 
 
 def transition_events(a: VSlice, b: VSlice) -> tuple[int, int, int]:
     """(parallel fifths, parallel unisons/octaves, hidden S-B) between two four-voice slices."""
-    moves = _moves(a, b)
+    steps = moves(a, b)
     fifths = octaves = 0
     for u, l in PAIRS:
-        mu, ml = moves[u], moves[l]
+        mu, ml = steps[u], steps[l]
         if mu == 0 or ml == 0 or (mu > 0) != (ml > 0):
             continue
         before = abs(a.pitches[u] - a.pitches[l]) % 12
@@ -174,7 +175,7 @@ def transition_events(a: VSlice, b: VSlice) -> tuple[int, int, int]:
             fifths += 1
         elif before == after == 0:
             octaves += 1
-    ms, mb = moves[0], moves[3]
+    ms, mb = steps[0], steps[3]
     hidden = 0
     if ms and mb and (ms > 0) == (mb > 0) and abs(ms) > LEAP:
         before = abs(a.pitches[0] - a.pitches[3]) % 12
@@ -202,7 +203,7 @@ def measure(voices: Voices, ranges: list[tuple[int, int]] | None = None) -> dict
     full = [s for s in sl if s.full]
     fifths = octaves = hidden = transitions = 0
     for a, b in zip(sl, sl[1:]):
-        if a.full and b.full and any(_moves(a, b)):
+        if a.full and b.full and any(moves(a, b)):
             transitions += 1
             f, o, h = transition_events(a, b)
             fifths, octaves, hidden = fifths + f, octaves + o, hidden + h
