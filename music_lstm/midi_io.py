@@ -4,25 +4,50 @@ Reading hands back plain Python values (a `Piece` of `(offset, duration, midi_pi
 and durations in quarter notes); writing takes the same kind of values. Everything musical above this
 layer (slicing into chords, symbols, durations) is pure Python in `events` and `encoding`.
 
+Four voices. Besides all its notes, reading gives a piece's four sung lines, `Piece.voices`
+(Soprano, Alto, Tenor, Bass), or `Piece.no_voices`, a one-line reason why the file has none. The parts
+are the ones music21 makes of the tracks, in score order, parts without notes left out:
+
+- fewer than four parts: no voices (a piano piece, or a chorale with all voices in one track);
+- if the part names (MIDI track names) name each voice exactly once, those four parts are the voices,
+  whatever else the score holds. A name names a voice by its first word: Soprano/Sopran/Canto/Cantus/
+  Discantus/Treble/S., Alto/Alt/Altus/Contralto/A., Tenor/Tenore/T., Bass/Basso/Bassus/B.
+  ("Soprano 1" and "Bass Continuo" count, "Basso continuo" does not);
+- otherwise exactly four parts are S, A, T, B in score order;
+- more than four parts where names give one voice to two parts ("Soprano 1", "Soprano 2"): no voices,
+  the texture has more than four voices;
+- more than four parts without a name for each voice: parts that double another part are left out
+  (most of a part's notes struck with the same pitch class, at unison or octaves, in another part;
+  of two such parts the later in score order stays). If four remain they are S, A, T, B from the
+  highest average pitch down; otherwise no voices.
+
+Each voice is then made monophonic: of notes struck together in one part the highest is kept (the
+lowest in the bass), and a note still sounding at the next onset is cut short there. Notes tied
+across barlines are one note, as in `notes`.
+
     python -c "from music_lstm import midi_io; print(midi_io.read_midi('bach/bwv66.6.mid').notes[:8])"
 """
 
 from __future__ import annotations
 
 import os
+import re
 import struct
 from pathlib import Path
 
 from .artifacts import atomic_path
 from .errors import MidiError
-from .events import Piece
+from .events import VOICE_NAMES, Note, Piece
 
 DRUM_CHANNEL = 10  # General MIDI percussion; its "pitches" are drum kinds, not notes
 TICKS_PER_QUARTER = 480
 MIN_BPM, MAX_BPM = 10.0, 1000.0  # tempo marks outside this range are not taken as the piece's tempo
 MAX_QUARTERS = 5_000  # longer files are refused (41 minutes at 120 bpm): music21 slows down more than linearly
 # What reading extracts; the parse cache is keyed on it, so change it whenever `read_midi`'s output would.
-EXTRACTION = "notes-v3: every pitched note of every track, quantized, tied parts joined, drums dropped, format 2 in sequence"
+EXTRACTION = (
+    "notes-v3: every pitched note of every track, quantized, tied parts joined, drums dropped, format 2 in sequence; "
+    "voices-v1: S A T B by part names, else four parts in score order, else doublings left out; monophonic top/bottom"
+)
 
 
 def read_midi(path: str | os.PathLike) -> Piece:
@@ -50,9 +75,10 @@ def parse_midi(data: bytes, name: str | os.PathLike = "<bytes>") -> Piece:
     sequences = [tracks] if fmt != 2 else [[t] for t in tracks]
     notes: list[tuple[float, float, int]] = []
     bpm = None
+    parts: list[tuple[str | None, list[Note]]] = []
     for seq in sequences:
         try:
-            seq_notes, seq_bpm = _parse_tracks(seq, tpq, name)
+            seq_parts, seq_bpm = _parse_tracks(seq, tpq, name)
         except MidiError:
             raise
         except Exception as e:  # music21 raises many kinds on damaged files; all mean "unreadable"
@@ -60,11 +86,101 @@ def parse_midi(data: bytes, name: str | os.PathLike = "<bytes>") -> Piece:
             reason = text.splitlines()[0][:120] if text else type(e).__name__
             raise MidiError(name, f"damaged MIDI data ({reason})") from None
         start = max((o + d for o, d, _ in notes), default=0.0)
-        notes.extend((o + start, d, p) for o, d, p in seq_notes)
+        notes.extend((o + start, d, p) for _, part in seq_parts for o, d, p in part)
+        notes.sort()
+        parts.extend((part_name, part) for part_name, part in seq_parts if part)
         bpm = bpm or seq_bpm
     if not notes:
         raise MidiError(name, "no pitched notes (empty, or drums only)")
-    return Piece(notes=notes, bpm=bpm)
+    if len(sequences) > 1:
+        voices, why = None, f"format 2 file of {len(sequences)} independent sequences, not the parts of one score"
+    else:
+        voices, why = select_voices(parts)
+    return Piece(notes=notes, bpm=bpm, voices=voices, no_voices=why)
+
+
+# Part names that say which voice a part sings: the first word of the name, lower case, without dots
+# or numbers ("Soprano 1" -> "soprano", "S." -> "s", "Bass\rContinuo" -> "bass").
+VOICE_WORDS = (
+    frozenset({"soprano", "sopran", "sopr", "canto", "cantus", "discantus", "discant", "treble", "s"}),
+    frozenset({"alto", "alt", "altus", "contralto", "a"}),
+    frozenset({"tenor", "tenore", "ten", "t"}),
+    frozenset({"bass", "basso", "bassus", "bajo", "b"}),
+)
+DOUBLING_SHARE = 0.8  # a part whose notes are this share of another part's (same onset, same pitch class) doubles it
+
+
+def voice_of_name(name: str | None) -> int | None:
+    """0-3 (Soprano, Alto, Tenor, Bass) when a part name names a sung voice, else None."""
+    words = re.split(r"[^a-z]+", (name or "").lower())
+    words = [w for w in words if w]
+    first = words[0] if words else ""
+    if words[:2] == ["basso", "continuo"]:  # the instrumental bass line, not the sung one
+        return None
+    return next((v for v, table in enumerate(VOICE_WORDS) if first in table), None)
+
+
+def select_voices(parts: list[tuple[str | None, list[Note]]]) -> tuple[tuple[list[Note], ...] | None, str | None]:
+    """The four voices (S, A, T, B) of a score's parts, or None and a one-line reason.
+
+    `parts` are (name, notes) in score order, parts without notes already left out. The rule is in
+    the module docstring; each chosen part is then made monophonic by `monophonic`.
+    """
+    n = len(parts)
+    if n < 4:
+        return None, f"{n} part{'s' if n != 1 else ''} with notes (four voices need four parts)"
+    by_voice: list[list[int]] = [[], [], [], []]
+    for i, (name, _) in enumerate(parts):
+        v = voice_of_name(name)
+        if v is not None:
+            by_voice[v].append(i)
+    if all(len(ix) == 1 for ix in by_voice):
+        chosen = [ix[0] for ix in by_voice]
+    elif n == 4:
+        chosen = [0, 1, 2, 3]
+    else:
+        crowded = next((v for v, ix in enumerate(by_voice) if len(ix) > 1), None)
+        if crowded is not None:
+            names = ", ".join(repr(parts[i][0]) for i in by_voice[crowded])
+            return None, f"{len(by_voice[crowded])} parts sing the {VOICE_NAMES[crowded].lower()} ({names}): more than four voices"
+        kept = _without_doublings([notes for _, notes in parts])
+        if len(kept) != 4:
+            return None, (
+                f"{n} parts without a name for each voice, {len(kept)} after leaving out doublings: "
+                "cannot tell which four are S, A, T, B"
+            )
+        chosen = sorted(kept, key=lambda i: -sum(p for _, _, p in parts[i][1]) / len(parts[i][1]))
+    return tuple(monophonic(parts[i][1], lowest=(v == 3)) for v, i in enumerate(chosen)), None
+
+
+def _without_doublings(parts: list[list[Note]]) -> list[int]:
+    """Indices of the parts that double no other part, in score order. Part X doubles part Y when at
+    least DOUBLING_SHARE of X's notes start with a note of the same pitch class in Y (unison or
+    octaves); of two parts that double each other the later one is kept (scores list the instruments
+    above the choir)."""
+    onsets = [{(round(o, 6), p % 12) for o, _, p in notes} for notes in parts]
+    kept = list(range(len(parts)))
+    for i in range(len(parts)):
+        for j in kept:
+            if j != i:
+                shared = sum((round(o, 6), p % 12) in onsets[j] for o, _, p in parts[i])
+                if shared >= DOUBLING_SHARE * len(parts[i]):
+                    kept.remove(i)
+                    break
+    return kept
+
+
+def monophonic(notes: list[Note], lowest: bool = False) -> list[Note]:
+    """One note at a time: of the notes struck together keep the highest (the lowest when `lowest`,
+    for the bass), the longer of two on the same pitch; a note still sounding when the next one is
+    struck is cut short there."""
+    by_onset: dict[float, Note] = {}
+    for o, d, p in notes:
+        best = by_onset.get(o)
+        if best is None or (p < best[2] if lowest else p > best[2]) or (p == best[2] and d > best[1]):
+            by_onset[o] = (o, d, p)
+    line = [by_onset[o] for o in sorted(by_onset)]
+    return [(o, min(d, nxt[0] - o), p) for (o, d, p), nxt in zip(line, line[1:])] + line[-1:]
 
 
 def _split_chunks(data: bytes, name) -> tuple[int, list[bytes], int]:
@@ -104,7 +220,8 @@ def _split_chunks(data: bytes, name) -> tuple[int, list[bytes], int]:
     return fmt, tracks, division
 
 
-def _parse_tracks(tracks: list[bytes], tpq: int, name) -> tuple[list[tuple[float, float, int]], float | None]:
+def _parse_tracks(tracks: list[bytes], tpq: int, name) -> tuple[list[tuple[str | None, list[Note]]], float | None]:
+    """(part name, joined notes) for each part music21 makes of the tracks, and the first usable tempo."""
     from music21 import midi as m21midi
     from music21.midi import translate
 
@@ -119,40 +236,39 @@ def _parse_tracks(tracks: list[bytes], tpq: int, name) -> tuple[list[tuple[float
     if last_tick / tpq > MAX_QUARTERS:
         raise MidiError(name, f"too long ({last_tick / tpq:.0f} quarter notes; at most {MAX_QUARTERS} are read)")
     score = translate.midiFileToStream(mf, quantizePost=True)
-    notes = _joined_notes(score)
+    parts = [(getattr(part, "partName", None), _joined_notes(part, score)) for part in score.parts or [score]]
     bpm = None
     for mark in score.recurse().getElementsByClass("MetronomeMark"):
         if mark.number and MIN_BPM <= mark.number <= MAX_BPM:  # beyond these, a tempo is a typo
             bpm = float(mark.number)
             break
-    return notes, bpm
+    return parts, bpm
 
 
-def _joined_notes(score) -> list[tuple[float, float, int]]:
-    """(offset, duration, pitch) of every note, sorted. music21 cuts a MIDI note that crosses a
-    barline into tied pieces; the pieces are joined again, so it is one note, struck once."""
-    notes: list[tuple[float, float, int]] = []
-    for part in score.parts or [score]:
-        tied: dict[int, int] = {}  # pitch -> index in notes of the note its tie goes on from
-        for el in part.recurse().notes:
-            offset = float(el.getOffsetInHierarchy(score))
-            dur = float(el.quarterLength)
-            if dur <= 0:
+def _joined_notes(part, score) -> list[Note]:
+    """(offset, duration, pitch) of every note of one part, sorted. music21 cuts a MIDI note that
+    crosses a barline into tied pieces; the pieces are joined again, so it is one note, struck once."""
+    notes: list[Note] = []
+    tied: dict[int, int] = {}  # pitch -> index in notes of the note its tie goes on from
+    for el in part.recurse().notes:
+        offset = float(el.getOffsetInHierarchy(score))
+        dur = float(el.quarterLength)
+        if dur <= 0:
+            continue
+        for n in el.notes if el.isChord else (el,):
+            pitch = int(n.pitch.midi)
+            kind = n.tie.type if n.tie is not None else None
+            if kind in ("continue", "stop") and pitch in tied:
+                o, _, _ = notes[tied[pitch]]
+                notes[tied[pitch]] = (o, offset + dur - o, pitch)
+                if kind == "stop":
+                    del tied[pitch]
                 continue
-            for n in el.notes if el.isChord else (el,):
-                pitch = int(n.pitch.midi)
-                kind = n.tie.type if n.tie is not None else None
-                if kind in ("continue", "stop") and pitch in tied:
-                    o, _, _ = notes[tied[pitch]]
-                    notes[tied[pitch]] = (o, offset + dur - o, pitch)
-                    if kind == "stop":
-                        del tied[pitch]
-                    continue
-                notes.append((offset, dur, pitch))
-                if kind == "start":
-                    tied[pitch] = len(notes) - 1
-                else:
-                    tied.pop(pitch, None)
+            notes.append((offset, dur, pitch))
+            if kind == "start":
+                tied[pitch] = len(notes) - 1
+            else:
+                tied.pop(pitch, None)
     notes.sort()
     return notes
 
