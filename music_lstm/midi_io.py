@@ -322,18 +322,55 @@ def write_midi(
 
 def midi_file_bytes(notes, bpm: float = 90.0, program: int = 0, velocity: int = 80) -> bytes:
     """A format-1, one-track Standard MIDI File for `(offset, duration, midi_pitch)` notes on channel 1."""
-    tempo_us = int(round(60_000_000 / max(1.0, float(bpm))))
-    timed: list[tuple[int, int, bytes]] = [  # (tick, order, event): note-offs before note-ons at a tick
-        (0, 0, b"\xff\x51\x03" + tempo_us.to_bytes(3, "big")),
-        (0, 1, bytes([0xC0, int(program) & 0x7F])),
+    return _file_bytes([_track_chunk(notes, channel=0, program=program, velocity=velocity, bpm=bpm)])
+
+
+def write_voices_midi(
+    voices,
+    path: str | os.PathLike,
+    bpm: float = 90.0,
+    programs=(0, 0, 0, 0),
+    names=VOICE_NAMES,
+    velocity: int = 80,
+) -> None:
+    """Write four voices as a MIDI file of four named tracks (Soprano, Alto, Tenor, Bass), atomically.
+
+    Each voice is a list of `(offset, duration, midi_pitch)` notes; track k plays on channel k+1 with
+    `programs[k]` (General MIDI, 0-based, see `voice_programs`). The first track also holds the tempo.
+    """
+    voices, programs, names = list(voices), list(programs), list(names)
+    if not (len(voices) == len(programs) == len(names) == 4):
+        raise ValueError(f"four voices, programs and names are needed, got {len(voices)}, {len(programs)}, {len(names)}")
+    tracks = [
+        _track_chunk(v, channel=k, program=programs[k], velocity=velocity, bpm=bpm if k == 0 else None, name=names[k])
+        for k, v in enumerate(voices)
     ]
+    with atomic_path(path) as tmp:
+        Path(tmp).write_bytes(_file_bytes(tracks))
+
+
+def _file_bytes(tracks: list[bytes]) -> bytes:
+    header = b"MThd" + (6).to_bytes(4, "big") + (1).to_bytes(2, "big") + len(tracks).to_bytes(2, "big")
+    return header + TICKS_PER_QUARTER.to_bytes(2, "big") + b"".join(tracks)
+
+
+def _track_chunk(notes, channel: int, program: int, velocity: int, bpm: float | None, name: str | None = None) -> bytes:
+    """One MTrk chunk: optional name and tempo, a program change, the notes (no running status)."""
+    timed: list[tuple[int, int, bytes]] = []  # (tick, order, event): note-offs before note-ons at a tick
+    if name is not None:
+        text = str(name).encode("latin-1", "replace")
+        timed.append((0, 0, b"\xff\x03" + _vlq(len(text)) + text))
+    if bpm is not None:
+        tempo_us = int(round(60_000_000 / max(1.0, float(bpm))))
+        timed.append((0, 0, b"\xff\x51\x03" + tempo_us.to_bytes(3, "big")))
+    timed.append((0, 1, bytes([0xC0 | channel, int(program) & 0x7F])))
     vel = int(velocity) & 0x7F
     for offset, dur, pitch in notes:
         on_tick = int(round(offset * TICKS_PER_QUARTER))
         off_tick = max(on_tick + 1, int(round((offset + dur) * TICKS_PER_QUARTER)))
         p = int(pitch) & 0x7F
-        timed.append((on_tick, 3, bytes((0x90, p, vel))))
-        timed.append((off_tick, 2, bytes((0x80, p, 0))))
+        timed.append((on_tick, 3, bytes((0x90 | channel, p, vel))))
+        timed.append((off_tick, 2, bytes((0x80 | channel, p, 0))))
     timed.sort(key=lambda t: (t[0], t[1]))
     body, last = [], 0
     for tick, _, event in timed:
@@ -341,9 +378,7 @@ def midi_file_bytes(notes, bpm: float = 90.0, program: int = 0, velocity: int = 
         last = tick
     body.append(b"\x00\xff\x2f\x00")  # end of track
     track = b"".join(body)
-    header = b"MThd" + (6).to_bytes(4, "big") + (1).to_bytes(2, "big") + (1).to_bytes(2, "big")
-    header += TICKS_PER_QUARTER.to_bytes(2, "big")
-    return header + b"MTrk" + len(track).to_bytes(4, "big") + track
+    return b"MTrk" + len(track).to_bytes(4, "big") + track
 
 
 def _vlq(n: int) -> bytes:
@@ -372,6 +407,185 @@ def write_musicxml(notes: list[tuple[float, float, int]], path: str | os.PathLik
     score = stream.Score([part]).chordify()
     with atomic_path(path) as tmp:
         score.write("musicxml", fp=str(tmp))
+
+
+def voice_programs(instrument) -> tuple[int, int, int, int]:
+    """`--instrument` for four voices: one instrument for all ("organ", "19"), or four separated by
+    commas, soprano to bass ("choir,choir,strings,organ", "52,52,48,19"). Names and numbers are the
+    ones `generate.program_number` takes. Raises ValueError with a one-line message on bad input."""
+    from .generate import program_number
+
+    items = [t.strip() for t in str(instrument).split(",")]
+    if len(items) not in (1, 4) or not all(items):
+        raise ValueError(
+            f"invalid instrument: {instrument!r} (one instrument for all voices, or four separated by commas: soprano,alto,tenor,bass)"
+        )
+    if len(items) == 1:
+        return (program_number(items[0]),) * 4
+    programs = []
+    for name, item in zip(VOICE_NAMES, items):
+        try:
+            programs.append(program_number(item))
+        except ValueError as e:
+            raise ValueError(f"{name.lower()}: {e}") from None
+    return tuple(programs)
+
+
+def write_chorale_musicxml(
+    voices,
+    path: str | os.PathLike,
+    bpm: float = 90.0,
+    title: str = "Chorale",
+    time_signature: str = "4/4",
+    pickup: float = 0.0,
+    composer: str | None = None,
+) -> None:
+    """Write four voices as a chorale score in MusicXML, atomically: two staves, soprano (stems up)
+    and alto (stems down) on the treble staff, tenor (up) and bass (down) on the bass staff, with the
+    key signature of the piece's key (music21's key analysis of all four voices), `time_signature`,
+    measures, ties across barlines, the tempo and `title`. `pickup` is the length in quarter notes of
+    an upbeat before the first barline (0 for none). Pitches are spelled in the key; no composer is
+    named unless `composer` is given."""
+    from music21 import clef, instrument, key, layout, meter, metadata, note, stream, tempo
+
+    voices = [list(v) for v in voices]
+    if len(voices) != 4:
+        raise ValueError(f"four voices are needed, got {len(voices)}")
+    ts = meter.TimeSignature(time_signature)
+    bar = float(ts.barDuration.quarterLength)
+    end = max((o + d for v in voices for o, d, _ in v), default=0.0)
+    # Pad every voice to a whole last measure so all four end on the same barline.
+    total = pickup + bar * max(1, -(-(end - pickup) // bar)) if end > pickup else max(pickup, bar)
+
+    everything = stream.Stream()
+    for v in voices:
+        for o, d, p in v:
+            n = note.Note(p)
+            n.quarterLength = d
+            everything.insert(o, n)
+    tonality = everything.analyze("key") if len(everything.notes) else key.Key("C")
+    spell = _speller(tonality)
+
+    def measures_of(line) -> list:
+        flat = stream.Stream()
+        t = 0.0
+        for o, d, p in sorted(line):
+            if o > t + 1e-9:
+                flat.insert(t, note.Rest(quarterLength=o - t))
+            n = note.Note(spell(p))
+            n.quarterLength = d
+            flat.insert(o, n)
+            t = o + d
+        if total > t + 1e-9:
+            flat.insert(t, note.Rest(quarterLength=total - t))
+        bars = []
+        start = 0.0
+        while start < total - 1e-9:
+            length = pickup if (start == 0.0 and pickup > 0) else bar
+            bars.append((start, min(start + length, total)))
+            start += length
+        out = []
+        for a, b in bars:
+            els = []
+            for el in flat.getElementsByOffset(a, b, includeEndBoundary=False, mustFinishInSpan=False, mustBeginInSpan=False):
+                o, e = float(el.offset), float(el.offset + el.quarterLength)
+                if e <= a + 1e-9 or o >= b - 1e-9:
+                    continue
+                piece = note.Rest() if el.isRest else note.Note(el.pitch)
+                piece.quarterLength = min(e, b) - max(o, a)
+                if not el.isRest:
+                    ties_in, ties_out = o < a - 1e-9, e > b + 1e-9
+                    if ties_in or ties_out:
+                        from music21 import tie
+
+                        piece.tie = tie.Tie("continue" if ties_in and ties_out else "stop" if ties_in else "start")
+                els.append((max(o, a) - a, piece))
+            out.append(els)
+        return out
+
+    staves = []
+    for (upper, lower), (part_name, short, staff_clef) in zip(
+        ((0, 1), (2, 3)), (("Soprano, Alto", "S. A.", clef.TrebleClef()), ("Tenor, Bass", "T. B.", clef.BassClef()))
+    ):
+        part = stream.Part()
+        part.partName, part.partAbbreviation = part_name, short
+        inst = instrument.Vocalist()
+        inst.partName, inst.partAbbreviation = part_name, short
+        part.insert(0, inst)
+        lines = [measures_of(voices[upper]), measures_of(voices[lower])]
+        for number, (up, down) in enumerate(zip(*lines)):
+            m = stream.Measure(number=number if pickup > 0 else number + 1)
+            if number == 0:
+                m.insert(0, staff_clef)
+                m.insert(0, key.KeySignature(tonality.sharps))
+                m.insert(0, meter.TimeSignature(time_signature))
+                if upper == 0:
+                    mark = tempo.MetronomeMark(number=round(bpm), referent=note.Note(type="quarter"))
+                    mark.placement = "above"
+                    m.insert(0, mark)
+                if pickup > 0:
+                    m.paddingLeft = bar - pickup
+            for vid, (els, stem) in enumerate(((up, "up"), (down, "down")), start=1):
+                voice = stream.Voice(id=str(vid))
+                for o, el in els:
+                    if not el.isRest:
+                        el.stemDirection = stem
+                    voice.insert(o, el)
+                m.insert(0, voice)
+            part.append(m)
+        part.makeBeams(inPlace=True)
+        staves.append(part)
+
+    score = stream.Score()
+    score.metadata = metadata.Metadata()
+    score.metadata.title = title
+    score.metadata.movementName = title
+    if composer:
+        score.metadata.composer = composer
+    for part in staves:
+        score.insert(0, part)
+    score.insert(0, layout.StaffGroup(staves, symbol="brace", barTogether=True))
+    with atomic_path(path) as tmp:
+        score.write("musicxml", fp=str(tmp))
+        if not composer:  # music21 names itself the composer when none is given
+            text = Path(tmp).read_text(encoding="utf-8")
+            Path(tmp).write_text(text.replace('<creator type="composer">Music21</creator>', ""), encoding="utf-8")
+
+
+def _speller(tonality):
+    """A function midi pitch -> music21 Pitch spelled in `tonality`: scale notes as the scale spells
+    them (minor keys: raised sixth and seventh too); other notes as a raised scale degree (the sharp
+    fourth, a secondary leading tone), except the flat seventh in major and the flat second in minor."""
+    from music21 import interval, pitch
+
+    tonic = tonality.tonic
+    names: dict[int, str] = {}
+    scale = list(tonality.getScale().pitches)
+    if tonality.mode == "minor":
+        scale += [tonic.transpose("M6"), tonic.transpose("M7")]
+    for p in scale:
+        names.setdefault(p.pitchClass, p.name)
+    by_pc = dict(names)
+    flat_pc = (tonic.pitchClass + (10 if tonality.mode == "major" else 1)) % 12
+    for pc in range(12):
+        if pc in names:
+            continue
+        if pc == flat_pc and (pc + 1) % 12 in by_pc:
+            names[pc] = pitch.Pitch(by_pc[(pc + 1) % 12]).transpose(interval.Interval("-A1")).name
+        elif (pc - 1) % 12 in by_pc:
+            names[pc] = pitch.Pitch(by_pc[(pc - 1) % 12]).transpose(interval.Interval("A1")).name
+        else:
+            names[pc] = pitch.Pitch(midi=pc).name
+    # A raised or lowered degree that needs a double accidental (F## in D-sharp minor) gets the plain name.
+    names = {pc: (n if n.count("#") + n.count("-") <= 1 else pitch.Pitch(midi=pc).name) for pc, n in names.items()}
+
+    def spell(midi: int):
+        p = pitch.Pitch(names[midi % 12])
+        p.octave = 4
+        p.octave += (int(midi) - p.midi) // 12
+        return p
+
+    return spell
 
 
 def export_bach(out_dir: str | os.PathLike, log=print) -> int:
