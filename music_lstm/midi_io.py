@@ -454,8 +454,11 @@ def write_chorale_musicxml(
     ts = meter.TimeSignature(time_signature)
     bar = float(ts.barDuration.quarterLength)
     end = max((o + d for v in voices for o, d, _ in v), default=0.0)
-    # Pad every voice to a whole last measure so all four end on the same barline.
-    total = pickup + bar * max(1, -(-(end - pickup) // bar)) if end > pickup else max(pickup, bar)
+    # Pad every voice to the end of its last measure so all four end on the same barline. After an
+    # upbeat the last measure is short by the upbeat's length, when the music fits in that.
+    total = pickup + bar * max(1, -(-(end - pickup - 1e-9) // bar))
+    if 0 < pickup < bar and total - pickup >= end - 1e-9:
+        total -= pickup
 
     everything = stream.Stream()
     for v in voices:
@@ -525,6 +528,9 @@ def write_chorale_musicxml(
                     m.insert(0, mark)
                 if pickup > 0:
                     m.paddingLeft = bar - pickup
+            last = number == len(lines[0]) - 1
+            if last and number > 0 and pickup > 0 and (total - pickup) % bar:
+                m.paddingRight = bar - (total - pickup) % bar  # the short last measure that completes the upbeat
             for vid, (els, stem) in enumerate(((up, "up"), (down, "down")), start=1):
                 voice = stream.Voice(id=str(vid))
                 for o, el in els:
@@ -558,11 +564,11 @@ def _speller(tonality):
     fourth, a secondary leading tone), except the flat seventh in major and the flat second in minor."""
     from music21 import interval, pitch
 
-    tonic = tonality.tonic
+    tonic = pitch.Pitch(tonality.tonic.name)  # a fresh pitch: an analysed tonic may carry an inferred spelling
     names: dict[int, str] = {}
-    scale = list(tonality.getScale().pitches)
+    scale = [pitch.Pitch(p.name) for p in tonality.getScale(tonality.mode).pitches]
     if tonality.mode == "minor":
-        scale += [tonic.transpose("M6"), tonic.transpose("M7")]
+        scale += [tonic.transpose(interval.Interval("M6")), tonic.transpose(interval.Interval("M7"))]
     for p in scale:
         names.setdefault(p.pitchClass, p.name)
     by_pc = dict(names)

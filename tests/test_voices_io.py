@@ -197,3 +197,25 @@ def test_voice_programs_bad_input_is_one_line(spec, words):
     with pytest.raises(ValueError) as info:
         midi_io.voice_programs(spec)
     assert words in str(info.value) and "\n" not in str(info.value)
+
+
+def test_chorale_musicxml_upbeat_and_a_short_last_measure(tmp_path):
+    from music21 import converter
+
+    # A quarter-note upbeat and three more beats: an upbeat measure and a three-beat last measure, no padding rests.
+    voices = [[(float(b), 1.0, p + 2 * b) for b in range(4)] for p in (67, 62, 55, 43)]
+    path = tmp_path / "upbeat.musicxml"
+    midi_io.write_chorale_musicxml(voices, path, title="Upbeat", pickup=1.0)
+    for part in converter.parse(str(path)).parts:
+        measures = part.getElementsByClass("Measure")
+        assert [m.barDuration.quarterLength - m.paddingLeft - m.paddingRight for m in measures][:1] == [1.0]
+        assert [float(m.duration.quarterLength) for m in measures] == [1.0, 3.0]
+        assert not list(part.recurse().getElementsByClass("Rest"))
+
+
+def test_spelling_follows_the_key():
+    from music21 import key
+
+    assert [midi_io._speller(key.Key("f#"))(m).name for m in (65, 63, 60)] == ["E#", "D#", "B#"]
+    assert [midi_io._speller(key.Key("F"))(m).name for m in (70, 63, 68)] == ["B-", "E-", "G#"]
+    assert [midi_io._speller(key.Key("d"))(m).name for m in (61, 63, 70, 71)] == ["C#", "E-", "B-", "B"]
