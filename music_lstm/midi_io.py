@@ -25,6 +25,11 @@ Each voice is then made monophonic: of notes struck together in one part the hig
 lowest in the bass), and a note still sounding at the next onset is cut short there. Notes tied
 across barlines are one note, as in `notes`.
 
+Four voices go out as a MIDI file of four named tracks, a channel and a program each
+(`write_voices_midi`, `voice_programs` for `--instrument`), or as a chorale score in MusicXML
+(`write_chorale_musicxml`): two staves, soprano and alto on the treble staff, tenor and bass on the bass
+staff, stems apart, with the key signature of the analysed key and pitches spelled in that key.
+
     python -c "from music_lstm import midi_io; print(midi_io.read_midi('bach/bwv66.6.mid').notes[:8])"
 """
 
