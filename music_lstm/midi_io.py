@@ -449,13 +449,15 @@ def write_chorale_musicxml(
     and alto (stems down) on the treble staff, tenor (up) and bass (down) on the bass staff, with the
     key signature of the piece's key (music21's key analysis of all four voices), `time_signature`,
     measures, ties across barlines, the tempo and `title`. `pickup` is the length in quarter notes of
-    an upbeat before the first barline (0 for none). Pitches are spelled in the key; no composer is
-    named unless `composer` is given."""
+    an upbeat before the first barline (0 for none). Pitches are spelled in the key; onsets and
+    releases are moved to the nearest sixteenth or eighth-note triplet; no composer is named unless
+    `composer` is given."""
     from music21 import clef, instrument, key, layout, meter, metadata, note, stream, tempo
 
     voices = [list(v) for v in voices]
     if len(voices) != 4:
         raise ValueError(f"four voices are needed, got {len(voices)}")
+    voices = [_notatable(v, lowest=(k == 3)) for k, v in enumerate(voices)]
     ts = meter.TimeSignature(time_signature)
     bar = float(ts.barDuration.quarterLength)
     end = max((o + d for v in voices for o, d, _ in v), default=0.0)
@@ -561,6 +563,20 @@ def write_chorale_musicxml(
         if not composer:  # music21 names itself the composer when none is given
             text = Path(tmp).read_text(encoding="utf-8")
             Path(tmp).write_text(text.replace('<creator type="composer">Music21</creator>', ""), encoding="utf-8")
+
+
+def _notatable(line: list[Note], lowest: bool) -> list[Note]:
+    """A voice whose onsets and releases lie on the grids reading gives (sixteenths and eighth-note
+    triplets), so every duration can be written; one note at a time."""
+
+    def snap(t: float) -> float:
+        return min(round(t * 4) / 4, round(t * 3) / 3, key=lambda g: abs(g - t))
+
+    snapped = []
+    for o, d, p in line:
+        a, b = snap(o), snap(o + d)
+        snapped.append((a, (b if b > a else a + 0.25) - a, p))
+    return monophonic(snapped, lowest=lowest)
 
 
 def _speller(tonality):

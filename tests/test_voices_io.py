@@ -219,3 +219,21 @@ def test_spelling_follows_the_key():
     assert [midi_io._speller(key.Key("f#"))(m).name for m in (65, 63, 60)] == ["E#", "D#", "B#"]
     assert [midi_io._speller(key.Key("F"))(m).name for m in (70, 63, 68)] == ["B-", "E-", "G#"]
     assert [midi_io._speller(key.Key("d"))(m).name for m in (61, 63, 70, 71)] == ["C#", "E-", "B-", "B"]
+
+
+def test_chorale_musicxml_moves_off_grid_times_to_sixteenths_and_triplets(tmp_path):
+    from music21 import converter
+
+    soprano = [(0.0, 1 / 3, 72), (1 / 3, 1 / 3, 74), (2 / 3, 1 / 3, 76), (1.0, 0.23, 77), (1.23, 2.77, 79)]
+    path = tmp_path / "grid.musicxml"
+    midi_io.write_chorale_musicxml([soprano, [(0.0, 4.0, 67)], [(0.0, 4.0, 60)], [(0.0, 4.0, 48)]], path)
+    m1 = converter.parse(str(path)).parts[0].getElementsByClass("Measure")[0]
+    top = next(v for v in m1.voices if str(v.id) == "1")
+    got = []
+    for n in top.notes:  # a tied note is written as pieces: join them
+        if n.tie is not None and n.tie.type in ("continue", "stop"):
+            o, d, p = got[-1]
+            got[-1] = (o, d + round(float(n.quarterLength) * 12), p)
+        else:
+            got.append((round(float(n.offset) * 12), round(float(n.quarterLength) * 12), n.pitch.midi))
+    assert got == [(0, 4, 72), (4, 4, 74), (8, 4, 76), (12, 3, 77), (15, 33, 79)]  # twelfths of a quarter
