@@ -4,25 +4,55 @@ Reading hands back plain Python values (a `Piece` of `(offset, duration, midi_pi
 and durations in quarter notes); writing takes the same kind of values. Everything musical above this
 layer (slicing into chords, symbols, durations) is pure Python in `events` and `encoding`.
 
+Four voices. Besides all its notes, reading gives a piece's four sung lines, `Piece.voices`
+(Soprano, Alto, Tenor, Bass), or `Piece.no_voices`, a one-line reason why the file has none. The parts
+are the ones music21 makes of the tracks, in score order, parts without notes left out:
+
+- fewer than four parts: no voices (a piano piece, or a chorale with all voices in one track);
+- if the part names (MIDI track names) name each voice exactly once, those four parts are the voices,
+  whatever else the score holds. A name names a voice by its first word: Soprano/Sopran/Canto/Cantus/
+  Discantus/Treble/S., Alto/Alt/Altus/Contralto/A., Tenor/Tenore/T., Bass/Basso/Bassus/B.
+  ("Soprano 1" and "Bass Continuo" count, "Basso continuo" does not);
+- otherwise exactly four parts are S, A, T, B in score order;
+- more than four parts where names give one voice to two parts ("Soprano 1", "Soprano 2"): no voices,
+  the texture has more than four voices;
+- more than four parts without a name for each voice: parts that double another part are left out
+  (most of a part's notes struck with the same pitch class, at unison or octaves, in another part;
+  of two such parts the later in score order stays). If four remain they are S, A, T, B from the
+  highest average pitch down; otherwise no voices.
+
+Each voice is then made monophonic: of notes struck together in one part the highest is kept (the
+lowest in the bass), and a note still sounding at the next onset is cut short there. Notes tied
+across barlines are one note, as in `notes`.
+
+Four voices go out as a MIDI file of four named tracks, a channel and a program each
+(`write_voices_midi`, `voice_programs` for `--instrument`), or as a chorale score in MusicXML
+(`write_chorale_musicxml`): two staves, soprano and alto on the treble staff, tenor and bass on the bass
+staff, stems apart, with the key signature of the analysed key and pitches spelled in that key.
+
     python -c "from music_lstm import midi_io; print(midi_io.read_midi('bach/bwv66.6.mid').notes[:8])"
 """
 
 from __future__ import annotations
 
 import os
+import re
 import struct
 from pathlib import Path
 
 from .artifacts import atomic_path
 from .errors import MidiError
-from .events import Piece
+from .events import VOICE_NAMES, Note, Piece
 
 DRUM_CHANNEL = 10  # General MIDI percussion; its "pitches" are drum kinds, not notes
 TICKS_PER_QUARTER = 480
 MIN_BPM, MAX_BPM = 10.0, 1000.0  # tempo marks outside this range are not taken as the piece's tempo
 MAX_QUARTERS = 5_000  # longer files are refused (41 minutes at 120 bpm): music21 slows down more than linearly
 # What reading extracts; the parse cache is keyed on it, so change it whenever `read_midi`'s output would.
-EXTRACTION = "notes-v3: every pitched note of every track, quantized, tied parts joined, drums dropped, format 2 in sequence"
+EXTRACTION = (
+    "notes-v3: every pitched note of every track, quantized, tied parts joined, drums dropped, format 2 in sequence; "
+    "voices-v1: S A T B by part names, else four parts in score order, else doublings left out; monophonic top/bottom"
+)
 
 
 def read_midi(path: str | os.PathLike) -> Piece:
@@ -50,9 +80,10 @@ def parse_midi(data: bytes, name: str | os.PathLike = "<bytes>") -> Piece:
     sequences = [tracks] if fmt != 2 else [[t] for t in tracks]
     notes: list[tuple[float, float, int]] = []
     bpm = None
+    parts: list[tuple[str | None, list[Note]]] = []
     for seq in sequences:
         try:
-            seq_notes, seq_bpm = _parse_tracks(seq, tpq, name)
+            seq_parts, seq_bpm = _parse_tracks(seq, tpq, name)
         except MidiError:
             raise
         except Exception as e:  # music21 raises many kinds on damaged files; all mean "unreadable"
@@ -60,11 +91,101 @@ def parse_midi(data: bytes, name: str | os.PathLike = "<bytes>") -> Piece:
             reason = text.splitlines()[0][:120] if text else type(e).__name__
             raise MidiError(name, f"damaged MIDI data ({reason})") from None
         start = max((o + d for o, d, _ in notes), default=0.0)
-        notes.extend((o + start, d, p) for o, d, p in seq_notes)
+        notes.extend((o + start, d, p) for _, part in seq_parts for o, d, p in part)
+        notes.sort()
+        parts.extend((part_name, part) for part_name, part in seq_parts if part)
         bpm = bpm or seq_bpm
     if not notes:
         raise MidiError(name, "no pitched notes (empty, or drums only)")
-    return Piece(notes=notes, bpm=bpm)
+    if len(sequences) > 1:
+        voices, why = None, f"format 2 file of {len(sequences)} independent sequences, not the parts of one score"
+    else:
+        voices, why = select_voices(parts)
+    return Piece(notes=notes, bpm=bpm, voices=voices, no_voices=why)
+
+
+# Part names that say which voice a part sings: the first word of the name, lower case, without dots
+# or numbers ("Soprano 1" -> "soprano", "S." -> "s", "Bass\rContinuo" -> "bass").
+VOICE_WORDS = (
+    frozenset({"soprano", "sopran", "sopr", "canto", "cantus", "discantus", "discant", "treble", "s"}),
+    frozenset({"alto", "alt", "altus", "contralto", "a"}),
+    frozenset({"tenor", "tenore", "ten", "t"}),
+    frozenset({"bass", "basso", "bassus", "bajo", "b"}),
+)
+DOUBLING_SHARE = 0.8  # a part whose notes are this share of another part's (same onset, same pitch class) doubles it
+
+
+def voice_of_name(name: str | None) -> int | None:
+    """0-3 (Soprano, Alto, Tenor, Bass) when a part name names a sung voice, else None."""
+    words = re.split(r"[^a-z]+", (name or "").lower())
+    words = [w for w in words if w]
+    first = words[0] if words else ""
+    if words[:2] == ["basso", "continuo"]:  # the instrumental bass line, not the sung one
+        return None
+    return next((v for v, table in enumerate(VOICE_WORDS) if first in table), None)
+
+
+def select_voices(parts: list[tuple[str | None, list[Note]]]) -> tuple[tuple[list[Note], ...] | None, str | None]:
+    """The four voices (S, A, T, B) of a score's parts, or None and a one-line reason.
+
+    `parts` are (name, notes) in score order, parts without notes already left out. The rule is in
+    the module docstring; each chosen part is then made monophonic by `monophonic`.
+    """
+    n = len(parts)
+    if n < 4:
+        return None, f"{n} part{'s' if n != 1 else ''} with notes (four voices need four parts)"
+    by_voice: list[list[int]] = [[], [], [], []]
+    for i, (name, _) in enumerate(parts):
+        v = voice_of_name(name)
+        if v is not None:
+            by_voice[v].append(i)
+    if all(len(ix) == 1 for ix in by_voice):
+        chosen = [ix[0] for ix in by_voice]
+    elif n == 4:
+        chosen = [0, 1, 2, 3]
+    else:
+        crowded = next((v for v, ix in enumerate(by_voice) if len(ix) > 1), None)
+        if crowded is not None:
+            names = ", ".join(repr(parts[i][0]) for i in by_voice[crowded])
+            return None, f"{len(by_voice[crowded])} parts sing the {VOICE_NAMES[crowded].lower()} ({names}): more than four voices"
+        kept = _without_doublings([notes for _, notes in parts])
+        if len(kept) != 4:
+            return None, (
+                f"{n} parts without a name for each voice, {len(kept)} after leaving out doublings: "
+                "cannot tell which four are S, A, T, B"
+            )
+        chosen = sorted(kept, key=lambda i: -sum(p for _, _, p in parts[i][1]) / len(parts[i][1]))
+    return tuple(monophonic(parts[i][1], lowest=(v == 3)) for v, i in enumerate(chosen)), None
+
+
+def _without_doublings(parts: list[list[Note]]) -> list[int]:
+    """Indices of the parts that double no other part, in score order. Part X doubles part Y when at
+    least DOUBLING_SHARE of X's notes start with a note of the same pitch class in Y (unison or
+    octaves); of two parts that double each other the later one is kept (scores list the instruments
+    above the choir)."""
+    onsets = [{(round(o, 6), p % 12) for o, _, p in notes} for notes in parts]
+    kept = list(range(len(parts)))
+    for i in range(len(parts)):
+        for j in kept:
+            if j != i:
+                shared = sum((round(o, 6), p % 12) in onsets[j] for o, _, p in parts[i])
+                if shared >= DOUBLING_SHARE * len(parts[i]):
+                    kept.remove(i)
+                    break
+    return kept
+
+
+def monophonic(notes: list[Note], lowest: bool = False) -> list[Note]:
+    """One note at a time: of the notes struck together keep the highest (the lowest when `lowest`,
+    for the bass), the longer of two on the same pitch; a note still sounding when the next one is
+    struck is cut short there."""
+    by_onset: dict[float, Note] = {}
+    for o, d, p in notes:
+        best = by_onset.get(o)
+        if best is None or (p < best[2] if lowest else p > best[2]) or (p == best[2] and d > best[1]):
+            by_onset[o] = (o, d, p)
+    line = [by_onset[o] for o in sorted(by_onset)]
+    return [(o, min(d, nxt[0] - o), p) for (o, d, p), nxt in zip(line, line[1:])] + line[-1:]
 
 
 def _split_chunks(data: bytes, name) -> tuple[int, list[bytes], int]:
@@ -104,7 +225,8 @@ def _split_chunks(data: bytes, name) -> tuple[int, list[bytes], int]:
     return fmt, tracks, division
 
 
-def _parse_tracks(tracks: list[bytes], tpq: int, name) -> tuple[list[tuple[float, float, int]], float | None]:
+def _parse_tracks(tracks: list[bytes], tpq: int, name) -> tuple[list[tuple[str | None, list[Note]]], float | None]:
+    """(part name, joined notes) for each part music21 makes of the tracks, and the first usable tempo."""
     from music21 import midi as m21midi
     from music21.midi import translate
 
@@ -119,40 +241,39 @@ def _parse_tracks(tracks: list[bytes], tpq: int, name) -> tuple[list[tuple[float
     if last_tick / tpq > MAX_QUARTERS:
         raise MidiError(name, f"too long ({last_tick / tpq:.0f} quarter notes; at most {MAX_QUARTERS} are read)")
     score = translate.midiFileToStream(mf, quantizePost=True)
-    notes = _joined_notes(score)
+    parts = [(getattr(part, "partName", None), _joined_notes(part, score)) for part in score.parts or [score]]
     bpm = None
     for mark in score.recurse().getElementsByClass("MetronomeMark"):
         if mark.number and MIN_BPM <= mark.number <= MAX_BPM:  # beyond these, a tempo is a typo
             bpm = float(mark.number)
             break
-    return notes, bpm
+    return parts, bpm
 
 
-def _joined_notes(score) -> list[tuple[float, float, int]]:
-    """(offset, duration, pitch) of every note, sorted. music21 cuts a MIDI note that crosses a
-    barline into tied pieces; the pieces are joined again, so it is one note, struck once."""
-    notes: list[tuple[float, float, int]] = []
-    for part in score.parts or [score]:
-        tied: dict[int, int] = {}  # pitch -> index in notes of the note its tie goes on from
-        for el in part.recurse().notes:
-            offset = float(el.getOffsetInHierarchy(score))
-            dur = float(el.quarterLength)
-            if dur <= 0:
+def _joined_notes(part, score) -> list[Note]:
+    """(offset, duration, pitch) of every note of one part, sorted. music21 cuts a MIDI note that
+    crosses a barline into tied pieces; the pieces are joined again, so it is one note, struck once."""
+    notes: list[Note] = []
+    tied: dict[int, int] = {}  # pitch -> index in notes of the note its tie goes on from
+    for el in part.recurse().notes:
+        offset = float(el.getOffsetInHierarchy(score))
+        dur = float(el.quarterLength)
+        if dur <= 0:
+            continue
+        for n in el.notes if el.isChord else (el,):
+            pitch = int(n.pitch.midi)
+            kind = n.tie.type if n.tie is not None else None
+            if kind in ("continue", "stop") and pitch in tied:
+                o, _, _ = notes[tied[pitch]]
+                notes[tied[pitch]] = (o, offset + dur - o, pitch)
+                if kind == "stop":
+                    del tied[pitch]
                 continue
-            for n in el.notes if el.isChord else (el,):
-                pitch = int(n.pitch.midi)
-                kind = n.tie.type if n.tie is not None else None
-                if kind in ("continue", "stop") and pitch in tied:
-                    o, _, _ = notes[tied[pitch]]
-                    notes[tied[pitch]] = (o, offset + dur - o, pitch)
-                    if kind == "stop":
-                        del tied[pitch]
-                    continue
-                notes.append((offset, dur, pitch))
-                if kind == "start":
-                    tied[pitch] = len(notes) - 1
-                else:
-                    tied.pop(pitch, None)
+            notes.append((offset, dur, pitch))
+            if kind == "start":
+                tied[pitch] = len(notes) - 1
+            else:
+                tied.pop(pitch, None)
     notes.sort()
     return notes
 
@@ -206,18 +327,55 @@ def write_midi(
 
 def midi_file_bytes(notes, bpm: float = 90.0, program: int = 0, velocity: int = 80) -> bytes:
     """A format-1, one-track Standard MIDI File for `(offset, duration, midi_pitch)` notes on channel 1."""
-    tempo_us = int(round(60_000_000 / max(1.0, float(bpm))))
-    timed: list[tuple[int, int, bytes]] = [  # (tick, order, event): note-offs before note-ons at a tick
-        (0, 0, b"\xff\x51\x03" + tempo_us.to_bytes(3, "big")),
-        (0, 1, bytes([0xC0, int(program) & 0x7F])),
+    return _file_bytes([_track_chunk(notes, channel=0, program=program, velocity=velocity, bpm=bpm)])
+
+
+def write_voices_midi(
+    voices,
+    path: str | os.PathLike,
+    bpm: float = 90.0,
+    programs=(0, 0, 0, 0),
+    names=VOICE_NAMES,
+    velocity: int = 80,
+) -> None:
+    """Write four voices as a MIDI file of four named tracks (Soprano, Alto, Tenor, Bass), atomically.
+
+    Each voice is a list of `(offset, duration, midi_pitch)` notes; track k plays on channel k+1 with
+    `programs[k]` (General MIDI, 0-based, see `voice_programs`). The first track also holds the tempo.
+    """
+    voices, programs, names = list(voices), list(programs), list(names)
+    if not (len(voices) == len(programs) == len(names) == 4):
+        raise ValueError(f"four voices, programs and names are needed, got {len(voices)}, {len(programs)}, {len(names)}")
+    tracks = [
+        _track_chunk(v, channel=k, program=programs[k], velocity=velocity, bpm=bpm if k == 0 else None, name=names[k])
+        for k, v in enumerate(voices)
     ]
+    with atomic_path(path) as tmp:
+        Path(tmp).write_bytes(_file_bytes(tracks))
+
+
+def _file_bytes(tracks: list[bytes]) -> bytes:
+    header = b"MThd" + (6).to_bytes(4, "big") + (1).to_bytes(2, "big") + len(tracks).to_bytes(2, "big")
+    return header + TICKS_PER_QUARTER.to_bytes(2, "big") + b"".join(tracks)
+
+
+def _track_chunk(notes, channel: int, program: int, velocity: int, bpm: float | None, name: str | None = None) -> bytes:
+    """One MTrk chunk: optional name and tempo, a program change, the notes (no running status)."""
+    timed: list[tuple[int, int, bytes]] = []  # (tick, order, event): note-offs before note-ons at a tick
+    if name is not None:
+        text = str(name).encode("latin-1", "replace")
+        timed.append((0, 0, b"\xff\x03" + _vlq(len(text)) + text))
+    if bpm is not None:
+        tempo_us = int(round(60_000_000 / max(1.0, float(bpm))))
+        timed.append((0, 0, b"\xff\x51\x03" + tempo_us.to_bytes(3, "big")))
+    timed.append((0, 1, bytes([0xC0 | channel, int(program) & 0x7F])))
     vel = int(velocity) & 0x7F
     for offset, dur, pitch in notes:
         on_tick = int(round(offset * TICKS_PER_QUARTER))
         off_tick = max(on_tick + 1, int(round((offset + dur) * TICKS_PER_QUARTER)))
         p = int(pitch) & 0x7F
-        timed.append((on_tick, 3, bytes((0x90, p, vel))))
-        timed.append((off_tick, 2, bytes((0x80, p, 0))))
+        timed.append((on_tick, 3, bytes((0x90 | channel, p, vel))))
+        timed.append((off_tick, 2, bytes((0x80 | channel, p, 0))))
     timed.sort(key=lambda t: (t[0], t[1]))
     body, last = [], 0
     for tick, _, event in timed:
@@ -225,9 +383,7 @@ def midi_file_bytes(notes, bpm: float = 90.0, program: int = 0, velocity: int = 
         last = tick
     body.append(b"\x00\xff\x2f\x00")  # end of track
     track = b"".join(body)
-    header = b"MThd" + (6).to_bytes(4, "big") + (1).to_bytes(2, "big") + (1).to_bytes(2, "big")
-    header += TICKS_PER_QUARTER.to_bytes(2, "big")
-    return header + b"MTrk" + len(track).to_bytes(4, "big") + track
+    return b"MTrk" + len(track).to_bytes(4, "big") + track
 
 
 def _vlq(n: int) -> bytes:
@@ -256,6 +412,207 @@ def write_musicxml(notes: list[tuple[float, float, int]], path: str | os.PathLik
     score = stream.Score([part]).chordify()
     with atomic_path(path) as tmp:
         score.write("musicxml", fp=str(tmp))
+
+
+def voice_programs(instrument) -> tuple[int, int, int, int]:
+    """`--instrument` for four voices: one instrument for all ("organ", "19"), or four separated by
+    commas, soprano to bass ("choir,choir,strings,organ", "52,52,48,19"). Names and numbers are the
+    ones `generate.program_number` takes. Raises ValueError with a one-line message on bad input."""
+    from .generate import program_number
+
+    items = [t.strip() for t in str(instrument).split(",")]
+    if len(items) not in (1, 4) or not all(items):
+        raise ValueError(
+            f"invalid instrument: {instrument!r} (one instrument for all voices, or four separated by commas: soprano,alto,tenor,bass)"
+        )
+    if len(items) == 1:
+        return (program_number(items[0]),) * 4
+    programs = []
+    for name, item in zip(VOICE_NAMES, items):
+        try:
+            programs.append(program_number(item))
+        except ValueError as e:
+            raise ValueError(f"{name.lower()}: {e}") from None
+    return tuple(programs)
+
+
+def write_chorale_musicxml(
+    voices,
+    path: str | os.PathLike,
+    bpm: float = 90.0,
+    title: str = "Chorale",
+    time_signature: str = "4/4",
+    pickup: float = 0.0,
+    composer: str | None = None,
+) -> None:
+    """Write four voices as a chorale score in MusicXML, atomically: two staves, soprano (stems up)
+    and alto (stems down) on the treble staff, tenor (up) and bass (down) on the bass staff, with the
+    key signature of the piece's key (music21's key analysis of all four voices), `time_signature`,
+    measures, ties across barlines, the tempo and `title`. `pickup` is the length in quarter notes of
+    an upbeat before the first barline (0 for none). Pitches are spelled in the key; onsets and
+    releases are moved to the nearest sixteenth or eighth-note triplet; no composer is named unless
+    `composer` is given."""
+    from music21 import clef, instrument, key, layout, meter, metadata, note, stream, tempo
+
+    voices = [list(v) for v in voices]
+    if len(voices) != 4:
+        raise ValueError(f"four voices are needed, got {len(voices)}")
+    voices = [_notatable(v, lowest=(k == 3)) for k, v in enumerate(voices)]
+    ts = meter.TimeSignature(time_signature)
+    bar = float(ts.barDuration.quarterLength)
+    end = max((o + d for v in voices for o, d, _ in v), default=0.0)
+    # Pad every voice to the end of its last measure so all four end on the same barline. After an
+    # upbeat the last measure is short by the upbeat's length, when the music fits in that.
+    total = pickup + bar * max(1, -(-(end - pickup - 1e-9) // bar))
+    if 0 < pickup < bar and total - pickup >= end - 1e-9:
+        total -= pickup
+
+    everything = stream.Stream()
+    for v in voices:
+        for o, d, p in v:
+            n = note.Note(p)
+            n.quarterLength = d
+            everything.insert(o, n)
+    tonality = everything.analyze("key") if len(everything.notes) else key.Key("C")
+    spell = _speller(tonality)
+
+    def measures_of(line) -> list:
+        flat = stream.Stream()
+        t = 0.0
+        for o, d, p in sorted(line):
+            if o > t + 1e-9:
+                flat.insert(t, note.Rest(quarterLength=o - t))
+            n = note.Note(spell(p))
+            n.quarterLength = d
+            flat.insert(o, n)
+            t = o + d
+        if total > t + 1e-9:
+            flat.insert(t, note.Rest(quarterLength=total - t))
+        bars = []
+        start = 0.0
+        while start < total - 1e-9:
+            length = pickup if (start == 0.0 and pickup > 0) else bar
+            bars.append((start, min(start + length, total)))
+            start += length
+        out = []
+        for a, b in bars:
+            els = []
+            for el in flat.getElementsByOffset(a, b, includeEndBoundary=False, mustFinishInSpan=False, mustBeginInSpan=False):
+                o, e = float(el.offset), float(el.offset + el.quarterLength)
+                if e <= a + 1e-9 or o >= b - 1e-9:
+                    continue
+                piece = note.Rest() if el.isRest else note.Note(el.pitch)
+                piece.quarterLength = min(e, b) - max(o, a)
+                if not el.isRest:
+                    ties_in, ties_out = o < a - 1e-9, e > b + 1e-9
+                    if ties_in or ties_out:
+                        from music21 import tie
+
+                        piece.tie = tie.Tie("continue" if ties_in and ties_out else "stop" if ties_in else "start")
+                els.append((max(o, a) - a, piece))
+            out.append(els)
+        return out
+
+    staves = []
+    for (upper, lower), (part_name, short, staff_clef) in zip(
+        ((0, 1), (2, 3)), (("Soprano, Alto", "S. A.", clef.TrebleClef()), ("Tenor, Bass", "T. B.", clef.BassClef()))
+    ):
+        part = stream.Part()
+        part.partName, part.partAbbreviation = part_name, short
+        inst = instrument.Vocalist()
+        inst.partName, inst.partAbbreviation = part_name, short
+        part.insert(0, inst)
+        lines = [measures_of(voices[upper]), measures_of(voices[lower])]
+        for number, (up, down) in enumerate(zip(*lines)):
+            m = stream.Measure(number=number if pickup > 0 else number + 1)
+            if number == 0:
+                m.insert(0, staff_clef)
+                m.insert(0, key.KeySignature(tonality.sharps))
+                m.insert(0, meter.TimeSignature(time_signature))
+                if upper == 0:
+                    mark = tempo.MetronomeMark(number=round(bpm), referent=note.Note(type="quarter"))
+                    mark.placement = "above"
+                    m.insert(0, mark)
+                if pickup > 0:
+                    m.paddingLeft = bar - pickup
+            last = number == len(lines[0]) - 1
+            if last and number > 0 and pickup > 0 and (total - pickup) % bar:
+                m.paddingRight = bar - (total - pickup) % bar  # the short last measure that completes the upbeat
+            for vid, (els, stem) in enumerate(((up, "up"), (down, "down")), start=1):
+                voice = stream.Voice(id=str(vid))
+                for o, el in els:
+                    if not el.isRest:
+                        el.stemDirection = stem
+                    voice.insert(o, el)
+                m.insert(0, voice)
+            part.append(m)
+        part.makeBeams(inPlace=True)
+        staves.append(part)
+
+    score = stream.Score()
+    score.metadata = metadata.Metadata()
+    score.metadata.title = title
+    score.metadata.movementName = title
+    if composer:
+        score.metadata.composer = composer
+    for part in staves:
+        score.insert(0, part)
+    score.insert(0, layout.StaffGroup(staves, symbol="brace", barTogether=True))
+    with atomic_path(path) as tmp:
+        score.write("musicxml", fp=str(tmp))
+        if not composer:  # music21 names itself the composer when none is given
+            text = Path(tmp).read_text(encoding="utf-8")
+            Path(tmp).write_text(text.replace('<creator type="composer">Music21</creator>', ""), encoding="utf-8")
+
+
+def _notatable(line: list[Note], lowest: bool) -> list[Note]:
+    """A voice whose onsets and releases lie on the grids reading gives (sixteenths and eighth-note
+    triplets), so every duration can be written; one note at a time."""
+
+    def snap(t: float) -> float:
+        return min(round(t * 4) / 4, round(t * 3) / 3, key=lambda g: abs(g - t))
+
+    snapped = []
+    for o, d, p in line:
+        a, b = snap(o), snap(o + d)
+        snapped.append((a, (b if b > a else a + 0.25) - a, p))
+    return monophonic(snapped, lowest=lowest)
+
+
+def _speller(tonality):
+    """A function midi pitch -> music21 Pitch spelled in `tonality`: scale notes as the scale spells
+    them (minor keys: raised sixth and seventh too); other notes as a raised scale degree (the sharp
+    fourth, a secondary leading tone), except the flat seventh in major and the flat second in minor."""
+    from music21 import interval, pitch
+
+    tonic = pitch.Pitch(tonality.tonic.name)  # a fresh pitch: an analysed tonic may carry an inferred spelling
+    names: dict[int, str] = {}
+    scale = [pitch.Pitch(p.name) for p in tonality.getScale(tonality.mode).pitches]
+    if tonality.mode == "minor":
+        scale += [tonic.transpose(interval.Interval("M6")), tonic.transpose(interval.Interval("M7"))]
+    for p in scale:
+        names.setdefault(p.pitchClass, p.name)
+    by_pc = dict(names)
+    flat_pc = (tonic.pitchClass + (10 if tonality.mode == "major" else 1)) % 12
+    for pc in range(12):
+        if pc in names:
+            continue
+        if pc == flat_pc and (pc + 1) % 12 in by_pc:
+            names[pc] = pitch.Pitch(by_pc[(pc + 1) % 12]).transpose(interval.Interval("-A1")).name
+        elif (pc - 1) % 12 in by_pc:
+            names[pc] = pitch.Pitch(by_pc[(pc - 1) % 12]).transpose(interval.Interval("A1")).name
+        else:
+            names[pc] = pitch.Pitch(midi=pc).name
+    # A raised or lowered degree that needs a double accidental (F## in D-sharp minor) gets the plain name.
+    names = {pc: (n if n.count("#") + n.count("-") <= 1 else pitch.Pitch(midi=pc).name) for pc, n in names.items()}
+
+    def spell(midi: int):
+        p = pitch.Pitch(names[midi % 12])
+        p.octave = 4
+        p.octave += (int(midi) - p.midi) // 12
+        return p
+
+    return spell
 
 
 def export_bach(out_dir: str | os.PathLike, log=print) -> int:
