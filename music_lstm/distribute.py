@@ -21,7 +21,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .errors import MusicLSTMError
+from .errors import ConfigError, MusicLSTMError
 
 STRATEGIES = ("none", "mirrored", "multiworker")
 
@@ -30,7 +30,7 @@ def strategy_for(name: str):
     """The `tf.distribute.Strategy` called `name`. Create it before any other TensorFlow op runs:
     a multi-worker strategy configures the collective runtime, which cannot change afterwards."""
     if name not in STRATEGIES:
-        raise ValueError(f"invalid distribute: {name!r} (choose from {', '.join(STRATEGIES)})")
+        raise ConfigError(f"invalid distribute: {name!r} (choose from {', '.join(STRATEGIES)})")
     import tensorflow as tf
 
     if name == "none":

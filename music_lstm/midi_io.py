@@ -13,7 +13,7 @@ import os
 import struct
 from pathlib import Path
 
-from .artifacts import atomic_path
+from .run_folder import atomic_path
 from .errors import MidiError
 from .events import Piece
 
@@ -258,14 +258,15 @@ def write_musicxml(notes: list[tuple[float, float, int]], path: str | os.PathLik
         score.write("musicxml", fp=str(tmp))
 
 
-def export_bach(out_dir: str | os.PathLike, log=print) -> int:
-    """Write every Bach chorale in music21's corpus to `out_dir` as MIDI; returns the number written."""
+def export_bach(out_dir: str | os.PathLike, log=print, limit: int | None = None) -> int:
+    """Write every Bach chorale in music21's corpus (the first `limit` only, if given) to `out_dir` as
+    MIDI; returns the number written."""
     from music21 import corpus
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = 0
-    for src in sorted(corpus.getComposer("bach"), key=str):
+    for src in sorted(corpus.getComposer("bach"), key=str)[:limit]:
         src = Path(str(src))
         name = src.name.split(".")[0] if src.suffix == ".krn" else src.stem
         dest = out / f"{name}.mid"
