@@ -77,6 +77,7 @@ def _generate_args(p: argparse.ArgumentParser, with_seed: bool = True) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .run_folder import DATA
     parser = argparse.ArgumentParser(prog="music_lstm", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"music_lstm {__version__}")
     parser.add_argument("--verbose", action="store_true", help="also show TensorFlow's own start-up and runtime messages")
@@ -105,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="score a run on its held-out pieces against n-gram baselines, "
                        "or (--generated) compare generated MIDI with them on musical metrics")
     p.add_argument("--run-dir", default="runs/latest", help="run folder to read (default: runs/latest)")
-    p.add_argument("--data-dir", default=None, help="folder of the run's MIDI files (default: the one recorded in data.json)")
+    p.add_argument("--data-dir", default=None, help=f"folder of the run's MIDI files (default: the one recorded in {DATA})")
     p.add_argument("--generated", nargs="+", metavar="FILE.mid", default=None, help="generated MIDI files to measure")
     p.add_argument("--crop", type=int, default=None, help="onsets each piece is cropped to (default: the training pieces' median)")
     p.add_argument("--json", default=None, metavar="FILE.json", help="also write the figures as JSON")
@@ -145,10 +146,11 @@ def _evaluate(args) -> None:
     if args.generated:
         return _evaluate_generated(args)
     from .evaluate import evaluate, format_table
+    from .run_folder import EVALUATION
 
     report = evaluate(args.run_dir)
     print(format_table(report))
-    print(f"wrote {args.run_dir}/evaluation.json")
+    print(f"wrote {os.path.join(args.run_dir, EVALUATION)}")
 
 
 def _evaluate_generated(args) -> None:

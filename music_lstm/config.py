@@ -17,7 +17,7 @@ from .errors import ConfigError
 
 @dataclass(frozen=True)
 class Config:
-    encoding: str = "voiced"  # how pieces become symbols: voiced, grid or chords (see encodings/); voiced measured best (docs/BENCHMARKS.md)
+    encoding: str = encodings.DEFAULT  # how pieces become symbols (encodings.NAMES; see encodings/)
     durations: bool = False  # chords only: each symbol also carries its duration, and rests are kept
     seq_len: int = 64  # window length in symbols; the network predicts the next symbol at every step
     embed_dim: int = 64  # symbol embedding size

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ConfigError, MusicLSTMError, RunFolderError
-from .run_folder import Run, load_run
+from .run_folder import CORPUS, MODEL, Run, load_run
 from .sampling import Sampling, generate_ids
 
 DEFAULT_BPM = 90.0  # when neither --bpm nor the training data gives a tempo
@@ -41,7 +41,7 @@ def primer_ids(run: Run, primer: str | os.PathLike, log) -> np.ndarray:
     """The primer file's symbols as ids; unknown symbols go to the nearest known one, or are dropped."""
     from . import midi_io
 
-    encoding = run.encoding
+    encoding = run.config.encoder()
     symbols = encoding.encode(midi_io.read_midi(primer))
     known = run.vocab.index_to_symbol[1:]
     mapped, changes = [], []
@@ -110,8 +110,11 @@ def generate(
         prompt = np.tile(full[-window:], (num_outputs, 1))
     else:
         prompt = random_windows(run.corpus["train"], window, num_outputs, rng)
-    stepper = LSTMStepper.from_keras(run.model, run.factors)
-    encoding, vocabulary = run.encoding, run.vocab.index_to_symbol
+    try:
+        stepper = LSTMStepper.from_keras(run.model, run.factors)
+    except ValueError as e:
+        raise RunFolderError(f"{run.path / MODEL}: {e}") from None
+    encoding, vocabulary = run.config.encoder(), run.vocab.index_to_symbol
     grammar = encoding.grammar(vocabulary, num_outputs, sampling, pieces=run.corpus["train"])
     if grammar is not None:
         grammar.prime(prompt)  # the prompt's slices, and its texture
@@ -148,7 +151,7 @@ def random_windows(pieces: list[np.ndarray], window: int, n: int, rng: np.random
     """`n` prompts of equal length, each a random stretch of a random training piece."""
     pieces = [p for p in pieces if len(p)]
     if not pieces:
-        raise RunFolderError("corpus.npz has no training piece to start from (use --primer)")
+        raise RunFolderError(f"{CORPUS} has no training piece to start from (use --primer)")
     long_enough = [p for p in pieces if len(p) >= window] or [max(pieces, key=len)]
     width = min(window, min(len(p) for p in long_enough))
     pieces = long_enough

@@ -10,7 +10,6 @@ from midi_bytes import chorale
 from music_lstm import corpus as corpus_mod
 from music_lstm import midi_io
 from music_lstm.corpus import encode_folder, find_midi_files, load_folder
-from music_lstm.progress import Progress
 
 
 def run(folder, **kw):
@@ -104,18 +103,9 @@ def test_suffixes_in_any_case_and_only_midi(tmp_path):
     assert [p.name for p in find_midi_files(tmp_path)] == ["a.mid", "b.MID", "c.midi", "d.MiDi"]
 
 
-def test_progress_line_shows_files_done_skipped_and_rate():
-    out = io.StringIO()
-    bar = Progress(40, "reading x", stream=out, live=True)
-    bar.update(40, 3)
-    text = out.getvalue()
-    assert "reading x: 40/40 files, 3 skipped, " in text and text.rstrip().endswith("files/s")
-    bar.close()
-    assert out.getvalue().endswith("\r\033[K")  # the line is cleared for the summary that follows
-
-
-def test_progress_in_a_log_writes_plain_lines_now_and_then():
-    out = io.StringIO()
-    bar = Progress(10, "reading x", stream=out, live=False, log_every=0.0)
-    bar.update(5, 1)
-    assert out.getvalue().startswith("reading x:  5/10 files, 1 skipped") and "\r" not in out.getvalue()
+def test_progress_bar_on_a_terminal_shows_files_done_and_none_in_a_log(corpus_dir, capsys):
+    encode_folder(corpus_dir, "seed", workers=1, use_cache=False, progress=True, log=lambda m: None)
+    err = capsys.readouterr().err
+    assert f"reading {corpus_dir}" in err and "6/6" in err and "file" in err
+    encode_folder(corpus_dir, "seed", workers=1, use_cache=False, progress=False, log=lambda m: None)
+    assert capsys.readouterr().err == ""

@@ -23,6 +23,7 @@ _ENCODINGS: dict[str, type[Encoding]] = {
     "voiced": Voiced,
     "grid": Grid,
 }
+DEFAULT = "voiced"  # measured best (docs/BENCHMARKS.md)
 ALIASES = {"seed": "chords"}  # the name the chords encoding had first; runs saved with it still load
 NAMES = tuple(_ENCODINGS)
 CHOICES = NAMES + tuple(ALIASES)  # what the command line accepts
@@ -53,4 +54,4 @@ def from_spec(spec: str) -> Encoding:
     return get(name, durations=option == "durations")
 
 
-__all__ = ["ALIASES", "CHOICES", "ENCODER_VERSION", "NAMES", "Decoded", "Encoding", "Grammar", "canonical", "from_spec", "get"]
+__all__ = ["ALIASES", "CHOICES", "DEFAULT", "ENCODER_VERSION", "NAMES", "Decoded", "Encoding", "Grammar", "canonical", "from_spec", "get"]
