@@ -128,13 +128,17 @@ class FusedLSTM(keras.layers.LSTM):
         return h, tf.transpose(outs, [1, 0, 2]), [h, c]
 
 
-INNER_LOOP_OK = inner_loop_as_expected()
-if not INNER_LOOP_OK:
+def choose_lstm(inner_loop_ok: bool) -> type:
+    """FusedLSTM where Keras is as it expects; else Keras's own LSTM, saying so in one line."""
+    if inner_loop_ok:
+        return FusedLSTM
     print(f"music_lstm: Keras {keras.__version__} changed LSTM.inner_loop; training uses Keras's own LSTM (slower on a CPU)",
           file=sys.stderr)
+    return keras.layers.LSTM
 
-# The LSTM layer the model is built with: FusedLSTM where Keras is as it expects, else Keras's own.
-LSTM = FusedLSTM if INNER_LOOP_OK else keras.layers.LSTM
+
+INNER_LOOP_OK = inner_loop_as_expected()
+LSTM = choose_lstm(INNER_LOOP_OK)  # the LSTM layer the model is built with
 
 
 def builtin_copy(model: keras.Model) -> keras.Model:
