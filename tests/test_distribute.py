@@ -1,5 +1,5 @@
 """Distributed training: who writes the run folder, TF_CONFIG errors, the cuDNN-ready LSTMs, and real
-runs with MirroredStrategy over two CPU devices and with two worker processes (the README's example)."""
+runs with MirroredStrategy over two CPU devices and with two worker processes (the example in docs/CLI.md)."""
 
 import contextlib
 import json
@@ -136,8 +136,8 @@ def test_mirrored_over_two_cpu_devices_trains_a_run_folder_that_generates(corpus
 
 
 def readme_workers():
-    """(TF_CONFIG, command arguments) of each worker in the README's multi-machine example."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    """(TF_CONFIG, command arguments) of each worker in the multi-machine example of docs/CLI.md."""
+    text = (ROOT / "docs" / "CLI.md").read_text(encoding="utf-8")
     found = re.findall(r"TF_CONFIG='([^']*)' \\\n\s*python -m music_lstm ([^&\n]*)", text)
     return [(json.loads(conf), shlex.split(args)) for conf, args in found]
 
