@@ -21,10 +21,10 @@ class Config:
     durations: bool = False  # chords only: each symbol also carries its duration, and rests are kept
     seq_len: int = 64  # window length in symbols; the network predicts the next symbol at every step
     embed_dim: int = 64  # symbol embedding size
-    units: int = 128  # cells in each of the two LSTM layers; 128 learns bach/ faster on 2 cores than 256
+    units: int = 128  # cells in each of the two LSTM layers; small learns faster within minutes on a CPU
     dense_units: int = 256  # the Dense layer between the LSTMs and the softmax, as in the seed
-    dropout: float = 0.5  # after each LSTM layer; 0.5 measured best on held-out perplexity (0.3, 0.5 tried)
-    batch_size: int = 16  # windows per step; bach/ gives only ~1,000 windows, so small batches mean more updates
+    dropout: float = 0.5  # after each LSTM layer; chosen on held-out perplexity (docs/DECISIONS.md)
+    batch_size: int = 16  # windows per step; bach/ gives few windows, so small batches mean more updates
     epochs: int = 40  # upper bound; early stopping and max_minutes usually end training first
     learning_rate: float = 3e-3  # Adam
     # Learning rate multiplied by this after each epoch without a better validation loss (1 = constant). Off by

@@ -60,7 +60,7 @@ def task() -> tuple[str, int, dict]:
     """(task type, index, cluster) from `TF_CONFIG`; a MusicLSTMError says what is wrong with it."""
     raw = os.environ.get("TF_CONFIG")
     if not raw:
-        raise MusicLSTMError("TF_CONFIG: not set (--distribute multiworker needs the cluster and this task; see README)")
+        raise MusicLSTMError("TF_CONFIG: not set (--distribute multiworker needs the cluster and this task; see docs/CLI.md)")
     try:
         conf = json.loads(raw)
         cluster, kind, index = conf["cluster"], conf["task"]["type"], int(conf["task"]["index"])

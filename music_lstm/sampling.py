@@ -21,13 +21,13 @@ class Sampling:
     temperature: float = 0.5  # 0 = argmax, 1 = the model as it is; chosen with rhythm_temperature on musical metrics
     # voiced: the temperature among durations and rests instead (their share against pitches stays the
     # model's). A low temperature keeps pitches in key but makes nearly every note an eighth, so rhythm
-    # has its own; 0.5 and 0.8 measured best together on the musical metrics (README).
+    # has its own; the pair was chosen on the musical metrics (docs/DECISIONS.md).
     rhythm_temperature: float = 0.8
     top_k: int = 0  # keep only the k most likely symbols (0 = all)
     top_p: float = 1.0  # keep the smallest set of symbols whose probability reaches p (nucleus)
     max_repeat: int = 4  # a symbol may follow itself at most this many times in a row (0 = no guard)
     # voiced: the same chord (sounding pitches at an onset) may follow itself at most this many times in
-    # a row (0 = no guard); 1 cuts what Bach does in 18 of 387 chorales (a chord struck 3 times or more)
+    # a row (0 = no guard); 1 allows a chord twice in a row, rarely more in the chorales
     max_chord_repeat: int = 1
 
     def __post_init__(self):

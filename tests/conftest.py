@@ -14,20 +14,14 @@ import midi_bytes  # noqa: E402
 REAL_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "music_lstm"
 
 
-def snapshot(folder: Path) -> dict[str, float]:
-    """Every file under `folder` with its modification time ({} if there is no folder)."""
-    return {str(p): p.stat().st_mtime for p in folder.rglob("*") if p.is_file()} if folder.is_dir() else {}
-
-
 @pytest.fixture(scope="session", autouse=True)
 def _session_cache(tmp_path_factory):
     """Every cache of the whole session, module- and session-scoped fixtures and child processes included,
-    goes to a temporary folder; `real_cache_before` is what the real cache held when the session began."""
+    goes to a temporary folder."""
     cache = tmp_path_factory.mktemp("xdg_cache")
-    before = snapshot(REAL_CACHE)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("XDG_CACHE_HOME", str(cache))
-        yield {"cache": cache, "real_cache_before": before}
+        yield {"cache": cache}
 
 
 @pytest.fixture

@@ -138,11 +138,3 @@ def test_an_atomic_write_that_fails_midway_leaves_the_old_file_whole(tmp_path, m
         run_folder.write_json(path, {"new": 1})
     monkeypatch.undo()
     assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["config.json"]
-
-
-def test_no_test_writes_to_the_real_parse_cache(run, _session_cache):
-    """The module fixture above trained with the default cache: it went to the session's folder."""
-    from conftest import REAL_CACHE, snapshot
-
-    assert any(_session_cache["cache"].rglob("*")), "the module fixture's training left no cache in the session folder"
-    assert snapshot(REAL_CACHE) == _session_cache["real_cache_before"]
