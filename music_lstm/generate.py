@@ -103,13 +103,13 @@ def generate(
     run = run or load_run(run_dir)
     rng = np.random.default_rng(seed)
     window = run.config.seq_len
-    open_start = primer is None  # a prompt cut from the middle of a piece may start inside a slice
     if primer is not None:
         full = primer_ids(run, primer, log)
-        open_start = len(full) > window
-        prompt = np.tile(full[-window:], (num_outputs, 1))
+        prompt = np.tile(full[-window:], (num_outputs, 1))  # the state is set from the primer's last window
+        written_prompt = [full] * num_outputs  # --include-primer writes the whole primer, from its start
     else:
         prompt = random_windows(run.corpus["train"], window, num_outputs, rng)
+        written_prompt = list(prompt)  # cut from the middle of a piece: it may start inside a slice
     try:
         stepper = LSTMStepper.from_keras(run.model, run.factors)
     except ValueError as e:
@@ -124,10 +124,10 @@ def generate(
     paths = output_paths(output, num_outputs, output_dir)
     bpm = bpm or run.bpm or DEFAULT_BPM
     written, extra = [], []
-    for path, context, row in zip(paths, prompt, ids):
+    for path, context, whole, row in zip(paths, prompt, written_prompt, ids):
         context, symbols = run.vocab.decode(context), run.vocab.decode(row)
         if include_primer:
-            decoded = encoding.decode(context + symbols, open_start)
+            decoded = encoding.decode(run.vocab.decode(whole) + symbols, open_start=primer is None)
         else:  # the prompt is read too, so a note it holds into the new music is no error
             decoded = encoding.decode_continuation(context, symbols)
         if decoded.repairs:
