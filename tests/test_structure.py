@@ -127,7 +127,7 @@ def test_run_folder_file_names_appear_only_in_run_folder():
 
 def test_help_never_imports_tensorflow():
     code = ("import sys; from music_lstm.__main__ import build_parser; build_parser().format_help(); "
-            "[build_parser().parse_args([c, '--help']) for c in ()]; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
     out = subprocess.run([sys.executable, "-X", "importtime", "-m", "music_lstm", "train", "--help"], cwd=ROOT,
                          capture_output=True, text=True)
