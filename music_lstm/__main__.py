@@ -21,7 +21,7 @@ DESCRIPTION = "Learn music from a folder of MIDI files with an LSTM, and write n
 def _train_args(p: argparse.ArgumentParser) -> None:
     from .config import Config
     from .distribute import STRATEGIES
-    from .encodings import CHOICES
+    from .encodings import CHOICES, NAMES
 
     d = Config()
     p.add_argument("--data-dir", default=None, help="folder of .mid/.midi files (default: bach, or the resumed run's)")
@@ -39,7 +39,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
                    help=f"also train on the training pieces moved LOW..HIGH semitones, 0 0 = off (default: {d.transpose_low} {d.transpose_high})")
     p.add_argument("--patience", type=int, default=d.patience, help=f"epochs without improvement before stopping (default: {d.patience})")
     p.add_argument("--val-fraction", type=float, default=d.val_fraction, help=f"share of pieces held out (default: {d.val_fraction})")
-    p.add_argument("--encoding", default=d.encoding, choices=CHOICES, metavar="{" + ",".join(CHOICES[:-1]) + "}",
+    p.add_argument("--encoding", default=d.encoding, choices=CHOICES, metavar="{" + ",".join(NAMES) + "}",
                    help="symbols: chords (one per onset, chords without octaves; 'seed' is its old name), voiced "
                         f"(pitches + durations per onset), grid (16th frames) (default: {d.encoding})")
     p.add_argument("--durations", action="store_true", help="chords encoding: give each symbol its duration and keep rests")
