@@ -109,3 +109,22 @@ def test_progress_bar_on_a_terminal_shows_files_done_and_none_in_a_log(corpus_di
     assert f"reading {corpus_dir}" in err and "6/6" in err and "file" in err
     encode_folder(corpus_dir, "seed", workers=1, use_cache=False, progress=False, log=lambda m: None)
     assert capsys.readouterr().err == ""
+
+
+def test_a_pieces_four_voices_survive_the_parse_cache(corpus_dir, tmp_path, monkeypatch):
+    from music_lstm.events import Piece
+
+    parse = midi_io.parse_midi
+
+    def with_voices(data, name):
+        piece = parse(data, name)
+        lines = tuple([n for n in piece.notes if n[2] % 4 == k] for k in range(4))
+        return Piece(piece.notes, piece.bpm, voices=lines, no_voices=None)
+
+    monkeypatch.setattr(midi_io, "parse_midi", with_voices)
+    cache = tmp_path / "c"
+    first = load_folder(corpus_dir, workers=1, cache_dir=cache, progress=False, log=lambda m: None)
+    again = load_folder(corpus_dir, workers=1, cache_dir=cache, progress=False, log=lambda m: None)
+    assert first.parsed == 6 and again.parsed == 0
+    for name, piece in first.pieces.items():
+        assert piece.voices is not None and again.pieces[name].voices == piece.voices
