@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from midi_bytes import chorale
 
 from music_lstm import midi_io
-from music_lstm.encodings import chords, common, get
+from music_lstm.encodings import get
 from music_lstm.events import Piece, slices
 
 VOICED, GRID = get("voiced"), get("grid")

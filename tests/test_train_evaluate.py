@@ -45,9 +45,8 @@ def _no_temporaries(run):
 
 def test_training_pieces_are_transposed_and_validation_pieces_are_not(run2):
     from music_lstm.corpus import load_folder
-    from music_lstm.run_folder import load_corpus, read_vocab
     from music_lstm.encodings import get
-    from music_lstm.vocab import Vocab
+    from music_lstm.run_folder import load_corpus, read_vocab
 
     data, run = run2
     split = json.loads((run / "split.json").read_text())
