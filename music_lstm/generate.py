@@ -116,8 +116,12 @@ def generate(
         raise RunFolderError(f"{run.path / MODEL}: {e}") from None
     encoding, vocabulary = run.config.encoder(), run.vocab.index_to_symbol
     grammar = encoding.grammar(vocabulary, num_outputs, sampling, pieces=run.corpus["train"])
-    if grammar is not None:
-        grammar.prime(prompt)  # the prompt's slices, and its texture
+    if grammar is not None:  # read the prompt first (an encodings.Grammar also keeps its texture)
+        if hasattr(grammar, "prime"):
+            grammar.prime(prompt)
+        else:  # a grammar with only feed/ban
+            for column in prompt.T:
+                grammar.feed(column)
     probs = stepper.prime(prompt)
     ids = generate_ids(stepper.step, probs, length, sampling, rng, history=prompt, grammar=grammar,
                        rhythm=encoding.rhythm_mask(vocabulary))
