@@ -6,7 +6,7 @@
 `--cli` it also times `python -m music_lstm generate` at `--length 1020` and `--length 20` (MIDI
 writing included), alternating the two. Prints tables; the figures go in docs/BENCHMARKS.md.
 
-    flock /tmp/heavy.lock python benchmarks/bench_generate.py --run-dir /tmp/bench512 --cli
+    python benchmarks/bench_generate.py --run-dir /tmp/bench512 --cli
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 
 def load_or_train(run_dir: Path, data_dir: str, minutes: float):
     from music_lstm.config import Config
-    from music_lstm.generate import load_run
+    from music_lstm.run_folder import load_run
 
     if not (run_dir / "model.keras").exists():
         from music_lstm.train import train
@@ -53,12 +53,12 @@ def seed_loop(model, window: np.ndarray, n: int) -> tuple[float, np.ndarray]:
 def ours(stepper, prompts: np.ndarray, n: int, threads, rng_seed: int = 0) -> tuple[float, float]:
     """Seconds to prime on `prompts` (batch, window), and to draw `n` symbols per piece at the default
     sampling settings (repeat guard included) after that."""
-    from music_lstm import blas
-    from music_lstm.generate import generate_ids
-    from music_lstm.sampling import Sampling
+    from threadpoolctl import threadpool_limits
+
+    from music_lstm.sampling import Sampling, generate_ids
 
     rng = np.random.default_rng(rng_seed)
-    with blas.threads(threads):
+    with threadpool_limits(threads, user_api="blas"):  # None: BLAS's own default, what `generate` uses
         start = time.perf_counter()
         probs = stepper.prime(prompts)
         primed = time.perf_counter()
@@ -92,8 +92,7 @@ def main(argv=None) -> int:
     ap.add_argument("--cli-repeats", type=int, default=3)
     args = ap.parse_args(argv)
 
-    from music_lstm import blas, midi_io
-    from music_lstm.encoding import decode
+    from music_lstm import midi_io
     from music_lstm.generate import random_windows
     from music_lstm.stepper import LSTMStepper
 
@@ -114,7 +113,7 @@ def main(argv=None) -> int:
     seed_s, seed_ids = seed_loop(run.model, prompts[0], args.seed_length)
     seed_ms = 1e3 * seed_s / args.seed_length
     # Same window, argmax, no guard: the stepper must pick the seed loop's symbols (a check, not timed).
-    from music_lstm.generate import generate_ids
+    from music_lstm.sampling import generate_ids
     from music_lstm.sampling import Sampling
 
     check = min(args.seed_length, 100)
@@ -133,7 +132,7 @@ def main(argv=None) -> int:
             prime_s = min(r[0] for r in timed[t])
             gen_s = min(r[1] for r in timed[t])
             gen_median = statistics.median(r[1] for r in timed[t])
-            rows.append((b, t, prime_s, gen_s, gen_median, t == blas.GENERATION_THREADS))
+            rows.append((b, t, prime_s, gen_s, gen_median, t is None))
 
     print(f"\nseed loop: {args.seed_length} symbols in {seed_s:.2f} s = {seed_ms:.2f} ms/symbol "
           f"(window {args.window}, argmax); our argmax picks the same first {agree}/{check} symbols")
@@ -151,7 +150,7 @@ def main(argv=None) -> int:
           f"load after: {load()})")
 
     syms = run.vocab.decode(np.resize(prompts[0], 1000))
-    notes = decode(syms, run.config.encoding)
+    notes = run.config.encoder().decode(syms).notes
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         midi_io.write_midi(notes, Path(tmp) / "w.mid")

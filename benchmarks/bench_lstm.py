@@ -5,7 +5,7 @@ compiled alike) train on the same random batch of windows of 64 ids; after warm-
 the two take turns, so a busy spell on the machine hits both alike. Prints seconds per step and the
 ratio; the figures go in docs/BENCHMARKS.md.
 
-    flock /tmp/heavy.lock python benchmarks/bench_lstm.py
+    python benchmarks/bench_lstm.py
 """
 
 from __future__ import annotations

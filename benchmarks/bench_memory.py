@@ -32,12 +32,12 @@ start = time.perf_counter()
 quiet = dict(log=lambda m: None, progress=False)
 if mode == "notes":  # the baseline: keep every piece's notes, then encode them all
     from music_lstm.corpus import load_folder
-    from music_lstm.encoding import encode
+    from music_lstm.encodings import get
     corpus = load_folder(folder, workers=workers, cache_dir=cache, **quiet)
-    seqs = {n: encode(p, "seed") for n, p in corpus.pieces.items()}
+    seqs = {n: get("chords").encode(p) for n, p in corpus.pieces.items()}
 elif mode == "stream":
     from music_lstm.corpus import encode_folder
-    seqs = encode_folder(folder, "seed", workers=workers, cache_dir=cache, **quiet).sequences
+    seqs = encode_folder(folder, "chords", workers=workers, cache_dir=cache, **quiet).sequences
 else:  # one epoch of a tiny model, through the command line's own entry point
     from music_lstm.__main__ import main
     assert main(["train", "--data-dir", folder, "--run-dir", sys.argv[5], "--cache-dir", cache, "--workers",

@@ -13,7 +13,7 @@ Part 2: train with the default `Config()` (seed symbols unless `--encoding` says
   held-out pieces (`evaluate.score_model`, not timed); report the training seconds until its
   perplexity first falls below the bigram's, and below 0.8 x the bigram's.
 
-    flock /tmp/heavy.lock python benchmarks/bench_train.py --steps 20 --minutes 3
+    python benchmarks/bench_train.py --steps 20 --minutes 3
 """
 
 from __future__ import annotations
@@ -35,18 +35,18 @@ SEED_WINDOW, SEED_BATCH = 100, 64
 
 def load(data_dir: str, cfg):
     """Training/validation id sequences and vocabulary exactly as `train` builds them."""
-    from music_lstm.augment import shifts, transpositions
+    from music_lstm.augment import shifts
     from music_lstm.corpus import load_folder
     from music_lstm.dataset import split_pieces
-    from music_lstm.encoding import encode
     from music_lstm.vocab import Vocab
 
     corpus = load_folder(data_dir, log=lambda m: None)
-    seqs = {n: encode(p, cfg.encoding) for n, p in corpus.pieces.items()}
+    encoding = cfg.encoder()
+    seqs = {n: encoding.encode(p) for n, p in corpus.pieces.items()}
     seqs = {n: s for n, s in seqs.items() if len(s) >= 2}
     train_names, val_names = split_pieces(list(seqs), cfg.val_fraction, cfg.seed)
     keys = shifts(cfg.transpose_low, cfg.transpose_high)
-    variants = [transpositions(corpus.pieces[n], cfg.encoding, keys) for n in train_names]
+    variants = [encoding.transpositions(corpus.pieces[n], keys) for n in train_names]
     vocab = Vocab.from_sequences(s for keyed in variants for s in keyed)
     return vocab, [vocab.encode(seqs[n]) for n in train_names], [vocab.encode(seqs[n]) for n in val_names]
 

@@ -11,7 +11,7 @@ epoch, and are scored exactly on the held-out pieces run whole: cross-entropy pe
 (b) the chord's plus the duration's), on the events both can score, and the share of held-out events
 each cannot score because its vocabulary lacks them.
 
-    flock /tmp/heavy.lock python benchmarks/durations_head.py --minutes 4
+    python benchmarks/durations_head.py --minutes 4
 """
 
 from __future__ import annotations
@@ -33,11 +33,11 @@ def load(data_dir: str, cfg):
     """Per split, the combined, chord and duration id sequences, and the three vocabularies."""
     from music_lstm.corpus import load_folder
     from music_lstm.dataset import split_pieces
-    from music_lstm.encoding import encode
+    from music_lstm.encodings import get
     from music_lstm.vocab import Vocab
 
     corpus = load_folder(data_dir, log=lambda m: None)
-    seqs = {n: encode(p, "seed", durations=True) for n, p in corpus.pieces.items()}
+    seqs = {n: get("chords", durations=True).encode(p) for n, p in corpus.pieces.items()}
     seqs = {n: s for n, s in seqs.items() if len(s) >= 2}
     train_names, val_names = split_pieces(list(seqs), cfg.val_fraction, cfg.seed)
     parts = {

@@ -25,8 +25,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from music_lstm.dataset import overlap_weights  # noqa: E402
-from music_lstm.encoding import decode  # noqa: E402
-from music_lstm.generate import DEFAULT_BPM, generate, load_run  # noqa: E402
+from music_lstm.generate import DEFAULT_BPM, generate  # noqa: E402
+from music_lstm.run_folder import load_run  # noqa: E402
 from music_lstm.metrics import METRICS, evaluate_generated  # noqa: E402
 
 
@@ -40,7 +40,7 @@ def held_out_rate(run) -> dict:
     targets = float(w.sum())
     quarters = 0.0
     for s in seqs:
-        notes = decode(run.vocab.decode(s), run.config.encoding)
+        notes = run.config.encoder().decode(run.vocab.decode(s)).notes
         quarters += max(o + d for o, d, _ in notes) - min(o for o, _, _ in notes)
     seconds = quarters * 60.0 / (run.bpm or DEFAULT_BPM)
     return {
@@ -75,7 +75,7 @@ def main() -> int:
         fixed = [tuple(map(int, m.groups())) for m in (re.search(r"repaired (\d+) of (\d+)", s) for s in messages) if m]
         cmp = evaluate_generated([str(p) for p in paths], run_dir, json_path=folder / "metrics.json", log=lambda m: None)
         results[name] = {
-            "run": str(run_dir), "encoding": run.config.encoding + ("+durations" if run.config.durations else ""),
+            "run": str(run_dir), "encoding": run.config.encoder().spec,
             "held_out": rate, "metrics": cmp.to_json(),
             "repaired_events": sum(r for r, _ in fixed), "pieces_with_repairs": len(fixed),
             "epochs": len(json.loads((Path(run_dir) / "history.json").read_text())),

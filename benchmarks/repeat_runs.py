@@ -46,15 +46,13 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
-    from music_lstm import blas
-    from music_lstm.generate import generate_ids, load_run, random_windows
-    from music_lstm.sampling import Sampling
+    from music_lstm.generate import random_windows
+    from music_lstm.run_folder import load_run, read_history
+    from music_lstm.sampling import Sampling, generate_ids
     from music_lstm.stepper import LSTMStepper
 
     run = load_run(args.run_dir)
-    from music_lstm.artifacts import read_json
-
-    history = read_json(run.path / "history.json") if (run.path / "history.json").exists() else []
+    history = read_history(run.path)
     best = min((h["val_loss"] for h in history if "val_loss" in h), default=float("nan"))
     print(f"run {run.path}: 2x{run.config.units} units, vocabulary {len(run.vocab)}, "
           f"{len(history)} epochs, best validation loss {best:.3f}")
@@ -83,7 +81,7 @@ def main(argv=None) -> int:
     for name, sampling in settings:
         rng = np.random.default_rng(args.seed)
         prompts = random_windows(run.corpus["train"], run.config.seq_len, args.pieces, rng)
-        with blas.threads(blas.GENERATION_THREADS):
+        if True:  # BLAS's own thread count, as `generate` runs
             ids = generate_ids(stepper.step, stepper.prime(prompts), args.length, sampling, rng, history=prompts)
         counts, longest = describe(list(ids))
         long_runs = sum(v for k, v in counts.items() if k > 4)

@@ -14,13 +14,14 @@ import sys
 
 from . import __version__
 
+TENSORFLOW_COMMANDS = (None, "train", "generate", "evaluate")  # the ones that load TensorFlow
 DESCRIPTION = "Learn music from a folder of MIDI files with an LSTM, and write new music as MIDI."
 
 
 def _train_args(p: argparse.ArgumentParser) -> None:
     from .config import Config
     from .distribute import STRATEGIES
-    from .encoding import ENCODINGS
+    from .encodings import CHOICES, NAMES
 
     d = Config()
     p.add_argument("--data-dir", default=None, help="folder of .mid/.midi files (default: bach, or the resumed run's)")
@@ -38,9 +39,10 @@ def _train_args(p: argparse.ArgumentParser) -> None:
                    help=f"also train on the training pieces moved LOW..HIGH semitones, 0 0 = off (default: {d.transpose_low} {d.transpose_high})")
     p.add_argument("--patience", type=int, default=d.patience, help=f"epochs without improvement before stopping (default: {d.patience})")
     p.add_argument("--val-fraction", type=float, default=d.val_fraction, help=f"share of pieces held out (default: {d.val_fraction})")
-    p.add_argument("--encoding", default=d.encoding, choices=ENCODINGS,
-                   help=f"symbols: seed (chords, no octaves), voiced (pitches + durations per onset), grid (16th frames) (default: {d.encoding})")
-    p.add_argument("--durations", action="store_true", help="seed encoding: give each symbol its duration and keep rests")
+    p.add_argument("--encoding", default=d.encoding, choices=CHOICES, metavar="{" + ",".join(NAMES) + "}",
+                   help="symbols: chords (one per onset, chords without octaves; 'seed' is its old name), voiced "
+                        f"(pitches + durations per onset), grid (16th frames) (default: {d.encoding})")
+    p.add_argument("--durations", action="store_true", help="chords encoding: give each symbol its duration and keep rests")
     p.add_argument("--workers", type=int, default=None, help="parser processes (default: all cores)")
     p.add_argument("--no-cache", action="store_true", help="parse every file again, ignoring the parse cache")
     p.add_argument("--distribute", choices=STRATEGIES, default="none",
@@ -75,10 +77,20 @@ def _generate_args(p: argparse.ArgumentParser, with_seed: bool = True) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .run_folder import DATA
     parser = argparse.ArgumentParser(prog="music_lstm", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"music_lstm {__version__}")
+    parser.add_argument("--verbose", action="store_true", help="also show TensorFlow's own start-up and runtime messages")
     parser.add_argument("--run-dir", default="runs/latest", help="run folder (default: runs/latest)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_parser = sub.add_parser
+
+    def add_parser(*a, **kw):  # every command also takes --verbose after its name
+        p = _add_parser(*a, **kw)
+        p.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help="show TensorFlow's own messages")
+        return p
+
+    sub.add_parser = add_parser
 
     p = sub.add_parser("train", help="train on a folder of MIDI files into a run folder")
     p.add_argument("--run-dir", default="runs/latest", help="run folder to write (default: runs/latest)")
@@ -94,13 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="score a run on its held-out pieces against n-gram baselines, "
                        "or (--generated) compare generated MIDI with them on musical metrics")
     p.add_argument("--run-dir", default="runs/latest", help="run folder to read (default: runs/latest)")
-    p.add_argument("--data-dir", default=None, help="folder of the run's MIDI files (default: the one recorded in data.json)")
+    p.add_argument("--data-dir", default=None, help=f"folder of the run's MIDI files (default: the one recorded in {DATA})")
     p.add_argument("--generated", nargs="+", metavar="FILE.mid", default=None, help="generated MIDI files to measure")
     p.add_argument("--crop", type=int, default=None, help="onsets each piece is cropped to (default: the training pieces' median)")
     p.add_argument("--json", default=None, metavar="FILE.json", help="also write the figures as JSON")
 
     p = sub.add_parser("export-bach", help="write music21's Bach chorales as MIDI files")
     p.add_argument("--out", default="bach", help="folder to write (default: bach)")
+    p.add_argument("--limit", type=int, default=None, metavar="N", help="write only the first N chorales (default: all)")
     return parser
 
 
@@ -133,10 +146,11 @@ def _evaluate(args) -> None:
     if args.generated:
         return _evaluate_generated(args)
     from .evaluate import evaluate, format_table
+    from .run_folder import EVALUATION
 
     report = evaluate(args.run_dir)
     print(format_table(report))
-    print(f"wrote {args.run_dir}/evaluation.json")
+    print(f"wrote {os.path.join(args.run_dir, EVALUATION)}")
 
 
 def _evaluate_generated(args) -> None:
@@ -161,22 +175,55 @@ def _generate(args) -> None:
 
 
 def _export_bach(args) -> None:
+    from .errors import ConfigError
     from .midi_io import export_bach
 
-    n = export_bach(args.out, log=lambda msg: print(msg, file=sys.stderr))
+    if args.limit is not None and args.limit < 1:
+        raise ConfigError(f"invalid limit: {args.limit} (must be >= 1)")
+    n = export_bach(args.out, log=lambda msg: print(msg, file=sys.stderr), limit=args.limit)
     print(f"wrote {n} chorales to {args.out}")
+
+
+def quiet_tensorflow() -> None:
+    """Load TensorFlow with its C++ start-up lines hidden (`I0000 ... cuda drivers`, and on a CPU machine
+    `E0000 ... failed call to cuInit`, an "error" that is none): they are for TensorFlow's developers.
+
+    The log level must be set before TensorFlow is imported; some lines are written by absl before any
+    level applies, so stderr (file descriptor 2) is pointed at /dev/null while TensorFlow loads and
+    looks for devices. A failure to import is raised after stderr is back.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+    if "tensorflow" in sys.modules:
+        return
+    import logging
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()  # the device probe (cuInit) logs here
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter is not for users
+    if not args.verbose and args.command in TENSORFLOW_COMMANDS:
+        quiet_tensorflow()
     from .errors import MusicLSTMError
 
     try:
         if args.command is None:  # the whole job: train on bach/, then generate
-            args = build_parser().parse_args(["train", "--run-dir", args.run_dir])
+            args = build_parser().parse_args(["train", "--run-dir", args.run_dir])  # every default
             _train(args)
             _generate(build_parser().parse_args(["generate", "--run-dir", args.run_dir]))
         elif args.command == "train":
@@ -187,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
             _evaluate(args)
         elif args.command == "export-bach":
             _export_bach(args)
-    except (MusicLSTMError, ValueError) as e:
+    except MusicLSTMError as e:  # a known failure: one line. Anything else is a bug and keeps its traceback.
         print(f"music_lstm: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

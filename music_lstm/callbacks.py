@@ -17,12 +17,9 @@ from pathlib import Path
 
 import keras
 
-from .artifacts import atomic_path, write_json
+from . import run_folder as rf
 from .distribute import any_worker
 from .lstm import builtin_copy
-
-CHECKPOINT = "checkpoint.keras"
-STATE = "train_state.json"
 
 
 def learning_rate(optimizer) -> float:
@@ -30,14 +27,9 @@ def learning_rate(optimizer) -> float:
     return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
 
 
-def save_model(model, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        model.save(tmp)  # Keras writes in place; the atomic rename keeps a reader from a half file
-
-
 def save_best(model, path: Path) -> None:
     """The model for `generate` and `evaluate`: Keras's own layers, no optimizer state."""
-    save_model(builtin_copy(model), path)
+    rf.save_model(builtin_copy(model), path)
 
 
 class Checkpointer(keras.callbacks.Callback):
@@ -54,15 +46,15 @@ class Checkpointer(keras.callbacks.Callback):
         value = (logs or {}).get(self.monitor)
         if value is not None and value < self.best:
             self.best, self.wait = float(value), 0
-            save_best(self.model, self.run / "model.keras")
+            save_best(self.model, self.run / rf.MODEL)
         else:
             self.wait += 1
             if self.lr_decay < 1.0:
                 opt = self.model.optimizer
                 opt.learning_rate = learning_rate(opt) * self.lr_decay
         self.epochs_done = epoch + 1
-        save_model(self.model, self.run / CHECKPOINT)
-        write_json(self.run / STATE, {"epoch": epoch + 1, "best": self.best, "wait": self.wait, "monitor": self.monitor})
+        rf.save_model(self.model, self.run / rf.CHECKPOINT)
+        rf.write_state(self.run, epoch + 1, self.best, self.wait, self.monitor)
         if self.wait >= self.patience:
             self.model.stop_training = True
 
@@ -84,11 +76,11 @@ class HistoryWriter(keras.callbacks.Callback):
         record["learning_rate"] = learning_rate(self.model.optimizer)
         record["seconds"] = round(self.before + time.perf_counter() - self.start, 2)
         self.history.append(record)
-        write_json(self.run / "history.json", self.history)
+        rf.write_history(self.run, self.history)
         if self.plot:
-            from .curves import plot_history
+            from .plotting import plot_history
 
-            plot_history(self.history, self.run / "history.png")
+            plot_history(self.history, self.run / rf.HISTORY_PLOT)
 
 
 class TimeBudget(keras.callbacks.Callback):

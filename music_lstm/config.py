@@ -1,30 +1,30 @@
-"""Every training setting in one dataclass, saved as `config.json` in the run folder.
+"""Every training setting in one dataclass, saved as `config.json` in the run folder (`run_folder`).
 
 Variants are made with `dataclasses.replace`; a preset is never mutated. `__post_init__` turns a bad
-value into a one-line `ValueError` that names it.
+value into a one-line `errors.ConfigError` that names it.
+
+    python -c "from music_lstm.config import Config; print(Config(units=64))"
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass
 
-from .artifacts import read_json, write_json
-from .encoding import ENCODINGS
-from .errors import RunFolderError
+from . import encodings
+from .errors import ConfigError
 
 
 @dataclass(frozen=True)
 class Config:
-    encoding: str = "voiced"  # how pieces become symbols: voiced, grid or seed (see encoding.py, polyphony.py); voiced measured best
-    durations: bool = False  # seed only: each symbol also carries its duration, and rests are kept
+    encoding: str = encodings.DEFAULT  # how pieces become symbols (encodings.NAMES; see encodings/)
+    durations: bool = False  # chords only: each symbol also carries its duration, and rests are kept
     seq_len: int = 64  # window length in symbols; the network predicts the next symbol at every step
     embed_dim: int = 64  # symbol embedding size
-    units: int = 128  # cells in each of the two LSTM layers; 128 learns bach/ faster on 2 cores than 256
+    units: int = 128  # cells in each of the two LSTM layers; small learns faster within minutes on a CPU
     dense_units: int = 256  # the Dense layer between the LSTMs and the softmax, as in the seed
-    dropout: float = 0.5  # after each LSTM layer; 0.5 measured best on held-out perplexity (0.3, 0.5 tried)
-    batch_size: int = 16  # windows per step; bach/ gives only ~1,000 windows, so small batches mean more updates
+    dropout: float = 0.5  # after each LSTM layer; chosen on held-out perplexity (docs/DECISIONS.md)
+    batch_size: int = 16  # windows per step; bach/ gives few windows, so small batches mean more updates
     epochs: int = 40  # upper bound; early stopping and max_minutes usually end training first
     learning_rate: float = 3e-3  # Adam
     # Learning rate multiplied by this after each epoch without a better validation loss (1 = constant). Off by
@@ -40,8 +40,6 @@ class Config:
 
     def __post_init__(self):
         checks = {
-            "encoding": self.encoding in ENCODINGS,
-            "durations": not self.durations or self.encoding == "seed",  # the others always have them
             "seq_len": self.seq_len >= 2,
             "embed_dim": self.embed_dim >= 1,
             "units": self.units >= 1,
@@ -57,20 +55,17 @@ class Config:
             "val_fraction": 0.0 <= self.val_fraction < 1.0,
             "max_minutes": self.max_minutes >= 0,
         }
+        self.encoder()  # a ConfigError names an unknown encoding, or durations where they do not apply
         for name, ok in checks.items():
             if not ok:
-                raise ValueError(f"invalid {name}: {getattr(self, name)!r}")
+                raise ConfigError(f"invalid {name}: {getattr(self, name)!r}")
 
-    def save(self, path: str | os.PathLike) -> None:
-        write_json(path, dataclasses.asdict(self))
+    def encoder(self) -> encodings.Encoding:
+        """The encoding these settings name, with its options."""
+        return encodings.get(self.encoding, self.durations)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "Config":
-        try:
-            raw = read_json(path)
-            known = {f.name for f in dataclasses.fields(cls)}
-            return cls(**{k: v for k, v in raw.items() if k in known})
-        except FileNotFoundError:
-            raise RunFolderError(f"{path}: missing (the run folder has no config)") from None
-        except (ValueError, TypeError, AttributeError) as e:
-            raise RunFolderError(f"{path}: not a valid config ({e})") from None
+    def from_dict(cls, raw: dict) -> "Config":
+        """Settings from `config.json`; keys this version does not know are ignored."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in raw.items() if k in known})

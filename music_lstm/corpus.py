@@ -5,7 +5,7 @@ changed files. A bad file costs one line naming it and the reason, never the run
 each file is read, encoded to symbols in the worker and only the symbols come back, so a folder of
 any size costs its symbols in memory, not its notes.
 
-    python -c "from music_lstm.corpus import encode_folder; print(len(encode_folder('bach', 'seed').sequences))"
+    python -c "from music_lstm.corpus import encode_folder; print(len(encode_folder('bach', 'voiced').sequences))"
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import pickle
 import sys
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import __version__
-from .errors import MidiError, MusicLSTMError
+from .errors import ConfigError, EncodingError, MidiError, MusicLSTMError
 from .events import Piece
 
 MIDI_SUFFIXES = {".mid", ".midi"}
@@ -104,7 +105,7 @@ def _piece_key(data: bytes) -> str:
 
 
 def _symbols_key(piece_key: str, encoding: str) -> str:
-    from .encoding import ENCODER_VERSION
+    from .encodings import ENCODER_VERSION
 
     return hashlib.sha256(f"{piece_key}|{encoding}|{ENCODER_VERSION}".encode()).hexdigest()
 
@@ -124,7 +125,7 @@ def _cache_put(cache: str | None, key: str, value) -> None:
     if cache is None:
         return
     try:
-        from .artifacts import atomic_path
+        from .run_folder import atomic_path
 
         with atomic_path(Path(cache) / key[:2] / key) as tmp:
             tmp.write_bytes(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
@@ -164,12 +165,14 @@ def _read_one(path: str, cache: str | None, encoding: str | None):
         _cache_put(cache, key, (piece, reason))
     if encoding is None:
         return path, piece, piece.bpm if piece else None, reason, parsed
-    from .encoding import encode_spec
+    from .encodings import from_spec
 
     symbols = None
     if piece is not None:
         try:
-            symbols = encode_spec(piece, encoding)
+            symbols = from_spec(encoding).encode(piece)
+        except EncodingError as e:  # the encoding refuses this piece, and says why in one line
+            reason = str(e)
         except Exception as e:  # an encoder's bug on one odd piece must not end the run either
             reason = f"cannot be encoded as {encoding} ({type(e).__name__}: {str(e).splitlines()[0][:80] if str(e) else ''})"
     _cache_put(cache, _symbols_key(key, encoding), (symbols, piece.bpm if piece else None, reason))
@@ -239,11 +242,9 @@ def _size(path: Path) -> int:
 def _ingest(folder, recursive, workers, cache_dir, use_cache, encoding, min_symbols, log, progress, stats) -> Iterator[tuple[str, tuple]]:
     """(name relative to the folder, result) for every MIDI file in `folder`, with progress shown;
     `stats` gets the rate in files per second."""
-    from .progress import Progress
-
     folder = Path(folder)
     if workers is not None and workers < 1:
-        raise ValueError(f"invalid workers: {workers} (must be >= 1)")
+        raise ConfigError(f"invalid workers: {workers} (must be >= 1)")
     if not folder.is_dir():
         raise MusicLSTMError(f"{folder}: no such folder")
     skipped_dirs = []
@@ -257,7 +258,8 @@ def _ingest(folder, recursive, workers, cache_dir, use_cache, encoding, min_symb
         raise MusicLSTMError(f"{folder}: no .mid or .midi files")
     cache = str(cache_dir or default_cache_dir()) if use_cache else None
     workers = max(1, workers or os.cpu_count() or 1)
-    bar = Progress(len(files), f"reading {folder}", live=progress)
+    bar = _progress_bar(len(files), f"reading {folder}", progress)
+    start = time.perf_counter()
     done = skipped = 0
     try:
         for path, value, bpm, reason, parsed in _results(files, cache, encoding, workers):
@@ -268,11 +270,22 @@ def _ingest(folder, recursive, workers, cache_dir, use_cache, encoding, min_symb
                 skipped += 1
                 bar.clear()
                 log(f"skipped {path}: {reason}")
-            bar.update(done, skipped)
+                bar.set_postfix_str(f"{skipped} skipped", refresh=False)
+            bar.update(1)
             yield str(Path(path).relative_to(folder)), (value, bpm, reason, parsed)
     finally:
         bar.close()
-        stats["rate"] = bar.rate()
+        stats["rate"] = done / max(time.perf_counter() - start, 1e-9)
+
+
+def _progress_bar(total: int, label: str, live: bool | None):
+    """A tqdm bar on stderr: on a terminal (or `live`); in a log it stays silent, as the summary line that
+    follows gives the totals and the rate."""
+    from tqdm import tqdm
+
+    if live is None:
+        live = sys.stderr.isatty()
+    return tqdm(total=total, desc=label, unit="file", file=sys.stderr, disable=not live, leave=False, mininterval=0.1)
 
 
 def _summary(folder, used: int, skipped: dict[str, str], parsed: int, rate: float, log) -> None:
@@ -329,10 +342,13 @@ def encode_folder(
 ) -> EncodedCorpus:
     """Every MIDI file in `folder` as `encoding` symbols; a piece shorter than `min_symbols` is skipped.
 
-    `encoding` is an encoder spec (`encoding.encoder_spec`): a name, with its options, e.g. `seed+durations`.
+    `encoding` is an encoder spec (`encodings.Encoding.spec`): a name, with its options, e.g. `chords+durations`.
 
     Raises MusicLSTMError if there is no usable file.
     """
+    from .encodings import from_spec
+
+    encoding = from_spec(encoding).spec  # its own name, options included: the cache key
     corpus, stats = EncodedCorpus(), {}
     args = (folder, recursive, workers, cache_dir, use_cache, encoding, min_symbols, log, progress, stats)
     for name, (symbols, bpm, reason, parsed) in _ingest(*args):

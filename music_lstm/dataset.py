@@ -10,11 +10,7 @@ every key, (n_windows, n_keys, seq_len), and the pipeline draws one key per wind
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-
-from .artifacts import atomic_path
 
 
 def split_pieces(names: list[str], val_fraction: float, seed: int) -> tuple[list[str], list[str]]:
@@ -105,25 +101,3 @@ def tf_dataset(x: np.ndarray, y: np.ndarray, w: np.ndarray, batch_size: int, shu
         first, second = tf.constant(factors.first_of), tf.constant(factors.second_of)
         ds = ds.map(lambda x, y, w: (x, (tf.gather(first, y), tf.gather(second, y)), (w, w)))
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-
-def save_corpus(path: Path, vocab, seqs: dict[str, list[str]], train: list[str], val: list[str]) -> None:
-    """The encoded pieces as ids: `train_ids`/`val_ids` concatenated, `*_lengths` per piece."""
-    arrays = {}
-    for part, names in (("train", train), ("val", val)):
-        ids = [vocab.encode(seqs[n]) for n in names]
-        arrays[f"{part}_ids"] = np.concatenate(ids) if ids else np.zeros(0, np.int32)
-        arrays[f"{part}_lengths"] = np.array([len(i) for i in ids], np.int64)
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-
-
-def load_corpus(path: Path) -> dict[str, list[np.ndarray]]:
-    """{"train": [ids per piece], "val": [...]} from `corpus.npz`."""
-    with np.load(path) as z:
-        out = {}
-        for part in ("train", "val"):
-            ids, lengths = z[f"{part}_ids"], z[f"{part}_lengths"]
-            out[part] = np.split(ids, np.cumsum(lengths)[:-1]) if len(lengths) else []
-        return out

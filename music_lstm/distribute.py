@@ -21,7 +21,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .errors import MusicLSTMError
+from .errors import ConfigError, MusicLSTMError
 
 STRATEGIES = ("none", "mirrored", "multiworker")
 
@@ -30,7 +30,7 @@ def strategy_for(name: str):
     """The `tf.distribute.Strategy` called `name`. Create it before any other TensorFlow op runs:
     a multi-worker strategy configures the collective runtime, which cannot change afterwards."""
     if name not in STRATEGIES:
-        raise ValueError(f"invalid distribute: {name!r} (choose from {', '.join(STRATEGIES)})")
+        raise ConfigError(f"invalid distribute: {name!r} (choose from {', '.join(STRATEGIES)})")
     import tensorflow as tf
 
     if name == "none":
@@ -60,7 +60,7 @@ def task() -> tuple[str, int, dict]:
     """(task type, index, cluster) from `TF_CONFIG`; a MusicLSTMError says what is wrong with it."""
     raw = os.environ.get("TF_CONFIG")
     if not raw:
-        raise MusicLSTMError("TF_CONFIG: not set (--distribute multiworker needs the cluster and this task; see README)")
+        raise MusicLSTMError("TF_CONFIG: not set (--distribute multiworker needs the cluster and this task; see docs/CLI.md)")
     try:
         conf = json.loads(raw)
         cluster, kind, index = conf["cluster"], conf["task"]["type"], int(conf["task"]["index"])

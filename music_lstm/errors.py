@@ -20,3 +20,12 @@ class MidiError(MusicLSTMError):
 
 class RunFolderError(MusicLSTMError):
     """A run folder whose files are missing, corrupt or do not fit each other."""
+
+
+class ConfigError(MusicLSTMError, ValueError):
+    """A setting out of its range (from the command line or a call): names the setting and the value.
+    Also a ValueError, so a caller may catch it as the bad value it is."""
+
+
+class EncodingError(MusicLSTMError):
+    """A piece an encoding cannot represent; the one-line message becomes the file's skip reason."""

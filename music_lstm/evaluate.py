@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .artifacts import write_json
+from . import run_folder as rf
 from .errors import RunFolderError
 from .ngram import KneserNey
 
@@ -89,12 +89,10 @@ def score_ngram(lm: KneserNey, pieces: list[np.ndarray]) -> dict:
 
 def evaluate(run_dir: str | os.PathLike = "runs/latest", log=lambda msg: print(msg, file=sys.stderr)) -> dict:
     """Score the run's model and the n-gram baselines on its held-out pieces; write `evaluation.json`."""
-    from .generate import load_run
-
-    run = load_run(run_dir)
+    run = rf.load_run(run_dir)
     train, val = run.corpus["train"], [p for p in run.corpus["val"] if len(p) >= 2]
     if not val:
-        raise RunFolderError(f"{run.path / 'split.json'}: no held-out piece to evaluate on (train with --val-fraction > 0)")
+        raise RunFolderError(f"{run.path / rf.SPLIT}: no held-out piece to evaluate on (train with --val-fraction > 0)")
     vocab_size = len(run.vocab)
     targets = sum(len(p) - 1 for p in val)
     unknown = sum(int((p[1:] == 0).sum()) for p in val)
@@ -109,7 +107,7 @@ def evaluate(run_dir: str | os.PathLike = "runs/latest", log=lambda msg: print(m
         "vocab_size": vocab_size,
         "models": models,
     }
-    write_json(Path(run.path) / "evaluation.json", report)
+    rf.write_json(Path(run.path) / rf.EVALUATION, report)
     return report
 
 

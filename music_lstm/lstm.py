@@ -5,20 +5,43 @@ that loop, so the backward pass multiplies by transposed matrices and builds eve
 one step at a time. `FusedLSTM` computes the same outputs and gradients (tested against Keras to
 float rounding) with one matrix product per step each way: the input product for all steps before
 the loop, the weight gradients as three products over all steps after it, and the recurrent kernel
-transposed once. Measured on a 2-core CPU (`benchmarks/bench_lstm.py`, docs/BENCHMARKS.md): a
-training step 1.22x as fast for the default 2x128 network at batch 16, 2.81x for 2x512 at batch 16.
+transposed once. `benchmarks/bench_lstm.py` measures the gain (docs/BENCHMARKS.md).
 
 Anywhere else (a GPU, where Keras uses cuDNN; another backend; a mask; dropout inside the layer; other
 activations) it is Keras's LSTM. `builtin_copy` gives the same network with Keras's own LSTM layers:
 what `model.keras` holds, so it loads with `keras.saving.load_model` and no custom objects.
+
+`FusedLSTM` overrides a private Keras method, `LSTM.inner_loop`. pyproject pins the Keras versions it is
+tested with, and at import `INNER_LOOP_OK` checks that the method is still the one it expects (its
+arguments, and `RNN.call` calling it); if not, one line says so and `LSTM` is Keras's own layer.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
+import sys
 
 import keras
 from keras import activations
+
+INNER_LOOP_ARGS = ("self", "sequences", "initial_state", "mask", "training")  # Keras 3's LSTM.inner_loop
+
+
+def inner_loop_as_expected(lstm=keras.layers.LSTM, rnn=keras.layers.RNN) -> bool:
+    """Is `lstm.inner_loop` the method FusedLSTM overrides: same arguments, and still what `rnn.call` runs?"""
+    method = getattr(lstm, "inner_loop", None)
+    if not callable(method):
+        return False
+    try:
+        if tuple(inspect.signature(method).parameters) != INNER_LOOP_ARGS:
+            return False
+    except (TypeError, ValueError):
+        return False
+    try:
+        return "self.inner_loop(" in inspect.getsource(rnn.call)
+    except (OSError, TypeError):
+        return True  # no source to read (a frozen install): the signature is all there is to check
 
 
 @functools.cache
@@ -103,6 +126,19 @@ class FusedLSTM(keras.layers.LSTM):
         cell = self.cell
         outs, h, c = lstm_sequence(tf.transpose(sequences, [1, 0, 2]), h0, c0, cell.kernel, cell.recurrent_kernel, cell.bias)
         return h, tf.transpose(outs, [1, 0, 2]), [h, c]
+
+
+def choose_lstm(inner_loop_ok: bool) -> type:
+    """FusedLSTM where Keras is as it expects; else Keras's own LSTM, saying so in one line."""
+    if inner_loop_ok:
+        return FusedLSTM
+    print(f"music_lstm: Keras {keras.__version__} changed LSTM.inner_loop; training uses Keras's own LSTM (slower on a CPU)",
+          file=sys.stderr)
+    return keras.layers.LSTM
+
+
+INNER_LOOP_OK = inner_loop_as_expected()
+LSTM = choose_lstm(INNER_LOOP_OK)  # the LSTM layer the model is built with
 
 
 def builtin_copy(model: keras.Model) -> keras.Model:

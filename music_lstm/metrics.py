@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import MusicLSTMError, RunFolderError
+from .errors import ConfigError, MusicLSTMError, RunFolderError
 from .events import slices
 
 Note = tuple[float, float, int]
@@ -99,7 +99,7 @@ def measure(notes: list[Note], train_ngrams: set | None = None) -> dict[str, flo
 
 def check_crop(crop_onsets: int | None) -> None:
     if crop_onsets is not None and crop_onsets < NGRAM:
-        raise ValueError(f"invalid crop: {crop_onsets} (must be >= {NGRAM}, one n-gram of chords for the copy rate)")
+        raise ConfigError(f"invalid crop: {crop_onsets} (must be >= {NGRAM}, one n-gram of chords for the copy rate)")
 
 
 def median_onsets(pieces: list[list[Note]]) -> int:
@@ -193,25 +193,18 @@ def evaluate_generated(
     """Compare generated MIDI files with the run's held-out pieces (read from the run's data folder,
     recorded in `data.json`, or `data_dir`). An unreadable generated file is skipped and counted."""
     from . import midi_io
-    from .artifacts import read_json, write_json
+    from . import run_folder as rf
     from .corpus import load_folder
 
     check_crop(crop_onsets)
     run = Path(run_dir)
-    try:
-        split = read_json(run / "split.json")
-        train_names, val_names = list(split["train"]), list(split["validation"])
-    except FileNotFoundError:
-        raise RunFolderError(f"{run / 'split.json'}: missing (train first, or pass the run folder with --run-dir)") from None
-    except (ValueError, KeyError, TypeError) as e:
-        raise RunFolderError(f"{run / 'split.json'}: not a valid split ({e})") from None
+    train_names, val_names = rf.read_split(run, " (train first, or pass the run folder with --run-dir)")
     if data_dir is None:
-        try:
-            data_dir = read_json(run / "data.json")["data_dir"]
-        except (FileNotFoundError, ValueError, KeyError, TypeError):
-            raise RunFolderError(f"{run / 'data.json'}: no data folder recorded (pass --data-dir)") from None
+        data_dir = rf.read_data(run)["data_dir"]
+        if data_dir is None:
+            raise RunFolderError(f"{run / rf.DATA}: no data folder recorded (pass --data-dir)")
     if not val_names:
-        raise RunFolderError(f"{run / 'split.json'}: no held-out pieces to compare with")
+        raise RunFolderError(f"{run / rf.SPLIT}: no held-out pieces to compare with")
     generated: dict[str, list[Note]] = {}
     for f in files:
         try:
@@ -230,5 +223,5 @@ def evaluate_generated(
         raise MusicLSTMError(f"{data_dir}: none of the run's held-out pieces is there")
     result = compare(generated, reference, train, crop_onsets)
     if json_path is not None:
-        write_json(json_path, result.to_json())
+        rf.write_json(json_path, result.to_json())
     return result

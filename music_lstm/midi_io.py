@@ -40,8 +40,8 @@ import re
 import struct
 from pathlib import Path
 
-from .artifacts import atomic_path
-from .errors import MidiError
+from .run_folder import atomic_path
+from .errors import ConfigError, MidiError
 from .events import VOICE_NAMES, Note, Piece
 
 DRUM_CHANNEL = 10  # General MIDI percussion; its "pitches" are drum kinds, not notes
@@ -417,12 +417,12 @@ def write_musicxml(notes: list[tuple[float, float, int]], path: str | os.PathLik
 def voice_programs(instrument) -> tuple[int, int, int, int]:
     """`--instrument` for four voices: one instrument for all ("organ", "19"), or four separated by
     commas, soprano to bass ("choir,choir,strings,organ", "52,52,48,19"). Names and numbers are the
-    ones `generate.program_number` takes. Raises ValueError with a one-line message on bad input."""
+    ones `generate.program_number` takes. Raises ConfigError with a one-line message on bad input."""
     from .generate import program_number
 
     items = [t.strip() for t in str(instrument).split(",")]
     if len(items) not in (1, 4) or not all(items):
-        raise ValueError(
+        raise ConfigError(
             f"invalid instrument: {instrument!r} (one instrument for all voices, or four separated by commas: soprano,alto,tenor,bass)"
         )
     if len(items) == 1:
@@ -432,7 +432,7 @@ def voice_programs(instrument) -> tuple[int, int, int, int]:
         try:
             programs.append(program_number(item))
         except ValueError as e:
-            raise ValueError(f"{name.lower()}: {e}") from None
+            raise ConfigError(f"{name.lower()}: {e}") from None
     return tuple(programs)
 
 
@@ -615,14 +615,15 @@ def _speller(tonality):
     return spell
 
 
-def export_bach(out_dir: str | os.PathLike, log=print) -> int:
-    """Write every Bach chorale in music21's corpus to `out_dir` as MIDI; returns the number written."""
+def export_bach(out_dir: str | os.PathLike, log=print, limit: int | None = None) -> int:
+    """Write every Bach chorale in music21's corpus (the first `limit` only, if given) to `out_dir` as
+    MIDI; returns the number written."""
     from music21 import corpus
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = 0
-    for src in sorted(corpus.getComposer("bach"), key=str):
+    for src in sorted(corpus.getComposer("bach"), key=str)[:limit]:
         src = Path(str(src))
         name = src.name.split(".")[0] if src.suffix == ".krn" else src.stem
         dest = out / f"{name}.mid"

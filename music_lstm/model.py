@@ -13,13 +13,15 @@ import keras
 from keras import layers
 
 from .config import Config
-from .lstm import FusedLSTM
+from . import lstm as lstm_layers
 
 
-def build_model(vocab_size: int, cfg: Config, heads: tuple[int, int] | None = None, lstm=FusedLSTM) -> keras.Model:
+def build_model(vocab_size: int, cfg: Config, heads: tuple[int, int] | None = None, lstm=None) -> keras.Model:
     """One softmax over `vocab_size` symbols; or, given `heads` (chords, durations), two softmaxes that
-    read the same Dense layer (`seed --durations`: a chord and its duration, see vocab.Factors).
-    `lstm` is the LSTM layer class (`keras.layers.LSTM` for Keras's own, as the benchmarks compare)."""
+    read the same Dense layer (`chords --durations`: a chord and its duration, see vocab.Factors).
+    `lstm` is the LSTM layer class: by default `lstm.LSTM` (FusedLSTM, unless the installed Keras changed
+    what it overrides); `keras.layers.LSTM` for Keras's own, as the benchmarks compare."""
+    lstm = lstm or lstm_layers.LSTM
     body = [
         layers.Embedding(vocab_size, cfg.embed_dim, name="embedding"),  # (batch, steps, embed)
         lstm(cfg.units, return_sequences=True, name="lstm_1"),  # (batch, steps, units)

@@ -19,15 +19,17 @@ from collections import defaultdict
 
 import numpy as np
 
+from .errors import ConfigError
+
 BOS = -1  # begin-of-piece marker in contexts; never a target
 
 
 class KneserNey:
     def __init__(self, order: int, vocab_size: int):
         if order < 1:
-            raise ValueError(f"invalid n-gram order: {order!r} (must be >= 1)")
+            raise ConfigError(f"invalid n-gram order: {order!r} (must be >= 1)")
         if vocab_size < 2:
-            raise ValueError(f"invalid vocab_size: {vocab_size!r} (need <unk> and at least one symbol)")
+            raise ConfigError(f"invalid vocab_size: {vocab_size!r} (need <unk> and at least one symbol)")
         self.order, self.vocab_size = order, vocab_size
         # counts[k][context of length k] = {next id: count}; raw counts for the top order,
         # continuation counts (distinct preceding ids) for the lower ones.

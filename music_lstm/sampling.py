@@ -1,4 +1,5 @@
-"""Choosing the next symbol: a pure function of probabilities, settings and a numpy Generator.
+"""Choosing the next symbol: a pure function of probabilities, settings and a numpy Generator; and the
+generation loop that draws symbol after symbol through a step function (so tests can give it a fake one).
 
     >>> import numpy as np
     >>> sample(np.array([[0.1, 0.9]]), np.random.default_rng(0), temperature=0)
@@ -7,9 +8,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+from .errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -17,28 +21,28 @@ class Sampling:
     temperature: float = 0.5  # 0 = argmax, 1 = the model as it is; chosen with rhythm_temperature on musical metrics
     # voiced: the temperature among durations and rests instead (their share against pitches stays the
     # model's). A low temperature keeps pitches in key but makes nearly every note an eighth, so rhythm
-    # has its own; 0.5 and 0.8 measured best together on the musical metrics (README).
+    # has its own; the pair was chosen on the musical metrics (docs/DECISIONS.md).
     rhythm_temperature: float = 0.8
     top_k: int = 0  # keep only the k most likely symbols (0 = all)
     top_p: float = 1.0  # keep the smallest set of symbols whose probability reaches p (nucleus)
     max_repeat: int = 4  # a symbol may follow itself at most this many times in a row (0 = no guard)
     # voiced: the same chord (sounding pitches at an onset) may follow itself at most this many times in
-    # a row (0 = no guard); 1 cuts what Bach does in 18 of 387 chorales (a chord struck 3 times or more)
+    # a row (0 = no guard); 1 allows a chord twice in a row, rarely more in the chorales
     max_chord_repeat: int = 1
 
     def __post_init__(self):
         if not self.temperature >= 0:
-            raise ValueError(f"invalid temperature: {self.temperature!r} (must be >= 0)")
+            raise ConfigError(f"invalid temperature: {self.temperature!r} (must be >= 0)")
         if not self.rhythm_temperature > 0:
-            raise ValueError(f"invalid rhythm_temperature: {self.rhythm_temperature!r} (must be > 0)")
+            raise ConfigError(f"invalid rhythm_temperature: {self.rhythm_temperature!r} (must be > 0)")
         if self.top_k < 0:
-            raise ValueError(f"invalid top_k: {self.top_k!r} (must be >= 0)")
+            raise ConfigError(f"invalid top_k: {self.top_k!r} (must be >= 0)")
         if not 0 < self.top_p <= 1:
-            raise ValueError(f"invalid top_p: {self.top_p!r} (must be in (0, 1])")
+            raise ConfigError(f"invalid top_p: {self.top_p!r} (must be in (0, 1])")
         if self.max_repeat < 0:
-            raise ValueError(f"invalid max_repeat: {self.max_repeat!r} (must be >= 0)")
+            raise ConfigError(f"invalid max_repeat: {self.max_repeat!r} (must be >= 0)")
         if self.max_chord_repeat < 0:
-            raise ValueError(f"invalid max_chord_repeat: {self.max_chord_repeat!r} (must be >= 0)")
+            raise ConfigError(f"invalid max_chord_repeat: {self.max_chord_repeat!r} (must be >= 0)")
 
 
 def sample(
@@ -125,3 +129,46 @@ def trailing_run(history: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     seen = differs[:, ::-1].argmax(axis=1)
     run = np.where(differs.any(axis=1), seen, steps)
     return last, run.astype(np.int64)
+
+
+def generate_ids(
+    step: Callable[[np.ndarray], np.ndarray],
+    first_probs: np.ndarray,
+    length: int,
+    sampling: Sampling,
+    rng: np.random.Generator,
+    history: np.ndarray | None = None,
+    grammar=None,
+    rhythm: np.ndarray | None = None,
+) -> np.ndarray:
+    """Draw `length` ids per row: sample from the current probabilities, feed the choice to `step`.
+
+    `step(ids (batch,)) -> probs (batch, vocab)` carries its own state; `history` (batch, steps) is
+    what came before, for the repeat guard. Id 0 (`<unk>`) is never drawn. `grammar` (optional, an
+    `encodings.Grammar` already primed with the history) bans the ids that would break the encoding's grammar;
+    `rhythm` (vocab,) bool marks the duration and rest ids, sampled at `sampling.rhythm_temperature`.
+    """
+    batch, vocab_size = first_probs.shape
+    out = np.zeros((batch, length), np.int64)
+    banned = np.zeros((batch, vocab_size), bool)  # one mask, edited in place for the guard
+    banned[:, 0] = True
+    last, run = trailing_run(np.zeros((batch, 0), np.int64) if history is None else history)
+    guard = sampling.max_repeat
+    probs = first_probs
+    for t in range(length):
+        stuck = np.flatnonzero(run >= guard) if guard else ()
+        if len(stuck):
+            banned[stuck, last[stuck]] = True  # this row's last id may not come again
+        ids = sample(probs, rng, sampling.temperature, sampling.top_k, sampling.top_p,
+                     banned if grammar is None else banned | grammar.ban(), rhythm, sampling.rhythm_temperature)
+        if grammar is not None:
+            grammar.feed(ids)
+        if len(stuck):
+            banned[stuck, last[stuck]] = False
+            banned[:, 0] = True
+        run = np.where(ids == last, run + 1, 1)
+        last = ids
+        out[:, t] = ids
+        if t + 1 < length:
+            probs = step(ids)
+    return out

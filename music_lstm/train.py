@@ -21,14 +21,13 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .artifacts import read_json, write_json
-from .augment import shifts, transpositions
-from .callbacks import CHECKPOINT, STATE, Checkpointer, CtrlC, HistoryWriter, TimeBudget, learning_rate, save_best
+from . import run_folder as rf
+from .augment import shifts
+from .callbacks import Checkpointer, CtrlC, HistoryWriter, TimeBudget, learning_rate, save_best
 from .config import Config
 from .corpus import encode_folder, load_folder
-from .dataset import key_windows, overlap_weights, save_corpus, split_pieces, tf_dataset
+from .dataset import key_windows, overlap_weights, split_pieces, tf_dataset
 from .distribute import shard_by_data, strategy_for, writable_run_dir
-from .encoding import encoder_spec
 from .errors import RunFolderError
 from .model import build_model
 from .vocab import Factors, Vocab
@@ -68,21 +67,20 @@ def _train(cfg, data_dir, run, resume, recursive, workers, use_cache, cache_dir,
     data_dir = data_dir or "bach"
     # Symbols only, encoded as files are read: a piece's notes never reach this process. A piece needs
     # two symbols to give one (input, target) pair; shorter ones are skipped and named.
-    spec = encoder_spec(cfg.encoding, cfg.durations)
-    corpus = encode_folder(data_dir, spec, recursive=recursive, workers=workers, cache_dir=cache_dir,
+    encoding = cfg.encoder()
+    corpus = encode_folder(data_dir, encoding.spec, recursive=recursive, workers=workers, cache_dir=cache_dir,
                            use_cache=use_cache, min_symbols=2, log=log)
     seqs = corpus.sequences
     keys = shifts(cfg.transpose_low, cfg.transpose_high)
     if resume:
-        split = read_json(run / "split.json")
-        train_names, val_names = _known(split["train"], seqs, run), _known(split["validation"], seqs, run)
-        vocab = Vocab.load(run / "vocab.json")
+        train_names, val_names = (_known(names, seqs, run) for names in rf.read_split(run))
+        vocab = rf.read_vocab(run / rf.VOCAB)
     else:
         train_names, val_names = split_pieces(list(seqs), cfg.val_fraction, cfg.seed)
     if len(keys) > 1:  # transposing needs the notes: read them again (from the parse cache, once warm)
         pieces = load_folder(data_dir, recursive=recursive, workers=workers, cache_dir=cache_dir, use_cache=use_cache,
                              log=lambda msg: None).pieces
-        variants = [transpositions(pieces[n], spec, keys) for n in train_names]  # [piece][key]
+        variants = [encoding.transpositions(pieces[n], keys) for n in train_names]  # [piece][key]
         del pieces
     else:
         variants = [[seqs[n]] for n in train_names]
@@ -90,14 +88,13 @@ def _train(cfg, data_dir, run, resume, recursive, workers, use_cache, cache_dir,
         vocab = Vocab.from_sequences(seq for keyed in variants for seq in keyed)
         bpms = [corpus.bpms[n] for n in train_names if n in corpus.bpms]
         run.mkdir(parents=True, exist_ok=True)
-        for stale in (CHECKPOINT, STATE, "model.keras", "evaluation.json", "history.json", "history.png"):  # nothing of an old run
+        for stale in rf.STALE:  # nothing of an old run
             (run / stale).unlink(missing_ok=True)
-        vocab.save(run / "vocab.json")
-        write_json(run / "split.json", {"train": train_names, "validation": val_names})
-        write_json(run / "data.json", {"bpm": float(np.median(bpms)) if bpms else None, "data_dir": str(data_dir),
-                                       "recursive": recursive})
-        save_corpus(run / "corpus.npz", vocab, seqs, train_names, val_names)
-    cfg.save(run / "config.json")
+        rf.write_vocab(run / rf.VOCAB, vocab)
+        rf.write_split(run, train_names, val_names)
+        rf.write_data(run, float(np.median(bpms)) if bpms else None, str(data_dir), recursive)
+        rf.save_corpus(run / rf.CORPUS, vocab, seqs, train_names, val_names)
+    rf.write_config(run / rf.CONFIG, cfg)
     log(f"{len(train_names)} training and {len(val_names)} validation pieces; vocabulary {len(vocab)}"
         + (f"; training pieces in {len(keys)} keys ({cfg.transpose_low:+d}..{cfg.transpose_high:+d} semitones)" if len(keys) > 1 else ""))
 
@@ -125,11 +122,11 @@ def _train(cfg, data_dir, run, resume, recursive, workers, use_cache, cache_dir,
     monitor = "val_loss" if val_ds is not None else "loss"
     if resume:
         with strategy.scope():  # variables and optimizer state mirrored on every replica
-            model = _load_checkpoint(run / CHECKPOINT)
+            model = _load_checkpoint(run / rf.CHECKPOINT)
         if len(model.outputs) != (2 if factors else 1):  # a --durations run trained before it had two softmaxes
-            raise RunFolderError(f"{run / CHECKPOINT}: a network with {len(model.outputs)} softmax output(s), where these "
+            raise RunFolderError(f"{run / rf.CHECKPOINT}: a network with {len(model.outputs)} softmax output(s), where these "
                                  f"settings train {2 if factors else 1}: train it again into a new run folder")
-        history = [h for h in _read_history(run) if h.get("epoch", 0) <= state["epoch"]]
+        history = [h for h in rf.read_history(run) if h.get("epoch", 0) <= state["epoch"]]
         checkpointer = Checkpointer(run, monitor, cfg.patience, cfg.lr_decay, state["best"], state["wait"])
         initial_epoch = state["epoch"]
         log(f"resuming after epoch {initial_epoch} (best {monitor} {state['best']:.4f}, learning rate {learning_rate(model.optimizer):.2g})")
@@ -158,15 +155,15 @@ def _train(cfg, data_dir, run, resume, recursive, workers, use_cache, cache_dir,
             if ctrl_c.requested:  # stopped cleanly at a batch's end: report it as an interrupt
                 raise KeyboardInterrupt
         except KeyboardInterrupt:
-            if (run / "model.keras").exists():
-                log(f"stopped after epoch {max(initial_epoch, checkpointer.epochs_done)}: {run / 'model.keras'} holds the best model so far; "
+            if (run / rf.MODEL).exists():
+                log(f"stopped after epoch {max(initial_epoch, checkpointer.epochs_done)}: {run / rf.MODEL} holds the best model so far; "
                     f"carry on with: python -m music_lstm train --resume --run-dir {run}")
             else:
                 log("stopped before the first epoch ended: no model saved")
             raise
     seconds = time.perf_counter() - start
-    if not (run / "model.keras").exists():  # no epoch improved on nothing (e.g. a NaN loss): keep what there is
-        save_best(model, run / "model.keras")
+    if not (run / rf.MODEL).exists():  # no epoch improved on nothing (e.g. a NaN loss): keep what there is
+        save_best(model, run / rf.MODEL)
     summary = {"best_" + monitor: checkpointer.best, "epochs": len(writer.history), "train_seconds": seconds,
                "replicas": replicas}
     log(f"trained {summary['epochs']} epochs in total ({seconds:.0f} s now); best {monitor} {checkpointer.best:.4f}")
@@ -175,37 +172,23 @@ def _train(cfg, data_dir, run, resume, recursive, workers, use_cache, cache_dir,
 
 def _resume_state(cfg: Config, run: Path, data_dir) -> tuple[Config, str, bool, dict]:
     """The saved config (with this run's epochs/max_minutes/patience), data folder, and training state."""
-    if not (run / STATE).is_file() or not (run / CHECKPOINT).is_file():
-        raise RunFolderError(f"{run}: no checkpoint to resume from ({CHECKPOINT} and {STATE} are written after each epoch)")
-    saved = Config.load(run / "config.json")
+    if not (run / rf.STATE).is_file() or not (run / rf.CHECKPOINT).is_file():
+        raise RunFolderError(f"{run}: no checkpoint to resume from ({rf.CHECKPOINT} and {rf.STATE} are written after each epoch)")
+    saved = rf.read_config(run / rf.CONFIG)
     cfg = dataclasses.replace(saved, **{k: getattr(cfg, k) for k in RESUME_SETTINGS})
-    try:
-        state = read_json(run / STATE)
-        state = {"epoch": int(state["epoch"]), "best": float(state["best"]), "wait": int(state["wait"])}
-        data = read_json(run / "data.json")
-    except FileNotFoundError as e:
-        raise RunFolderError(f"{e.filename}: missing") from None
-    except (ValueError, KeyError, TypeError) as e:
-        raise RunFolderError(f"{run / STATE}: not a valid training state ({e})") from None
-    return cfg, data_dir or data.get("data_dir", "bach"), bool(data.get("recursive", False)), state
+    state = rf.read_state(run)
+    if not (run / rf.DATA).is_file():
+        raise RunFolderError(f"{run / rf.DATA}: missing")
+    data = rf.read_data(run)
+    return cfg, data_dir or data["data_dir"] or "bach", data["recursive"], state
 
 
 def _known(names: list[str], seqs: dict, run: Path) -> list[str]:
     missing = [n for n in names if n not in seqs]
     if missing:
-        raise RunFolderError(f"{run / 'split.json'}: {len(missing)} pieces of this run are no longer in the data folder (first: {missing[0]})")
+        raise RunFolderError(f"{run / rf.SPLIT}: {len(missing)} pieces of this run are no longer in the data folder (first: {missing[0]})")
     return names
 
 
 def _load_checkpoint(path: Path):
-    try:
-        return keras.saving.load_model(path)  # compiled, with the optimizer's moments and step count
-    except Exception as e:
-        raise RunFolderError(f"{path}: cannot be loaded ({str(e).splitlines()[0][:100] if str(e) else type(e).__name__})") from None
-
-
-def _read_history(run: Path) -> list[dict]:
-    try:
-        return list(read_json(run / "history.json"))
-    except (FileNotFoundError, ValueError, TypeError):
-        return []
+    return rf.load_model(path, compile=True)  # compiled, with the optimizer's moments and step count

@@ -1,4 +1,5 @@
-"""The vocabulary: symbol_to_index / index_to_symbol, saved as `vocab.json` beside the model.
+"""The vocabulary: symbol_to_index / index_to_symbol, saved as `vocab.json` beside the model
+(`run_folder.write_vocab`).
 
 Index 0 is `<unk>`, the id any symbol outside the vocabulary is read as; the model never learns to
 predict it (no training target is unknown) and generation never samples it. The remaining symbols
@@ -7,13 +8,9 @@ are sorted, as in the original tutorial. Pure: no TensorFlow, no music21.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 
 import numpy as np
-
-from .artifacts import read_json, write_json
-from .errors import RunFolderError
 
 UNK = "<unk>"
 
@@ -41,20 +38,17 @@ class Vocab:
     def decode(self, ids: Iterable[int]) -> list[str]:
         return [self.index_to_symbol[int(i)] for i in ids]
 
-    def save(self, path: str | os.PathLike) -> None:
-        write_json(path, {"symbol_to_index": self.symbol_to_index})
+    def to_json(self) -> dict:
+        """What `vocab.json` holds."""
+        return {"symbol_to_index": self.symbol_to_index}
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "Vocab":
-        try:
-            table = read_json(path)["symbol_to_index"]
-            order = sorted(table, key=table.__getitem__)
-            if [table[s] for s in order] != list(range(len(order))) or order[:1] != [UNK]:
-                raise ValueError("indices are not 0..n-1 with <unk> at 0")
-        except FileNotFoundError:
-            raise RunFolderError(f"{path}: missing (the run folder has no vocabulary)") from None
-        except (ValueError, KeyError, TypeError, AttributeError) as e:
-            raise RunFolderError(f"{path}: not a valid vocabulary ({e})") from None
+    def from_json(cls, obj: dict) -> "Vocab":
+        """The inverse of `to_json`; ValueError (or KeyError, TypeError) if it is not a vocabulary."""
+        table = obj["symbol_to_index"]
+        order = sorted(table, key=table.__getitem__)
+        if [table[s] for s in order] != list(range(len(order))) or order[:1] != [UNK]:
+            raise ValueError("indices are not 0..n-1 with <unk> at 0")
         vocab = cls.__new__(cls)
         vocab.index_to_symbol = order
         vocab.symbol_to_index = {s: i for i, s in enumerate(order)}
@@ -62,7 +56,8 @@ class Vocab:
 
 
 class Factors:
-    """A vocabulary of two-part symbols (`0.4.7|1/2`: a chord and its duration) seen as two smaller ones.
+    """A vocabulary of two-part symbols (`0.4.7|1/2`: a chord and its duration, the
+chords encoding with durations) seen as two smaller ones.
 
     A network with one softmax per part predicts `p(chord) * p(duration)`; `joint` turns the two into
     probabilities over the combined vocabulary (every pair the training pieces hold; `<unk>` gets 0),

@@ -4,11 +4,24 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).parent))  # midi_bytes
 sys.path.insert(0, str(Path(__file__).parent.parent))  # the package, when run from a checkout
 
 import midi_bytes  # noqa: E402
+
+# The parse cache a run outside the tests would use: no test may write there.
+REAL_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "music_lstm"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_cache(tmp_path_factory):
+    """Every cache of the whole session, module- and session-scoped fixtures and child processes included,
+    goes to a temporary folder."""
+    cache = tmp_path_factory.mktemp("xdg_cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", str(cache))
+        yield {"cache": cache}
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """Distributed training: who writes the run folder, TF_CONFIG errors, the cuDNN-ready LSTMs, and real
-runs with MirroredStrategy over two CPU devices and with two worker processes (the README's example)."""
+runs with MirroredStrategy over two CPU devices and with two worker processes (the example in docs/CLI.md)."""
 
+import contextlib
 import json
 import os
 import re
@@ -135,20 +136,63 @@ def test_mirrored_over_two_cpu_devices_trains_a_run_folder_that_generates(corpus
 
 
 def readme_workers():
-    """(TF_CONFIG, command arguments) of each worker in the README's multi-machine example."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    """(TF_CONFIG, command arguments) of each worker in the multi-machine example of docs/CLI.md."""
+    text = (ROOT / "docs" / "CLI.md").read_text(encoding="utf-8")
     found = re.findall(r"TF_CONFIG='([^']*)' \\\n\s*python -m music_lstm ([^&\n]*)", text)
     return [(json.loads(conf), shlex.split(args)) for conf, args in found]
 
 
-def _free_ports(n):
+@contextlib.contextmanager
+def _held_ports(n):
+    """`n` free ports, held (bound) until the block ends, so no other process takes one while the cluster
+    is set up. TensorFlow's gRPC server refuses SO_REUSEPORT, so the block must end just before the workers
+    start; a port taken in the moment after is caught by `_start_cluster`, which tries again."""
     socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        yield [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def _start_cluster(workers, corpus_dir, tmp_path):
+    """Start every worker of the cluster on held ports; returns the processes and their stderr."""
+    tmp_path.mkdir()
+    procs = []
+    with _held_ports(len(workers)) as ports:
+        addresses = [f"127.0.0.1:{p}" for p in ports]
+        commands = []
+        for i, (conf, args) in enumerate(workers):
+            conf["cluster"]["worker"] = addresses
+            args = _with(_with(args, "--data-dir", str(corpus_dir)), "--run-dir", str(tmp_path / f"run{i}"))
+            (tmp_path / f"tmp{i}").mkdir()
+            env = _child_env(TF_CONFIG=json.dumps(conf), TMPDIR=str(tmp_path / f"tmp{i}"))
+            budget = ["--epochs", "3", "--max-minutes", "60" if i == 0 else "0.0001"]
+            commands.append(([sys.executable, "-m", "music_lstm", *args, *TINY, *budget], env))
+    # released here, the moment before the workers start and bind them
+    try:
+        for command, env in commands:
+            procs.append(subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        errs = [p.communicate(timeout=300)[1] for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+    return procs, errs
+
+
+def test_held_ports_cannot_be_taken_by_another_process_until_released():
+    with _held_ports(2) as ports:
+        assert len(set(ports)) == 2
+        for port in ports:
+            other = socket.socket()
+            with pytest.raises(OSError):
+                other.bind(("127.0.0.1", port))  # a plain bind, as another program would: refused
+            other.close()
+    again = socket.socket()
+    again.bind(("127.0.0.1", ports[0]))  # released once the block ends
+    again.close()
 
 
 def _with(args, flag, value):
@@ -174,21 +218,11 @@ def test_two_workers_from_the_readme_match_one_process_with_the_same_global_batc
     time budget runs out after the first of three epochs: both must stop there, or the chief would wait
     forever for it."""
     workers = readme_workers()
-    addresses = [f"127.0.0.1:{p}" for p in _free_ports(len(workers))]
-    procs = []
-    for i, (conf, args) in enumerate(workers):
-        conf["cluster"]["worker"] = addresses
-        args = _with(_with(args, "--data-dir", str(corpus_dir)), "--run-dir", str(tmp_path / f"run{i}"))
-        (tmp_path / f"tmp{i}").mkdir()
-        env = _child_env(TF_CONFIG=json.dumps(conf), TMPDIR=str(tmp_path / f"tmp{i}"))
-        budget = ["--epochs", "3", "--max-minutes", "60" if i == 0 else "0.0001"]
-        procs.append(subprocess.Popen([sys.executable, "-m", "music_lstm", *args, *TINY, *budget], env=env, cwd=tmp_path,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-    try:
-        errs = [p.communicate(timeout=300)[1] for p in procs]
-    finally:
-        for p in procs:
-            p.kill()
+    for attempt in range(3):
+        procs, errs = _start_cluster(workers, corpus_dir, tmp_path / f"try{attempt}")
+        if not any("already in use" in err or "start gRPC server" in err for err in errs):
+            break
+    tmp_path = tmp_path / f"try{attempt}"
     for p, err in zip(procs, errs):
         assert p.returncode == 0, err[-3000:]
         assert "multiworker: 2 replicas, 8 windows each, 16 a step" in err

@@ -5,14 +5,15 @@ import random
 import pytest
 from midi_bytes import chorale
 
-from music_lstm import encoding, midi_io
+from music_lstm import midi_io
+from music_lstm.encodings import chords, common, get
 from music_lstm.events import Piece, slices
 
 
 @pytest.mark.parametrize("midi, name", [(60, "C4"), (63, "E-4"), (61, "C#4"), (70, "B-4"), (21, "A0"), (0, "C-1")])
 def test_pitch_names_follow_music21_spelling_and_parse_back(midi, name):
-    assert encoding.pitch_name(midi) == name
-    assert encoding.parse_pitch_name(name) == midi
+    assert common.pitch_name(midi) == name
+    assert common.parse_pitch_name(name) == midi
 
 
 def test_normal_order_agrees_with_music21_on_a_sample_of_pitch_class_sets():
@@ -22,12 +23,12 @@ def test_normal_order_agrees_with_music21_on_a_sample_of_pitch_class_sets():
     masks = rng.sample(range(1, 4096), 150)
     for mask in masks:
         pcs = [i for i in range(12) if mask >> i & 1]
-        assert encoding.normal_order(pcs) == chord.Chord([60 + p for p in pcs]).normalOrder, pcs
+        assert chords.normal_order(pcs) == chord.Chord([60 + p for p in pcs]).normalOrder, pcs
 
 
 def test_single_note_and_chord_symbols():
     piece = Piece(notes=[(0, 1, 63), (1, 1, 60), (1, 1, 64), (1, 1, 67), (1, 1, 72)])
-    assert encoding.encode_seed(piece) == ["E-4", "0.4.7"]
+    assert get("chords").encode(piece) == ["E-4", "0.4.7"]
 
 
 def test_slices_mark_struck_and_held_notes_and_rests():
@@ -45,7 +46,7 @@ def test_seed_symbols_equal_music21_chordify_on_a_four_track_file(tmp_path):
     from music21 import converter
 
     path = chorale(tmp_path / "c.mid", bars=3)
-    ours = encoding.encode_seed(midi_io.read_midi(path))
+    ours = get("chords").encode(midi_io.read_midi(path))
     score = converter.parse(str(path)).chordify()
     ref = [
         el.pitches[0].nameWithOctave if len(el.pitches) == 1 else ".".join(map(str, el.normalOrder))
@@ -55,12 +56,12 @@ def test_seed_symbols_equal_music21_chordify_on_a_four_track_file(tmp_path):
 
 
 def test_decode_places_symbols_half_a_beat_apart_and_voices_chords_upwards():
-    notes = encoding.decode_seed(["C4", "0.4.7", "bogus"])
+    notes = get("chords").decode(["C4", "0.4.7", "bogus"]).notes
     assert notes[0] == (0.0, 0.5, 60)
     assert sorted(p for o, _, p in notes if o == 0.5) == [60, 64, 67]
     assert all(o < 1.0 for o, _, _ in notes)  # the malformed symbol was skipped
 
 
 def test_nearest_symbol_prefers_shared_pitch_classes():
-    assert encoding.nearest_symbol("0.4.7.10", ["2.5.9", "0.4.7", "C4"], "seed") == "0.4.7"
-    assert encoding.nearest_symbol("C#4", ["C4", "G4"], "seed") == "C4"
+    assert get("seed").nearest("0.4.7.10", ["2.5.9", "0.4.7", "C4"]) == "0.4.7"
+    assert get("seed").nearest("C#4", ["C4", "G4"]) == "C4"

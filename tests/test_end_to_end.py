@@ -121,3 +121,50 @@ def test_help_answers_without_importing_tensorflow():
 def test_console_entry_point_runs_as_module():
     out = subprocess.run([sys.executable, "-m", "music_lstm", "generate", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "--temperature" in out.stdout
+
+
+def test_primer_starts_the_piece_and_include_primer_writes_its_notes(trained, tmp_path, monkeypatch):
+    from music_lstm import encodings, stepper
+    from music_lstm.run_folder import load_run
+
+    data, run = trained
+    loaded = load_run(run)
+    primer = data / "piece0.mid"
+    symbols = encodings.get("chords").encode(midi_io.read_midi(primer))
+    prompts = []
+    prime = stepper.LSTMStepper.prime
+    monkeypatch.setattr(stepper.LSTMStepper, "prime", lambda self, prompt: prompts.append(prompt.copy()) or prime(self, prompt))
+    assert main(["generate", "--run-dir", str(run), "--output", str(tmp_path / "alone.mid"), "--length", "12",
+                 "--primer", str(primer), "--seed", "3"]) == 0
+    assert prompts[0][0].tolist() == loaded.vocab.encode(symbols)[-loaded.config.seq_len:].tolist()  # the primer's symbols
+
+    assert main(["generate", "--run-dir", str(run), "--output", str(tmp_path / "with.mid"), "--length", "12",
+                 "--primer", str(primer), "--include-primer", "--seed", "3"]) == 0
+    primer_notes = encodings.get("chords").decode(symbols).notes  # the primer as this encoding writes it
+    end = max(o + d for o, d, _ in primer_notes)
+    written = midi_io.read_midi(tmp_path / "with.mid").notes
+    head = sorted((round(o, 3), p) for o, _, p in written if o < end - 1e-6)
+    assert head == sorted((round(o, 3), p) for o, _, p in primer_notes)  # the primer's notes open the piece
+    alone = midi_io.read_midi(tmp_path / "alone.mid").notes
+    assert sorted((round(o - end, 3), p) for o, _, p in written if o >= end - 1e-6) == sorted((round(o, 3), p) for o, _, p in alone)
+
+
+def test_trained_model_loads_in_a_fresh_interpreter_that_never_imports_music_lstm(trained):
+    _, run = trained
+    code = ("import sys, keras, numpy as np; m = keras.saving.load_model(sys.argv[1], compile=False); "
+            "p = np.asarray(m(np.ones((1, 5), 'int32'))); assert abs(p.sum(-1) - 1).max() < 1e-4; "
+            "assert not any(k.startswith('music_lstm') for k in sys.modules); print(m.layers[1].__class__.__name__)")
+    out = subprocess.run([sys.executable, "-c", code, str(run / "model.keras")], capture_output=True, text=True, cwd=run)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "LSTM"
+
+
+def test_tensorflow_start_up_lines_are_hidden_unless_verbose(trained, tmp_path):
+    _, run = trained
+    command = [sys.executable, "-m", "music_lstm", "generate", "--run-dir", str(run), "--length", "5",
+               "--output", str(tmp_path / "q.mid")]
+    env = {k: v for k, v in __import__("os").environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # as a user has it
+    out = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    chatter = [line for line in out.stderr.splitlines() if line[:5] in ("I0000", "E0000", "W0000") or "absl::" in line]
+    assert not chatter, chatter

@@ -116,3 +116,44 @@ def test_builtin_copy_saves_keras_layers_that_load_without_the_package(tmp_path)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin"}, cwd=tmp_path)
     np.testing.assert_allclose(np.array(json.loads(out.stdout.strip().splitlines()[-1])), model(ids).numpy(), atol=1e-6)
+
+
+def test_the_import_time_check_notices_a_changed_inner_loop(monkeypatch):
+    import keras
+
+    from music_lstm import lstm
+
+    assert lstm.inner_loop_as_expected() and lstm.LSTM is lstm.FusedLSTM  # the pinned Keras
+
+    def inner_loop(self, sequences, initial_state, mask, training=False, extra=None):  # a new argument
+        raise AssertionError("never called")
+
+    monkeypatch.setattr(keras.layers.LSTM, "inner_loop", inner_loop)
+    assert not lstm.inner_loop_as_expected()
+    monkeypatch.delattr(keras.layers.LSTM, "inner_loop")
+    monkeypatch.delattr(keras.layers.RNN, "inner_loop")
+    assert not lstm.inner_loop_as_expected()  # gone altogether
+    monkeypatch.undo()
+
+    class Renamed(keras.layers.RNN):  # RNN.call no longer runs inner_loop
+        def call(self, sequences):
+            return self.other_loop(sequences)
+
+    assert not lstm.inner_loop_as_expected(rnn=Renamed)
+
+
+def test_the_fallback_builds_keras_lstm_and_says_so_in_one_line(monkeypatch, capsys):
+    import keras
+
+    from music_lstm import lstm, model
+    from music_lstm.config import Config
+
+    monkeypatch.setattr(keras.layers.LSTM, "inner_loop", lambda self, sequences: None)
+    chosen = lstm.choose_lstm(lstm.inner_loop_as_expected())
+    err = capsys.readouterr().err
+    assert chosen is keras.layers.LSTM and err.count("\n") == 1 and "LSTM.inner_loop" in err and "Keras's own LSTM" in err
+    monkeypatch.undo()
+    assert lstm.choose_lstm(lstm.inner_loop_as_expected()) is lstm.FusedLSTM and capsys.readouterr().err == ""
+    monkeypatch.setattr(lstm, "LSTM", chosen)  # what the import would have chosen
+    built = model.build_model(10, Config(units=4, embed_dim=3, dense_units=4))
+    assert [type(layer) for layer in built.layers if "lstm" in layer.name] == [keras.layers.LSTM] * 2

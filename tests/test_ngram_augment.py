@@ -8,7 +8,7 @@ import pytest
 
 from music_lstm.augment import shifts, transpositions
 from music_lstm.dataset import key_windows
-from music_lstm.encoding import encode
+from music_lstm.encodings import get
 from music_lstm.evaluate import Scorer, score_ngram
 from music_lstm.events import Piece
 from music_lstm.ngram import KneserNey
@@ -64,14 +64,14 @@ def test_transpositions_equal_encoding_the_transposed_piece():
     assert keys[0] == 0 and sorted(keys) == list(range(-5, 7))
     got = transpositions(piece, "seed", keys)
     for k, syms in zip(keys, got):
-        assert syms == encode(piece.transpose(k), "seed"), k
+        assert syms == get("seed").encode(piece.transpose(k)), k
     assert got[keys.index(2)] != got[0]
 
 
 def test_a_key_that_would_drop_notes_gives_the_original_symbols():
     piece = Piece(notes=[(0, 1, 125), (1, 1, 60)])
     up, down = transpositions(piece, "seed", [0, 3, -3])[1:]
-    assert up == encode(piece, "seed") and down == encode(piece.transpose(-3), "seed")
+    assert up == get("seed").encode(piece) and down == get("seed").encode(piece.transpose(-3))
 
 
 def test_key_windows_align_the_same_stretch_in_every_key():

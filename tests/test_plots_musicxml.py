@@ -5,7 +5,7 @@ import pytest
 
 from music_lstm import midi_io
 from music_lstm.events import slices
-from music_lstm.plots import piano_roll
+from music_lstm.plotting import piano_roll
 
 NOTES = [(0, 2, 48), (0, 1, 64), (0, 1, 67), (1, 1, 65), (2, 0.5, 60), (2.5, 1.5, 62), (4.5, 1, 55)]
 
@@ -30,7 +30,7 @@ def test_piano_roll_does_not_import_matplotlib_until_called():
     import subprocess
     import sys
 
-    code = "import sys, music_lstm.plots; assert 'matplotlib' not in sys.modules"
+    code = "import sys, music_lstm.plotting; assert 'matplotlib' not in sys.modules"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 

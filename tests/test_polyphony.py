@@ -5,9 +5,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from midi_bytes import chorale
 
-from music_lstm import encoding, midi_io
+from music_lstm import midi_io
+from music_lstm.encodings import get
 from music_lstm.events import Piece, slices
-from music_lstm.polyphony import decode_grid, decode_voiced, encode_grid, encode_voiced
+
+VOICED, GRID = get("voiced"), get("grid")
 
 NOTES = [(0, 2, 48), (0, 1, 64), (1, 1, 65), (3, 0.5, 72), (3.5, 1.5, 60)]  # a held bass, a rest at 2
 
@@ -29,29 +31,29 @@ def heard(notes):
 
 
 def test_voiced_symbols_list_pitches_high_to_low_with_held_marks_then_a_duration():
-    assert encode_voiced(Piece(NOTES)) == ["E4", "C3", "d1", "F4", "C3~", "d1", "r1", "C5", "d1/2", "C4", "d3/2"]
+    assert VOICED.encode(Piece(NOTES)) == ["E4", "C3", "d1", "F4", "C3~", "d1", "r1", "C5", "d1/2", "C4", "d3/2"]
 
 
 def test_voiced_round_trips_every_octave_duration_and_rest():
-    decoded = decode_voiced(encode_voiced(Piece(NOTES)))
+    decoded = VOICED.decode(VOICED.encode(Piece(NOTES)))
     assert sorted(decoded.notes) == sorted(NOTES)
     assert decoded.events == 5 and decoded.repairs == 0
 
 
 def test_voiced_round_trips_a_four_track_chorale_slice_for_slice(tmp_path):
     piece = midi_io.read_midi(chorale(tmp_path / "c.mid", bars=3, shift=2))
-    decoded = decode_voiced(encode_voiced(piece))
+    decoded = VOICED.decode(VOICED.encode(piece))
     assert decoded.repairs == 0 and sliced(decoded.notes) == sliced(piece.notes)
 
 
 def test_grid_frames_are_sixteenths_with_a_frame_end_each():
-    symbols = encode_grid(Piece([(0, 0.5, 60), (0.5, 0.25, 62)]))
+    symbols = GRID.encode(Piece([(0, 0.5, 60), (0.5, 0.25, 62)]))
     assert symbols == ["C4", "|", "C4~", "|", "D4", "|"]
-    assert sorted(decode_grid(symbols).notes) == [(0, 0.5, 60), (0.5, 0.25, 62)]
+    assert sorted(GRID.decode(symbols).notes) == [(0, 0.5, 60), (0.5, 0.25, 62)]
 
 
 def test_grid_round_trips_notes_on_the_grid():
-    decoded = decode_grid(encode_grid(Piece(NOTES)))
+    decoded = GRID.decode(GRID.encode(Piece(NOTES)))
     assert sorted(decoded.notes) == sorted(NOTES) and decoded.repairs == 0 and decoded.events == 20
 
 
@@ -60,7 +62,7 @@ def test_grid_round_trips_notes_on_the_grid():
 def test_voiced_decoding_gives_back_the_same_slices_for_any_piece(raw):
     notes = [(on / 4, d / 4, p) for on, d, p in raw]  # on a 16th grid
     first = min(o for o, _, _ in notes)
-    decoded = decode_voiced(encode_voiced(Piece(notes)))
+    decoded = VOICED.decode(VOICED.encode(Piece(notes)))
     assert decoded.repairs == 0
     assert heard(decoded.notes) == heard([(o - first, d, p) for o, d, p in notes])
 
@@ -68,7 +70,7 @@ def test_voiced_decoding_gives_back_the_same_slices_for_any_piece(raw):
 @settings(max_examples=80, deadline=None)
 @given(st.lists(st.sampled_from(["C4", "E4", "G4~", "C3~", "d1/2", "d1", "r1", "<unk>", "dx", "|"]), max_size=40))
 def test_any_symbol_stream_decodes_to_well_formed_notes(symbols):
-    for decode in (decode_voiced, decode_grid):
+    for decode in (VOICED.decode, GRID.decode):
         d = decode(symbols)
         assert 0 <= d.repairs <= d.events
         assert all(dur > 0 and o >= 0 for o, dur, _ in d.notes)
@@ -91,56 +93,58 @@ def test_any_symbol_stream_decodes_to_well_formed_notes(symbols):
     ],
 )
 def test_voiced_repairs_are_counted(symbols, repairs):
-    d = decode_voiced(symbols)
+    d = VOICED.decode(symbols)
     assert d.repairs == repairs and d.notes
 
 
 def test_repaired_held_note_is_struck_and_held_note_extends():
-    assert decode_voiced(["C4~", "d1"]).notes == [(0, 1, 60)]
-    assert decode_voiced(["C4", "d1", "C4~", "d1/2"]).notes == [(0, 1.5, 60)]
-    assert decode_voiced(["C4", "d1", "C4", "d1/2"]).notes == [(0, 1, 60), (1, 0.5, 60)]
-    assert decode_voiced(["C4", "d1", "E4"]).notes == [(0, 1, 60)]  # cut off by the length limit
+    assert VOICED.decode(["C4~", "d1"]).notes == [(0, 1, 60)]
+    assert VOICED.decode(["C4", "d1", "C4~", "d1/2"]).notes == [(0, 1.5, 60)]
+    assert VOICED.decode(["C4", "d1", "C4", "d1/2"]).notes == [(0, 1, 60), (1, 0.5, 60)]
+    assert VOICED.decode(["C4", "d1", "E4"]).notes == [(0, 1, 60)]  # cut off by the length limit
 
 
 def test_seed_with_durations_keeps_durations_and_rests_and_decodes_them():
-    symbols = encoding.encode(Piece(NOTES), "seed", durations=True)
+    symbols = get("seed", durations=True).encode(Piece(NOTES))
     assert symbols == ["0.4|1", "0.5|1", "rest|1", "C5|1/2", "C4|3/2"]
-    notes = encoding.decode(symbols, "seed")
+    notes = get("seed").decode(symbols).notes
     assert (3.0, 0.5, 72) in notes and (3.5, 1.5, 60) in notes
-    assert encoding.encode(Piece(NOTES), "seed") == ["0.4", "0.5", "C5", "C4"]  # unchanged without
+    assert get("seed").encode(Piece(NOTES)) == ["0.4", "0.5", "C5", "C4"]  # unchanged without
 
 
 def test_dispatch_names_the_unknown_encoding():
-    with pytest.raises(ValueError, match="unknown encoding 'midi'"):
-        encoding.encode(Piece(NOTES), "midi")
+    from music_lstm.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="invalid encoding: 'midi'"):
+        get("midi")
 
 
 def test_nearest_symbol_maps_events_to_their_own_kind():
     known = ["C4", "C4~", "G4", "d1/2", "d2", "r1", "|"]
-    assert encoding.nearest_symbol("C#4", known, "voiced") == "C4"
-    assert encoding.nearest_symbol("F#4~", known, "voiced") == "G4"
-    assert encoding.nearest_symbol("d3", known, "voiced") == "d2"
-    assert encoding.nearest_symbol("r2", known, "voiced") == "r1"
-    assert encoding.nearest_symbol("C4|3/2", ["C4|1", "G4|3/2", "rest|3/2"], "seed") == "C4|1"
-    assert encoding.nearest_symbol("rest|2", ["C4|1", "rest|1/2"], "seed") == "rest|1/2"
+    assert get("voiced").nearest("C#4", known) == "C4"
+    assert get("voiced").nearest("F#4~", known) == "G4"
+    assert get("voiced").nearest("d3", known) == "d2"
+    assert get("voiced").nearest("r2", known) == "r1"
+    assert get("seed").nearest("C4|3/2", ["C4|1", "G4|3/2", "rest|3/2"]) == "C4|1"
+    assert get("seed").nearest("rest|2", ["C4|1", "rest|1/2"]) == "rest|1/2"
 
 
 def test_a_continuation_is_read_in_the_context_of_its_prompt():
     prompt = ["E4", "C3", "d1", "F4"]  # ends inside a slice
     generated = ["C3~", "d1", "G4", "C3~", "d1/2"]
-    d = encoding.decode_continuation(prompt, generated, "voiced")
+    d = get("voiced").decode_continuation(prompt, generated)
     assert d.repairs == 0 and d.events == 2
     assert sorted(d.notes) == [(0, 1, 65), (0, 1.5, 48), (1, 0.5, 67)]  # the held bass starts at 0
-    alone = encoding.decode_report(generated, "voiced")
+    alone = get("voiced").decode(generated)
     assert alone.repairs == 1  # without its prompt the held C3 is ill-formed
-    seed = encoding.decode_continuation(["C4", "E4"], ["G4"], "seed")
+    seed = get("seed").decode_continuation(["C4", "E4"], ["G4"])
     assert seed.notes == [(0, 0.5, 67)] and seed.events == 1
 
 
 def test_a_stream_cut_mid_piece_is_not_blamed_for_notes_struck_before_the_cut():
     cut = ["F3~", "d1/2", "B-4", "A4~", "F4", "d1/2", "B-4~", "G4~", "d1/2"]
-    assert encoding.decode_report(cut, "voiced").repairs == 3
-    d = encoding.decode_report(cut, "voiced", open_start=True)
+    assert get("voiced").decode(cut).repairs == 3
+    d = get("voiced").decode(cut, open_start=True)
     assert d.repairs == 1 and (0.5, 1.0, 70) in d.notes  # G4~ in the third slice is still an error
 
 
@@ -172,7 +176,7 @@ def _chord_runs(symbols):
     """Longest run of one chord (sounding pitches at consecutive onsets) in a voiced stream."""
     from music_lstm.metrics import chords
 
-    seq = chords(encoding.decode(symbols, "voiced"))
+    seq = chords(get("voiced").decode(symbols).notes)
     best = run = 1
     for a, b in zip(seq, seq[1:]):
         run = run + 1 if a == b else 1
@@ -184,28 +188,28 @@ def _chord_runs(symbols):
 def test_chord_guard_stops_one_chord_from_repeating_more_than_allowed(limit):
     import numpy as np
 
-    from music_lstm.generate import generate_ids
-    from music_lstm.polyphony import Grammar
+    from music_lstm.sampling import generate_ids
+    from music_lstm.encodings.pitch_events import EventGrammar
     from music_lstm.sampling import Sampling
 
     step = _loop_model(_ids("C5 G4 E4 C3 d1"))  # wants the same C major chord forever
-    grammar = Grammar(GUARD_SYMBOLS, "voiced", batch=2, max_chord_repeat=limit)
+    grammar = EventGrammar(GUARD_SYMBOLS, batch=2, max_chord_repeat=limit)
     out = generate_ids(step, step(np.array(_ids("d1 d1"))), 100, Sampling(temperature=0, max_repeat=0),
                        np.random.default_rng(0), grammar=grammar)
     for row in out:
         symbols = [GUARD_SYMBOLS[i] for i in row]
-        assert encoding.decode_report(symbols, "voiced").repairs == 0
+        assert get("voiced").decode(symbols).repairs == 0
         assert _chord_runs(symbols) == limit + 1  # repeated as often as allowed, and no more
     # without the guard the fake model writes one chord 20 times in a row
     free = generate_ids(step, step(np.array(_ids("d1"))), 100, Sampling(temperature=0, max_repeat=0),
-                        np.random.default_rng(0), grammar=Grammar(GUARD_SYMBOLS, "voiced", batch=1))
+                        np.random.default_rng(0), grammar=EventGrammar(GUARD_SYMBOLS, batch=1))
     assert _chord_runs([GUARD_SYMBOLS[i] for i in free[0]]) == 20
 
 
 def test_chord_guard_counts_onsets_not_rests_or_held_slices():
-    from music_lstm.polyphony import Grammar
+    from music_lstm.encodings.pitch_events import EventGrammar
 
-    grammar = Grammar(GUARD_SYMBOLS, "voiced", batch=1, max_chord_repeat=1)
+    grammar = EventGrammar(GUARD_SYMBOLS, batch=1, max_chord_repeat=1)
     for i in _ids("C5 G4 d1 r1 C5 G4~ d1 C5~ G4~ d1 C5"):  # C5+G4 at two onsets, a rest and a tie between
         grammar.feed([i])
     ban = grammar.ban()[0]
@@ -216,9 +220,9 @@ def test_chord_guard_counts_onsets_not_rests_or_held_slices():
 def test_voices_are_limited_to_the_prompts_texture_but_not_below_the_floor():
     import numpy as np
 
-    from music_lstm.polyphony import Grammar, texture
+    from music_lstm.encodings.pitch_events import EventGrammar, texture
 
-    grammar = Grammar(GUARD_SYMBOLS, "voiced", batch=2)
+    grammar = EventGrammar(GUARD_SYMBOLS, batch=2)
     for column in np.array([_ids("C5 G4 E4 d1 C5 d1"), _ids("C5 d1 C5 d1 C5 d1")]).T:
         grammar.feed(column)
     grammar.limit_voices(floor=2)

@@ -109,3 +109,32 @@ def test_training_killed_mid_epoch_leaves_a_run_that_generates(tmp_path):
     out = tmp_path / "after_kill.mid"
     assert main(["generate", "--run-dir", str(run), "--output", str(out), "--length", "12", "--seed", "0"]) == 0
     assert len({o for o, _, _ in midi_io.read_midi(out).notes}) == 12
+
+
+def test_an_atomic_write_that_fails_midway_leaves_the_old_file_whole(tmp_path, monkeypatch):
+    from music_lstm import run_folder
+
+    path = tmp_path / "config.json"
+    run_folder.write_json(path, {"old": True})
+    before = path.read_bytes()
+
+    def write_half_then_fail(self, text, *a, **kw):  # the disk fills up halfway through the new file
+        with open(self, "w") as f:
+            f.write(text[: len(text) // 2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", write_half_then_fail)
+    with pytest.raises(OSError):
+        run_folder.write_json(path, {"new": list(range(100))})
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["config.json"]  # and no temporary file left
+
+    def no_rename(src, dst):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "replace", no_rename)
+    with pytest.raises(OSError):
+        run_folder.write_json(path, {"new": 1})
+    monkeypatch.undo()
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["config.json"]

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from music_lstm.config import Config
-from music_lstm.generate import generate_ids, random_windows
+from music_lstm.generate import random_windows
+from music_lstm.sampling import generate_ids
 from music_lstm.sampling import Sampling
 
 
@@ -82,21 +83,20 @@ def test_random_windows_come_from_within_one_piece():
 
 @pytest.mark.parametrize("encoding", ["voiced", "grid"])
 def test_grammar_mask_makes_even_a_random_model_write_well_formed_streams(encoding):
-    from music_lstm.encoding import decode_report
-    from music_lstm.polyphony import Grammar
+    from music_lstm.encodings import get
 
     symbols = ["<unk>", "C5", "C5~", "G4", "G4~", "E4", "E4~", "C3", "C3~", "d1/2", "d1", "r1", "|"]
     symbols = [s for s in symbols if (s == "|") == (encoding == "grid") or s[0] not in "dr|"]
     uniform = lambda ids: np.full((len(ids), len(symbols)), 1.0 / len(symbols))  # noqa: E731
-    grammar = Grammar(symbols, encoding, batch=4)
+    grammar = get(encoding).grammar(symbols, 4, Sampling(max_chord_repeat=0))
     out = generate_ids(uniform, uniform(np.zeros(4)), 300, Sampling(max_repeat=0), np.random.default_rng(0), grammar=grammar)
     for row in out:
         stream = [symbols[i] for i in row]
-        d = decode_report(stream, encoding)
+        d = get(encoding).decode(stream)
         assert d.repairs == 0 and d.events > 20
     # the same random model without the mask breaks the grammar often
     free = generate_ids(uniform, uniform(np.zeros(4)), 300, Sampling(max_repeat=0), np.random.default_rng(0))
-    assert sum(decode_report([symbols[i] for i in row], encoding).repairs for row in free) > 10
+    assert sum(get(encoding).decode([symbols[i] for i in row]).repairs for row in free) > 10
 
 
 def _full_model_step(model, prompt, length):
@@ -179,19 +179,6 @@ def test_repeat_guard_counts_the_run_that_ends_the_prompt():
                        np.random.default_rng(0), history=history)
     assert out[0, 0] != 2  # the prompt already ended in three 2s
     assert out[1].tolist()[:2] == [2, 2] and out[1, 2] != 2  # one 2 in the prompt, two more allowed
-
-
-def test_blas_threads_are_set_inside_the_block_and_restored_after():
-    from music_lstm import blas
-
-    lib = blas._openblas()
-    if lib is None:
-        pytest.skip("NumPy is not linked to OpenBLAS here")
-    get = lib[0]
-    before = get()
-    with blas.threads(1) as n:
-        assert n == 1 and get() == 1
-    assert get() == before
 
 
 def test_primer_symbols_outside_the_vocabulary_are_mapped_or_dropped_with_one_warning_line(tmp_path):

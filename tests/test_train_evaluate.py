@@ -45,18 +45,17 @@ def _no_temporaries(run):
 
 def test_training_pieces_are_transposed_and_validation_pieces_are_not(run2):
     from music_lstm.corpus import load_folder
-    from music_lstm.dataset import load_corpus
-    from music_lstm.encoding import encode
-    from music_lstm.vocab import Vocab
+    from music_lstm.encodings import get
+    from music_lstm.run_folder import load_corpus, read_vocab
 
     data, run = run2
     split = json.loads((run / "split.json").read_text())
     pieces = load_folder(data, workers=1, log=lambda m: None).pieces
-    vocab = Vocab.load(run / "vocab.json")
-    moved = {s for n in split["train"] for k in (-2, 2) for s in encode(pieces[n].transpose(k), "seed")}
+    vocab = read_vocab(run / "vocab.json")
+    moved = {s for n in split["train"] for k in (-2, 2) for s in get("seed").encode(pieces[n].transpose(k))}
     assert moved <= set(vocab.index_to_symbol)  # the vocabulary covers every transposed training symbol
     val = load_corpus(run / "corpus.npz")["val"]
-    assert [v.tolist() for v in val] == [vocab.encode(encode(pieces[n], "seed")).tolist() for n in split["validation"]]
+    assert [v.tolist() for v in val] == [vocab.encode(get("seed").encode(pieces[n])).tolist() for n in split["validation"]]
 
 
 def test_history_png_and_checkpoint_are_written_each_epoch(run2):
@@ -73,7 +72,7 @@ def test_history_png_and_checkpoint_are_written_each_epoch(run2):
 def test_evaluate_scores_model_and_baselines_exactly(run2, tmp_path, capsys):
     import keras
 
-    from music_lstm.dataset import load_corpus
+    from music_lstm.run_folder import load_corpus, read_vocab
 
     _, run = run2
     run = _copy(run, tmp_path)

@@ -108,7 +108,7 @@ def test_seed_with_durations_trains_and_writes_real_durations(voiced_run, tmp_pa
     # a chord softmax and a duration softmax (measured better than one softmax over the pairs)
     import numpy as np
 
-    from music_lstm.generate import load_run
+    from music_lstm.run_folder import load_run
     from music_lstm.stepper import LSTMStepper
 
     loaded = load_run(run)
