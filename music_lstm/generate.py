@@ -18,24 +18,12 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ConfigError, MusicLSTMError, RunFolderError
+from .instruments import program_number
 from .run_folder import CORPUS, MODEL, Run, load_run
 from .sampling import Sampling, generate_ids
 
 DEFAULT_BPM = 90.0  # when neither --bpm nor the training data gives a tempo
 FORMATS = ("midi", "musicxml")
-# General MIDI programs (0-based) by a name a user might type; any number 0-127 works too.
-INSTRUMENTS = {"piano": 0, "harpsichord": 6, "organ": 19, "guitar": 24, "strings": 48, "choir": 52, "flute": 73}
-
-
-def program_number(instrument: str | int) -> int:
-    """`--instrument`: a General MIDI program number 0-127, or one of INSTRUMENTS' names."""
-    text = str(instrument).strip().lower()
-    if text in INSTRUMENTS:
-        return INSTRUMENTS[text]
-    if text.isdigit() and 0 <= int(text) <= 127:
-        return int(text)
-    raise ConfigError(f"invalid instrument: {instrument!r} (a General MIDI program 0-127, or one of {', '.join(INSTRUMENTS)})")
-
 
 def primer_ids(run: Run, primer: str | os.PathLike, log) -> np.ndarray:
     """The primer file's symbols as ids; unknown symbols go to the nearest known one, or are dropped."""

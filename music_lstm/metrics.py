@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ConfigError, MusicLSTMError, RunFolderError
+from . import two_sample, voice_leading
 from .events import slices
 
 Note = tuple[float, float, int]
@@ -225,3 +226,55 @@ def evaluate_generated(
     if json_path is not None:
         rf.write_json(json_path, result.to_json())
     return result
+
+def voice_report(
+    generated: dict[str, voice_leading.Voices],
+    reference: list[voice_leading.Voices],
+    crop_slices: int | None = None,
+    seed: int = 0,
+    excerpt_slices: int | None = None,
+    ranges: list[tuple[int, int]] | None = None,
+) -> tuple[str, dict]:
+    """The voice-leading comparison and the classifier two-sample test (generated vs Bach, and Bach vs Bach
+    as calibration), as the text table and a JSON-able dict. `ranges` as in `voice_leading.compare` (e.g. `voice_ranges`
+    of the training pieces; by default the reference's)."""
+    c = voice_leading.compare(generated, reference, crop_slices, ranges)
+    length = excerpt_slices or two_sample.EXCERPT
+    ts = {}
+    try:
+        result = two_sample.two_sample_test(list(generated.values()), reference, length=length, seed=seed)
+        ts["generated_vs_bach"] = result.to_json()
+    except ValueError as e:
+        ts["generated_vs_bach"] = None
+        ts["error"] = str(e)
+    try:
+        ts["bach_vs_bach"] = two_sample.calibrate(reference, length=length, seed=seed).to_json()
+    except ValueError as e:
+        ts["bach_vs_bach"] = None
+        ts["calibration_error"] = str(e)
+    c.two_sample = ts
+    return voice_leading.format_table(c), c.to_json()
+
+
+def voice_report_pieces(
+    generated: dict,
+    reference: list,
+    crop_slices: int | None = None,
+    seed: int = 0,
+    ranges: list[tuple[int, int]] | None = None,
+) -> tuple[str, dict]:
+    """`voice_report` on `events.Piece`s: those whose `voices` is None are left out, and the text and the dict say
+    how many and which generated ones."""
+    gen = {name: p.voices for name, p in generated.items() if p.voices is not None}
+    ref = [p.voices for p in reference if p.voices is not None]
+    left_gen = [name for name, p in generated.items() if p.voices is None]
+    left_ref = len(reference) - len(ref)
+    if not gen:
+        raise ValueError(f"none of the {len(generated)} generated pieces has four voices")
+    text, out = voice_report(gen, ref, crop_slices, seed, ranges=ranges)
+    out["left_out"] = {"generated": left_gen, "reference": left_ref}
+    if left_gen or left_ref:
+        text += f"\nleft out, no four voices: {len(left_gen)} generated, {left_ref} held-out Bach"
+        if left_gen:
+            text += f" (e.g. {left_gen[0]})"
+    return text, out

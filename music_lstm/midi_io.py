@@ -26,7 +26,7 @@ lowest in the bass), and a note still sounding at the next onset is cut short th
 across barlines are one note, as in `notes`.
 
 Four voices go out as a MIDI file of four named tracks, a channel and a program each
-(`write_voices_midi`, `voice_programs` for `--instrument`), or as a chorale score in MusicXML
+(`write_voices_midi`; `instruments.voice_programs` reads `--instrument`), or as a chorale score in MusicXML
 (`write_chorale_musicxml`): two staves, soprano and alto on the treble staff, tenor and bass on the bass
 staff, stems apart, with the key signature of the analysed key and pitches spelled in that key.
 
@@ -41,7 +41,7 @@ import struct
 from pathlib import Path
 
 from .run_folder import atomic_path
-from .errors import ConfigError, MidiError
+from .errors import MidiError
 from .events import VOICE_NAMES, Note, Piece
 
 DRUM_CHANNEL = 10  # General MIDI percussion; its "pitches" are drum kinds, not notes
@@ -341,7 +341,7 @@ def write_voices_midi(
     """Write four voices as a MIDI file of four named tracks (Soprano, Alto, Tenor, Bass), atomically.
 
     Each voice is a list of `(offset, duration, midi_pitch)` notes; track k plays on channel k+1 with
-    `programs[k]` (General MIDI, 0-based, see `voice_programs`). The first track also holds the tempo.
+    `programs[k]` (General MIDI, 0-based, see `instruments.voice_programs`). The first track also holds the tempo.
     """
     voices, programs, names = list(voices), list(programs), list(names)
     if not (len(voices) == len(programs) == len(names) == 4):
@@ -412,28 +412,6 @@ def write_musicxml(notes: list[tuple[float, float, int]], path: str | os.PathLik
     score = stream.Score([part]).chordify()
     with atomic_path(path) as tmp:
         score.write("musicxml", fp=str(tmp))
-
-
-def voice_programs(instrument) -> tuple[int, int, int, int]:
-    """`--instrument` for four voices: one instrument for all ("organ", "19"), or four separated by
-    commas, soprano to bass ("choir,choir,strings,organ", "52,52,48,19"). Names and numbers are the
-    ones `generate.program_number` takes. Raises ConfigError with a one-line message on bad input."""
-    from .generate import program_number
-
-    items = [t.strip() for t in str(instrument).split(",")]
-    if len(items) not in (1, 4) or not all(items):
-        raise ConfigError(
-            f"invalid instrument: {instrument!r} (one instrument for all voices, or four separated by commas: soprano,alto,tenor,bass)"
-        )
-    if len(items) == 1:
-        return (program_number(items[0]),) * 4
-    programs = []
-    for name, item in zip(VOICE_NAMES, items):
-        try:
-            programs.append(program_number(item))
-        except ValueError as e:
-            raise ConfigError(f"{name.lower()}: {e}") from None
-    return tuple(programs)
 
 
 def write_chorale_musicxml(

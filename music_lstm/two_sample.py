@@ -27,7 +27,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .blas import threads
 from .voice_leading import CHORD_TYPES, LEAP, PAIRS, Voices, VSlice, chord_type, moves, transition_events, voice_slices
 
 EXCERPT = 48  # onset slices per excerpt
@@ -178,7 +177,9 @@ def two_sample_test(
     fold = group_folds(groups, y, k, seed)
     pred = np.empty(len(y))
     accs = []
-    with threads(1):  # small products: a second BLAS thread only waits on a busy machine
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="blas"):  # small products: a second BLAS thread only waits on a busy machine
         for f in range(k):
             _fold(x, y, fold, f, pred, accs, l2)
     return TwoSampleResult(_balanced(pred, y), accs, len(xa), len(xb), pa, pb, k, length)

@@ -35,14 +35,13 @@ compound intervals reduce: 19 is a fifth, 24 an octave; 0 is a unison or an octa
 
 Use from `evaluate --generated`, with the voices of the generated and held-out pieces:
 
-    from music_lstm import voice_leading, two_sample
+    from music_lstm import voice_leading
     c = voice_leading.compare(generated_voices_by_name, reference_voices_list, crop_slices=None)
     print(voice_leading.format_table(c))
     json_dict = c.to_json()
-    # or everything at once, the classifier two-sample test included:
-    text, json_dict = voice_leading.report(generated_voices_by_name, reference_voices_list, seed=0)
-    # or from `events.Piece`s (those without four voices are left out and named):
-    text, json_dict = voice_leading.report_pieces({name: piece, ...}, [held_out_piece, ...], seed=0)
+
+`metrics.voice_report` adds the classifier two-sample test (`two_sample`) to the table, and
+`metrics.voice_report_pieces` takes `events.Piece`s (leaving out, and naming, those without four voices).
 
 Pieces are not cropped unless `crop_slices` is given: the measures are rates per transition or per slice.
 """
@@ -355,58 +354,3 @@ def format_table(c: VoiceComparison) -> str:
             if ms:
                 lines.append(f"{name}: outside on {', '.join(c.rows[m][0] for m in ms)}")
     return "\n".join(lines)
-
-
-def report(
-    generated: dict[str, Voices],
-    reference: list[Voices],
-    crop_slices: int | None = None,
-    seed: int = 0,
-    excerpt_slices: int | None = None,
-    ranges: list[tuple[int, int]] | None = None,
-) -> tuple[str, dict]:
-    """The voice-leading comparison and the classifier two-sample test (generated vs Bach, and Bach vs Bach
-    as calibration), as the text table and a JSON-able dict. `ranges` as in `compare` (e.g. `voice_ranges`
-    of the training pieces; by default the reference's)."""
-    from . import two_sample
-
-    c = compare(generated, reference, crop_slices, ranges)
-    length = excerpt_slices or two_sample.EXCERPT
-    ts = {}
-    try:
-        result = two_sample.two_sample_test(list(generated.values()), reference, length=length, seed=seed)
-        ts["generated_vs_bach"] = result.to_json()
-    except ValueError as e:
-        ts["generated_vs_bach"] = None
-        ts["error"] = str(e)
-    try:
-        ts["bach_vs_bach"] = two_sample.calibrate(reference, length=length, seed=seed).to_json()
-    except ValueError as e:
-        ts["bach_vs_bach"] = None
-        ts["calibration_error"] = str(e)
-    c.two_sample = ts
-    return format_table(c), c.to_json()
-
-
-def report_pieces(
-    generated: dict,
-    reference: list,
-    crop_slices: int | None = None,
-    seed: int = 0,
-    ranges: list[tuple[int, int]] | None = None,
-) -> tuple[str, dict]:
-    """`report` on `events.Piece`s: those whose `voices` is None are left out, and the text and the dict say
-    how many and which generated ones."""
-    gen = {name: p.voices for name, p in generated.items() if p.voices is not None}
-    ref = [p.voices for p in reference if p.voices is not None]
-    left_gen = [name for name, p in generated.items() if p.voices is None]
-    left_ref = len(reference) - len(ref)
-    if not gen:
-        raise ValueError(f"none of the {len(generated)} generated pieces has four voices")
-    text, out = report(gen, ref, crop_slices, seed, ranges=ranges)
-    out["left_out"] = {"generated": left_gen, "reference": left_ref}
-    if left_gen or left_ref:
-        text += f"\nleft out, no four voices: {len(left_gen)} generated, {left_ref} held-out Bach"
-        if left_gen:
-            text += f" (e.g. {left_gen[0]})"
-    return text, out

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from music_lstm import two_sample
+from music_lstm.metrics import voice_report_pieces
 from music_lstm.events import Piece
 from music_lstm.voice_leading import (
     chord_type,
@@ -13,7 +14,6 @@ from music_lstm.voice_leading import (
     crop_voices,
     format_table,
     measure,
-    report_pieces,
     voice_ranges,
     voice_slices,
 )
@@ -183,7 +183,7 @@ def test_report_from_pieces_runs_the_classifier_and_leaves_out_pieces_without_vo
     bach = [Piece(voices=tuple(random_walk_piece(rng))) for _ in range(6)]
     gen = {f"{i}.mid": Piece(voices=tuple(random_walk_piece(rng, parallel=True))) for i in range(4)}
     gen["flat.mid"] = Piece(notes=[(0, 1, 60)])
-    text, out = report_pieces(gen, bach, seed=0)
+    text, out = voice_report_pieces(gen, bach, seed=0)
     assert out["left_out"] == {"generated": ["flat.mid"], "reference": 0}
     assert set(out["generated"]) == {f"{i}.mid" for i in range(4)}
     assert out["two_sample"]["generated_vs_bach"]["pieces_a"] == 4

@@ -4,7 +4,7 @@ as MIDI tracks and as a two-staff chorale score."""
 import pytest
 from midi_bytes import TPQ, midi_bytes, track_bytes, write
 
-from music_lstm import midi_io
+from music_lstm import instruments, midi_io
 from music_lstm.events import VOICE_NAMES
 
 # Four short lines, soprano to bass: a held note (tenor, two beats), a re-struck one (soprano,
@@ -186,7 +186,7 @@ def test_chorale_musicxml_is_written_atomically(tmp_path):
     [("organ", (19, 19, 19, 19)), ("52", (52,) * 4), ("choir,choir,strings,organ", (52, 52, 48, 19)), ("52, 52,48 ,0", (52, 52, 48, 0))],
 )
 def test_voice_programs(spec, programs):
-    assert midi_io.voice_programs(spec) == programs
+    assert instruments.voice_programs(spec) == programs
 
 
 @pytest.mark.parametrize(
@@ -195,7 +195,7 @@ def test_voice_programs(spec, programs):
 )
 def test_voice_programs_bad_input_is_one_line(spec, words):
     with pytest.raises(ValueError) as info:
-        midi_io.voice_programs(spec)
+        instruments.voice_programs(spec)
     assert words in str(info.value) and "\n" not in str(info.value)
 
 
