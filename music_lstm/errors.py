@@ -20,3 +20,7 @@ class MidiError(MusicLSTMError):
 
 class RunFolderError(MusicLSTMError):
     """A run folder whose files are missing, corrupt or do not fit each other."""
+
+
+class RenderError(MusicLSTMError):
+    """Audio or a score that cannot be rendered: no SoundFont, no synthesizer, an unreadable input file."""
