@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 import wave
 from pathlib import Path
 
@@ -121,16 +122,51 @@ def render_audio(
         # end of the file.
         cmd = [exe, "-niq", "-F", str(tmp), "-T", AUDIO_FORMATS[fmt], "-O", "s16",
                "-r", str(int(sample_rate)), "-g", str(GAIN), str(sf), str(midi_path)]
-        try:
-            done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600)
-        except subprocess.TimeoutExpired:
-            raise RenderError(f"{midi_path}: fluidsynth took over 10 minutes, gave up") from None
-        if done.returncode != 0 or tmp.stat().st_size == 0:
-            why = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
-            raise RenderError(f"{midi_path}: fluidsynth could not render it ({why})")
-        if fmt == "wav":
-            _trim_trailing_silence(tmp)
+        lines = _run_fluidsynth(cmd, midi_path)
+        # A SoundFont that fails to load is only reported: fluidsynth goes on with the system's default
+        # SoundFont (or none) and exits 0, so the report is watched for and the run stopped there.
+        failed = [line for line in lines if "Failed to load" in line]
+        if failed:
+            raise RenderError(f"{sf}: fluidsynth could not load this SoundFont ({failed[0].strip()})")
+        if tmp.stat().st_size == 0:
+            raise RenderError(f"{midi_path}: fluidsynth wrote nothing ({(lines or ['no message'])[-1].strip()})")
+        if fmt == "wav" and not _trim_trailing_silence(tmp):
+            raise RenderError(f"{midi_path}: rendered only silence (no notes, or none the SoundFont {sf.name} can play)")
     return wav_path
+
+
+def _run_fluidsynth(cmd: list[str], midi_path: Path, timeout: float = 600.0) -> list[str]:
+    """Run fluidsynth and return its stderr lines; stop it at once when a SoundFont fails to load.
+    Raises RenderError when it exits non-zero or runs past `timeout` seconds."""
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, errors="replace")
+    timed_out = threading.Event()
+
+    def give_up():
+        timed_out.set()
+        proc.kill()
+
+    timer = threading.Timer(timeout, give_up)
+    timer.start()
+    lines: list[str] = []
+    try:
+        for line in proc.stderr:
+            lines.append(line)
+            if "Failed to load" in line:
+                proc.kill()
+                break
+        code = proc.wait()
+    finally:
+        timer.cancel()
+        proc.stderr.close()
+    if timed_out.is_set():
+        raise RenderError(f"{midi_path}: fluidsynth took over {timeout:.0f} s, gave up")
+    if any("Failed to load" in line for line in lines):
+        return lines  # killed on purpose; the caller names the SoundFont
+    if code != 0:
+        why = (lines or [f"exit status {code}"])[-1].strip()
+        raise RenderError(f"{midi_path}: fluidsynth could not render it ({why})")
+    return lines
 
 
 def _check_midi(path: Path) -> None:
@@ -145,22 +181,24 @@ def _check_midi(path: Path) -> None:
         raise RenderError(f"{path}: not a Standard MIDI File (no MThd header)")
 
 
-def _trim_trailing_silence(path: Path, tail: float = 0.05) -> None:
-    """Cut the samples after the last one above `SILENCE`, keeping `tail` seconds, in place."""
+def _trim_trailing_silence(path: Path, tail: float = 0.05) -> bool:
+    """Cut the samples after the last one above `SILENCE` (FluidSynth's dither is below it), keeping
+    `tail` seconds, in place. False when every sample is below it."""
     import numpy as np
 
     with wave.open(str(path), "rb") as w:
         params = w.getparams()
-        if params.sampwidth != 2:
-            return
         frames = np.frombuffer(w.readframes(params.nframes), dtype="<i2").reshape(-1, params.nchannels)
     loud = np.flatnonzero(np.abs(frames).max(axis=1) > SILENCE * 32768)
-    keep = 0 if loud.size == 0 else min(len(frames), int(loud[-1]) + 1 + int(tail * params.framerate))
+    if loud.size == 0:
+        return False
+    keep = min(len(frames), int(loud[-1]) + 1 + int(tail * params.framerate))
     if keep == len(frames):
-        return
+        return True
     with wave.open(str(path), "wb") as w:
         w.setparams(params)
         w.writeframes(frames[:keep].tobytes())
+    return True
 
 
 def score_pages(svg_path: str | os.PathLike, count: int) -> list[Path]:

@@ -90,6 +90,28 @@ def test_flac_and_ogg_are_written_in_their_own_format(chorale_midi, tmp_path, fm
     assert out.read_bytes()[:4] == magic
 
 
+def test_soundfont_that_fluidsynth_cannot_load_is_an_error_not_the_default_sound(chorale_midi, tmp_path):
+    # fluidsynth exits 0 and falls back to the system's default SoundFont when the one given fails to load.
+    _audio_or_skip()
+    broken = _fake_soundfont(tmp_path / "broken.sf2")
+    with pytest.raises(RenderError) as e:
+        render.render_audio(chorale_midi, tmp_path / "c.wav", soundfont=broken)
+    text = _one_line(e.value)
+    assert str(broken) in text and "could not load" in text
+    assert not (tmp_path / "c.wav").exists()
+
+
+def test_midi_without_notes_is_an_error_not_a_silent_file(tmp_path):
+    _audio_or_skip()
+    empty = tmp_path / "empty.mid"
+    midi_io.write_voices_midi([[], [], [], []], empty, bpm=BPM)
+    with pytest.raises(RenderError) as e:
+        render.render_audio(empty, tmp_path / "c.wav")
+    text = _one_line(e.value)
+    assert str(empty) in text and "silence" in text
+    assert not (tmp_path / "c.wav").exists()
+
+
 def test_unknown_audio_format_is_one_line_naming_the_choices(chorale_midi, tmp_path):
     with pytest.raises(RenderError) as e:
         render.render_audio(chorale_midi, tmp_path / "c.mp3", fmt="mp3")
@@ -165,6 +187,17 @@ def test_input_that_is_not_midi_is_one_line_naming_it(tmp_path, content, reason)
         render.render_audio(midi, tmp_path / "c.wav", soundfont=_fake_soundfont(tmp_path / "gm.sf2"))
     text = _one_line(e.value)
     assert str(midi) in text and reason in text
+
+
+def test_missing_verovio_is_one_line_saying_how_to_install_it(tmp_path, monkeypatch):
+    import sys
+
+    xml = tmp_path / "s.musicxml"
+    xml.write_text("<?xml version='1.0'?><score-partwise></score-partwise>")
+    monkeypatch.setitem(sys.modules, "verovio", None)  # import verovio raises ImportError
+    with pytest.raises(RenderError) as e:
+        render.render_score(xml, tmp_path / "s.svg")
+    assert "pip install verovio" in _one_line(e.value)
 
 
 # --- the engraved score ---------------------------------------------------------------------------
