@@ -49,8 +49,9 @@ AUDIO_FORMATS = {"wav": "wav", "flac": "flac", "ogg": "oga"}  # --audio-format -
 GAIN = 0.5  # fluidsynth's default 0.2 leaves a four-part chorale around -34 dBFS; 0.5 peaks well below full scale
 SILENCE = 1e-4  # samples below this (of full scale) at the end of a WAV are cut: the player idles after the music
 
-# Verovio's layout for a readable A4 page: page sizes are in tenths of a millimetre at scale 100; at
-# scale 45 a staff is about 6 mm high, the size of a printed hymnal, so the page holds more systems.
+# Verovio's layout for a readable A4 page. Sizes are in tenths of a millimetre; Verovio's default staff
+# (7 mm high) is the size of a printed score. `scale` would only change the SVG's own pixel size, which
+# the viewBox makes irrelevant: the SVG is drawn at whatever width shows it.
 SCORE_OPTIONS = {
     "pageWidth": 2100,
     "pageHeight": 2970,
@@ -58,7 +59,6 @@ SCORE_OPTIONS = {
     "pageMarginRight": 100,
     "pageMarginTop": 80,
     "pageMarginBottom": 80,
-    "scale": 45,
     "breaks": "auto",
     "adjustPageHeight": True,  # the last page (or a short piece's only page) ends below its last system
     "footer": "none",  # Verovio's footer is its own logo and version
