@@ -43,7 +43,9 @@ SOUNDFONT_PATHS = (
     "/usr/local/share/soundfonts/default.sf2",
     "/opt/homebrew/share/soundfonts/default.sf2",
 )
-HOW_TO_GET_A_SOUNDFONT = "install one (apt-get install fluid-soundfont-gm, or timgm6mb-soundfont) or pass --soundfont FILE"
+HOW_TO_GET_A_SOUNDFONT = (
+    "install one (apt-get install fluid-soundfont-gm, or timgm6mb-soundfont) or pass --soundfont FILE"
+)
 HOW_TO_GET_FLUIDSYNTH = "install it (apt-get install fluidsynth, brew install fluid-synth) to write audio"
 AUDIO_FORMATS = {"wav": "wav", "flac": "flac", "ogg": "oga"}  # --audio-format -> fluidsynth's -T name
 GAIN = 0.5  # fluidsynth's default 0.2 leaves a four-part chorale around -34 dBFS; 0.5 peaks well below full scale
@@ -60,7 +62,7 @@ SCORE_OPTIONS = {
     "pageMarginTop": 80,
     "pageMarginBottom": 80,
     "breaks": "auto",
-    "adjustPageHeight": True,  # the last page (or a short piece's only page) ends below its last system
+    "adjustPageHeight": True,  # each page ends below its last system: a short chorale is not a blank A4
     "footer": "none",  # Verovio's footer is its own logo and version
     "header": "auto",  # title and composer on page 1
     "svgViewBox": True,  # the SVG scales to whatever box shows it
@@ -120,8 +122,8 @@ def render_audio(
     with atomic_path(wav_path) as tmp:
         # -n no MIDI input, -i no shell, -q quiet, -F fast render to a file; the player stops at the
         # end of the file.
-        cmd = [exe, "-niq", "-F", str(tmp), "-T", AUDIO_FORMATS[fmt], "-O", "s16",
-               "-r", str(int(sample_rate)), "-g", str(GAIN), str(sf), str(midi_path)]
+        cmd = [exe, "-niq", "-F", str(tmp), "-T", AUDIO_FORMATS[fmt], "-O", "s16", "-r", str(int(sample_rate))]
+        cmd += ["-g", str(GAIN), str(sf), str(midi_path)]
         lines = _run_fluidsynth(cmd, midi_path)
         # A SoundFont that fails to load is only reported: fluidsynth goes on with the system's default
         # SoundFont (or none) and exits 0, so the report is watched for and the run stopped there.
@@ -131,15 +133,18 @@ def render_audio(
         if tmp.stat().st_size == 0:
             raise RenderError(f"{midi_path}: fluidsynth wrote nothing ({(lines or ['no message'])[-1].strip()})")
         if fmt == "wav" and not _trim_trailing_silence(tmp):
-            raise RenderError(f"{midi_path}: rendered only silence (no notes, or none the SoundFont {sf.name} can play)")
+            raise RenderError(
+                f"{midi_path}: rendered only silence (no notes, or none the SoundFont {sf.name} can play)"
+            )
     return wav_path
 
 
 def _run_fluidsynth(cmd: list[str], midi_path: Path, timeout: float = 600.0) -> list[str]:
     """Run fluidsynth and return its stderr lines; stop it at once when a SoundFont fails to load.
     Raises RenderError when it exits non-zero or runs past `timeout` seconds."""
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True, errors="replace")
+    proc = subprocess.Popen(
+        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace"
+    )
     timed_out = threading.Event()
 
     def give_up():
@@ -204,10 +209,14 @@ def _trim_trailing_silence(path: Path, tail: float = 0.05) -> bool:
 def score_pages(svg_path: str | os.PathLike, count: int) -> list[Path]:
     """The files `render_score` writes for `count` pages: NAME.svg, then NAME-2.svg, NAME-3.svg, ..."""
     svg_path = Path(svg_path)
-    return [svg_path if k == 1 else svg_path.with_name(f"{svg_path.stem}-{k}{svg_path.suffix}") for k in range(1, count + 1)]
+    return [
+        svg_path if k == 1 else svg_path.with_name(f"{svg_path.stem}-{k}{svg_path.suffix}") for k in range(1, count + 1)
+    ]
 
 
-def render_score(musicxml_path: str | os.PathLike, svg_path: str | os.PathLike, options: dict | None = None) -> list[Path]:
+def render_score(
+    musicxml_path: str | os.PathLike, svg_path: str | os.PathLike, options: dict | None = None
+) -> list[Path]:
     """Engrave a MusicXML file with Verovio and write every page as SVG, atomically: page 1 to
     `svg_path` (NAME.svg), page k to NAME-k.svg. Returns the paths in page order. Page files
     NAME-k.svg left from an earlier, longer score are removed. `options` override `SCORE_OPTIONS`."""
@@ -217,7 +226,9 @@ def render_score(musicxml_path: str | os.PathLike, svg_path: str | os.PathLike, 
     except FileNotFoundError:
         raise RenderError(f"{musicxml_path}: no such MusicXML file") from None
     except (OSError, UnicodeDecodeError) as e:
-        raise RenderError(f"{musicxml_path}: cannot read it as MusicXML ({getattr(e, 'strerror', None) or e})") from None
+        raise RenderError(
+            f"{musicxml_path}: cannot read it as MusicXML ({getattr(e, 'strerror', None) or e})"
+        ) from None
     if "<score-partwise" not in data and "<score-timewise" not in data:
         raise RenderError(f"{musicxml_path}: not a MusicXML score (no <score-partwise> or <score-timewise>)")
     try:

@@ -178,7 +178,9 @@ def test_failing_synthesizer_leaves_the_old_file_and_no_temporary_one(chorale_mi
     assert sorted(p.name for p in out_dir.iterdir()) == ["c.wav"] and (out_dir / "c.wav").read_bytes() == b"old"
 
 
-@pytest.mark.parametrize("content, reason", [(None, "no such MIDI file"), (b"RIFF not midi", "not a Standard MIDI File")])
+@pytest.mark.parametrize(
+    "content, reason", [(None, "no such MIDI file"), (b"RIFF not midi", "not a Standard MIDI File")]
+)
 def test_input_that_is_not_midi_is_one_line_naming_it(tmp_path, content, reason):
     midi = tmp_path / "in.mid"
     if content is not None:
@@ -248,7 +250,9 @@ def test_score_pages_are_name_then_name_dash_k_and_stale_pages_go(chorale_xml, t
     assert not stale.exists()
 
 
-@pytest.mark.parametrize("content, reason", [(None, "no such MusicXML file"), ("<html></html>", "not a MusicXML score")])
+@pytest.mark.parametrize(
+    "content, reason", [(None, "no such MusicXML file"), ("<html></html>", "not a MusicXML score")]
+)
 def test_score_input_that_is_not_musicxml_is_one_line_naming_it(tmp_path, content, reason):
     path = tmp_path / "in.musicxml"
     if content is not None:
