@@ -22,7 +22,6 @@ class RunFolderError(MusicLSTMError):
     """A run folder whose files are missing, corrupt or do not fit each other."""
 
 
-<<<<<<< HEAD
 class ConfigError(MusicLSTMError, ValueError):
     """A setting out of its range (from the command line or a call): names the setting and the value.
     Also a ValueError, so a caller may catch it as the bad value it is."""
@@ -30,7 +29,7 @@ class ConfigError(MusicLSTMError, ValueError):
 
 class EncodingError(MusicLSTMError):
     """A piece an encoding cannot represent; the one-line message becomes the file's skip reason."""
-=======
+
+
 class RenderError(MusicLSTMError):
     """Audio or a score that cannot be rendered: no SoundFont, no synthesizer, an unreadable input file."""
->>>>>>> render
