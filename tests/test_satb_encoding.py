@@ -115,7 +115,10 @@ def sample_stream(grammar, steps, seed, prompt=()):
     return rows
 
 
-@pytest.mark.parametrize("options", [{}, {"guard": True, "no_crossing": True, "ranges": [(60, 81), (55, 74), (48, 69), (36, 62)]},
+RANGES = [(60, 81), (55, 74), (48, 69), (36, 62)]
+
+
+@pytest.mark.parametrize("options", [{}, {"guard": True, "no_crossing": True, "ranges": RANGES},
                                      {"order": "BSAT", "guard": True}])
 def test_grammar_lets_random_sampling_write_only_well_formed_streams(options):
     order = options.get("order", "SATB")
