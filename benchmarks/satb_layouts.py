@@ -80,7 +80,8 @@ def onset_pitches(voices) -> np.ndarray:
 
 
 def features(voices) -> list[np.ndarray]:
-    """Simple musical features of each EXCERPT-onset stretch of a piece (key-independent)."""
+    """Simple musical features of each EXCERPT-onset stretch of a piece: per voice its register, motion and
+    activity; per voice pair the interval classes at onsets and crossings; the spacing of onsets; parallels."""
     pitch, struck, gaps = onset_pitches(voices)
     out = []
     for a in range(0, len(pitch) - EXCERPT + 1, EXCERPT):
@@ -196,6 +197,7 @@ def main() -> int:
     ap.add_argument("--temperatures", type=float, nargs="+", default=(0.5, 0.75, 1.0))
     ap.add_argument("--rhythm-temperature", type=float, default=None, help="default: the same as the temperature")
     ap.add_argument("--no-crossing", action="store_true", help="sample with the no-crossing rule")
+    ap.add_argument("--no-clash", action="store_true", help="sample with no 2nd/7th between voices struck together")
     ap.add_argument("--ranges", action="store_true", help="sample within each voice's Bach range (1st-99th pct)")
     ap.add_argument("--pieces", type=int, default=20)
     ap.add_argument("--length", type=int, default=500, help="symbols per generated piece")
@@ -258,7 +260,7 @@ def main() -> int:
             rng = np.random.default_rng(args.seed)
             prompt = random_windows(train_ids, cfg.seq_len, args.pieces, rng)
             grammar = Grammar(symbols, args.pieces, order=args.order, guard=guard, no_crossing=args.no_crossing,
-                              ranges=ranges if args.ranges else None)
+                              ranges=ranges if args.ranges else None, no_clash=args.no_clash)
             for column in prompt.T:
                 grammar.feed(column)
             sampling = Sampling(temperature=temperature, rhythm_temperature=args.rhythm_temperature or temperature)
@@ -290,7 +292,9 @@ def main() -> int:
                 Path(args.out).mkdir(parents=True, exist_ok=True)
                 name = f"{args.order}_t{temperature}_{'guard' if guard else 'free'}.json"
                 (Path(args.out) / name).write_text(json.dumps(pieces))
-    print(f"\norder {args.order}, {args.units} units, seq_len {cfg.seq_len}, "
+    options = [name for name, on in (("ranges", args.ranges), ("no crossing", args.no_crossing),
+                                     ("no clash", args.no_clash)) if on]
+    print(f"\norder {args.order}, {args.units} units, seq_len {cfg.seq_len}, sampling with {', '.join(options) or 'grammar only'}, "
           f"keys {args.transpose[0]:+d}..{args.transpose[1]:+d}, "
           f"trained {seconds:.0f} s: held-out {bits:.3f} bits per quarter note; Bach p90 {p90:.2f} per 100")
     print(f"Bach against Bach (held-out against 36 training chorales): classifier {bach_bach:.2f}")

@@ -93,7 +93,7 @@ def test_open_start_drops_the_group_begun_before_the_cut_and_forgives_held_notes
     assert decode_satb(stream).repairs > 0
 
 
-VOCAB = ["<unk>", REST, "d1/2", "d1", "d2", *(f"{n}{o}{h}" for o in (2, 3, 4, 5) for n in ("C", "E", "G", "A")
+VOCAB = ["<unk>", REST, "d1/2", "d1", "d2", *(f"{n}{o}{h}" for o in (2, 3, 4, 5) for n in ("C", "E", "G", "A", "B")
                                               for h in ("", "~"))]
 
 
@@ -118,7 +118,7 @@ def sample_stream(grammar, steps, seed, prompt=()):
 RANGES = [(60, 81), (55, 74), (48, 69), (36, 62)]
 
 
-@pytest.mark.parametrize("options", [{}, {"guard": True, "no_crossing": True, "ranges": RANGES},
+@pytest.mark.parametrize("options", [{}, {"guard": True, "no_crossing": True, "ranges": RANGES, "no_clash": True},
                                      {"order": "BSAT", "guard": True}])
 def test_grammar_lets_random_sampling_write_only_well_formed_streams(options):
     order = options.get("order", "SATB")
@@ -170,6 +170,18 @@ def test_guard_refuses_parallel_octaves_between_outer_voices_only_when_on():
         feed(grammar, ["d1", "C5", "G4", "E4", "C3", "d1", "E5", "G4~", "E4~"])
         assert banned(grammar, "E3") == guard  # C3->E3 under C5->E5: parallel octaves
         assert not banned(grammar, "A2")
+
+
+def test_no_clash_refuses_a_seventh_struck_against_a_struck_voice_but_allows_a_suspension():
+    grammar = Grammar(VOCAB, batch=1, no_clash=True)
+    feed(grammar, ["d1", "C5", "G4", "E4", "C3", "d1", "C5~"])
+    assert not banned(grammar, "B4")  # A strikes a second under the held C5: a suspension
+    feed(grammar, ["B4"])
+    assert banned(grammar, "C4")  # T: a major seventh under the struck B4
+    assert not banned(grammar, "B3") and not banned(grammar, "E4~") and not banned(grammar, "G4")
+    unchecked = Grammar(VOCAB, batch=1)
+    feed(unchecked, ["d1", "C5", "G4", "E4", "C3", "d1", "C5~", "B4"])
+    assert not banned(unchecked, "C4")
 
 
 def test_grammar_ban_after_four_slots_allows_only_lengths():

@@ -38,6 +38,7 @@ DUR = "d"  # prefix of a group's length: `d1/2`
 MAX_DENOMINATOR = 12  # lengths are multiples of 1/12 quarter note (16ths and triplets)
 GRID = 1e-6  # offsets are compared after rounding to this, so float noise never makes a new group
 PERFECT = (0, 7)  # interval classes the guard refuses to move into in parallel: unison/octave, fifth
+CLASHES = (1, 11)  # interval classes `no_clash` refuses between two voices struck together: a 2nd, a 7th
 
 
 def _q(x: float) -> float:
@@ -217,13 +218,15 @@ class Grammar:
     in the group before with the held mark, or a rest. Options: `ranges` (per voice, S A T B, the
     lowest and highest pitch it may strike), `no_crossing` (a voice never above the sounding voice
     over it or below the one under it; unisons allowed), and `guard` (no two voices moving in the
-    same direction from a perfect fifth, octave or unison into the same interval). The options only
+    same direction from a perfect fifth, octave or unison into the same interval), and `no_clash` (no
+    minor second or major seventh, in any octave, between two voices struck together; a held voice
+    against a struck one, as in a suspension, stays allowed). The options only
     ever ban pitches, and a rest is always allowed, so a row can never be left without a choice.
     Symbols the grammar cannot read (`<unk>`) are always banned.
     """
 
     def __init__(self, symbols: Sequence[str], batch: int, order: str = ORDER, guard: bool = False,
-                 no_crossing: bool = False, ranges: Sequence[tuple[int, int]] | None = None):
+                 no_crossing: bool = False, ranges: Sequence[tuple[int, int]] | None = None, no_clash: bool = False):
         self.slots = _check_order(order)
         kinds = [classify(s) for s in symbols]
         self.is_pitch = np.array([k == "pitch" for k, _, _ in kinds])
@@ -232,7 +235,7 @@ class Grammar:
         self.pitch = np.array([v if k == "pitch" else -1000 for k, v, _ in kinds], np.int64)
         self.struck = np.array([s for _, _, s in kinds]) & self.is_pitch
         self.held = self.is_pitch & ~self.struck
-        self.guard, self.no_crossing = guard, no_crossing
+        self.guard, self.no_crossing, self.no_clash = guard, no_crossing, no_clash
         n = len(VOICES)
         self.in_range = np.ones((n, len(symbols)), bool)
         if ranges is not None:
@@ -243,6 +246,7 @@ class Grammar:
         self.synced = np.zeros(batch, bool)  # has a length been seen (so slot counting is right)?
         self.filled = np.zeros(batch, np.int64)  # slots written in the group being written
         self.current = np.full((batch, n), -1, np.int64)  # per voice: pitch in this group (-1 rest/unwritten)
+        self.current_struck = np.zeros((batch, n), bool)  # per voice: struck in this group
         self.previous = np.full((batch, n), -1, np.int64)  # per voice: pitch in the group before
 
     def feed(self, ids) -> None:
@@ -251,9 +255,10 @@ class Grammar:
                 if self.synced[row]:
                     self.previous[row] = self.current[row]
                 self.synced[row] = True
-                self.current[row], self.filled[row] = -1, 0
+                self.current[row], self.current_struck[row], self.filled[row] = -1, False, 0
             elif (self.is_pitch[i] or self.is_rest[i]) and self.filled[row] < len(self.slots):
                 self.current[row, self.slots[self.filled[row]]] = self.pitch[i] if self.is_pitch[i] else -1
+                self.current_struck[row, self.slots[self.filled[row]]] = self.struck[i]
                 self.filled[row] += 1
 
     def ban(self) -> np.ndarray:
@@ -280,6 +285,10 @@ class Grammar:
                     ok &= self.pitch <= min(above)
                 if below:
                     ok &= self.pitch >= max(below)
+            if self.no_clash:
+                for u in written:
+                    if self.current_struck[row, u]:
+                        ok &= ~(self.struck & np.isin(np.abs(cur[u] - self.pitch) % 12, CLASHES))
             if self.guard and before >= 0:
                 motion = np.sign(self.pitch - before)
                 for u in written:
