@@ -31,6 +31,7 @@ import numpy as np
 
 from ..errors import EncodingError
 from ..events import Note, Piece
+from ..voice_leading import voice_ranges
 from .common import Decoded, Encoding, parse_pitch_name, pitch_name
 from .common import Grammar as BaseGrammar
 
@@ -311,19 +312,6 @@ class Grammar(BaseGrammar):
 RANGE_PERCENTILES = (1, 99)  # each voice's range while sampling: these percentiles of its training pitches
 
 
-def voice_ranges(voices_of_pieces, percentiles=RANGE_PERCENTILES) -> list[tuple[int, int]] | None:
-    """Per voice (S, A, T, B), the (low, high) percentiles of its pitches over pieces given as four
-    lines each; None when some voice has no note at all."""
-    out = []
-    for v in range(len(VOICES)):
-        pitches = [p for lines in voices_of_pieces for _, _, p in lines[v]]
-        if not pitches:
-            return None
-        low, high = np.percentile(pitches, percentiles)
-        out.append((int(np.floor(low)), int(np.ceil(high))))
-    return out
-
-
 class SATB(Encoding):
     """Four sung lines, one group of four slots and a length per onset or release (the module's layout).
     Sampling keeps the grammar, each voice inside its training range, and by default refuses parallel
@@ -359,5 +347,8 @@ class SATB(Encoding):
         training pieces as id arrays over `symbols`), and the guards `sampling` turns on."""
         lines = [self.decode([symbols[i] for i in np.asarray(ids).tolist()], open_start=True).voices
                  for ids in pieces if len(ids)]
-        return Grammar(symbols, batch, guard=sampling.parallels_guard, no_clash=sampling.no_clash,
-                       ranges=voice_ranges(lines))
+        try:
+            ranges = voice_ranges(lines, *RANGE_PERCENTILES)
+        except ValueError:  # a voice with no note in the training pieces: no range for any
+            ranges = None
+        return Grammar(symbols, batch, guard=sampling.parallels_guard, no_clash=sampling.no_clash, ranges=ranges)
