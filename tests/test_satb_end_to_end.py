@@ -65,22 +65,30 @@ def test_generate_writes_four_named_monophonic_voices_in_range_without_parallels
 
 
 @pytest.mark.slow
-def test_allow_parallels_reaches_the_grammar(satb_run, monkeypatch, tmp_path):
+def test_the_sampling_defaults_and_flags_reach_the_grammar_and_the_sampler(satb_run, monkeypatch, tmp_path):
+    from music_lstm import generate as gen
     from music_lstm.encodings import satb
 
     _, run = satb_run
-    made = []
-    real = satb.Grammar
+    made, settings = [], []
+    real_grammar, real_ids = satb.Grammar, gen.generate_ids
 
-    def spy(*a, **kw):
+    def grammar(*a, **kw):
         made.append(kw)
-        return real(*a, **kw)
+        return real_grammar(*a, **kw)
 
-    monkeypatch.setattr(satb, "Grammar", spy)
+    def ids(step, probs, length, sampling, *a, **kw):
+        settings.append(sampling)
+        return real_ids(step, probs, length, sampling, *a, **kw)
+
+    monkeypatch.setattr(satb, "Grammar", grammar)
+    monkeypatch.setattr(gen, "generate_ids", ids)
     _generated(run, tmp_path / "a.mid", "--length", "20", "--seed", "1")
-    _generated(run, tmp_path / "b.mid", "--length", "20", "--seed", "1", "--allow-parallels", "--allow-clashes")
+    _generated(run, tmp_path / "b.mid", "--length", "20", "--seed", "1", "--allow-parallels", "--allow-clashes",
+               "--temperature", "0.6")
     assert [(m["guard"], m["no_clash"]) for m in made] == [(True, True), (False, False)]
     assert made[0]["ranges"] is not None and len(made[0]["ranges"]) == 4
+    assert [(s.temperature, s.rhythm_temperature) for s in settings] == [(0.75, 0.75), (0.6, 0.75)]
 
 
 @pytest.mark.slow
