@@ -106,3 +106,16 @@ def test_satb_has_its_own_sampling_defaults_and_the_others_keep_theirs():
     satb = encodings.get("satb").default_sampling()
     assert (satb.temperature, satb.rhythm_temperature, satb.parallels_guard, satb.no_clash) == (0.75, 0.75, True, True)
     assert encodings.get("voiced").default_sampling() == Sampling()
+
+
+def test_satb_training_voices_are_every_struck_note_per_voice_as_decoding_gives_them():
+    from music_lstm.encodings.satb import training_voices
+
+    pieces = [([(0, 2, 72), (2, 1, 74)], [(0, 1, 67), (1, 1, 67), (2, 1, 65)], [(0, 1, 64), (2, 1, 55)], [(0, 3, 48)]),
+              ([(0, 1, 76)], [(0, 1, 69)], [(0, 1, 60)], [(0, 1, 41)])]
+    enc = encodings.get("satb")
+    streams = [enc.encode(Piece(notes=sorted(n for v in p for n in v), voices=p)) for p in pieces]
+    symbols = sorted({s for st in streams for s in st})
+    ids = [[symbols.index(s) for s in st] for st in streams]
+    found = training_voices(symbols, ids)
+    assert [sorted(p for _, _, p in v) for v in found] == [[72, 74, 76], [65, 67, 67, 69], [55, 60, 64], [41, 48]]

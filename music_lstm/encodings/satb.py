@@ -345,10 +345,30 @@ class SATB(Encoding):
     def grammar(self, symbols, batch, sampling, pieces=()):
         """`Grammar` with each voice inside the 1st-99th percentile of its pitches in `pieces` (the
         training pieces as id arrays over `symbols`), and the guards `sampling` turns on."""
-        lines = [self.decode([symbols[i] for i in np.asarray(ids).tolist()], open_start=True).voices
-                 for ids in pieces if len(ids)]
         try:
-            ranges = voice_ranges(lines, *RANGE_PERCENTILES)
+            ranges = voice_ranges([training_voices(symbols, pieces)], *RANGE_PERCENTILES)
         except ValueError:  # a voice with no note in the training pieces: no range for any
             ranges = None
         return Grammar(symbols, batch, guard=sampling.parallels_guard, no_clash=sampling.no_clash, ranges=ranges)
+
+
+def training_voices(symbols: Sequence[str], pieces, order: str = ORDER) -> tuple[list[Note], ...]:
+    """Every note struck in `pieces` (id arrays over `symbols`, each starting at a group, as the corpus
+    holds them), per voice, as (0, 1, pitch): what a voice's range is taken from. Read from the slots
+    directly, without decoding, as generation does this for every training piece."""
+    slots = _check_order(order)
+    kinds = [classify(s) for s in symbols]
+    is_dur = np.array([k == "duration" for k, _, _ in kinds])
+    struck = np.array([k == "pitch" and st for k, _, st in kinds])
+    pitch = np.array([v if k == "pitch" else -1 for k, v, _ in kinds], np.int64)
+    found: list[list[np.ndarray]] = [[] for _ in VOICES]
+    for ids in pieces:
+        ids = np.asarray(ids, np.int64)
+        if not len(ids):
+            continue
+        at = np.arange(len(ids))
+        begins = np.r_[True, is_dur[ids][:-1]]  # a group begins at the start and after each length
+        position = at - np.maximum.accumulate(np.where(begins, at, 0))  # the slot within its group
+        for k, v in enumerate(slots):
+            found[v].append(pitch[ids[(position == k) & struck[ids]]])
+    return tuple([(0.0, 1.0, int(p)) for p in np.concatenate(f)] if f else [] for f in found)
