@@ -322,10 +322,10 @@ class SATB(Encoding):
     empty_hint = "the satb encoding needs files of four parts (soprano, alto, tenor, bass); use --encoding voiced for other music"
 
     def default_sampling(self):
-        """Chosen on the voice-leading measurements (docs/BENCHMARKS.md, the satb section)."""
+        """Chosen on the musical and voice-leading measurements of the default run (docs/BENCHMARKS.md)."""
         from ..sampling import Sampling
 
-        return Sampling(temperature=0.75, rhythm_temperature=0.75)
+        return Sampling(temperature=0.5, rhythm_temperature=0.5)
 
     def encode(self, piece: Piece) -> list[str]:
         if piece.voices is None:
