@@ -130,8 +130,9 @@ def score(probs_list, token_seqs, corpus: Corpus, renormalise: bool = True) -> d
         per_frame = jsb.frame_nll(probs, tokens, corpus.order, idx, renormalise)
         nll += float(per_frame.sum())
         frames += len(per_frame)
-        notes += sum(1 for t in tokens if t.startswith("p"))  # one pitch token per sounding note, every order
-    return {"nll": nll, "frames": frames, "notes": notes, "per_frame": nll / frames, "per_note": nll / notes}
+        notes += sum(1 for t in tokens if t not in (jsb.FRAME, jsb.REST))  # a token per sounding note, every order
+    return {"nll": nll, "frames": frames, "notes": notes, "per_frame": nll / frames, "per_note": nll / notes,
+            "per_voice_slot": nll / (jsb.VOICES * frames)}  # Coconet's note unit: 4 per frame, silent ones too
 
 
 def ngram_baseline(corpus: Corpus, order: int, split: str) -> dict:
@@ -264,14 +265,15 @@ def main(argv: list[str] | None = None) -> int:
     # Settings are chosen on valid only; the test column of every row is printed for the record.
     lstm_rows = [n for n in results if n.startswith("LSTM")]
     chosen = min(lstm_rows, key=lambda n: results[n]["valid_per_frame"]) if lstm_rows else None
-    unit = "per note" if separated else "per frame"
     print(f"\n{Path(args.data).name}: test {data.frames('test')} frames, {data.notes('test')} notes; NLL in nats, exact")
-    print(f"{'model':<44} {'valid/frame':>11} {'test/frame':>10} {'test/note':>9} {'params':>9} {'epochs':>6} {'train s':>8}")
+    slot = f" {'test/slot':>9}" if separated else ""  # per voice slot, 4 a frame: Coconet's note unit
+    print(f"{'model':<44} {'valid/frame':>11} {'test/frame':>10} {'test/note':>9}{slot} {'params':>9} {'epochs':>6} {'train s':>8}")
     for name, r in results.items():
         mark = " *" if name == chosen else ""
         params = f"{r['parameters']:,}" if r["parameters"] else "-"
-        print(f"{name + mark:<44} {r['valid_per_frame']:>11.4f} {r['test']['per_frame']:>10.4f} {r['test']['per_note']:>9.4f} "
-              f"{params:>9} {r['epochs'] or '-':>6} {r['train_seconds']:>8.0f}")
+        slot = f" {r['test']['per_voice_slot']:>9.4f}" if separated else ""
+        print(f"{name + mark:<44} {r['valid_per_frame']:>11.4f} {r['test']['per_frame']:>10.4f} {r['test']['per_note']:>9.4f}"
+              f"{slot} {params:>9} {r['epochs'] or '-':>6} {r['train_seconds']:>8.0f}")
     print("* chosen on valid")
     if not separated:
         print(f"\npublished (test, nats per frame, quarter-note JSB):")
@@ -280,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         if chosen:
             print(f"  {'ours':<14} {results[chosen]['test']['per_frame']:>5.2f}  {chosen}")
     else:
-        print(f"\nvoice-separated file: compare {unit} figures with Coconet / TonicNet (see docs/BENCHMARKS_jsb.md)")
+        print("\nvoice-separated file: Coconet's units are per frame and per voice slot (see docs/BENCHMARKS_jsb.md)")
     if args.json:
         from music_lstm.artifacts import write_json
 
