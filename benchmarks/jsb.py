@@ -6,7 +6,8 @@ Dense, softmax) on the training sequences cut into pieces of `--window` tokens (
 epoch; `--window 0` trains on whole sequences). Validation and test sequences are always scored
 whole, from a fresh state at their start. After each epoch the validation NLL per frame is
 computed exactly; the best epoch's weights are kept, the learning rate halves after `--patience`
-epochs without a better one, training stops after two halvings without one, or at `--minutes`.
+epochs without a better one (training carries on from the best weights), and training stops after
+`--halvings` halvings and `--patience` more epochs without one, or at `--minutes`.
 Settings (serialization order, with or without transposition) are chosen on valid; the test set is
 scored once per trained model. Transposition moves each training sequence by a shift drawn afresh
 every epoch from `--shifts` (a shift that would push a pitch outside 0..127 is never drawn); valid
@@ -180,7 +181,7 @@ def train_lstm(corpus: Corpus, args, transpose: bool, log) -> dict:
         else:
             wait += 1
             if wait >= args.patience:
-                if halvings == 2:
+                if halvings == args.halvings:
                     break
                 halvings, wait = halvings + 1, 0
                 model.optimizer.learning_rate.assign(lr / 2)
@@ -205,16 +206,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shifts", default="-5,6", help="transposition range in semitones, inclusive (default: -5,6)")
     ap.add_argument("--orders", default=None, help="serializations to compare on valid, comma-separated "
                     "(high, low, relative; default: high; the voice-separated file has only voices)")
-    ap.add_argument("--units", type=int, default=256)
+    ap.add_argument("--units", type=int, default=128)
     ap.add_argument("--embed", type=int, default=64)
     ap.add_argument("--dense", type=int, default=256)
-    ap.add_argument("--dropout", type=float, default=0.3)
+    ap.add_argument("--dropout", type=float, default=0.1)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--batch", type=int, default=16, help="rows per training step (default: 16)")
-    ap.add_argument("--window", type=int, default=128,
-                    help="train on pieces of this many tokens (0: whole sequences; default: 128)")
+    ap.add_argument("--window", type=int, default=64,
+                    help="train on pieces of this many tokens (0: whole sequences; default: 64)")
     ap.add_argument("--epochs", type=int, default=200, help="upper bound (default: 200)")
-    ap.add_argument("--patience", type=int, default=3, help="epochs without a better valid NLL before the rate halves")
+    ap.add_argument("--patience", type=int, default=5, help="epochs without a better valid NLL before the rate halves")
+    ap.add_argument("--halvings", type=int, default=3, help="stop after this many halvings and a further --patience epochs")
     ap.add_argument("--ngram", type=int, default=5, help="Kneser-Ney baseline order (default: 5)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", help="write the results here too")
