@@ -200,7 +200,8 @@ def transpose(frames: list[tuple[int, ...]], semitones: int) -> list[tuple[int, 
 
 def allowed(tokens: list[str], order: str, symbol_to_index: dict[str, int], size: int) -> np.ndarray:
     """(len(tokens) - 1, size) bool: the tokens the serialization permits as each next token, given
-    the tokens before it. Step t is the position predicting tokens[t + 1]."""
+    the tokens before it. Step t is the position predicting tokens[t + 1]. `symbol_to_index` must hold
+    every token of `vocabulary(order)` (e.g. `Vocab(vocabulary(order))`), so no test token is unknown."""
     ids = {tok: symbol_to_index[tok] for tok in vocabulary(order)}
     pitch_ids = np.array([ids[f"p{p}"] for p in range(128)])
     marker = ids[FRAME]
