@@ -285,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print("\nvoice-separated file: Coconet's units are per frame and per voice slot (see docs/BENCHMARKS_jsb.md)")
     if args.json:
-        from music_lstm.artifacts import write_json
+        from music_lstm.run_folder import write_json
 
         write_json(args.json, {"data": Path(args.data).name, "args": vars(args), "chosen": chosen, "results": results})
     return 0
