@@ -72,3 +72,25 @@ def slices(notes: list[tuple[float, float, int]]) -> list[Slice]:
         pitches = tuple(sorted(sounding, reverse=True))
         out.append(Slice(a, b - a, pitches, tuple(sounding[p] for p in pitches)))
     return out
+
+
+def bar_phase(voices, bar: float = 4.0, step: float = 0.5) -> float:
+    """Where in the bar a piece cut from the middle of another should start, so that its notes fall on
+    the beats: the shift `p` (a multiple of `step`, below `bar`) that puts most onsets on a beat, long
+    notes on the bar's strong beats most of all. Time `t` of the piece then sits at `(t + p) % bar` of a
+    bar; written as a score, the first bar is an upbeat of `(bar - p) % bar` quarter notes."""
+    def score(p: float) -> float:
+        total = 0.0
+        for voice in voices:
+            for o, d, _ in voice:
+                at = (o + p) % bar
+                total += _on(at, 1.0) + _on(at, 2.0) * (d >= 1.0) + 2 * _on(at, bar) * (d >= 2.0)
+        return total
+
+    shifts = [k * step for k in range(int(round(bar / step)))]
+    return max(shifts, key=lambda p: (score(p), -p))
+
+
+def _on(at: float, beat: float) -> bool:
+    r = at % beat
+    return r < GRID * 10 or beat - r < GRID * 10

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ConfigError, EncodingError, MusicLSTMError, RunFolderError
+from .events import bar_phase
 from .instruments import voice_programs
 from .run_folder import CORPUS, MODEL, Run, load_run
 from .sampling import Sampling, generate_ids
@@ -160,7 +161,9 @@ def generate(
         xml = path.with_suffix(".musicxml")
         if fmt == "musicxml" or score:
             if voices is not None:
-                midi_io.write_chorale_musicxml(voices, xml, bpm=bpm, title=f"Chorale: {path.stem}")
+                # music cut from the middle of a piece starts anywhere in the bar: barred where its notes fall on beats
+                pickup = (4.0 - bar_phase(voices)) % 4.0
+                midi_io.write_chorale_musicxml(voices, xml, bpm=bpm, title=f"Chorale: {path.stem}", pickup=pickup)
             else:
                 midi_io.write_musicxml(decoded.notes, xml, bpm=bpm)
             extra.append(xml)

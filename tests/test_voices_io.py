@@ -237,3 +237,13 @@ def test_chorale_musicxml_moves_off_grid_times_to_sixteenths_and_triplets(tmp_pa
         else:
             got.append((round(float(n.offset) * 12), round(float(n.quarterLength) * 12), n.pitch.midi))
     assert got == [(0, 4, 72), (4, 4, 74), (8, 4, 76), (12, 3, 77), (15, 33, 79)]  # twelfths of a quarter
+
+
+def test_bar_phase_puts_offbeat_music_back_on_the_beats():
+    from music_lstm.events import bar_phase
+
+    # half notes starting half a beat late, the last one a whole note: shifted by 0.5 they fall on beats 1 and 3
+    voice = [(0.5, 2.0, 60), (2.5, 2.0, 62), (4.5, 4.0, 64)]
+    assert bar_phase([voice] * 4) == 3.5  # 0.5 + 3.5 = 4: the whole note lands on a downbeat
+    on_beat = [(0.0, 2.0, 60), (2.0, 2.0, 62), (4.0, 4.0, 64)]
+    assert bar_phase([on_beat] * 4) == 0.0
