@@ -1,0 +1,304 @@
+"""The `satb` encoding: four sung lines (soprano, alto, tenor, bass), each kept as a line.
+
+The texture is cut at every onset and release of any voice. Each cut becomes a group of five
+symbols: one slot per voice in a fixed order (`ORDER`, soprano first by default), then the group's
+length in quarter notes (`d1/2`). A slot holds the voice's pitch, struck (`E-4`) or held over from the
+group before (`E-4~`), or `rest`. The slot is known from the position in the group, so pitch symbols
+are shared by the four voices, and two voices on one pitch stay two symbols.
+
+    S    A    T    B    length
+    E-5  C5   G4   C3   d1
+    D5   C5~  F#4  D3   d1/2
+
+Decoding never trusts the stream: a group with too few or too many slots, a held pitch its voice was
+not sounding, or an unknown symbol is repaired and counted. `Grammar` is the matching ban mask for
+sampling: under it every stream decodes with no repair. Optionally it also keeps the voices from
+crossing, inside given ranges, and refuses parallel perfect fifths, octaves and unisons between any
+two voices (the voice-leading guard).
+
+    python -c "from music_lstm.encodings.satb import encode_satb; print(encode_satb([[(0, 2, 72)], [(0, 1, 67), (1, 1, 65)], [(0, 2, 64)], [(0, 2, 48)]]))"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from ..encoding import parse_pitch_name, pitch_name
+from ..events import Note
+
+VOICES = "SATB"  # the voices' names, and their index in every returned tuple of lines
+ORDER = "SATB"  # the slot order within a group; any permutation of VOICES works (e.g. "BSAT")
+HELD = "~"  # suffix of a pitch held over from the group before
+REST = "rest"  # a voice that is silent in this group
+DUR = "d"  # prefix of a group's length: `d1/2`
+MAX_DENOMINATOR = 12  # lengths are multiples of 1/12 quarter note (16ths and triplets)
+GRID = 1e-6  # offsets are compared after rounding to this, so float noise never makes a new group
+PERFECT = (0, 7)  # interval classes the guard refuses to move into in parallel: unison/octave, fifth
+CLASHES = (1, 11)  # interval classes `no_clash` refuses between two voices struck together: a 2nd, a 7th
+
+
+def _q(x: float) -> float:
+    return round(x / GRID) * GRID
+
+
+def _check_order(order: str) -> list[int]:
+    if sorted(order) != sorted(VOICES):
+        raise ValueError(f"invalid voice order: {order!r} (a permutation of {VOICES})")
+    return [VOICES.index(v) for v in order]
+
+
+def duration_symbol(quarters: float) -> str:
+    return DUR + str(Fraction(quarters).limit_denominator(MAX_DENOMINATOR))
+
+
+def monophonic(notes: Sequence[Note]) -> list[Note]:
+    """One note at a time: of notes struck together the highest is kept, and a note is cut short
+    where the next one starts."""
+    by_onset: dict[float, tuple[float, int]] = {}
+    for o, d, p in notes:
+        if d > 0:
+            o, end = _q(o), _q(o + d)
+            if o not in by_onset or p > by_onset[o][1]:
+                by_onset[o] = (end, p)
+    onsets = sorted(by_onset)
+    out = []
+    for i, o in enumerate(onsets):
+        end, p = by_onset[o]
+        if i + 1 < len(onsets):
+            end = min(end, onsets[i + 1])
+        out.append((o, end - o, p))
+    return out
+
+
+def encode_satb(voices: Sequence[Sequence[Note]], order: str = ORDER) -> list[str]:
+    """Four lines (soprano, alto, tenor, bass: lists of (offset, duration, pitch)) as symbols; the
+    first group starts at the first onset. A line with overlapping notes is made monophonic first."""
+    if len(voices) != len(VOICES):
+        raise ValueError(f"need {len(VOICES)} voices (S, A, T, B), got {len(voices)}")
+    slots = _check_order(order)
+    lines = [monophonic(v) for v in voices]
+    bounds = sorted({t for line in lines for o, d, _ in line for t in (o, _q(o + d))})
+    out: list[str] = []
+    at = [0] * len(lines)  # per voice: the first note not yet over
+    for a, b in zip(bounds, bounds[1:]):
+        tokens = []
+        for v, line in enumerate(lines):
+            while at[v] < len(line) and _q(line[at[v]][0] + line[at[v]][1]) <= a:
+                at[v] += 1
+            if at[v] < len(line) and line[at[v]][0] <= a:
+                o, _, p = line[at[v]]
+                tokens.append(pitch_name(p) + ("" if o == a else HELD))
+            else:
+                tokens.append(REST)
+        out.extend(tokens[v] for v in slots)
+        out.append(duration_symbol(b - a))
+    return out
+
+
+def classify(symbol: str) -> tuple[str, float | int | None, bool]:
+    """(kind, value, struck): ('pitch', midi, struck), ('rest', None, True), ('duration', quarters,
+    True) or ('bad', None, True)."""
+    if symbol == REST:
+        return "rest", None, True
+    if symbol.startswith(DUR) and symbol[1:2].isdigit():
+        try:
+            value = float(Fraction(symbol[1:]))
+        except (ValueError, ZeroDivisionError):
+            return "bad", None, True
+        return ("duration", value, True) if value > 0 else ("bad", None, True)
+    held = symbol.endswith(HELD)
+    try:
+        return "pitch", parse_pitch_name(symbol[:-1] if held else symbol), not held
+    except ValueError:
+        return "bad", None, True
+
+
+@dataclass
+class SATBDecoded:
+    voices: tuple[list[Note], ...]  # soprano, alto, tenor, bass: (offset, duration, pitch) each
+    events: int  # groups decoded
+    repairs: int  # of those, how many were ill-formed and repaired
+    end: float = 0.0  # time after the last group, quarter notes
+
+    @property
+    def notes(self) -> list[Note]:
+        """Every voice's notes together, sorted."""
+        return sorted(n for line in self.voices for n in line)
+
+    @property
+    def repair_fraction(self) -> float:
+        return self.repairs / self.events if self.events else 0.0
+
+
+def decode_satb(symbols: Sequence[str], open_start: bool = False, order: str = ORDER) -> SATBDecoded:
+    """The four lines a stream of symbols stands for.
+
+    Repairs (each group counted once): missing slots are rests, slots past the fourth are dropped, a
+    held pitch its voice was not sounding is struck, an unknown symbol is dropped. `open_start`: the
+    stream was cut from the middle of a piece, so the symbols before the first length belong to a
+    group begun before the cut (dropped, as their voices are unknown) and the first whole group may
+    hold notes struck before the cut. Slots after the last length were cut off: not written.
+    """
+    slots = _check_order(order)
+    notes: list[list[list]] = [[] for _ in VOICES]  # per voice: [offset, duration, pitch]
+    sounding: list[list | None] = [None] * len(VOICES)  # per voice: its note in the group before
+    time = 0.0
+    events = repairs = 0
+    pending: list[tuple[int, bool] | None] = []  # (pitch, struck) or None for a rest, in slot order
+    bad = False
+    skipping = open_start  # inside the group begun before the cut
+    for sym in symbols:
+        kind, value, struck = classify(sym)
+        if kind == "bad":
+            bad = True
+            continue
+        if kind != "duration":
+            pending.append(None if kind == "rest" else (value, struck))
+            continue
+        if skipping:
+            skipping = False
+            if len(pending) != len(slots) or bad:  # a group begun before the cut: its voices are unknown
+                pending, bad = [], False
+                continue
+        events += 1
+        repaired = bad or len(pending) != len(slots)
+        pending = (pending + [None] * len(slots))[: len(slots)]
+        lenient = open_start and events == 1
+        for k, token in enumerate(pending):
+            v = slots[k]
+            if token is None:
+                sounding[v] = None
+                continue
+            pitch, is_struck = token
+            note = sounding[v]
+            if not is_struck and note is not None and note[2] == pitch:
+                note[1] += value
+                continue
+            if not is_struck and not lenient:
+                repaired = True  # held over from nothing: strike it
+            sounding[v] = [time, value, pitch]
+            notes[v].append(sounding[v])
+        time += value
+        repairs += repaired
+        pending, bad = [], False
+    voices = tuple(sorted((round(o, 6), round(d, 6), p) for o, d, p in line) for line in notes)
+    return SATBDecoded(voices, events, repairs, time)
+
+
+def nearest_satb(symbol: str, known: Sequence[str]) -> str | None:
+    """The known symbol of the same kind closest in value (a pitch keeps struck/held if it can);
+    None for a malformed symbol or when no known symbol has its kind."""
+    kind, value, struck = classify(symbol)
+    if kind == "bad":
+        return None
+    best = None
+    for k in known:
+        k_kind, k_value, k_struck = classify(k)
+        if k_kind != kind:
+            continue
+        score = (0.0 if value is None else abs(k_value - value), k_struck != struck)
+        if best is None or score < best[0]:
+            best = (score, k)
+    return best[1] if best else None
+
+
+def rhythm_mask(symbols: Sequence[str]) -> np.ndarray:
+    """(vocab,) bool: the length symbols, which the sampler may temper on their own."""
+    return np.array([classify(s)[0] == "duration" for s in symbols])
+
+
+class Grammar:
+    """What may come next in a satb stream, per row of a batch, as a ban mask for sampling.
+
+    Always: a group is four slots then a length; a slot is a struck pitch, the pitch its voice sounded
+    in the group before with the held mark, or a rest. Options: `ranges` (per voice, S A T B, the
+    lowest and highest pitch it may strike), `no_crossing` (a voice never above the sounding voice
+    over it or below the one under it; unisons allowed), and `guard` (no two voices moving in the
+    same direction from a perfect fifth, octave or unison into the same interval), and `no_clash` (no
+    minor second or major seventh, in any octave, between two voices struck together; a held voice
+    against a struck one, as in a suspension, stays allowed). The options only
+    ever ban pitches, and a rest is always allowed, so a row can never be left without a choice.
+    Symbols the grammar cannot read (`<unk>`) are always banned.
+    """
+
+    def __init__(self, symbols: Sequence[str], batch: int, order: str = ORDER, guard: bool = False,
+                 no_crossing: bool = False, ranges: Sequence[tuple[int, int]] | None = None, no_clash: bool = False):
+        self.slots = _check_order(order)
+        kinds = [classify(s) for s in symbols]
+        self.is_pitch = np.array([k == "pitch" for k, _, _ in kinds])
+        self.is_rest = np.array([k == "rest" for k, _, _ in kinds])
+        self.is_dur = np.array([k == "duration" for k, _, _ in kinds])
+        self.pitch = np.array([v if k == "pitch" else -1000 for k, v, _ in kinds], np.int64)
+        self.struck = np.array([s for _, _, s in kinds]) & self.is_pitch
+        self.held = self.is_pitch & ~self.struck
+        self.guard, self.no_crossing, self.no_clash = guard, no_crossing, no_clash
+        n = len(VOICES)
+        self.in_range = np.ones((n, len(symbols)), bool)
+        if ranges is not None:
+            if len(ranges) != n:
+                raise ValueError(f"need {n} ranges (S, A, T, B), got {len(ranges)}")
+            for v, (low, high) in enumerate(ranges):
+                self.in_range[v] = (self.pitch >= low) & (self.pitch <= high)
+        self.synced = np.zeros(batch, bool)  # has a length been seen (so slot counting is right)?
+        self.filled = np.zeros(batch, np.int64)  # slots written in the group being written
+        self.current = np.full((batch, n), -1, np.int64)  # per voice: pitch in this group (-1 rest/unwritten)
+        self.current_struck = np.zeros((batch, n), bool)  # per voice: struck in this group
+        self.previous = np.full((batch, n), -1, np.int64)  # per voice: pitch in the group before
+
+    def feed(self, ids) -> None:
+        for row, i in enumerate(np.asarray(ids).tolist()):
+            if self.is_dur[i]:
+                if self.synced[row]:
+                    self.previous[row] = self.current[row]
+                self.synced[row] = True
+                self.current[row], self.current_struck[row], self.filled[row] = -1, False, 0
+            elif (self.is_pitch[i] or self.is_rest[i]) and self.filled[row] < len(self.slots):
+                self.current[row, self.slots[self.filled[row]]] = self.pitch[i] if self.is_pitch[i] else -1
+                self.current_struck[row, self.slots[self.filled[row]]] = self.struck[i]
+                self.filled[row] += 1
+
+    def ban(self) -> np.ndarray:
+        """(batch, vocab) bool: True where a symbol would break the grammar (or an option)."""
+        rows, size = len(self.filled), len(self.is_pitch)
+        out = np.ones((rows, size), bool)
+        for row in range(rows):
+            if not self.synced[row]:  # a prompt cut mid-group: only what any group may hold
+                out[row] = ~(self.is_pitch | self.is_rest | self.is_dur)
+                continue
+            k = self.filled[row]
+            if k >= len(self.slots):
+                out[row] = ~self.is_dur
+                continue
+            v = self.slots[k]
+            before = self.previous[row, v]
+            ok = self.is_pitch & ((self.struck & self.in_range[v]) | (self.held & (self.pitch == before)))
+            cur = self.current[row]
+            written = [self.slots[j] for j in range(k)]
+            if self.no_crossing:
+                above = [cur[u] for u in written if u < v and cur[u] >= 0]
+                below = [cur[u] for u in written if u > v and cur[u] >= 0]
+                if above:
+                    ok &= self.pitch <= min(above)
+                if below:
+                    ok &= self.pitch >= max(below)
+            if self.no_clash:
+                for u in written:
+                    if self.current_struck[row, u]:
+                        ok &= ~(self.struck & np.isin(np.abs(cur[u] - self.pitch) % 12, CLASHES))
+            if self.guard and before >= 0:
+                motion = np.sign(self.pitch - before)
+                for u in written:
+                    if cur[u] < 0 or self.previous[row, u] < 0 or cur[u] == self.previous[row, u]:
+                        continue
+                    interval = abs(self.previous[row, u] - before) % 12
+                    if interval not in PERFECT:
+                        continue
+                    same_way = motion == np.sign(cur[u] - self.previous[row, u])
+                    ok &= ~(same_way & (np.abs(cur[u] - self.pitch) % 12 == interval))
+            out[row] = ~(ok | self.is_rest)
+        return out
+

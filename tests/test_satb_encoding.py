@@ -1,0 +1,208 @@
+"""The satb encoding keeps four lines apart; its decoder repairs ill-formed streams; its grammar (and
+voice-leading guard) lets sampling write only well-formed streams."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from music_lstm.encodings.satb import (
+    REST, Grammar, classify, decode_satb, encode_satb, monophonic, nearest_satb, rhythm_mask,
+)
+
+# S holds C5 over two beats; A re-strikes G4; T rests on beat 2; B doubles T in unison on beat 3.
+VOICES = (
+    [(0, 2, 72), (2, 1, 74)],
+    [(0, 1, 67), (1, 1, 67), (2, 1, 67)],
+    [(0, 1, 64), (2, 1, 55)],
+    [(0, 2, 48), (2, 1, 55)],
+)
+
+
+def test_round_trip_keeps_each_voice_exactly():
+    decoded = decode_satb(encode_satb(VOICES))
+    assert decoded.voices == tuple([(float(o), float(d), p) for o, d, p in v] for v in VOICES)
+    assert (decoded.events, decoded.repairs, decoded.end) == (3, 0, 3.0)
+
+
+def test_held_re_struck_rest_and_unison_symbols():
+    symbols = encode_satb(VOICES)
+    assert symbols == ["C5", "G4", "E4", "C3", "d1",
+                       "C5~", "G4", REST, "C3~", "d1",
+                       "D5", "G4", "G3", "G3", "d1"]
+    assert decode_satb(symbols).notes.count((2.0, 1.0, 55)) == 2  # a unison stays two notes
+
+
+def test_slot_order_is_a_choice_and_decodes_to_the_same_voices():
+    symbols = encode_satb(VOICES, order="BSAT")
+    assert symbols[:5] == ["C3", "C5", "G4", "E4", "d1"]
+    assert decode_satb(symbols, order="BSAT").voices == decode_satb(encode_satb(VOICES)).voices
+    with pytest.raises(ValueError, match="order"):
+        encode_satb(VOICES, order="SATT")
+
+
+def test_needs_four_voices():
+    with pytest.raises(ValueError, match="4 voices"):
+        encode_satb(VOICES[:3])
+
+
+def test_overlapping_notes_in_one_voice_become_a_line():
+    assert monophonic([(0, 2, 60), (0, 1, 64), (1, 1, 62)]) == [(0, 1, 64), (1, 1, 62)]
+
+
+line = st.lists(st.tuples(st.sampled_from([0, 0, 0.5, 1]), st.sampled_from([0.25, 0.5, 1, 1.5, 2]),
+                          st.integers(40, 80)), min_size=1, max_size=8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.tuples(line, line, line, line))
+def test_round_trip_of_random_four_part_music(spec):
+    voices = []
+    for notes in spec:
+        t, out = 0.0, []
+        for gap, dur, pitch in notes:
+            out.append((t + gap, float(dur), pitch))
+            t += gap + dur
+        voices.append(out)
+    start = min(v[0][0] for v in voices)
+    decoded = decode_satb(encode_satb(voices))
+    assert decoded.repairs == 0
+    assert decoded.voices == tuple([(o - start, d, p) for o, d, p in v] for v in voices)
+
+
+@pytest.mark.parametrize("stream, repairs, expected", [
+    (["C5", "G4", "E4", "d1"], 1, ([(0, 1, 72)], [(0, 1, 67)], [(0, 1, 64)], [])),  # a slot missing: rest
+    (["C5", "G4", "E4", "C3", "A3", "d1"], 1, ([(0, 1, 72)], [(0, 1, 67)], [(0, 1, 64)], [(0, 1, 48)])),  # one too many
+    (["C5~", "G4", "E4", "C3", "d1"], 1, ([(0, 1, 72)], [(0, 1, 67)], [(0, 1, 64)], [(0, 1, 48)])),  # held from nothing
+    (["C5", "<unk>", "G4", "E4", "C3", "d1"], 1, ([(0, 1, 72)], [(0, 1, 67)], [(0, 1, 64)], [(0, 1, 48)])),
+    (["C5", "G4", "E4", "C3", "d1", "C5", "G4~", "F4~", "C3~", "d1"], 1,  # F4 was not sounding in T
+     ([(0, 1, 72), (1, 1, 72)], [(0, 2, 67)], [(0, 1, 64), (1, 1, 65)], [(0, 2, 48)])),
+    (["C5", "G4", "E4", "C3", "d1", "C5"], 0, ([(0, 1, 72)], [(0, 1, 67)], [(0, 1, 64)], [(0, 1, 48)])),  # cut off
+])
+def test_decode_repairs_ill_formed_groups_and_counts_them(stream, repairs, expected):
+    decoded = decode_satb(stream)
+    assert decoded.repairs == repairs
+    assert decoded.voices == tuple([(float(o), float(d), p) for o, d, p in v] for v in expected)
+
+
+def test_open_start_drops_the_group_begun_before_the_cut_and_forgives_held_notes():
+    stream = encode_satb(VOICES)[2:]  # cut inside the first group
+    decoded = decode_satb(stream, open_start=True)
+    assert (decoded.events, decoded.repairs) == (2, 0)
+    assert decoded.voices[0] == [(0.0, 1.0, 72), (1.0, 1.0, 74)]
+    assert decode_satb(stream).repairs > 0
+
+
+VOCAB = ["<unk>", REST, "d1/2", "d1", "d2", *(f"{n}{o}{h}" for o in (2, 3, 4, 5) for n in ("C", "E", "G", "A", "B")
+                                              for h in ("", "~"))]
+
+
+def sample_stream(grammar, steps, seed, prompt=()):
+    rng = np.random.default_rng(seed)
+    batch = len(grammar.filled)
+    rows = [[] for _ in range(batch)]
+    for sym in prompt:
+        grammar.feed(np.full(batch, VOCAB.index(sym)))
+        for r in rows:
+            r.append(sym)
+    for _ in range(steps):
+        ban = grammar.ban()
+        assert not ban.all(axis=1).any()  # never left without a choice
+        ids = np.array([rng.choice(np.flatnonzero(~b)) for b in ban])
+        grammar.feed(ids)
+        for r, i in zip(rows, ids):
+            r.append(VOCAB[i])
+    return rows
+
+
+RANGES = [(60, 81), (55, 74), (48, 69), (36, 62)]
+
+
+@pytest.mark.parametrize("options", [{}, {"guard": True, "no_crossing": True, "ranges": RANGES, "no_clash": True},
+                                     {"order": "BSAT", "guard": True}])
+def test_grammar_lets_random_sampling_write_only_well_formed_streams(options):
+    order = options.get("order", "SATB")
+    grammar = Grammar(VOCAB, batch=8, **options)
+    prompt = ["G4", "C3", "d1"] if order == "SATB" else ["C4", "G4", "E4", "d1"]  # cut mid-group
+    for row in sample_stream(grammar, 400, seed=1, prompt=prompt):
+        decoded = decode_satb(row, open_start=True, order=order)
+        assert decoded.events >= 400 // 5 - 2 and decoded.repairs == 0
+        if "ranges" in options:
+            for v, (low, high) in enumerate(options["ranges"]):
+                assert all(low <= p <= high for _, _, p in decoded.voices[v])
+
+
+def test_no_crossing_keeps_each_voice_under_the_one_above():
+    grammar = Grammar(VOCAB, batch=4, no_crossing=True)
+    for row in sample_stream(grammar, 300, seed=2, prompt=["d1"]):
+        voices = decode_satb(row[1:]).voices
+        for t in sorted({o for v in voices for o, _, _ in v}):
+            sounding = [next((p for o, d, p in v if o <= t < o + d), None) for v in voices]
+            heard = [p for p in sounding if p is not None]
+            assert heard == sorted(heard, reverse=True)
+
+
+def banned(grammar, symbol):
+    return bool(grammar.ban()[0, VOCAB.index(symbol)])
+
+
+def feed(grammar, symbols):
+    for s in symbols:
+        grammar.feed([VOCAB.index(s)])
+
+
+def test_guard_refuses_a_parallel_fifth_and_allows_contrary_motion():
+    grammar = Grammar(VOCAB, batch=1, guard=True)
+    feed(grammar, ["d1", "G4", "C4", "E3", "C3", "d1"])  # S G4 and A C4: a fifth
+    feed(grammar, ["E5"])  # S rises
+    assert banned(grammar, "A4")  # A rising to the fifth below E5: parallel fifths
+    assert not banned(grammar, "C4~")  # A holds: oblique motion
+    assert not banned(grammar, "A3")  # A falls to a fifth (a twelfth) below E5: contrary motion
+    assert not banned(grammar, "G4") and not banned(grammar, REST)
+    unguarded = Grammar(VOCAB, batch=1)
+    feed(unguarded, ["d1", "G4", "C4", "E3", "C3", "d1", "E5"])
+    assert not banned(unguarded, "A4")  # without the guard the fifths are the model's choice
+
+
+def test_guard_refuses_parallel_octaves_between_outer_voices_only_when_on():
+    for guard in (True, False):
+        grammar = Grammar(VOCAB, batch=1, guard=guard)
+        feed(grammar, ["d1", "C5", "G4", "E4", "C3", "d1", "E5", "G4~", "E4~"])
+        assert banned(grammar, "E3") == guard  # C3->E3 under C5->E5: parallel octaves
+        assert not banned(grammar, "A2")
+
+
+def test_no_clash_refuses_a_seventh_struck_against_a_struck_voice_but_allows_a_suspension():
+    grammar = Grammar(VOCAB, batch=1, no_clash=True)
+    feed(grammar, ["d1", "C5", "G4", "E4", "C3", "d1", "C5~"])
+    assert not banned(grammar, "B4")  # A strikes a second under the held C5: a suspension
+    feed(grammar, ["B4"])
+    assert banned(grammar, "C4")  # T: a major seventh under the struck B4
+    assert not banned(grammar, "B3") and not banned(grammar, "E4~") and not banned(grammar, "G4")
+    unchecked = Grammar(VOCAB, batch=1)
+    feed(unchecked, ["d1", "C5", "G4", "E4", "C3", "d1", "C5~", "B4"])
+    assert not banned(unchecked, "C4")
+
+
+def test_grammar_ban_after_four_slots_allows_only_lengths():
+    grammar = Grammar(VOCAB, batch=1)
+    feed(grammar, ["d1", "C5", "G4", "E4", "C3"])
+    allowed = {VOCAB[i] for i in np.flatnonzero(~grammar.ban()[0])}
+    assert allowed == {"d1/2", "d1", "d2"}
+    feed(grammar, ["d1"])
+    allowed = {VOCAB[i] for i in np.flatnonzero(~grammar.ban()[0])}
+    assert "C5~" in allowed and "G4~" not in allowed and "d1" not in allowed and "<unk>" not in allowed
+
+
+def test_nearest_symbol_keeps_the_kind_and_held_mark():
+    known = ["C4", "C4~", "E4", REST, "d1", "d2"]
+    assert nearest_satb("D4", known) == "C4"
+    assert nearest_satb("C#4~", known) == "C4~"
+    assert nearest_satb("d3/2", known) == "d1"
+    assert nearest_satb(REST, known) == REST
+    assert nearest_satb("nonsense", known) is None
+    assert classify("d0")[0] == "bad"
+
+
+def test_rhythm_mask_marks_the_lengths():
+    assert rhythm_mask(["<unk>", REST, "d1", "C4"]).tolist() == [False, False, True, False]
