@@ -27,7 +27,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..encoding import parse_pitch_name, pitch_name
+from .common import parse_pitch_name, pitch_name
 from ..events import Note
 
 VOICES = "SATB"  # the voices' names, and their index in every returned tuple of lines
