@@ -79,7 +79,7 @@ class LSTMHarmonizer:
             kind, value, _ = satb.classify(s)
             if kind == "duration":
                 self.durations[Fraction(s[len(satb.DUR):])] = i
-        self.rest = vocab.symbol_to_index.get(satb.REST, 0)
+        self.rest = vocab.symbol_to_index.get(satb.REST)  # None when the training pieces had no rests
         self._fits = lru_cache(maxsize=None)(self._fits_uncached)
 
     @classmethod
@@ -115,6 +115,8 @@ class LSTMHarmonizer:
         for a, b in zip(bounds, bounds[1:]):
             note = next(((o, p) for o, e, p in notes if o <= a < e), None)
             soprano.append(note)
+            if note is None and self.rest is None:
+                raise MelodyError("melody", f"a rest at {float(a + start):g}, but this model was trained without rests")
             if not self._fits(b - a):
                 raise MelodyError("melody", f"a stretch of {b - a} quarter notes at {float(a + start):g} cannot be "
                                             f"written with this model's lengths")
@@ -170,7 +172,7 @@ class LSTMHarmonizer:
             if slot == 0:
                 if not any(live):
                     break
-                ids = np.full(batch, self.rest)
+                ids = np.zeros(batch, np.int64)  # a finished row is fed <unk>, and nothing of it is kept
                 for r in range(batch):
                     if live[r]:
                         ids[r], stretch[r] = self._soprano_id(times[r], bounds, soprano)
@@ -218,7 +220,7 @@ class LSTMHarmonizer:
             if before < 0:
                 banned[r] |= grammar.is_rest
             if banned[r].all():
-                banned[r, self.rest] = False
+                banned[r] = ~grammar.is_rest
 
     def _voices(self, symbols: list[str], start: Fraction, melody: Sequence[Note]) -> tuple[list[Note], ...]:
         decoded = satb.decode_satb(symbols, order=self.order)

@@ -101,7 +101,9 @@ class Voicing:
 
 
 class HMMHarmonizer:
-    def __init__(self, transition_backoff: float = 5.0, emission_smoothing: float = 0.5, min_pieces: int = 2):
+    def __init__(self, transition_backoff: float = 5.0, emission_smoothing: float = 0.5, min_pieces: int = 2,
+                 all_keys: bool = True):
+        self.all_keys = all_keys  # fit on the pieces moved to all twelve keys, not only their own
         self.transition_backoff = transition_backoff  # pseudo-counts of the chord-frequency backoff
         self.emission_smoothing = emission_smoothing  # pseudo-count per soprano symbol and chord
         self.min_pieces = min_pieces
@@ -111,7 +113,7 @@ class HMMHarmonizer:
 
     def fit(self, pieces: Sequence[Sequence[Sequence[Note]]]) -> "HMMHarmonizer":
         """Count chords, chord pairs and soprano symbols over the pieces' beats (S, A, T, B voices
-        each), in all twelve keys."""
+        each), in all twelve keys (`all_keys`) or in their own."""
         seqs = []
         for voices in pieces:
             if not any(voices):
@@ -122,14 +124,18 @@ class HMMHarmonizer:
         pieces_of: Counter = Counter()
         for states, _ in seqs:
             pieces_of.update({_transpose_code(s, -(s >> 12)) for s in states if s is not None})
+        keys = range(12) if self.all_keys else [0]
         kept = {c for c, n in pieces_of.items() if n >= self.min_pieces}
-        self.states = sorted({_transpose_code(c, k) for c in kept for k in range(12)}) + [OTHER]
+        states = {_transpose_code(c, k) for c in kept for k in range(12)}
+        if not self.all_keys:
+            states &= {s for states, _ in seqs for s in states if s is not None}
+        self.states = sorted(states) + [OTHER]
         index = {s: i for i, s in enumerate(self.states)}
         n = len(self.states)
         start, unigram = np.zeros(n), np.zeros(n)
         pairs, emit = np.zeros((n, n)), np.zeros((n, REST + 1))
         for states, sop in seqs:
-            for k in range(12):
+            for k in keys:
                 ids = [None if s is None else index.get(_transpose_code(s, k), n - 1) for s in states]
                 obs = [o if o == REST else (o + k) % 12 for o in sop]
                 prev = None
