@@ -153,6 +153,12 @@ class LSTMHarmonizer:
         each the likeliest of `best_of` samples."""
         if num_outputs < 1 or best_of < 1:
             raise ValueError(f"num_outputs and best_of must be >= 1, got {num_outputs} and {best_of}")
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1, user_api="blas"):  # small products: a second BLAS thread only waits on a busy machine
+            return self._harmonize(melody, num_outputs, best_of, temperature, seed)
+
+    def _harmonize(self, melody, num_outputs, best_of, temperature, seed) -> list[Harmonization]:
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         start, bounds, soprano = self._plan(melody)
         end = bounds[-1]
