@@ -47,6 +47,7 @@ from .vocab import Vocab
 from . import voice_leading
 
 BACH_RANGES = ((62, 78), (57, 71), (52, 67), (40, 60))  # S A T B, 1st-99th percentile (docs/BENCHMARKS_satb.md)
+DEFAULT_TEMPERATURE = 0.5  # agrees with Bach's chords more often than 0.75 or 1 (docs/BENCHMARKS_harmonize.md)
 GRID = 12  # melody onsets and lengths must be multiples of 1/12 quarter note (sixteenths, triplets)
 
 
@@ -57,10 +58,10 @@ class Harmonization:
     symbols: list[str] = field(repr=False)
 
 
-def _fraction(x: float, what: str) -> Fraction:
+def _fraction(x: float, what: str, name: str = "melody") -> Fraction:
     f = Fraction(x).limit_denominator(GRID)
     if abs(float(f) - x) > 1e-6:
-        raise MelodyError("melody", f"{what} {x:g} is not on the grid of sixteenths and triplets")
+        raise MelodyError(name, f"{what} {x:g} is not on the grid of sixteenths and triplets")
     return f
 
 
@@ -101,29 +102,29 @@ class LSTMHarmonizer:
         """Can lengths of the vocabulary fill `gap` exactly?"""
         return gap == 0 or any(d <= gap and self._fits(gap - d) for d in self.durations)
 
-    def _plan(self, melody: Sequence[Note]):
+    def _plan(self, melody: Sequence[Note], name: str = "melody"):
         """(start, bounds, soprano): the melody's onsets and releases as Fractions from its start, and
         per stretch between two bounds the melody's note (onset, pitch) or None."""
         melody = sorted(melody)
-        start = _fraction(melody[0][0], "onset")
-        notes = [(_fraction(o, "onset") - start, _fraction(o + d, "release") - start, p) for o, d, p in melody]
+        start = _fraction(melody[0][0], "onset", name)
+        notes = [(_fraction(o, "onset", name) - start, _fraction(o + d, "release", name) - start, p) for o, d, p in melody]
         for (_, e, _), (o, _, _) in zip(notes, notes[1:]):
             if o < e:
-                raise MelodyError("melody", "notes overlap: a melody is one note at a time")
+                raise MelodyError(name, "notes overlap: a melody is one note at a time")
         bounds = sorted({t for o, e, _ in notes for t in (o, e)})
         soprano = []
         for a, b in zip(bounds, bounds[1:]):
             note = next(((o, p) for o, e, p in notes if o <= a < e), None)
             soprano.append(note)
             if note is None and self.rest is None:
-                raise MelodyError("melody", f"a rest at {float(a + start):g}, but this model was trained without rests")
+                raise MelodyError(name, f"a rest at {float(a + start):g}, but this model was trained without rests")
             if not self._fits(b - a):
-                raise MelodyError("melody", f"a stretch of {b - a} quarter notes at {float(a + start):g} cannot be "
+                raise MelodyError(name, f"a stretch of {b - a} quarter notes at {float(a + start):g} cannot be "
                                             f"written with this model's lengths")
             if note is not None:
                 struck = satb.pitch_name(note[1])
                 if struck not in self.vocab:
-                    raise MelodyError("melody", f"pitch {struck} is outside what this model was trained on")
+                    raise MelodyError(name, f"pitch {struck} is outside what this model was trained on")
         return start, bounds, soprano
 
     def _soprano_id(self, t: Fraction, bounds, soprano) -> tuple[int, int]:
@@ -147,20 +148,22 @@ class LSTMHarmonizer:
 
     # --- sampling -----------------------------------------------------------------------------------
 
-    def harmonize(self, melody: Sequence[Note], num_outputs: int = 1, best_of: int = 1, temperature: float = 1.0,
-                  seed: int | np.random.Generator = 0) -> list[Harmonization]:
+    def harmonize(self, melody: Sequence[Note], num_outputs: int = 1, best_of: int = 1,
+                  temperature: float = DEFAULT_TEMPERATURE, seed: int | np.random.Generator = 0,
+                  name: str = "melody") -> list[Harmonization]:
         """`num_outputs` harmonizations of `melody` ((offset, duration, pitch), one note at a time),
-        each the likeliest of `best_of` samples."""
+        each the likeliest of `best_of` samples. A melody this model cannot write (a pitch or a
+        rest it never saw, a rhythm its lengths cannot fill) is a MelodyError naming `name`."""
         if num_outputs < 1 or best_of < 1:
             raise ValueError(f"num_outputs and best_of must be >= 1, got {num_outputs} and {best_of}")
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(1, user_api="blas"):  # small products: a second BLAS thread only waits on a busy machine
-            return self._harmonize(melody, num_outputs, best_of, temperature, seed)
+            return self._harmonize(melody, num_outputs, best_of, temperature, seed, name)
 
-    def _harmonize(self, melody, num_outputs, best_of, temperature, seed) -> list[Harmonization]:
+    def _harmonize(self, melody, num_outputs, best_of, temperature, seed, name) -> list[Harmonization]:
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-        start, bounds, soprano = self._plan(melody)
+        start, bounds, soprano = self._plan(melody, name)
         end = bounds[-1]
         batch = num_outputs * best_of
         grammar = satb.Grammar(self.symbols, batch, order=self.order, guard=self.guard,
@@ -260,6 +263,38 @@ class LSTMHarmonizer:
         return bits, satb.decode_satb(symbols, order=self.order).end, unknown
 
 
+# --- from a melody source to files --------------------------------------------------------------------
+
+def harmonize_to_files(harmonizer: LSTMHarmonizer, source, output, num_outputs: int = 1, best_of: int = 1,
+                       temperature: float = DEFAULT_TEMPERATURE, seed: int = 0, fmt: str = "midi", bpm: float = 90.0,
+                       log=print) -> list:
+    """Read a melody (`midi_io.read_melody`: a MIDI or MusicXML file, or tinyNotation text), harmonize
+    it `num_outputs` times, write each as four-track MIDI (`fmt="midi"`) or a chorale score
+    (`fmt="musicxml"`) at `output` (numbered `_1`, `_2`... when several), atomically; returns the
+    paths. Every check comes before the first file is written, so a bad melody writes nothing."""
+    from . import midi_io
+    from .generate import output_paths
+
+    if fmt not in ("midi", "musicxml"):
+        raise ValueError(f"invalid format: {fmt!r} (midi or musicxml)")
+    melody, message = midi_io.read_melody(source)
+    if message:
+        log(message)
+    name = midi_io.TINY if str(source).lstrip().startswith(midi_io.TINY) else str(source)
+    outs = harmonizer.harmonize(melody, num_outputs=num_outputs, best_of=best_of, temperature=temperature,
+                                seed=seed, name=name)
+    key = midi_io.melody_key(melody)
+    paths = output_paths(output, num_outputs)
+    for out, path in zip(outs, paths):
+        if fmt == "musicxml":
+            midi_io.write_chorale_musicxml(out.voices, path, bpm=bpm, title=f"Harmonization in {key}")
+        else:
+            midi_io.write_voices_midi(out.voices, path, bpm=bpm)
+    log(f"wrote {len(paths)} harmonization{'s' if len(paths) > 1 else ''} of {len(melody)} notes in {key}: "
+        f"{', '.join(str(p) for p in paths)}")
+    return paths
+
+
 # --- evaluation -------------------------------------------------------------------------------------
 
 def agreement(voices: Sequence[Sequence[Note]], reference: Sequence[Sequence[Note]]) -> tuple[int, int, int]:
@@ -298,7 +333,7 @@ MEASURE_NAMES = {
 
 
 def evaluate_harmonize(harmonizer: LSTMHarmonizer | None, pieces: Sequence[Sequence[Sequence[Note]]],
-                       hmm: HMMHarmonizer | None = None, temperature: float = 1.0, best_of: int = 1,
+                       hmm: HMMHarmonizer | None = None, temperature: float = DEFAULT_TEMPERATURE, best_of: int = 1,
                        seed: int = 0) -> HarmonizeReport:
     """Harmonize the soprano of each held-out piece (S, A, T, B voices) with the LSTM and the HMM,
     and compare with Bach's own alto, tenor and bass. The LSTM's NLL scores Bach's A, T, B symbols;

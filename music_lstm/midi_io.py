@@ -646,7 +646,8 @@ def read_melody(source: str | os.PathLike) -> tuple[list[Note], str | None]:
     Notes are (offset, duration, midi pitch), quarter notes from the source's own start, one at a time.
 
     - A polyphonic source gives its top line, and the message says so: the soprano part when the
-      file has four voices (`Piece.voices`), else the highest note struck at each onset, leaving out
+      file has four voices (`Piece.voices`; in MusicXML a staff of two voices counts as two parts,
+      so a two-staff chorale score has four), else the highest note struck at each onset, leaving out
       notes struck under a higher note that is still sounding, each note cut short where the next
       one starts.
     - Chords only (every onset strikes two or more notes, and the file has no four voices) is
@@ -795,7 +796,11 @@ def _file_parts(path: Path) -> tuple[list[tuple[str | None, list[Note]]], tuple 
         score = converter.parse(str(path), format="musicxml")
     except Exception as e:
         raise MelodyError(path, f"damaged MusicXML ({_reason(e)})") from None
-    parts = [(getattr(p, "partName", None), _stream_notes(p)) for p in (score.parts or [score])]
+    parts = []
+    for part in score.parts or [score]:
+        # A staff of two voices (a chorale's soprano and alto) is two parts, upper voice first.
+        split = part.voicesToParts().parts if any(m.hasVoices() for m in part.getElementsByClass("Measure")) else [part]
+        parts += [(getattr(part, "partName", None), _stream_notes(p)) for p in split]
     parts = [(n, notes) for n, notes in parts if notes]
     voices, _ = select_voices(parts) if len(parts) >= 4 else (None, None)
     return parts, voices

@@ -253,3 +253,34 @@ def test_evaluate_harmonize_reports_both_systems_against_bach(tiny):
     assert report.rows["Bach"]["chord"] == 1.0
     table = format_table(report)
     assert "bits per quarter note" in table and "HMM, chord per beat" in table and len(table.splitlines()) == 9
+
+
+@pytest.mark.slow
+def test_harmonize_to_files_writes_four_tracks_whose_soprano_is_the_melody(tiny, tmp_path):
+    from music_lstm.harmonize import harmonize_to_files
+
+    harmonizer, _ = tiny
+    logged = []
+    paths = harmonize_to_files(harmonizer, TUNE, tmp_path / "out.mid", num_outputs=2, seed=3, log=logged.append)
+    assert [p.name for p in paths] == ["out_1.mid", "out_2.mid"]
+    for p in paths:
+        piece = midi_io.read_midi(p)
+        assert piece.voices is not None and piece.voices[0] == TUNE_NOTES
+    assert "F major" in logged[-1] or "C major" in logged[-1]
+    [xml] = harmonize_to_files(harmonizer, TUNE, tmp_path / "out.musicxml", fmt="musicxml", log=logged.append)
+    assert midi_io.read_melody(xml)[0] == TUNE_NOTES  # the score's soprano part, read back
+
+
+def test_harmonize_to_files_writes_nothing_for_a_bad_melody(tiny, tmp_path):
+    from music_lstm.harmonize import harmonize_to_files
+
+    harmonizer, _ = tiny
+    for bad in ("tinyNotation: 4/4 r1", "tinyNotation: 4/4 c'4 zz", str(tmp_path / "missing.mid"),
+                "tinyNotation: 4/4 c'''4"):  # the last one, C7, is moved down to C5 and harmonized
+        try:
+            harmonize_to_files(harmonizer, bad, tmp_path / "bad.mid", log=lambda m: None)
+        except MelodyError as e:
+            assert "\n" not in str(e)
+            assert not (tmp_path / "bad.mid").exists()
+        else:
+            assert bad.endswith("c'''4") and (tmp_path / "bad.mid").exists()
