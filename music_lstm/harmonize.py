@@ -107,7 +107,8 @@ class LSTMHarmonizer:
         per stretch between two bounds the melody's note (onset, pitch) or None."""
         melody = sorted(melody)
         start = _fraction(melody[0][0], "onset", name)
-        notes = [(_fraction(o, "onset", name) - start, _fraction(o + d, "release", name) - start, p) for o, d, p in melody]
+        notes = [(_fraction(o, "onset", name) - start, _fraction(o + d, "release", name) - start, p)
+                 for o, d, p in melody]
         for (_, e, _), (o, _, _) in zip(notes, notes[1:]):
             if o < e:
                 raise MelodyError(name, "notes overlap: a melody is one note at a time")

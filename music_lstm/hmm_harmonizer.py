@@ -15,7 +15,7 @@ bass under the melody (see `voice`), so the soprano is the melody exactly.
 labels per beat only (not the voicing or the rhythm of the alto, tenor and bass, which the LSTM's
 figure also pays for), so the two figures are not the same quantity.
 
-    python -c "from music_lstm.hmm_harmonizer import HMMHarmonizer; h = HMMHarmonizer().fit([( [(0,1,72),(1,1,71)], [(0,1,67),(1,1,67)], [(0,1,64),(1,1,62)], [(0,1,48),(1,1,55)] )]); print(h.harmonize([(0,1,72),(1,1,71)]))"
+    python benchmarks/harmonize_quality.py --voices /tmp/satb/voices.pkl --model satb.keras
 """
 
 from __future__ import annotations

@@ -703,7 +703,8 @@ def into_soprano_reach(line: list[Note], name: str = "melody") -> tuple[list[Not
     fits = [k for k in range(-10, 11) if lo <= low + 12 * k and high + 12 * k <= hi]
     reach = f"{_name(lo)}-{_name(hi)}"
     if not fits:
-        raise MelodyError(name, f"spans {_name(low)}-{_name(high)}: outside a soprano's reach ({reach}) in every octave")
+        raise MelodyError(name, f"spans {_name(low)}-{_name(high)}: outside a soprano's reach ({reach}) "
+                                "in every octave")
     k = min(fits, key=abs)
     word = "up" if k > 0 else "down"
     moved = [(o, d, p + 12 * k) for o, d, p in line]
@@ -762,7 +763,8 @@ def _tiny_parts(text: str, name: str) -> list[tuple[str | None, list[Note]]]:
     body = text[len(TINY):]
     bad = [t for t in body.split() if not _TINY_TOKEN.match(t)]
     if bad:
-        raise MelodyError(name, f"not tinyNotation: {bad[0]!r} (notes look like c'4, e-8., r2, with an optional 3/4 first)")
+        raise MelodyError(name, f"not tinyNotation: {bad[0]!r} "
+                                "(notes look like c'4, e-8., r2, with an optional 3/4 first)")
     from music21 import converter
 
     try:
@@ -777,7 +779,8 @@ def _file_parts(path: Path) -> tuple[list[tuple[str | None, list[Note]]], tuple 
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise MelodyError(path, "no such file (a melody is a MIDI or MusicXML file, or text beginning 'tinyNotation:')") from None
+        raise MelodyError(path, "no such file (a melody is a MIDI or MusicXML file, "
+                                "or text beginning 'tinyNotation:')") from None
     except OSError as e:
         raise MelodyError(path, f"cannot be read ({e.strerror or e})") from None
     if not data:
