@@ -636,7 +636,8 @@ MIDI_SUFFIXES = (".mid", ".midi")
 # A tinyNotation token music21 understands: a note or rest with octave marks, accidentals, a duration,
 # dots and a tie; a time signature; the brackets of triplets and quadruplets; a lyric. music21 skips
 # anything else without a word, so it is checked here.
-_TINY_TOKEN = re.compile(r"""^(?:\d+/\d+|(?:trip|quad)\{|\}|_\S*|(?:r|[a-gA-G]+(?:#+|-+|n)?'*)(?:\d+\.*)?~?\}?)$""")
+_TINY_TOKEN = re.compile(
+    r"""^(?:\d+/\d+|(?:trip|quad)\{|\}|_\S*|(?:(?:trip|quad)\{)?(?:r|[a-gA-G]+(?:#+|-+|n)?'*)(?:\d+\.*)?~?\}?)$""")
 
 
 def read_melody(source: str | os.PathLike) -> tuple[list[Note], str | None]:

@@ -287,3 +287,19 @@ def test_harmonize_to_files_writes_nothing_for_a_bad_melody(tiny, tmp_path):
             assert not (tmp_path / "bad.mid").exists()
         else:
             assert bad.endswith("c'''4") and (tmp_path / "bad.mid").exists()
+
+
+@pytest.mark.slow
+def test_melody_starting_after_zero_keeps_its_offsets(tiny):
+    harmonizer, _ = tiny
+    melody = [(3.0, 1.0, 72), (4.0, 0.5, 74), (4.5, 1.5, 76)]  # an upbeat at beat 3
+    [out] = harmonizer.harmonize(melody, seed=2)
+    assert out.voices[0] == melody
+    assert min(o for v in out.voices[1:] for o, _, _ in v) == 3.0
+
+
+def test_rhythm_the_models_lengths_cannot_fill_is_one_line_error(tiny):
+    harmonizer, _ = tiny  # its lengths are quarters and eighths: no triplet
+    melody, _ = midi_io.read_melody("tinyNotation: 4/4 trip{c'8 d' e'} f'4")
+    with pytest.raises(MelodyError, match="cannot be written with this model's lengths"):
+        harmonizer.harmonize(melody, name="tune")
