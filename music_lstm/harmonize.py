@@ -333,13 +333,16 @@ MEASURE_NAMES = {
 }
 
 
-def evaluate_harmonize(harmonizer: LSTMHarmonizer | None, pieces: Sequence[Sequence[Sequence[Note]]],
+def evaluate_harmonize(harmonizer, pieces: Sequence[Sequence[Sequence[Note]]],
                        hmm: HMMHarmonizer | None = None, temperature: float = DEFAULT_TEMPERATURE, best_of: int = 1,
                        seed: int = 0) -> HarmonizeReport:
     """Harmonize the soprano of each held-out piece (S, A, T, B voices) with the LSTM and the HMM,
     and compare with Bach's own alto, tenor and bass. The LSTM's NLL scores Bach's A, T, B symbols;
     the HMM's scores only his chord per beat (see hmm_harmonizer), so the two are not the same
-    quantity. Bach's row gives his own voice-leading figures on the same pieces."""
+    quantity. Bach's row gives his own voice-leading figures on the same pieces. `harmonizer` is an
+    LSTMHarmonizer, a satb `run_folder.Run`, or None (the HMM alone)."""
+    if harmonizer is not None and not isinstance(harmonizer, LSTMHarmonizer):
+        harmonizer = LSTMHarmonizer.from_run(harmonizer)
     pieces = [tuple(list(v) for v in p) for p in pieces if all(p)]
     bach = [voice_leading.measure(p) for p in pieces]
     p90 = float(np.percentile([m["parallels"] for m in bach], 90))

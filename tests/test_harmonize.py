@@ -303,3 +303,15 @@ def test_rhythm_the_models_lengths_cannot_fill_is_one_line_error(tiny):
     melody, _ = midi_io.read_melody("tinyNotation: 4/4 trip{c'8 d' e'} f'4")
     with pytest.raises(MelodyError, match="cannot be written with this model's lengths"):
         harmonizer.harmonize(melody, name="tune")
+
+
+def test_a_run_of_another_encoding_cannot_harmonize():
+    from types import SimpleNamespace
+
+    from music_lstm.harmonize import LSTMHarmonizer, evaluate_harmonize
+
+    run = SimpleNamespace(path="runs/latest", config=SimpleNamespace(encoding="voiced"))
+    with pytest.raises(MelodyError, match="runs/latest: a voiced run cannot harmonize"):
+        LSTMHarmonizer.from_run(run)
+    with pytest.raises(MelodyError, match="--encoding satb"):
+        evaluate_harmonize(run, [_corpus_piece([C_MAJOR, G_MAJOR])])
