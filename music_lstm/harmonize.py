@@ -126,6 +126,9 @@ class LSTMHarmonizer:
                 struck = satb.pitch_name(note[1])
                 if struck not in self.vocab:
                     raise MelodyError(name, f"pitch {struck} is outside what this model was trained on")
+                if struck + satb.HELD not in self.vocab and b - a not in self.durations:
+                    raise MelodyError(name, f"a {struck} of {b - a} quarter notes at {float(a + start):g}: this model "
+                                            "never holds that pitch over two groups, nor has that length")
         return start, bounds, soprano
 
     def _soprano_id(self, t: Fraction, bounds, soprano) -> tuple[int, int]:
@@ -136,15 +139,13 @@ class LSTMHarmonizer:
             return self.rest, k
         onset, pitch = note
         symbol = satb.pitch_name(pitch) + ("" if onset == t else satb.HELD)
-        if symbol not in self.vocab:  # a held form the model never saw: strike it again
-            symbol = satb.pitch_name(pitch)
         return self.vocab.symbol_to_index[symbol], k
 
     def _allowed_lengths(self, t: Fraction, bounds, k: int, soprano) -> list[int]:
         gap = bounds[k + 1] - t
         ok = [i for d, i in self.durations.items() if d <= gap and self._fits(gap - d)]
         if soprano[k] is not None and satb.pitch_name(soprano[k][1]) + satb.HELD not in self.vocab:
-            ok = [i for d, i in self.durations.items() if d == gap] or ok  # no held form: one group per note
+            ok = [self.durations[gap]]  # no held form: the note is one group (`_plan` checked the length exists)
         return ok
 
     # --- sampling -----------------------------------------------------------------------------------

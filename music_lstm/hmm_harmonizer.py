@@ -155,6 +155,7 @@ class HMMHarmonizer:
         self.log_start = np.log((start + a * uni) / (start.sum() + a))
         self.trans = (pairs + a * uni) / (pairs.sum(axis=1, keepdims=True) + a)  # (from, to)
         self.log_trans = np.log(self.trans)
+        self._log_trans_to = np.ascontiguousarray(self.log_trans.T)  # (to, from): Viterbi reduces along rows
         e = self.emission_smoothing
         self.log_emit = np.log((emit + e) / (emit.sum(axis=1, keepdims=True) + e * (REST + 1)))  # (state, symbol)
         self.index = index
@@ -169,10 +170,10 @@ class HMMHarmonizer:
         score = self.log_start + self.log_emit[:, symbols[0]] + usable
         back = []
         for o in symbols[1:]:
-            cand = score[:, None] + self.log_trans  # (from, to)
-            best = cand.argmax(axis=0)
+            cand = self._log_trans_to + score  # (to, from)
+            best = cand.argmax(axis=1)
             back.append(best)
-            score = cand[best, np.arange(len(best))] + self.log_emit[:, o] + usable
+            score = cand[np.arange(len(best)), best] + self.log_emit[:, o] + usable
         path = [int(score.argmax())]
         for best in reversed(back):
             path.append(int(best[path[-1]]))
