@@ -219,14 +219,16 @@ class LSTMHarmonizer:
         return out
 
     def _require_change(self, grammar: satb.Grammar, banned: np.ndarray) -> None:
-        """At the bass slot: where soprano, alto and tenor neither struck nor fell silent, the bass must
-        (a group where nothing changes is not a group of a satb stream)."""
+        """At the last voice slot: where the three voices before it neither struck nor fell silent, the
+        last one must (a group where nothing changes is not a group of a satb stream)."""
+        written = [satb.VOICES.index(v) for v in self.order[:3]]
+        last = satb.VOICES.index(self.order[3])
         for r in range(banned.shape[0]):
             changed = any(grammar.current_struck[r, v] or (grammar.current[r, v] < 0 <= grammar.previous[r, v])
-                          for v in range(3))
+                          for v in written)
             if changed:
                 continue
-            before = grammar.previous[r, 3]
+            before = grammar.previous[r, last]
             banned[r] |= grammar.held & (grammar.pitch == before)
             if before < 0:
                 banned[r] |= grammar.is_rest

@@ -315,3 +315,15 @@ def test_a_run_of_another_encoding_cannot_harmonize():
         LSTMHarmonizer.from_run(run)
     with pytest.raises(MelodyError, match="--encoding satb"):
         evaluate_harmonize(run, [_corpus_piece([C_MAJOR, G_MAJOR])])
+
+
+@pytest.mark.slow
+def test_every_group_changes_something_even_inside_a_long_melody_note(tiny):
+    from music_lstm.encodings.satb import decode_satb, encode_satb
+
+    harmonizer, _ = tiny
+    outs = harmonizer.harmonize([(0.0, 4.0, 72), (4.0, 4.0, 74)], num_outputs=4, temperature=1.0, seed=5)
+    for out in outs:
+        assert out.voices[0] == [(0.0, 4.0, 72), (4.0, 4.0, 74)]
+        # The stream written is the stream Bach's notes would give: no group where nothing happens.
+        assert encode_satb(decode_satb(out.symbols).voices) == out.symbols
