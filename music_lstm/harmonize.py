@@ -21,6 +21,11 @@ the network finds likeliest (its unmodified probabilities, so fewer, longer grou
 `nll_bits` scores Bach's own alto, tenor and bass given his soprano: his stream is read with the
 soprano and length slots given, and only the A, T and B slots are counted, in bits per quarter note.
 
+With `lookahead`, the network reads one symbol more per group, after the soprano slot: the pitch of
+the next melody note struck after the group's start (`next:E5`, `next:end`), so it knows where the
+tune goes next. Such a network is trained on `lookahead_symbols` streams; when harmonizing that
+symbol is forced too.
+
 `evaluate_harmonize` harmonizes the soprano of held-out chorales with this and with the HMM baseline
 (`hmm_harmonizer`) and compares both with Bach (`format_table`).
 
@@ -51,6 +56,25 @@ DEFAULT_TEMPERATURE = 0.5  # agrees with Bach's chords more often than 0.75 or 1
 GRID = 12  # melody onsets and lengths must be multiples of 1/12 quarter note (sixteenths, triplets)
 
 
+LOOK = "next:"  # prefix of the lookahead symbol
+
+
+def lookahead_symbols(voices: Sequence[Sequence[Note]], order: str = satb.ORDER) -> list[str]:
+    """The satb stream of four voices with, after each group's first slot (the soprano), the next
+    soprano note struck after the group's start: `next:` and its pitch, or `next:end`."""
+    symbols = satb.encode_satb(voices, order)
+    start = min(o for v in voices for o, d, _ in v if d > 0)
+    onsets = [(o - start, p) for o, _, p in satb.monophonic(voices[order.index("S")])]
+    out: list[str] = []
+    t = 0.0
+    for i in range(0, len(symbols), 5):
+        group = symbols[i:i + 5]
+        following = next((p for o, p in onsets if o > t + 1e-6), None)
+        out += group[:1] + [LOOK + ("end" if following is None else satb.pitch_name(following))] + group[1:]
+        t += satb.classify(group[4])[1]
+    return out
+
+
 @dataclass
 class Harmonization:
     voices: tuple[list[Note], ...]  # S A T B, the soprano the melody itself
@@ -67,12 +91,16 @@ def _fraction(x: float, what: str, name: str = "melody") -> Fraction:
 
 class LSTMHarmonizer:
     def __init__(self, stepper, vocab: Vocab, guard: bool = True, no_crossing: bool = True,
-                 ranges: Sequence[tuple[int, int]] | None = BACH_RANGES, order: str = satb.ORDER):
-        """`stepper` an `LSTMStepper` of a network trained on satb symbols, `vocab` its vocabulary.
-        `ranges` (S A T B) bound the sampled voices; the soprano is never bound by them."""
+                 ranges: Sequence[tuple[int, int]] | None = BACH_RANGES, order: str = satb.ORDER,
+                 lookahead: bool = False):
+        """`stepper` an `LSTMStepper` of a network trained on satb symbols (`lookahead_symbols` with
+        `lookahead`), `vocab` its vocabulary. `ranges` (S A T B) bound the sampled voices; the
+        soprano is never bound by them."""
         if not order.startswith("S"):
             raise ValueError(f"the soprano slot must come first to be forced before the others, not {order!r}")
-        self.stepper, self.vocab, self.order = stepper, vocab, order
+        self.stepper, self.vocab, self.order, self.lookahead = stepper, vocab, order, lookahead
+        # What each position of a group holds: the soprano, the lookahead, a sampled voice, the length.
+        self.roles = ["S"] + (["N"] if lookahead else []) + ["v", "v", "v", "D"]
         self.guard, self.no_crossing, self.ranges = guard, no_crossing, ranges
         self.symbols = vocab.index_to_symbol
         self.durations = {}  # length -> id
@@ -113,6 +141,10 @@ class LSTMHarmonizer:
             if o < e:
                 raise MelodyError(name, "notes overlap: a melody is one note at a time")
         bounds = sorted({t for o, e, _ in notes for t in (o, e)})
+        if self.lookahead:
+            for symbol in [LOOK + satb.pitch_name(p) for _, _, p in notes] + [LOOK + "end"]:
+                if symbol not in self.vocab:
+                    raise MelodyError(name, f"{symbol} is outside what this model was trained on")
         soprano = []
         for a, b in zip(bounds, bounds[1:]):
             note = next(((o, p) for o, e, p in notes if o <= a < e), None)
@@ -129,7 +161,12 @@ class LSTMHarmonizer:
                 if struck + satb.HELD not in self.vocab and b - a not in self.durations:
                     raise MelodyError(name, f"a {struck} of {b - a} quarter notes at {float(a + start):g}: this model "
                                             "never holds that pitch over two groups, nor has that length")
+        self._onsets = [(o, p) for o, _, p in notes]
         return start, bounds, soprano
+
+    def _lookahead_id(self, t: Fraction) -> int:
+        following = next((p for o, p in self._onsets if o > t), None)
+        return self.vocab.symbol_to_index[LOOK + ("end" if following is None else satb.pitch_name(following))]
 
     def _soprano_id(self, t: Fraction, bounds, soprano) -> tuple[int, int]:
         """(id, stretch index) of the soprano slot at time t."""
@@ -178,18 +215,22 @@ class LSTMHarmonizer:
         self.stepper.reset(batch)
         probs = None
         slot = 0
+        last_voice = len(self.roles) - 2
         while True:
             live = [t < end for t in times]
-            if slot == 0:
+            role = self.roles[slot]
+            if role == "S":
                 if not any(live):
                     break
                 ids = np.zeros(batch, np.int64)  # a finished row is fed <unk>, and nothing of it is kept
                 for r in range(batch):
                     if live[r]:
                         ids[r], stretch[r] = self._soprano_id(times[r], bounds, soprano)
-            elif slot < 4:
+            elif role == "N":
+                ids = np.array([self._lookahead_id(t) if t < end else 0 for t in times])
+            elif role == "v":
                 banned = grammar.ban()
-                if slot == 3:
+                if slot == last_voice:
                     self._require_change(grammar, banned)
                 ids = sample(probs, rng, temperature=temperature, banned=banned)
             else:
@@ -206,11 +247,11 @@ class LSTMHarmonizer:
             for r in range(batch):
                 if live[r]:
                     rows[r].append(int(ids[r]))
-                    if slot > 0:
+                    if role in "vD":
                         log_prob[r] += math.log(max(probs[r, ids[r]], 1e-300))
-            grammar.feed(ids)
+            grammar.feed(ids)  # the lookahead symbol is no satb symbol: the grammar skips it
             probs = self.stepper.step(ids)
-            slot = (slot + 1) % 5
+            slot = (slot + 1) % len(self.roles)
         out = []
         for g in range(num_outputs):
             r = g * best_of + int(np.argmax(log_prob[g * best_of:(g + 1) * best_of]))
@@ -236,7 +277,7 @@ class LSTMHarmonizer:
                 banned[r] = ~grammar.is_rest
 
     def _voices(self, symbols: list[str], start: Fraction, melody: Sequence[Note]) -> tuple[list[Note], ...]:
-        decoded = satb.decode_satb(symbols, order=self.order)
+        decoded = satb.decode_satb([s for s in symbols if not s.startswith(LOOK)], order=self.order)
         shift = float(start)
         voices = [[(round(o + shift, 6), d, p) for o, d, p in v] for v in decoded.voices]
         given = sorted(melody)
@@ -252,19 +293,21 @@ class LSTMHarmonizer:
         """(bits, quarter notes, unknown): -log2 of the network's probability of the piece's A, T
         and B symbols, its S and length symbols given, summed; the piece's length; and how many A, T,
         B symbols were outside the vocabulary (not counted)."""
-        symbols = satb.encode_satb(voices, order=self.order)
+        symbols = lookahead_symbols(voices, self.order) if self.lookahead else satb.encode_satb(voices, self.order)
         ids = self.vocab.encode(symbols)
         probs = self.stepper.probabilities(ids[None, :])[0]  # (steps, vocab)
         bits, unknown = 0.0, 0
-        slots = {self.order.index(v) for v in "ATB"}
+        voice_at = [k for k, role in enumerate(self.roles) if role == "v"]  # the group's voice positions
+        slots = {voice_at[self.order.index(v) - 1] for v in "ATB"}
         for t in range(1, len(ids)):
-            if t % 5 not in slots:
+            if t % len(self.roles) not in slots:
                 continue
             if ids[t] == 0:
                 unknown += 1
                 continue
             bits -= math.log2(max(float(probs[t - 1, ids[t]]), 1e-300))
-        return bits, satb.decode_satb(symbols, order=self.order).end, unknown
+        plain = [s for s in symbols if not s.startswith(LOOK)]
+        return bits, satb.decode_satb(plain, order=self.order).end, unknown
 
 
 # --- from a melody source to files --------------------------------------------------------------------
