@@ -29,7 +29,7 @@ symbol is forced too.
 `evaluate_harmonize` harmonizes the soprano of held-out chorales with this and with the HMM baseline
 (`hmm_harmonizer`) and compares both with Bach (`format_table`).
 
-    python -c "from music_lstm.harmonize import LSTMHarmonizer; help(LSTMHarmonizer)"
+    python benchmarks/harmonize_quality.py --voices /tmp/satb/voices.pkl --model satb.keras
 """
 
 from __future__ import annotations
