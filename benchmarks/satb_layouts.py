@@ -2,13 +2,13 @@
 bits per quarter note, and parallel perfect fifths/octaves/unisons per 100 transitions in generated
 pieces (guard off and on, at several temperatures), against the held-out chorales' own figures.
 
-The four voices come from a pickle `{"voices": {name: (S, A, T, B)}}` of (offset, duration, pitch)
-lists (made once from bach/ by reading each four-part file's parts in score order). Pieces are split
+The four voices are read from `--data-dir` (default bach/) by the package's reader (`corpus.load_folder`,
+`midi_io`'s part-selection rule: `Piece.voices`); files without four voices are left out. Pieces are split
 as `dataset.split_pieces` does (10% held out, seed 0); training pieces are seen in every key of
 `--transpose` (one drawn per window per epoch), with windows, tf.data and the network as `train`.
 
-    python benchmarks/satb_layouts.py --voices /tmp/satb/voices.pkl --order SATB --minutes 5 --save /tmp/satb/m.keras
-    python benchmarks/satb_layouts.py --voices /tmp/satb/voices.pkl --load /tmp/satb/m.keras --temperatures 0.5 0.75 1
+    python benchmarks/satb_layouts.py --order SATB --minutes 5 --save /tmp/satb/m.keras
+    python benchmarks/satb_layouts.py --load /tmp/satb/m.keras --temperatures 0.5 0.75 1
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import argparse
 import json
 import math
 import os
-import pickle
 import sys
 import time
 from pathlib import Path
@@ -184,7 +183,7 @@ def train(vocab_size, cfg, x, y, w, vx, vy, vw, minutes, log):
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--voices", required=True, help="pickle of the chorales' four voices")
+    ap.add_argument("--data-dir", default="bach", help="folder of four-part MIDI files (default: bach)")
     ap.add_argument("--order", default="SATB")
     ap.add_argument("--minutes", type=float, default=5.0)
     ap.add_argument("--transpose", type=int, nargs=2, default=(-5, 6))
@@ -206,7 +205,11 @@ def main() -> int:
     args = ap.parse_args()
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
 
-    chorales = pickle.load(open(args.voices, "rb"))["voices"]
+    from music_lstm.corpus import load_folder
+
+    corpus = load_folder(args.data_dir, log=log)
+    chorales = {name: piece.voices for name, piece in corpus.pieces.items() if piece.voices is not None}
+    log(f"{args.data_dir}: {len(chorales)} pieces with four voices, {len(corpus.pieces) - len(chorales)} without")
     train_names, val_names = split_pieces(list(chorales), 0.1, 0)
     bach = np.array([per_100(chorales[n]) for n in val_names])
     bach_all = np.array([per_100(v) for v in chorales.values()])

@@ -41,7 +41,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-fraction", type=float, default=d.val_fraction, help=f"share of pieces held out (default: {d.val_fraction})")
     p.add_argument("--encoding", default=d.encoding, choices=CHOICES, metavar="{" + ",".join(NAMES) + "}",
                    help="symbols: chords (one per onset, chords without octaves; 'seed' is its old name), voiced "
-                        f"(pitches + durations per onset), grid (16th frames) (default: {d.encoding})")
+                        f"(pitches + durations per onset), grid (16th frames), satb (four sung lines; needs four-part files) "
+                        f"(default: {d.encoding})")
     p.add_argument("--durations", action="store_true", help="chords encoding: give each symbol its duration and keep rests")
     p.add_argument("--workers", type=int, default=None, help="parser processes (default: all cores)")
     p.add_argument("--no-cache", action="store_true", help="parse every file again, ignoring the parse cache")
@@ -51,27 +52,51 @@ def _train_args(p: argparse.ArgumentParser) -> None:
 
 
 def _generate_args(p: argparse.ArgumentParser, with_seed: bool = True) -> None:
-    from .sampling import Sampling
+    from .encodings import NAMES, get
 
-    d = Sampling()
+    defaults = {name: get(name).default_sampling() for name in NAMES}
+
+    def default(field: str) -> str:
+        """The default of a sampling setting: the run's encoding's (each listed where they differ)."""
+        values = {name: getattr(s, field) for name, s in defaults.items()}
+        if len(set(values.values())) == 1:
+            return f"(default: {next(iter(values.values()))})"
+        return "(default: the run's encoding's: " + ", ".join(f"{n} {v}" for n, v in values.items()) + ")"
+
+    four = ", ".join(n for n in NAMES if get(n).voices == 4)
     p.add_argument("--output", default="generated_midi.mid", help="MIDI file to write (default: generated_midi.mid)")
     p.add_argument("--output-dir", default=None, help="folder for the output file(s)")
     p.add_argument("--length", type=int, default=500, help="symbols to generate (default: 500)")
     p.add_argument("--num-outputs", type=int, default=1, help="pieces to write, stepped as one batch (default: 1)")
-    p.add_argument("--temperature", type=float, default=d.temperature, help=f"0 = argmax (default: {d.temperature})")
-    p.add_argument("--rhythm-temperature", type=float, default=d.rhythm_temperature,
-                   help=f"voiced: temperature among durations and rests (default: {d.rhythm_temperature})")
-    p.add_argument("--top-k", type=int, default=d.top_k, help="sample among the k likeliest symbols, 0 = all (default: 0)")
-    p.add_argument("--top-p", type=float, default=d.top_p, help="nucleus sampling mass (default: 1.0 = off)")
-    p.add_argument("--max-repeat", type=int, default=d.max_repeat, help=f"most times a symbol may repeat in a row, 0 = no guard (default: {d.max_repeat})")
-    p.add_argument("--max-chord-repeat", type=int, default=d.max_chord_repeat,
-                   help=f"voiced: most times a chord may repeat in a row, 0 = no guard (default: {d.max_chord_repeat})")
+    p.add_argument("--temperature", type=float, default=None, help=f"0 = argmax {default('temperature')}")
+    p.add_argument("--rhythm-temperature", type=float, default=None,
+                   help=f"temperature among durations and rests (lengths) {default('rhythm_temperature')}")
+    p.add_argument("--top-k", type=int, default=None, help="sample among the k likeliest symbols, 0 = all (default: 0)")
+    p.add_argument("--top-p", type=float, default=None, help="nucleus sampling mass (default: 1.0 = off)")
+    p.add_argument("--max-repeat", type=int, default=None, help=f"most times a symbol may repeat in a row, 0 = no guard {default('max_repeat')}")
+    p.add_argument("--max-chord-repeat", type=int, default=None,
+                   help=f"chord-slice encodings: most times a chord may repeat in a row, 0 = no guard {default('max_chord_repeat')}")
+    p.add_argument("--allow-parallels", action="store_true",
+                   help=f"four-voice encodings ({four}): let two voices move in parallel perfect fifths, octaves or "
+                        "unisons (by default sampling refuses them)")
+    p.add_argument("--allow-clashes", action="store_true",
+                   help=f"four-voice encodings ({four}): let two voices strike a minor second or major seventh together "
+                        "(by default sampling refuses it)")
     p.add_argument("--primer", default=None, help="MIDI file whose symbols start the piece")
     p.add_argument("--include-primer", action="store_true", help="write the primer into the output too")
     p.add_argument("--bpm", type=float, default=None, help="tempo of the output (default: the training data's, else 90)")
-    p.add_argument("--instrument", default="0", help="General MIDI program 0-127, or piano, harpsichord, organ, guitar, strings, choir, flute (default: 0 = piano)")
-    p.add_argument("--format", default="midi", choices=("midi", "musicxml"), help="midi, or musicxml to also write NAME.musicxml for notation programs (default: midi)")
-    p.add_argument("--plot", action="store_true", help="also write a piano roll NAME.png beside each MIDI file")
+    p.add_argument("--instrument", default="0",
+                   help="General MIDI program 0-127, or piano, harpsichord, organ, guitar, strings, choir, flute; four-voice "
+                        "encodings also take four separated by commas, soprano to bass (choir,choir,strings,organ) (default: 0 = piano)")
+    p.add_argument("--format", default="midi", choices=("midi", "musicxml"),
+                   help="midi, or musicxml to also write NAME.musicxml for notation programs: a chorale score on two staves "
+                        "for four-voice encodings (default: midi)")
+    p.add_argument("--plot", action="store_true", help="also write a piano roll NAME.png beside each MIDI file (voices coloured)")
+    p.add_argument("--audio", action="store_true", help="also play each MIDI file through FluidSynth into NAME.wav (see --audio-format)")
+    p.add_argument("--audio-format", default="wav", choices=("wav", "flac", "ogg"), help="--audio's format (default: wav)")
+    p.add_argument("--soundfont", default=None, metavar="FILE",
+                   help="SoundFont (.sf2/.sf3) for --audio (default: $MUSIC_LSTM_SOUNDFONT, else the system's General MIDI one)")
+    p.add_argument("--score", action="store_true", help="also engrave NAME.musicxml into SVG pages NAME.svg, NAME-2.svg, ... (Verovio)")
     if with_seed:
         p.add_argument("--seed", type=int, default=None, help="random seed for a reproducible piece")
 
@@ -131,8 +156,16 @@ def _config(args):
 def _sampling(args):
     from .sampling import Sampling
 
-    return Sampling(temperature=args.temperature, rhythm_temperature=args.rhythm_temperature, top_k=args.top_k,
-                    top_p=args.top_p, max_repeat=args.max_repeat, max_chord_repeat=args.max_chord_repeat)
+    """The sampling settings given on the command line, as a dict of the ones to change from the run's
+    encoding's defaults (checked here, with those defaults, so a bad value is an error before any work)."""
+    given = {k: getattr(args, k) for k in ("temperature", "rhythm_temperature", "top_k", "top_p", "max_repeat", "max_chord_repeat")
+             if getattr(args, k) is not None}
+    if args.allow_parallels:
+        given["parallels_guard"] = False
+    if args.allow_clashes:
+        given["no_clash"] = False
+    Sampling(**given)
+    return given
 
 
 def _train(args) -> None:
@@ -168,7 +201,8 @@ def _generate(args) -> None:
     paths = generate(
         args.run_dir, args.output, length=args.length, sampling=_sampling(args), primer=args.primer,
         include_primer=args.include_primer, seed=args.seed, num_outputs=args.num_outputs, output_dir=args.output_dir,
-        bpm=args.bpm, instrument=args.instrument, fmt=args.format, plot=args.plot,
+        bpm=args.bpm, instrument=args.instrument, fmt=args.format, plot=args.plot, audio=args.audio,
+        audio_format=args.audio_format, soundfont=args.soundfont, score=args.score,
     )
     for path in paths:
         print(f"wrote {path}")

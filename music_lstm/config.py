@@ -23,7 +23,7 @@ class Config:
     embed_dim: int = 64  # symbol embedding size
     units: int = 128  # cells in each of the two LSTM layers; small learns faster within minutes on a CPU
     dense_units: int = 256  # the Dense layer between the LSTMs and the softmax, as in the seed
-    dropout: float = 0.5  # after each LSTM layer; chosen on held-out perplexity (docs/DECISIONS.md)
+    dropout: float = 0.3  # after each LSTM layer; 0.3 learns satb faster within the time budget (docs/BENCHMARKS.md)
     batch_size: int = 16  # windows per step; bach/ gives few windows, so small batches mean more updates
     epochs: int = 40  # upper bound; early stopping and max_minutes usually end training first
     learning_rate: float = 3e-3  # Adam

@@ -288,7 +288,7 @@ def _progress_bar(total: int, label: str, live: bool | None):
     return tqdm(total=total, desc=label, unit="file", file=sys.stderr, disable=not live, leave=False, mininterval=0.1)
 
 
-def _summary(folder, used: int, skipped: dict[str, str], parsed: int, rate: float, log) -> None:
+def _summary(folder, used: int, skipped: dict[str, str], parsed: int, rate: float, log, hint: str | None = None) -> None:
     total = used + len(skipped)
     log(f"{folder}: {used} files used, {len(skipped)} skipped ({parsed} parsed, {total - parsed} from the cache, "
         f"{rate:.1f} files/s)")
@@ -297,7 +297,7 @@ def _summary(folder, used: int, skipped: dict[str, str], parsed: int, rate: floa
         more = f" and {len(names) - 20} more" if len(names) > 20 else ""
         log(f"skipped files: {', '.join(names[:20])}{more}")
     if not used:
-        raise MusicLSTMError(f"{folder}: no usable MIDI file ({len(skipped)} skipped)")
+        raise MusicLSTMError(f"{folder}: no usable MIDI file ({len(skipped)} skipped){'; ' + hint if hint else ''}")
 
 
 def _stderr(msg: str) -> None:
@@ -348,7 +348,8 @@ def encode_folder(
     """
     from .encodings import from_spec
 
-    encoding = from_spec(encoding).spec  # its own name, options included: the cache key
+    encoder = from_spec(encoding)
+    encoding = encoder.spec  # its own name, options included: the cache key
     corpus, stats = EncodedCorpus(), {}
     args = (folder, recursive, workers, cache_dir, use_cache, encoding, min_symbols, log, progress, stats)
     for name, (symbols, bpm, reason, parsed) in _ingest(*args):
@@ -360,5 +361,5 @@ def encode_folder(
         if bpm:
             corpus.bpms[name] = bpm
     corpus.sequences = dict(sorted(corpus.sequences.items()))
-    _summary(folder, len(corpus.sequences), corpus.skipped, corpus.parsed, stats["rate"], log)
+    _summary(folder, len(corpus.sequences), corpus.skipped, corpus.parsed, stats["rate"], log, encoder.empty_hint)
     return corpus

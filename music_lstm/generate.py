@@ -3,22 +3,26 @@
 The prompt (a random window of the training pieces, or `--primer FILE.mid`) sets the LSTM state once;
 then each symbol costs one NumPy step of the network (`stepper.LSTMStepper`) and one draw from
 `sampling.sample` (the loop is `sampling.generate_ids`). `--num-outputs N` steps N pieces together as one batch. The symbols are decoded by the
-run's encoding (an ill-formed event stream is repaired, and the share of repaired events reported);
-`--format musicxml` also writes MusicXML, `--plot` a piano-roll PNG beside each MIDI file.
+run's encoding (an ill-formed event stream is repaired, and the share of repaired events reported).
+A four-voice encoding (satb) writes four named tracks (Soprano, Alto, Tenor, Bass) and, with
+`--format musicxml`, a chorale score on two staves; the others one track and a chordified score.
+`--plot` writes a piano-roll PNG, `--audio` a recording through FluidSynth and `--score` the score's
+pages as SVG through Verovio (render.py), each beside its MIDI file.
 
     python -m music_lstm generate --run-dir runs/latest --output generated_midi.mid --length 500
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError, MusicLSTMError, RunFolderError
-from .instruments import program_number
+from .errors import ConfigError, EncodingError, MusicLSTMError, RunFolderError
+from .instruments import voice_programs
 from .run_folder import CORPUS, MODEL, Run, load_run
 from .sampling import Sampling, generate_ids
 
@@ -30,7 +34,10 @@ def primer_ids(run: Run, primer: str | os.PathLike, log) -> np.ndarray:
     from . import midi_io
 
     encoding = run.config.encoder()
-    symbols = encoding.encode(midi_io.read_midi(primer))
+    try:
+        symbols = encoding.encode(midi_io.read_midi(primer))
+    except EncodingError as e:
+        raise EncodingError(f"{primer}: {e} (the {encoding.name} encoding needs it)") from None
     known = run.vocab.index_to_symbol[1:]
     mapped, changes = [], []
     for s in symbols:
@@ -61,7 +68,7 @@ def generate(
     run_dir: str | os.PathLike = "runs/latest",
     output: str | os.PathLike = "generated_midi.mid",
     length: int = 500,
-    sampling: Sampling = Sampling(),
+    sampling: Sampling | dict | None = None,
     primer: str | os.PathLike | None = None,
     include_primer: bool = False,
     seed: int | None = None,
@@ -72,14 +79,25 @@ def generate(
     instrument: str | int = 0,
     fmt: str = "midi",
     plot: bool = False,
+    audio: bool = False,
+    audio_format: str = "wav",
+    soundfont: str | os.PathLike | None = None,
+    score: bool = False,
     log=lambda msg: print(msg, file=sys.stderr),
 ) -> list[Path]:
     """Generate `num_outputs` pieces of `length` symbols; returns the files written (MIDI first, then
-    any MusicXML and PNG)."""
+    any MusicXML, PNG, audio and SVG). `sampling`: the settings, or a dict of the ones to change from the
+    run's encoding's own defaults (`Encoding.default_sampling`; None = those defaults)."""
     from . import midi_io
     from .stepper import LSTMStepper
 
-    program = program_number(instrument)
+    programs = voice_programs(instrument)  # one program for all, or four (soprano to bass)
+    if audio:
+        from .render import AUDIO_FORMATS, find_soundfont
+
+        if audio_format not in AUDIO_FORMATS:
+            raise ConfigError(f"invalid audio format: {audio_format!r} (choose from {', '.join(AUDIO_FORMATS)})")
+        find_soundfont(soundfont)  # a missing SoundFont is reported before the network runs
     if fmt not in FORMATS:
         raise ConfigError(f"invalid format: {fmt!r} (choose from {', '.join(FORMATS)})")
     if bpm is not None and not 10 <= bpm <= 400:
@@ -89,6 +107,13 @@ def generate(
     if num_outputs < 1:
         raise ConfigError(f"invalid num_outputs: {num_outputs} (must be >= 1)")
     run = run or load_run(run_dir)
+    encoding = run.config.encoder()
+    if not isinstance(sampling, Sampling):
+        sampling = dataclasses.replace(encoding.default_sampling(), **(sampling or {}))
+    four = encoding.voices == 4
+    if not four and len(set(programs)) > 1:
+        raise ConfigError(f"invalid instrument: {instrument!r} (one per voice needs a four-voice encoding; "
+                          f"the run's is {encoding.name})")
     rng = np.random.default_rng(seed)
     window = run.config.seq_len
     if primer is not None:
@@ -102,7 +127,7 @@ def generate(
         stepper = LSTMStepper.from_keras(run.model, run.factors)
     except ValueError as e:
         raise RunFolderError(f"{run.path / MODEL}: {e}") from None
-    encoding, vocabulary = run.config.encoder(), run.vocab.index_to_symbol
+    vocabulary = run.vocab.index_to_symbol
     grammar = encoding.grammar(vocabulary, num_outputs, sampling, pieces=run.corpus["train"])
     if grammar is not None:  # read the prompt first (an encodings.Grammar also keeps its texture)
         if hasattr(grammar, "prime"):
@@ -126,16 +151,32 @@ def generate(
             log(f"{path}: repaired {decoded.repairs} of {decoded.events} events ({decoded.repair_fraction:.1%}) that broke the {encoding.name} grammar")
         if not decoded.notes:
             raise MusicLSTMError(f"{path}: the generated symbols hold no note (try a longer --length)")
-        midi_io.write_midi(decoded.notes, path, bpm=bpm, program=program)
+        voices = decoded.voices if four else None
+        if voices is not None:
+            midi_io.write_voices_midi(voices, path, bpm=bpm, programs=programs)
+        else:
+            midi_io.write_midi(decoded.notes, path, bpm=bpm, program=programs[0])
         written.append(path)
-        if fmt == "musicxml":
-            midi_io.write_musicxml(decoded.notes, path.with_suffix(".musicxml"), bpm=bpm)
-            extra.append(path.with_suffix(".musicxml"))
+        xml = path.with_suffix(".musicxml")
+        if fmt == "musicxml" or score:
+            if voices is not None:
+                midi_io.write_chorale_musicxml(voices, xml, bpm=bpm, title=f"Chorale: {path.stem}")
+            else:
+                midi_io.write_musicxml(decoded.notes, xml, bpm=bpm)
+            extra.append(xml)
         if plot:
             from .plotting import piano_roll
 
-            piano_roll(decoded.notes, path.with_suffix(".png"), title=path.stem)
+            piano_roll(decoded.notes, path.with_suffix(".png"), title=path.stem, voices=voices)
             extra.append(path.with_suffix(".png"))
+        if audio:
+            from .render import render_audio
+
+            extra.append(render_audio(path, path.with_suffix("." + audio_format), soundfont, fmt=audio_format))
+        if score:
+            from .render import render_score
+
+            extra.extend(render_score(xml, path.with_suffix(".svg")))
     return written + extra
 
 

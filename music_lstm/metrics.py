@@ -115,6 +115,9 @@ class Comparison:
     reference: dict[str, dict[str, float]]  # metric -> mean, p5, p95
     generated: dict[str, dict[str, float]]  # file -> metric -> value
     outside: dict[str, list[str]] = field(default_factory=dict)  # file -> metrics outside the band
+    # `voice_report_pieces`' table and dict, when some generated piece has four voices; None otherwise
+    voices_text: str | None = None
+    voices: dict | None = None
 
     def inside_counts(self) -> dict[str, int]:
         return {m: sum(m not in self.outside[f] for f in self.generated) for m in self.reference}
@@ -122,6 +125,7 @@ class Comparison:
     def to_json(self) -> dict:
         n = len(self.generated)
         return {
+            **({"voice_leading": self.voices} if self.voices is not None else {}),
             "crop_onsets": self.crop_onsets,
             "reference": self.reference,
             "generated": self.generated,
@@ -180,6 +184,8 @@ def format_table(c: Comparison) -> str:
         for name, ms in c.outside.items():
             if ms:
                 lines.append(f"{name}: outside on {', '.join(METRICS[m][0] for m in ms)}")
+    if c.voices_text:
+        lines += ["", c.voices_text]
     return "\n".join(lines)
 
 
@@ -206,14 +212,15 @@ def evaluate_generated(
             raise RunFolderError(f"{run / rf.DATA}: no data folder recorded (pass --data-dir)")
     if not val_names:
         raise RunFolderError(f"{run / rf.SPLIT}: no held-out pieces to compare with")
-    generated: dict[str, list[Note]] = {}
+    pieces = {}
     for f in files:
         try:
-            generated[str(f)] = midi_io.read_midi(f).notes
+            pieces[str(f)] = midi_io.read_midi(f)
         except MusicLSTMError as e:
             log(f"skipped {e}")
-    if not generated:
+    if not pieces:
         raise MusicLSTMError(f"no usable generated file ({len(files)} skipped)")
+    generated = {name: p.notes for name, p in pieces.items()}
     corpus = load_folder(data_dir, log=log)
     missing = [n for n in val_names + train_names if n not in corpus.pieces]
     if missing:
@@ -223,6 +230,14 @@ def evaluate_generated(
     if not reference:
         raise MusicLSTMError(f"{data_dir}: none of the run's held-out pieces is there")
     result = compare(generated, reference, train, crop_onsets)
+    if any(p.voices is not None for p in pieces.values()):  # four voices: their voice leading against Bach's
+        held_out = [corpus.pieces[n] for n in val_names if n in corpus.pieces]
+        trained = [corpus.pieces[n].voices for n in train_names if n in corpus.pieces and corpus.pieces[n].voices]
+        try:
+            ranges = voice_leading.voice_ranges(trained) if trained else None
+            result.voices_text, result.voices = voice_report_pieces(pieces, held_out, ranges=ranges)
+        except ValueError as e:  # no held-out piece with four voices, or a voice without notes
+            log(f"no voice-leading comparison: {e}")
     if json_path is not None:
         rf.write_json(json_path, result.to_json())
     return result

@@ -53,9 +53,15 @@ def plot_history(history: list[dict], path: str | os.PathLike) -> None:
     _save(fig, path)
 
 
-def piano_roll(notes: list[tuple[float, float, int]], path: str | os.PathLike, title: str | None = None) -> None:
+VOICE_COLOURS = ("tab:red", "tab:orange", "tab:green", "tab:blue")  # soprano, alto, tenor, bass
+
+
+def piano_roll(notes: list[tuple[float, float, int]], path: str | os.PathLike, title: str | None = None,
+               voices=None) -> None:
     """Write `notes` (offset, duration, pitch) as a piano-roll PNG at `path`: time (quarter notes) across,
-    pitch up, one bar per note."""
+    pitch up, one bar per note. With `voices` (four lines, soprano to bass) each voice has its colour."""
+    if voices is not None:
+        notes = [n for v in voices for n in v]
     notes = [n for n in notes if n[1] > 0]
     end = max((o + d for o, d, _ in notes), default=4.0)
     low = min((p for _, _, p in notes), default=60) - 2
@@ -65,10 +71,18 @@ def piano_roll(notes: list[tuple[float, float, int]], path: str | os.PathLike, t
     for c in range(low, high + 1):  # black keys shaded, as on a keyboard
         if c % 12 in (1, 3, 6, 8, 10):
             ax.axhspan(c - 0.5, c + 0.5, color="0.93", zorder=0)
-    ax.barh(
-        [p for _, _, p in notes], [d for _, d, _ in notes], left=[o for o, _, _ in notes], height=0.8,
-        color="tab:blue", edgecolor="navy", linewidth=0.6, zorder=2,
-    )
+    groups = [(notes, "tab:blue", None)]
+    if voices is not None:
+        from .events import VOICE_NAMES
+
+        groups = [([n for n in v if n[1] > 0], c, name) for v, c, name in zip(voices, VOICE_COLOURS, VOICE_NAMES)]
+    for group, colour, label in groups:
+        ax.barh(
+            [p for _, _, p in group], [d for _, d, _ in group], left=[o for o, _, _ in group], height=0.8,
+            color=colour, edgecolor="0.2", linewidth=0.6, zorder=2, label=label,
+        )
+    if voices is not None:
+        ax.legend(loc="upper right", fontsize="small")
     for beat in range(0, int(end) + 1, 4):  # a line every four quarter notes
         ax.axvline(beat, color="0.75", linewidth=0.5, zorder=1)
     ax.set_xlim(0, end)

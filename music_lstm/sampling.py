@@ -29,6 +29,11 @@ class Sampling:
     # voiced: the same chord (sounding pitches at an onset) may follow itself at most this many times in
     # a row (0 = no guard); 1 allows a chord twice in a row, rarely more in the chorales
     max_chord_repeat: int = 1
+    # Four-voice encodings only: refuse parallel perfect fifths, octaves and unisons between two voices.
+    parallels_guard: bool = True
+    # Four-voice encodings only: refuse a minor second or major seventh (any octave) between two voices
+    # struck together (a suspension, a held voice against a struck one, stays allowed).
+    no_clash: bool = True
 
     def __post_init__(self):
         if not self.temperature >= 0:

@@ -31,12 +31,18 @@ def calls(monkeypatch):
 
 
 FLAGS = [  # flag, value, what it must change
-    ("--temperature", "0.9", lambda c: c["sampling"].temperature == 0.9),
-    ("--rhythm-temperature", "0.3", lambda c: c["sampling"].rhythm_temperature == 0.3),
-    ("--top-k", "5", lambda c: c["sampling"].top_k == 5),
-    ("--top-p", "0.7", lambda c: c["sampling"].top_p == 0.7),
-    ("--max-repeat", "2", lambda c: c["sampling"].max_repeat == 2),
-    ("--max-chord-repeat", "3", lambda c: c["sampling"].max_chord_repeat == 3),
+    ("--temperature", "0.9", lambda c: c["sampling"].get("temperature") == 0.9),
+    ("--rhythm-temperature", "0.3", lambda c: c["sampling"].get("rhythm_temperature") == 0.3),
+    ("--top-k", "5", lambda c: c["sampling"].get("top_k") == 5),
+    ("--top-p", "0.7", lambda c: c["sampling"].get("top_p") == 0.7),
+    ("--max-repeat", "2", lambda c: c["sampling"].get("max_repeat") == 2),
+    ("--max-chord-repeat", "3", lambda c: c["sampling"].get("max_chord_repeat") == 3),
+    ("--allow-parallels", None, lambda c: c["sampling"] == {"parallels_guard": False}),
+    ("--allow-clashes", None, lambda c: c["sampling"] == {"no_clash": False}),
+    ("--audio", None, lambda c: c["audio"] is True),
+    ("--audio-format", "flac", lambda c: c["audio_format"] == "flac"),
+    ("--soundfont", "gm.sf2", lambda c: c["soundfont"] == "gm.sf2"),
+    ("--score", None, lambda c: c["score"] is True),
     ("--length", "7", lambda c: c["length"] == 7),
     ("--num-outputs", "2", lambda c: c["num_outputs"] == 2),
     ("--seed", "5", lambda c: c["seed"] == 5),
@@ -54,6 +60,7 @@ FLAGS = [  # flag, value, what it must change
 def test_every_generate_flag_changes_what_generate_is_given(calls):
     assert main(["generate"]) == 0
     default = calls[-1]
+    assert default["sampling"] == {}  # no sampling flag: the run's encoding's own defaults
     assert not any(check(default) for _, _, check in FLAGS)  # the defaults differ from every value below
     for flag, value, check in FLAGS:
         assert main(["generate", flag] + ([value] if value else [])) == 0

@@ -12,10 +12,10 @@ from music_lstm.events import Piece
 
 
 def test_the_registry_gives_each_encoding_and_the_old_name_of_chords():
-    assert encodings.NAMES == ("chords", "voiced", "grid")
+    assert encodings.NAMES == ("chords", "voiced", "grid", "satb") and encodings.DEFAULT == "satb"
     for name in encodings.NAMES:
         enc = encodings.get(name)
-        assert isinstance(enc, Encoding) and enc.name == name and enc.voices is None
+        assert isinstance(enc, Encoding) and enc.name == name and enc.voices == (4 if name == "satb" else None)
     assert encodings.get("seed").name == "chords" and encodings.get("seed", durations=True).spec == "chords+durations"
     assert encodings.from_spec("chords+durations").durations and not encodings.from_spec("voiced").durations
     with pytest.raises(ConfigError, match="invalid durations: the voiced encoding always has them"):
@@ -78,3 +78,44 @@ def test_default_transpositions_encode_the_moved_piece_and_keep_an_impossible_ke
     up, down, off = voiced.transpositions(piece, [2, -2, 9])
     assert up == voiced.encode(piece.transpose(2)) and down == voiced.encode(piece.transpose(-2))
     assert off == voiced.encode(piece)  # 120 + 9 is no MIDI pitch
+
+
+def test_satb_refuses_a_piece_without_four_voices_with_its_reason():
+    enc = encodings.get("satb")
+    with pytest.raises(EncodingError, match=r"^no four voices: 1 part with notes \(four voices need four parts\)$"):
+        enc.encode(Piece(notes=[(0, 1, 60)], no_voices="1 part with notes (four voices need four parts)"))
+    voices = ([(0, 2, 72)], [(0, 1, 67), (1, 1, 65)], [(0, 2, 64)], [(0, 2, 48)])
+    decoded = enc.decode(enc.encode(Piece(notes=sorted(n for v in voices for n in v), voices=voices)))
+    assert decoded.voices == [[(float(o), float(d), p) for o, d, p in v] for v in voices]
+    assert decoded.notes == sorted(n for v in decoded.voices for n in v) and decoded.repairs == 0
+
+
+def test_satb_continuation_cuts_every_voice_at_the_prompt_end():
+    enc = encodings.get("satb")
+    voices = ([(0, 2, 72), (2, 1, 74)], [(0, 3, 67)], [(0, 1, 64), (1, 2, 62)], [(0, 3, 48)])
+    symbols = enc.encode(Piece(notes=sorted(n for v in voices for n in v), voices=voices))
+    cut = symbols.index("d1") + 1  # the prompt: the first beat
+    decoded = enc.decode_continuation(symbols[:cut], symbols[cut:])
+    assert decoded.voices == [[(0.0, 1.0, 72), (1.0, 1.0, 74)], [(0.0, 2.0, 67)], [(0.0, 2.0, 62)], [(0.0, 2.0, 48)]]
+    assert decoded.repairs == 0 and decoded.end == 2.0
+
+
+def test_satb_has_its_own_sampling_defaults_and_the_others_keep_theirs():
+    from music_lstm.sampling import Sampling
+
+    satb = encodings.get("satb").default_sampling()
+    assert (satb.temperature, satb.rhythm_temperature, satb.parallels_guard, satb.no_clash) == (0.75, 0.75, True, True)
+    assert encodings.get("voiced").default_sampling() == Sampling()
+
+
+def test_satb_training_voices_are_every_struck_note_per_voice_as_decoding_gives_them():
+    from music_lstm.encodings.satb import training_voices
+
+    pieces = [([(0, 2, 72), (2, 1, 74)], [(0, 1, 67), (1, 1, 67), (2, 1, 65)], [(0, 1, 64), (2, 1, 55)], [(0, 3, 48)]),
+              ([(0, 1, 76)], [(0, 1, 69)], [(0, 1, 60)], [(0, 1, 41)])]
+    enc = encodings.get("satb")
+    streams = [enc.encode(Piece(notes=sorted(n for v in p for n in v), voices=p)) for p in pieces]
+    symbols = sorted({s for st in streams for s in st})
+    ids = [[symbols.index(s) for s in st] for st in streams]
+    found = training_voices(symbols, ids)
+    assert [sorted(p for _, _, p in v) for v in found] == [[72, 74, 76], [65, 67, 67, 69], [55, 60, 64], [41, 48]]

@@ -134,3 +134,15 @@ def test_seed_with_durations_trains_and_writes_real_durations(voiced_run, tmp_pa
 def test_durations_flag_is_refused_for_the_event_encodings(tmp_path, capsys):
     rc = main(["train", "--encoding", "voiced", "--durations", "--run-dir", str(tmp_path / "r")])
     assert rc == 2 and "durations" in capsys.readouterr().err
+
+
+def test_score_engraves_the_one_staff_musicxml_and_one_instrument_per_voice_is_refused(voiced_run, tmp_path, capsys):
+    _, run = voiced_run
+    out = tmp_path / "v.mid"
+    assert main(["generate", "--run-dir", str(run), "--output", str(out), "--length", "80", "--seed", "1", "--score"]) == 0
+    assert "<svg" in out.with_suffix(".svg").read_text()[:500] and out.with_suffix(".musicxml").is_file()
+    assert midi_io.read_midi(out).voices is None  # one track, as before
+    capsys.readouterr()
+    rc = main(["generate", "--run-dir", str(run), "--output", str(tmp_path / "w.mid"), "--instrument", "choir,choir,strings,organ"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "one per voice needs a four-voice encoding; the run's is voiced" in err[0]

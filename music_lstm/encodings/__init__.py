@@ -4,6 +4,7 @@ an `Encoding` (common.py); `get(name)` gives one by the name `--encoding` takes.
     chords   one symbol per onset slice (a pitch, or a chord's pitch classes); `--durations` adds lengths
     voiced   each slice's pitches high to low, then its duration
     grid     16th-note frames of pitches, high to low
+    satb     four sung lines: a pitch (struck or held) or a rest per voice, then a length, per onset
 
 An encoding plugs in with its module and one line in `_ENCODINGS`.
 
@@ -16,14 +17,16 @@ from ..errors import ConfigError
 from .chords import Chords
 from .common import ENCODER_VERSION, Decoded, Encoding, Grammar
 from .grid import Grid
+from .satb import SATB
 from .voiced import Voiced
 
 _ENCODINGS: dict[str, type[Encoding]] = {
     "chords": Chords,
     "voiced": Voiced,
     "grid": Grid,
+    "satb": SATB,
 }
-DEFAULT = "voiced"  # measured best (docs/BENCHMARKS.md)
+DEFAULT = "satb"  # measured best on voice leading (docs/BENCHMARKS.md)
 ALIASES = {"seed": "chords"}  # the name the chords encoding had first; runs saved with it still load
 NAMES = tuple(_ENCODINGS)
 CHOICES = NAMES + tuple(ALIASES)  # what the command line accepts

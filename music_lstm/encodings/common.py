@@ -134,6 +134,8 @@ class Encoding:
     # The seed's `--durations`: each symbol is `head|duration`, and the network may predict the two parts
     # with two softmaxes (vocab.Factors).
     durations: bool = False
+    # What to do when a folder gives no piece this encoding can use (ends the one-line error), or None.
+    empty_hint: str | None = None
 
     @property
     def spec(self) -> str:
@@ -168,6 +170,13 @@ class Encoding:
     def nearest(self, symbol: str, known: list[str]) -> str | None:
         """The known symbol that sounds most like `symbol` (for a primer's symbols the vocabulary lacks)."""
         raise NotImplementedError
+
+    def default_sampling(self):
+        """The sampling settings (`sampling.Sampling`) used unless the caller sets them: an encoding
+        may have its own, chosen by measurement."""
+        from ..sampling import Sampling
+
+        return Sampling()
 
     def grammar(self, symbols: list[str], batch: int, sampling, pieces=()) -> Grammar | None:
         """A sampling grammar over the vocabulary `symbols` for `batch` rows, or None for no grammar.

@@ -16,6 +16,8 @@ sampling: under it every stream decodes with no repair. Optionally it also keeps
 crossing, inside given ranges, and refuses parallel perfect fifths, octaves and unisons between any
 two voices (the voice-leading guard).
 
+`SATB` is the `Encoding` the rest of the package uses (`--encoding satb`, the default).
+
     python -c "from music_lstm.encodings.satb import encode_satb; print(encode_satb([[(0, 2, 72)], [(0, 1, 67), (1, 1, 65)], [(0, 2, 64)], [(0, 2, 48)]]))"
 """
 
@@ -27,8 +29,11 @@ from fractions import Fraction
 
 import numpy as np
 
-from .common import parse_pitch_name, pitch_name
-from ..events import Note
+from ..errors import EncodingError
+from ..events import Note, Piece
+from ..voice_leading import voice_ranges
+from .common import Decoded, Encoding, parse_pitch_name, pitch_name
+from .common import Grammar as BaseGrammar
 
 VOICES = "SATB"  # the voices' names, and their index in every returned tuple of lines
 ORDER = "SATB"  # the slot order within a group; any permutation of VOICES works (e.g. "BSAT")
@@ -211,7 +216,7 @@ def rhythm_mask(symbols: Sequence[str]) -> np.ndarray:
     return np.array([classify(s)[0] == "duration" for s in symbols])
 
 
-class Grammar:
+class Grammar(BaseGrammar):
     """What may come next in a satb stream, per row of a batch, as a ban mask for sampling.
 
     Always: a group is four slots then a length; a slot is a struck pitch, the pitch its voice sounded
@@ -302,3 +307,68 @@ class Grammar:
             out[row] = ~(ok | self.is_rest)
         return out
 
+
+
+RANGE_PERCENTILES = (1, 99)  # each voice's range while sampling: these percentiles of its training pitches
+
+
+class SATB(Encoding):
+    """Four sung lines, one group of four slots and a length per onset or release (the module's layout).
+    Sampling keeps the grammar, each voice inside its training range, and by default refuses parallel
+    perfect intervals and clashing seconds between voices struck together (`sampling.Sampling`)."""
+
+    name = "satb"
+    voices = 4
+    empty_hint = "the satb encoding needs files of four parts (soprano, alto, tenor, bass); use --encoding voiced for other music"
+
+    def default_sampling(self):
+        """Chosen on the voice-leading measurements (docs/BENCHMARKS.md, the satb section)."""
+        from ..sampling import Sampling
+
+        return Sampling(temperature=0.75, rhythm_temperature=0.75)
+
+    def encode(self, piece: Piece) -> list[str]:
+        if piece.voices is None:
+            raise EncodingError(f"no four voices: {piece.no_voices or 'the file gives none'}")
+        return encode_satb(piece.voices)
+
+    def decode(self, symbols: list[str], open_start: bool = False) -> Decoded:
+        d = decode_satb(symbols, open_start=open_start)
+        return Decoded(d.notes, d.events, d.repairs, d.end, voices=[list(v) for v in d.voices])
+
+    def nearest(self, symbol: str, known: list[str]) -> str | None:
+        return nearest_satb(symbol, known)
+
+    def rhythm_mask(self, symbols: list[str]) -> np.ndarray:
+        return rhythm_mask(symbols)
+
+    def grammar(self, symbols, batch, sampling, pieces=()):
+        """`Grammar` with each voice inside the 1st-99th percentile of its pitches in `pieces` (the
+        training pieces as id arrays over `symbols`), and the guards `sampling` turns on."""
+        try:
+            ranges = voice_ranges([training_voices(symbols, pieces)], *RANGE_PERCENTILES)
+        except ValueError:  # a voice with no note in the training pieces: no range for any
+            ranges = None
+        return Grammar(symbols, batch, guard=sampling.parallels_guard, no_clash=sampling.no_clash, ranges=ranges)
+
+
+def training_voices(symbols: Sequence[str], pieces, order: str = ORDER) -> tuple[list[Note], ...]:
+    """Every note struck in `pieces` (id arrays over `symbols`, each starting at a group, as the corpus
+    holds them), per voice, as (0, 1, pitch): what a voice's range is taken from. Read from the slots
+    directly, without decoding, as generation does this for every training piece."""
+    slots = _check_order(order)
+    kinds = [classify(s) for s in symbols]
+    is_dur = np.array([k == "duration" for k, _, _ in kinds])
+    struck = np.array([k == "pitch" and st for k, _, st in kinds])
+    pitch = np.array([v if k == "pitch" else -1 for k, v, _ in kinds], np.int64)
+    found: list[list[np.ndarray]] = [[] for _ in VOICES]
+    for ids in pieces:
+        ids = np.asarray(ids, np.int64)
+        if not len(ids):
+            continue
+        at = np.arange(len(ids))
+        begins = np.r_[True, is_dur[ids][:-1]]  # a group begins at the start and after each length
+        position = at - np.maximum.accumulate(np.where(begins, at, 0))  # the slot within its group
+        for k, v in enumerate(slots):
+            found[v].append(pitch[ids[(position == k) & struck[ids]]])
+    return tuple([(0.0, 1.0, int(p)) for p in np.concatenate(f)] if f else [] for f in found)

@@ -1,0 +1,195 @@
+"""A tiny satb run, the default encoding: four-part files in, four named tracks and a chorale score out,
+each voice a line in its training range, no parallel perfect intervals while the guard is on; a primer's
+voices kept; the voice-leading table in `evaluate --generated`; audio and score pages beside the MIDI;
+and a folder with no four-part file ends with one line naming the other encoding."""
+
+import json
+import os
+import shutil
+
+import pytest
+
+from music_lstm import midi_io, voice_leading
+from music_lstm.__main__ import main
+
+TINY = ["--epochs", "2", "--units", "16", "--embed-dim", "8", "--seq-len", "32", "--batch-size", "8",
+        "--max-minutes", "0", "--workers", "1", "--val-fraction", "0.34"]
+NAMES = (b"Soprano", b"Alto", b"Tenor", b"Bass")
+
+
+@pytest.fixture(scope="module")
+def satb_run(tmp_path_factory):
+    import midi_bytes
+
+    root = tmp_path_factory.mktemp("satb")
+    data = midi_bytes.chorale_folder(root / "midi")
+    run = root / "run"
+    assert main(["train", "--data-dir", str(data), "--run-dir", str(run), *TINY]) == 0  # no --encoding: the default
+    return data, run
+
+
+def _training_ranges(data, run):
+    train = json.loads((run / "split.json").read_text())["train"]
+    return voice_leading.voice_ranges([midi_io.read_midi(data / name).voices for name in train])
+
+
+def _generated(run, out, *flags):
+    assert main(["generate", "--run-dir", str(run), "--output", str(out), *flags]) == 0
+
+
+@pytest.mark.slow
+def test_satb_is_the_default_and_recorded_with_its_dropout(satb_run):
+    _, run = satb_run
+    config = json.loads((run / "config.json").read_text())
+    assert (config["encoding"], config["dropout"], config["transpose_low"], config["transpose_high"]) == ("satb", 0.3, 0, 0)
+
+
+@pytest.mark.slow
+def test_generate_writes_four_named_monophonic_voices_in_range_without_parallels(satb_run, tmp_path, capsys):
+    data, run = satb_run
+    out = tmp_path / "chorale.mid"
+    _generated(run, out, "--length", "400", "--num-outputs", "3", "--seed", "1", "--instrument", "choir,choir,strings,organ")
+    ranges = _training_ranges(data, run)
+    for k in (1, 2, 3):
+        path = tmp_path / f"chorale_{k}.mid"
+        raw = path.read_bytes()
+        assert raw.count(b"MTrk") == 4 and all(name in raw for name in NAMES)
+        assert bytes([0xC0, 52]) in raw and bytes([0xC2, 48]) in raw and bytes([0xC3, 19]) in raw  # a program per channel
+        voices = midi_io.read_midi(path).voices
+        assert voices is not None and all(voices)
+        for line, (low, high) in zip(voices, ranges):
+            assert all(o + d <= o2 + 1e-6 for (o, d, _), (o2, _, _) in zip(line, line[1:]))  # one note at a time
+            # a note at 0 may be held over from the prompt; every note struck after it is the sampler's
+            assert all(low <= p <= high for o, _, p in line if o > 0), (low, high, line)
+        assert voice_leading.measure(voices)["parallels"] == 0.0
+
+
+@pytest.mark.slow
+def test_the_sampling_defaults_and_flags_reach_the_grammar_and_the_sampler(satb_run, monkeypatch, tmp_path):
+    from music_lstm import generate as gen
+    from music_lstm.encodings import satb
+
+    _, run = satb_run
+    made, settings = [], []
+    real_grammar, real_ids = satb.Grammar, gen.generate_ids
+
+    def grammar(*a, **kw):
+        made.append(kw)
+        return real_grammar(*a, **kw)
+
+    def ids(step, probs, length, sampling, *a, **kw):
+        settings.append(sampling)
+        return real_ids(step, probs, length, sampling, *a, **kw)
+
+    monkeypatch.setattr(satb, "Grammar", grammar)
+    monkeypatch.setattr(gen, "generate_ids", ids)
+    _generated(run, tmp_path / "a.mid", "--length", "20", "--seed", "1")
+    _generated(run, tmp_path / "b.mid", "--length", "20", "--seed", "1", "--allow-parallels", "--allow-clashes",
+               "--temperature", "0.6")
+    assert [(m["guard"], m["no_clash"]) for m in made] == [(True, True), (False, False)]
+    assert made[0]["ranges"] is not None and len(made[0]["ranges"]) == 4
+    assert [(s.temperature, s.rhythm_temperature) for s in settings] == [(0.75, 0.75), (0.6, 0.75)]
+
+
+@pytest.mark.slow
+def test_musicxml_is_a_chorale_score_and_the_piano_roll_is_written(satb_run, tmp_path):
+    from music21 import converter
+
+    _, run = satb_run
+    out = tmp_path / "hymn.mid"
+    _generated(run, out, "--length", "200", "--seed", "2", "--format", "musicxml", "--plot")
+    score = converter.parse(str(out.with_suffix(".musicxml")))
+    assert len(score.parts) == 2 and score.metadata.bestTitle == "Chorale: hymn"
+    assert score.recurse().getElementsByClass("KeySignature").first() is not None
+    assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.slow
+def test_a_four_part_primer_keeps_its_voices(satb_run, tmp_path):
+    data, run = satb_run
+    primer = data / json.loads((run / "split.json").read_text())["train"][0]  # every symbol in the vocabulary
+    given = midi_io.read_midi(primer).voices
+    end = max(o + d for line in given for o, d, _ in line)
+    out = tmp_path / "primed.mid"
+    _generated(run, out, "--primer", str(primer), "--include-primer", "--length", "60", "--seed", "4")
+    written = midi_io.read_midi(out).voices
+    for before, after in zip(given, written):
+        # the primer's notes, each in its own voice; its last note may be held on into the new music
+        assert [(o, p) for o, _, p in after if o < end - 1e-6] == [(o, p) for o, _, p in before]
+
+
+@pytest.mark.slow
+def test_evaluate_generated_prints_and_writes_the_voice_leading_comparison(satb_run, tmp_path, capsys):
+    _, run = satb_run
+    out = tmp_path / "e.mid"
+    _generated(run, out, "--length", "400", "--num-outputs", "2", "--seed", "5")
+    capsys.readouterr()
+    report = tmp_path / "report.json"
+    files = [str(tmp_path / "e_1.mid"), str(tmp_path / "e_2.mid")]
+    assert main(["evaluate", "--run-dir", str(run), "--generated", *files, "--json", str(report)]) == 0
+    printed = capsys.readouterr().out
+    assert "pitch-class entropy" in printed and "parallel 5ths/8ves per 100 trans." in printed
+    figures = json.loads(report.read_text())["voice_leading"]
+    assert set(figures["generated"]) == set(files)
+    assert all(v["parallels"] == 0.0 for v in figures["generated"].values())
+
+
+def _audio_or_skip():
+    from music_lstm.errors import RenderError
+    from music_lstm.render import find_soundfont
+
+    try:
+        find_soundfont()
+        ok = shutil.which("fluidsynth") is not None
+    except RenderError:
+        ok = False
+    if not ok:
+        if os.environ.get("MUSIC_LSTM_REQUIRE_AUDIO"):
+            pytest.fail("MUSIC_LSTM_REQUIRE_AUDIO is set but fluidsynth or a General MIDI SoundFont is missing")
+        pytest.skip("fluidsynth or a General MIDI SoundFont is not installed")
+
+
+@pytest.mark.slow
+def test_audio_and_score_pages_beside_the_midi(satb_run, tmp_path, capsys):
+    _audio_or_skip()
+    _, run = satb_run
+    out = tmp_path / "sung.mid"
+    _generated(run, out, "--length", "120", "--seed", "6", "--audio", "--score")
+    printed = capsys.readouterr().out
+    wav, svg = out.with_suffix(".wav"), out.with_suffix(".svg")
+    assert wav.read_bytes()[:4] == b"RIFF" and f"wrote {wav}" in printed
+    assert "<svg" in svg.read_text()[:500] and f"wrote {svg}" in printed and out.with_suffix(".musicxml").is_file()
+
+
+@pytest.mark.slow
+def test_flac_audio(satb_run, tmp_path):
+    _audio_or_skip()
+    _, run = satb_run
+    out = tmp_path / "f.mid"
+    _generated(run, out, "--length", "80", "--seed", "7", "--audio", "--audio-format", "flac")
+    assert out.with_suffix(".flac").read_bytes()[:4] == b"fLaC"
+
+
+@pytest.mark.slow
+def test_a_missing_soundfont_is_one_line_before_any_file_is_written(satb_run, tmp_path, capsys):
+    _, run = satb_run
+    out = tmp_path / "x.mid"
+    rc = main(["generate", "--run-dir", str(run), "--output", str(out), "--audio", "--soundfont", str(tmp_path / "no.sf2")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and err[0].startswith(f"music_lstm: error: {tmp_path / 'no.sf2'}: no such SoundFont file")
+    assert not out.exists()
+
+
+def test_a_folder_without_four_part_files_says_to_use_voiced(tmp_path, capsys):
+    import midi_bytes
+
+    folder = tmp_path / "piano"
+    folder.mkdir()
+    for k in range(2):
+        midi_bytes.write(folder / f"solo{k}.mid", [midi_bytes.track_bytes([(i, 1, 60 + i % 5) for i in range(16)])])
+    rc = main(["train", "--data-dir", str(folder), "--run-dir", str(tmp_path / "run"), "--encoding", "satb", *TINY])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and err[-1].startswith(f"music_lstm: error: {folder}: no usable MIDI file (2 skipped)")
+    assert "use --encoding voiced" in err[-1] and "four parts" in err[-1]
+    assert any("solo0.mid" in line and "four voices" in line for line in err)  # each file's reason
+    assert not (tmp_path / "run").exists()
