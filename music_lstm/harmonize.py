@@ -363,9 +363,10 @@ def agreement(voices: Sequence[Sequence[Note]], reference: Sequence[Sequence[Not
 class HarmonizeReport:
     rows: dict[str, dict[str, float]]  # system -> measure -> value
     pieces: int
+    skipped: list[str] = field(default_factory=list)  # one line each: a piece the LSTM cannot write, and why
 
     def to_json(self) -> dict:
-        return {"pieces": self.pieces, "rows": self.rows}
+        return {"pieces": self.pieces, "rows": self.rows, "skipped": self.skipped}
 
 
 MEASURE_NAMES = {
@@ -383,13 +384,26 @@ def evaluate_harmonize(harmonizer, pieces: Sequence[Sequence[Sequence[Note]]],
                        hmm: HMMHarmonizer | None = None, temperature: float = DEFAULT_TEMPERATURE, best_of: int = 1,
                        seed: int = 0) -> HarmonizeReport:
     """Harmonize the soprano of each held-out piece (S, A, T, B voices) with the LSTM and the HMM,
-    and compare with Bach's own alto, tenor and bass. The LSTM's NLL scores Bach's A, T, B symbols;
+    and compare with Bach's own alto, tenor and bass. A piece whose soprano the LSTM cannot write
+    (a pitch or a length it never saw) is left out for every system, and listed in `skipped`. The LSTM's NLL scores Bach's A, T, B symbols;
     the HMM's scores only his chord per beat (see hmm_harmonizer), so the two are not the same
     quantity. Bach's row gives his own voice-leading figures on the same pieces. `harmonizer` is an
     LSTMHarmonizer, a satb `run_folder.Run`, or None (the HMM alone)."""
     if harmonizer is not None and not isinstance(harmonizer, LSTMHarmonizer):
         harmonizer = LSTMHarmonizer.from_run(harmonizer)
     pieces = [tuple(list(v) for v in p) for p in pieces if all(p)]
+    skipped = []
+    if harmonizer is not None:  # a soprano the network cannot write (a pitch it never saw): left out for all
+        kept = []
+        for k, p in enumerate(pieces):
+            try:
+                harmonizer._plan(p[0], f"piece {k + 1}")
+                kept.append(p)
+            except MelodyError as e:
+                skipped.append(str(e))
+        pieces = kept
+    if not pieces:
+        raise MelodyError("evaluate", f"no piece to harmonize ({len(skipped)} left out: {skipped[:1]})")
     bach = [voice_leading.measure(p) for p in pieces]
     p90 = float(np.percentile([m["parallels"] for m in bach], 90))
     systems: dict[str, list] = {}
@@ -424,7 +438,7 @@ def evaluate_harmonize(harmonizer, pieces: Sequence[Sequence[Sequence[Note]]],
         "crossings": float(np.median([m["crossings"] for m in bach])),
         "sonority": float(np.median([m["sonority"] for m in bach])),
     }
-    return HarmonizeReport(rows, len(pieces))
+    return HarmonizeReport(rows, len(pieces), skipped)
 
 
 def format_table(report: HarmonizeReport) -> str:
@@ -437,4 +451,6 @@ def format_table(report: HarmonizeReport) -> str:
             v = report.rows[n][key]
             cells.append("-" if v != v else f"{v:.2f}" if key in ("nll", "parallels") else f"{v:.3f}")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    if report.skipped:
+        lines.append(f"\n{len(report.skipped)} left out (the network cannot write their soprano), e.g. {report.skipped[0]}")
     return "\n".join(lines)

@@ -356,3 +356,40 @@ def test_lookahead_harmonizer_keeps_the_melody_and_scores_only_the_lower_voices(
     bits, quarters, _ = uniform.nll_bits(pieces[0])
     groups = len(lookahead_symbols(pieces[0])) // 6
     assert bits == pytest.approx(3 * groups * math.log2(len(vocab)))
+
+
+@pytest.fixture(scope="module")
+def satb_run(tmp_path_factory):
+    """A tiny satb run folder trained by the package's own `train` on synthetic four-part files."""
+    from music_lstm.__main__ import main
+
+    root = tmp_path_factory.mktemp("satb")
+    data = midi_bytes.chorale_folder(root / "midi")
+    run = root / "run"
+    tiny = ["--epochs", "2", "--units", "16", "--embed-dim", "8", "--seq-len", "32", "--batch-size", "8",
+            "--max-minutes", "0", "--workers", "1", "--val-fraction", "0.34"]
+    assert main(["train", "--data-dir", str(data), "--run-dir", str(run), "--encoding", "satb", *tiny]) == 0
+    return data, run
+
+
+@pytest.mark.slow
+def test_a_satb_run_harmonizes_a_file_and_evaluates_on_its_held_out_pieces(satb_run, tmp_path):
+    import json
+
+    from music_lstm.harmonize import LSTMHarmonizer, evaluate_harmonize, harmonize_to_files
+    from music_lstm.run_folder import load_run
+
+    data, run_dir = satb_run
+    run = load_run(run_dir)
+    split = json.loads((run_dir / "split.json").read_text())
+    source = data / split["train"][0]
+    [path] = harmonize_to_files(LSTMHarmonizer.from_run(run), source, tmp_path / "h.mid", log=lambda m: None)
+    melody, _ = midi_io.read_melody(source)
+    assert midi_io.read_midi(path).voices[0] == melody
+    voices = lambda names: [midi_io.read_midi(data / n).voices for n in names]  # noqa: E731
+    hmm = HMMHarmonizer(min_pieces=1).fit(voices(split["train"]))
+    pieces = split["validation"] + split["train"]  # held-out pieces in keys the run never saw are left out
+    report = evaluate_harmonize(run, voices(pieces), hmm)
+    assert report.pieces + len(report.skipped) == len(pieces) and report.pieces >= len(split["train"])
+    assert all("outside what this model was trained on" in s or "lengths" in s for s in report.skipped)
+    assert report.rows["LSTM, soprano forced"]["at_or_below_p90"] >= 0 and report.rows["HMM, chord per beat"]["nll"] > 0
