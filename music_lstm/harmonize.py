@@ -385,7 +385,8 @@ def evaluate_harmonize(harmonizer, pieces: Sequence[Sequence[Sequence[Note]]],
                        seed: int = 0) -> HarmonizeReport:
     """Harmonize the soprano of each held-out piece (S, A, T, B voices) with the LSTM and the HMM,
     and compare with Bach's own alto, tenor and bass. A piece whose soprano the LSTM cannot write
-    (a pitch or a length it never saw) is left out for every system, and listed in `skipped`. The LSTM's NLL scores Bach's A, T, B symbols;
+    (a pitch or a length it never saw) is left out for every system, and listed in `skipped`.
+    The LSTM's NLL scores Bach's A, T, B symbols;
     the HMM's scores only his chord per beat (see hmm_harmonizer), so the two are not the same
     quantity. Bach's row gives his own voice-leading figures on the same pieces. `harmonizer` is an
     LSTMHarmonizer, a satb `run_folder.Run`, or None (the HMM alone)."""
@@ -452,5 +453,6 @@ def format_table(report: HarmonizeReport) -> str:
             cells.append("-" if v != v else f"{v:.2f}" if key in ("nll", "parallels") else f"{v:.3f}")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     if report.skipped:
-        lines.append(f"\n{len(report.skipped)} left out (the network cannot write their soprano), e.g. {report.skipped[0]}")
+        lines.append(f"\n{len(report.skipped)} left out (the network cannot write their soprano), "
+                     f"e.g. {report.skipped[0]}")
     return "\n".join(lines)
