@@ -386,9 +386,8 @@ def evaluate_harmonize(harmonizer, pieces: Sequence[Sequence[Sequence[Note]]],
     """Harmonize the soprano of each held-out piece (S, A, T, B voices) with the LSTM and the HMM,
     and compare with Bach's own alto, tenor and bass. A piece whose soprano the LSTM cannot write
     (a pitch or a length it never saw) is left out for every system, and listed in `skipped`.
-    The LSTM's NLL scores Bach's A, T, B symbols;
-    the HMM's scores only his chord per beat (see hmm_harmonizer), so the two are not the same
-    quantity. Bach's row gives his own voice-leading figures on the same pieces. `harmonizer` is an
+    The LSTM's NLL scores Bach's A, T, B symbols; the HMM's scores only his chord per beat (see
+    hmm_harmonizer), so the two are not the same quantity. Bach's row gives his own voice-leading figures on the same pieces. `harmonizer` is an
     LSTMHarmonizer, a satb `run_folder.Run`, or None (the HMM alone)."""
     if harmonizer is not None and not isinstance(harmonizer, LSTMHarmonizer):
         harmonizer = LSTMHarmonizer.from_run(harmonizer)
