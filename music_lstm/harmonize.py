@@ -120,8 +120,9 @@ class LSTMHarmonizer:
     @classmethod
     def from_run(cls, run, **options) -> "LSTMHarmonizer":
         """A `run_folder.Run` of the satb encoding."""
-        if run.config.encoding != "satb":
-            raise MelodyError(run.path, f"a {run.config.encoding} run cannot harmonize: train one with --encoding satb")
+        if run.config.encoding != satb.SATB.name:
+            raise MelodyError(run.path, f"a {run.config.encoding} run cannot harmonize: "
+                                        f"train one with --encoding {satb.SATB.name}")
         return cls.from_keras(run.model, run.vocab, **options)
 
     # --- the melody's grid --------------------------------------------------------------------------
