@@ -33,3 +33,13 @@ class EncodingError(MusicLSTMError):
 
 class RenderError(MusicLSTMError):
     """Audio or a score that cannot be rendered: no SoundFont, no synthesizer, an unreadable input file."""
+
+
+class MelodyError(MusicLSTMError):
+    """A melody that cannot be harmonized (an unreadable source, no notes, chords only, out of reach,
+    too long); names the source and the reason."""
+
+    def __init__(self, source: str | os.PathLike, reason: str):
+        self.source = str(source)
+        self.reason = reason
+        super().__init__(f"{self.source}: {reason}")
