@@ -40,7 +40,7 @@ from music_lstm import jsb  # noqa: E402
 from music_lstm.errors import MusicLSTMError  # noqa: E402
 
 # Published test NLL on quarter-note JSB, nats per frame, as commonly cited (issue 16). None of them could be
-# read in the paper itself here (see docs/BENCHMARKS_jsb.md); the table numbers are where they are said to be.
+# read in the paper itself here (see docs/BENCHMARKS.md, JSB Chorales); the table numbers are where they are said to be.
 PUBLISHED = [
     ("RNN (tanh)", "~8.7", "Chung et al. 2014, Table 2"),
     ("LSTM, GRU", "8.5-8.7", "Chung et al. 2014, Table 2"),
@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         if chosen:
             print(f"  {'ours':<14} {results[chosen]['test']['per_frame']:>7.2f}  {chosen} (chosen on valid)")
     else:
-        print("\nvoice-separated file: Coconet's units are per frame and per voice slot (see docs/BENCHMARKS_jsb.md)")
+        print("\nvoice-separated file: Coconet's units are per frame and per voice slot (see docs/BENCHMARKS.md, JSB Chorales)")
     if args.json:
         from music_lstm.run_folder import write_json
 
