@@ -73,7 +73,7 @@ def test_training_keys_of_a_jsb_file_keep_a_piece_that_a_shift_would_push_out_of
 
     data = {**SETS, "train": [[[60, 64]], [[120, 127]]]}
     cfg = Config(jsb=str(write(tmp_path, data)), transpose_low=0, transpose_high=1)
-    seqs, train, valid, variants, vocab, order = _jsb_corpus(cfg, [0, 1])
+    _, train, valid, variants, vocab, order = _jsb_corpus(cfg, [0, 1])
     assert order == "high" and train == ["train/0", "train/1"] and valid == ["valid/0", "valid/1"]
     assert variants[0] == [["|", "p64", "p60", "|"], ["|", "p65", "p61", "|"]]
     assert variants[1] == [["|", "p127", "p120", "|"]] * 2  # +1 would leave 0..127: the piece as it is
