@@ -40,7 +40,7 @@ from music_lstm import jsb  # noqa: E402
 from music_lstm.errors import MusicLSTMError  # noqa: E402
 
 # Published test NLL on quarter-note JSB, nats per frame, as commonly cited (issue 16). None of them could be
-# read in the paper itself here (see docs/BENCHMARKS_jsb.md); the table numbers are where they are said to be.
+# read in the paper itself here (see docs/BENCHMARKS.md, JSB Chorales); the table numbers are where they are said to be.
 PUBLISHED = [
     ("RNN (tanh)", "~8.7", "Chung et al. 2014, Table 2"),
     ("LSTM, GRU", "8.5-8.7", "Chung et al. 2014, Table 2"),
@@ -49,7 +49,7 @@ PUBLISHED = [
     ("Coconet", "5.03", "Huang et al. 2017, Table 1"),
 ]
 
-BUCKET = 32  # pad batches to a multiple of this many tokens: few distinct shapes, so few retraces
+BUCKET = jsb.BUCKET
 
 
 @dataclasses.dataclass
@@ -106,33 +106,12 @@ def batches(seqs: list[np.ndarray], batch_size: int, rng: np.random.Generator):
         yield x, y, (y != 0).astype(np.float32)
 
 
-def sequence_probs(model, id_seqs: list[np.ndarray], batch_size: int = 16):
-    """Next-token probabilities (len - 1, vocab) for each sequence, each run from a fresh state."""
-    out = [None] * len(id_seqs)
-    order = sorted(range(len(id_seqs)), key=lambda i: len(id_seqs[i]))
-    for lo in range(0, len(order), batch_size):
-        g = order[lo : lo + batch_size]
-        width = -(-max(len(id_seqs[i]) - 1 for i in g) // BUCKET) * BUCKET
-        x = np.zeros((len(g), width), np.int32)  # (sequences, steps); right padding cannot reach earlier steps
-        for r, i in enumerate(g):
-            x[r, : len(id_seqs[i]) - 1] = id_seqs[i][:-1]
-        probs = model.predict_on_batch(x)  # (sequences, steps, vocab)
-        for r, i in enumerate(g):
-            out[i] = probs[r, : len(id_seqs[i]) - 1]
-    return out
+sequence_probs = jsb.sequence_probs  # shared with `python -m music_lstm evaluate` on a JSB run
 
 
 def score(probs_list, token_seqs, corpus: Corpus, renormalise: bool = True) -> dict:
-    """Exact NLL summed over every frame of every sequence; per frame and per note."""
-    idx = corpus.vocab.symbol_to_index
-    nll, frames, notes = 0.0, 0, 0
-    for probs, tokens in zip(probs_list, token_seqs):
-        per_frame = jsb.frame_nll(probs, tokens, corpus.order, idx, renormalise)
-        nll += float(per_frame.sum())
-        frames += len(per_frame)
-        notes += sum(1 for t in tokens if t not in (jsb.FRAME, jsb.REST))  # a token per sounding note, every order
-    return {"nll": nll, "frames": frames, "notes": notes, "per_frame": nll / frames, "per_note": nll / notes,
-            "per_voice_slot": nll / (jsb.VOICES * frames)}  # Coconet's note unit: 4 per frame, silent ones too
+    """Exact NLL over every frame of every sequence, per frame and per note (`jsb.score`)."""
+    return jsb.score(probs_list, token_seqs, corpus.order, corpus.vocab.symbol_to_index, renormalise)
 
 
 def ngram_baseline(corpus: Corpus, order: int, split: str) -> dict:
@@ -283,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         if chosen:
             print(f"  {'ours':<14} {results[chosen]['test']['per_frame']:>7.2f}  {chosen} (chosen on valid)")
     else:
-        print("\nvoice-separated file: Coconet's units are per frame and per voice slot (see docs/BENCHMARKS_jsb.md)")
+        print("\nvoice-separated file: Coconet's units are per frame and per voice slot (see docs/BENCHMARKS.md, JSB Chorales)")
     if args.json:
         from music_lstm.run_folder import write_json
 

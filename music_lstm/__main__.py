@@ -22,10 +22,18 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     from .config import Config
     from .distribute import STRATEGIES
     from .encodings import CHOICES, NAMES
+    from .jsb import ORDERS, VOICES_ORDER
 
+    JSB_ORDERS = (*ORDERS, VOICES_ORDER)
     d = Config()
     p.add_argument("--data-dir", default=None, help="folder of .mid/.midi files (default: bach, or the resumed run's)")
     p.add_argument("--recursive", action="store_true", help="also read files in subfolders")
+    p.add_argument("--jsb", default=None, metavar="FILE.json",
+                   help="train on a JSB Chorales JSON file instead: its own train split, early stopping on its valid split "
+                        "(evaluate scores its test split); not with --data-dir")
+    p.add_argument("--jsb-order", default=None, choices=JSB_ORDERS,
+                   help="--jsb: how a frame's pitches are written, high to low, low to high, relative, or voices "
+                        "(default: high, voices for a voice-separated file)")
     p.add_argument("--epochs", type=int, default=d.epochs, help=f"most epochs to train (default: {d.epochs})")
     p.add_argument("--max-minutes", type=float, default=d.max_minutes, help=f"training time budget, 0 = none (default: {d.max_minutes})")
     p.add_argument("--seq-len", type=int, default=d.seq_len, help=f"window length in symbols (default: {d.seq_len})")
@@ -149,7 +157,8 @@ def _config(args):
         encoding=args.encoding, durations=args.durations, seq_len=args.seq_len, embed_dim=args.embed_dim, units=args.units,
         dropout=args.dropout, batch_size=args.batch_size, epochs=args.epochs, learning_rate=args.learning_rate,
         lr_decay=args.lr_decay, transpose_low=args.transpose[0], transpose_high=args.transpose[1], patience=args.patience,
-        val_fraction=args.val_fraction, max_minutes=args.max_minutes, seed=args.seed,
+        val_fraction=args.val_fraction, max_minutes=args.max_minutes, seed=args.seed, jsb=args.jsb,
+        jsb_order=args.jsb_order,
     )
 
 
@@ -169,6 +178,12 @@ def _sampling(args):
 
 
 def _train(args) -> None:
+    from .errors import ConfigError
+
+    if args.jsb and args.data_dir:
+        raise ConfigError("--jsb and --data-dir: give one (a JSB JSON file, or a folder of MIDI files)")
+    if args.jsb_order and not args.jsb:
+        raise ConfigError("--jsb-order applies only with --jsb")
     from .train import train
 
     train(_config(args), args.data_dir, args.run_dir, resume=args.resume, recursive=args.recursive, workers=args.workers,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from . import encodings
+from . import encodings, jsb
 from .errors import ConfigError
 
 
@@ -37,6 +37,10 @@ class Config:
     val_fraction: float = 0.1  # share of pieces held out (split by piece, never by window)
     max_minutes: float = 5.0  # wall-clock budget for training (0 = none)
     seed: int = 0  # split, shuffling and initial weights
+    # A JSB Chorales JSON file to train on instead of a MIDI folder (`jsb`): its own train/valid splits, its
+    # frames written as tokens in `jsb_order` (None: the file's default, high for sets, voices for voices).
+    jsb: str | None = None
+    jsb_order: str | None = None
 
     def __post_init__(self):
         checks = {
@@ -56,6 +60,8 @@ class Config:
             "max_minutes": self.max_minutes >= 0,
         }
         self.encoder()  # a ConfigError names an unknown encoding, or durations where they do not apply
+        if self.jsb_order is not None and self.jsb_order not in (*jsb.ORDERS, jsb.VOICES_ORDER):
+            raise ConfigError(f"invalid jsb_order: {self.jsb_order!r} (choose from {', '.join((*jsb.ORDERS, jsb.VOICES_ORDER))})")
         for name, ok in checks.items():
             if not ok:
                 raise ConfigError(f"invalid {name}: {getattr(self, name)!r}")

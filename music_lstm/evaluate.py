@@ -5,7 +5,9 @@ Every model is scored the same way on the validation pieces of the run's `split.
 and the exact per-symbol cross-entropy (nats), perplexity, top-1 and top-5 accuracy are averaged over
 those symbols. A held-out symbol the vocabulary lacks (`<unk>`) is left out for every model and
 reported as the out-of-vocabulary rate. The n-grams are fit on the run's training pieces with the
-same vocabulary. Prints a table; writes `evaluation.json` in the run folder.
+same vocabulary. A run trained on a JSB Chorales file (`train --jsb`) is also scored on the file's test
+split, exactly per frame and per note (`jsb.score`, shared with benchmarks/jsb.py). Prints a table;
+writes `evaluation.json` in the run folder.
 
     python -m music_lstm evaluate --run-dir runs/latest
 """
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import jsb
 from . import run_folder as rf
 from .errors import RunFolderError
 from .ngram import KneserNey
@@ -107,8 +110,21 @@ def evaluate(run_dir: str | os.PathLike = "runs/latest", log=lambda msg: print(m
         "vocab_size": vocab_size,
         "models": models,
     }
+    if run.config.jsb:
+        report["jsb_test"] = jsb_test(run)
     rf.write_json(Path(run.path) / rf.EVALUATION, report)
     return report
+
+
+def jsb_test(run: rf.Run) -> dict:
+    """A JSB run's exact NLL on its file's test split (`jsb.score`, as benchmarks/jsb.py scores it): every
+    frame of every test sequence, each sequence from a fresh state."""
+    data = jsb.read_jsb(run.config.jsb)
+    order = jsb.order_for(data, run.config.jsb_order)
+    tokens = [jsb.encode_sequence(frames, order) for frames in data.splits["test"]]
+    probs = jsb.sequence_probs(run.model, [run.vocab.encode(t) for t in tokens])
+    return {"file": data.path, "order": order, "sequences": len(tokens),
+            **jsb.score(probs, tokens, order, run.vocab.symbol_to_index)}
 
 
 def format_table(report: dict) -> str:
@@ -119,4 +135,9 @@ def format_table(report: dict) -> str:
     ]
     for name, m in report["models"].items():
         lines.append(f"{name:<12} {m['cross_entropy']:>13.4f} {m['perplexity']:>10.2f} {m['top1']:>7.1%} {m['top5']:>7.1%}")
+    test = report.get("jsb_test")
+    if test:
+        lines.append(f"JSB test split of {test['file']} ({test['sequences']} sequences, {test['frames']} frames, "
+                     f"{test['notes']} notes; order {test['order']}), exact NLL: {test['per_frame']:.4f} nats per frame, "
+                     f"{test['per_note']:.4f} per note")
     return "\n".join(lines)

@@ -108,6 +108,9 @@ def generate(
     if num_outputs < 1:
         raise ConfigError(f"invalid num_outputs: {num_outputs} (must be >= 1)")
     run = run or load_run(run_dir)
+    if run.config.jsb:
+        raise ConfigError(f"{run.path}: a run trained on JSB Chorales frames (--jsb); generate writes MIDI only from "
+                          "runs trained on MIDI files")
     encoding = run.config.encoder()
     if not isinstance(sampling, Sampling):
         sampling = dataclasses.replace(encoding.default_sampling(), **(sampling or {}))

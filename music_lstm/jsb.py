@@ -39,6 +39,8 @@ FRAME = "|"  # ends every frame; also starts every sequence
 REST = "rest"  # a silent voice (voices layout)
 LAYOUTS = ("sets", "voices")
 ORDERS = ("high", "low", "relative")  # how a set of pitches is written (sets layout)
+VOICES_ORDER = "voices"  # the one order of the voices layout: S, A, T, B
+BUCKET = 32  # pad scoring batches to a multiple of this many tokens: few distinct shapes, so few retraces
 VOICES = 4  # soprano, alto, tenor, bass
 
 
@@ -132,6 +134,17 @@ def _check_order(layout: str, order: str) -> None:
     ok = order == "voices" if layout == "voices" else order in ORDERS
     if not ok:
         raise ValueError(f"invalid order {order!r} for layout {layout!r}")
+
+
+def order_for(data: JSBData, order: str | None) -> str:
+    """`order`, or the layout's default where None; JSBError if the file's layout cannot be written so."""
+    order = order or default_order(data.layout)
+    try:
+        _check_order(data.layout, order)
+    except ValueError:
+        allowed = VOICES_ORDER if data.layout == "voices" else ", ".join(ORDERS)
+        raise JSBError(data.path, f"order {order!r} does not fit its {data.layout} layout (use {allowed})") from None
+    return order
 
 
 def frame_tokens(frame: tuple[int, ...], order: str) -> list[str]:
@@ -260,6 +273,36 @@ def frame_nll(probs: np.ndarray, tokens: list[str], order: str, symbol_to_index:
     ends = np.flatnonzero(ids[1:] == symbol_to_index[FRAME])  # the step that writes each frame's marker
     sums = np.cumsum(token_nll)[ends]
     return np.diff(sums, prepend=0.0)
+
+
+def sequence_probs(model, id_seqs: list[np.ndarray], batch_size: int = 16) -> list[np.ndarray]:
+    """Next-token probabilities (len - 1, vocab) for each id sequence, each run from a fresh state.
+    `model` is a Keras model over ids (its `predict_on_batch`); sequences are batched by length."""
+    out = [None] * len(id_seqs)
+    order = sorted(range(len(id_seqs)), key=lambda i: len(id_seqs[i]))
+    for lo in range(0, len(order), batch_size):
+        g = order[lo : lo + batch_size]
+        width = -(-max(len(id_seqs[i]) - 1 for i in g) // BUCKET) * BUCKET
+        x = np.zeros((len(g), width), np.int32)  # (sequences, steps); right padding cannot reach earlier steps
+        for r, i in enumerate(g):
+            x[r, : len(id_seqs[i]) - 1] = id_seqs[i][:-1]
+        probs = model.predict_on_batch(x)  # (sequences, steps, vocab)
+        for r, i in enumerate(g):
+            out[i] = probs[r, : len(id_seqs[i]) - 1]
+    return out
+
+
+def score(probs_list, token_seqs: list[list[str]], order: str, symbol_to_index: dict[str, int],
+          renormalise: bool = True) -> dict:
+    """Exact NLL summed over every frame of every sequence (`frame_nll`); per frame and per note."""
+    nll, frames, notes = 0.0, 0, 0
+    for probs, tokens in zip(probs_list, token_seqs):
+        per_frame = frame_nll(probs, tokens, order, symbol_to_index, renormalise)
+        nll += float(per_frame.sum())
+        frames += len(per_frame)
+        notes += sum(1 for t in tokens if t not in (FRAME, REST))  # a token per sounding note, every order
+    return {"nll": nll, "frames": frames, "notes": notes, "per_frame": nll / frames, "per_note": nll / notes,
+            "per_voice_slot": nll / (VOICES * frames)}  # Coconet's note unit: 4 per frame, silent ones too
 
 
 def main(argv: list[str] | None = None) -> int:

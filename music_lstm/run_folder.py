@@ -107,8 +107,9 @@ def read_vocab(path: str | os.PathLike) -> Vocab:
         raise RunFolderError(f"{path}: not a valid vocabulary ({e})") from None
 
 
-def write_split(run: Path, train: list[str], validation: list[str]) -> None:
-    write_json(Path(run) / SPLIT, {"train": train, "validation": validation})
+def write_split(run: Path, train: list[str], validation: list[str], source: str | None = None) -> None:
+    """`source`, where given, says where the split comes from (a JSB file's own splits)."""
+    write_json(Path(run) / SPLIT, {"train": train, "validation": validation, **({"source": source} if source else {})})
 
 
 def read_split(run: Path, hint: str = "") -> tuple[list[str], list[str]]:

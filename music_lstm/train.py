@@ -21,6 +21,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from . import jsb
 from . import run_folder as rf
 from .augment import shifts
 from .callbacks import Checkpointer, CtrlC, HistoryWriter, TimeBudget, learning_rate, save_best
@@ -64,20 +65,27 @@ def train(
 def _train(cfg, data_dir, run, resume, recursive, workers, use_cache, cache_dir, verbose, distribute, callbacks, log):
     if resume:
         cfg, data_dir, recursive, state = _resume_state(cfg, run, data_dir)
-    data_dir = data_dir or "bach"
-    # Symbols only, encoded as files are read: a piece's notes never reach this process. A piece needs
-    # two symbols to give one (input, target) pair; shorter ones are skipped and named.
-    encoding = cfg.encoder()
-    corpus = encode_folder(data_dir, encoding.spec, recursive=recursive, workers=workers, cache_dir=cache_dir,
-                           use_cache=use_cache, min_symbols=2, log=log)
-    seqs = corpus.sequences
     keys = shifts(cfg.transpose_low, cfg.transpose_high)
+    if cfg.jsb:  # a JSB Chorales file: its own train and valid splits, never re-split; its test split is evaluate's
+        data_dir = cfg.jsb
+        seqs, train_names, val_names, variants, vocab, order = _jsb_corpus(cfg, keys)
+        cfg = dataclasses.replace(cfg, jsb=str(Path(cfg.jsb).resolve()), jsb_order=order)  # as config.json records it
+        bpms = []
+    else:
+        data_dir = data_dir or "bach"
+        # Symbols only, encoded as files are read: a piece's notes never reach this process. A piece needs
+        # two symbols to give one (input, target) pair; shorter ones are skipped and named.
+        encoding = cfg.encoder()
+        corpus = encode_folder(data_dir, encoding.spec, recursive=recursive, workers=workers, cache_dir=cache_dir,
+                               use_cache=use_cache, min_symbols=2, log=log)
+        seqs = corpus.sequences
+        train_names, val_names = split_pieces(list(seqs), cfg.val_fraction, cfg.seed)
     if resume:
         train_names, val_names = (_known(names, seqs, run) for names in rf.read_split(run))
         vocab = rf.read_vocab(run / rf.VOCAB)
-    else:
-        train_names, val_names = split_pieces(list(seqs), cfg.val_fraction, cfg.seed)
-    if len(keys) > 1:  # transposing needs the notes: read them again (from the parse cache, once warm)
+    if cfg.jsb:  # the training variants and the vocabulary came with the file
+        pass
+    elif len(keys) > 1:  # transposing needs the notes: read them again (from the parse cache, once warm)
         pieces = load_folder(data_dir, recursive=recursive, workers=workers, cache_dir=cache_dir, use_cache=use_cache,
                              log=lambda msg: None).pieces
         variants = [encoding.transpositions(pieces[n], keys) for n in train_names]  # [piece][key]
@@ -85,13 +93,15 @@ def _train(cfg, data_dir, run, resume, recursive, workers, use_cache, cache_dir,
     else:
         variants = [[seqs[n]] for n in train_names]
     if not resume:
-        vocab = Vocab.from_sequences(seq for keyed in variants for seq in keyed)
-        bpms = [corpus.bpms[n] for n in train_names if n in corpus.bpms]
+        if not cfg.jsb:
+            vocab = Vocab.from_sequences(seq for keyed in variants for seq in keyed)
+            bpms = [corpus.bpms[n] for n in train_names if n in corpus.bpms]
         run.mkdir(parents=True, exist_ok=True)
         for stale in rf.STALE:  # nothing of an old run
             (run / stale).unlink(missing_ok=True)
         rf.write_vocab(run / rf.VOCAB, vocab)
-        rf.write_split(run, train_names, val_names)
+        rf.write_split(run, train_names, val_names,
+                       source=f"the train and valid splits of {cfg.jsb}, as given" if cfg.jsb else None)
         rf.write_data(run, float(np.median(bpms)) if bpms else None, str(data_dir), recursive)
         rf.save_corpus(run / rf.CORPUS, vocab, seqs, train_names, val_names)
     rf.write_config(run / rf.CONFIG, cfg)
@@ -168,6 +178,23 @@ def _train(cfg, data_dir, run, resume, recursive, workers, use_cache, cache_dir,
                "replicas": replicas}
     log(f"trained {summary['epochs']} epochs in total ({seconds:.0f} s now); best {monitor} {checkpointer.best:.4f}")
     return summary
+
+
+def _jsb_corpus(cfg: Config, keys: list[int]):
+    """A JSB file's train and valid splits as token sequences named `train/0`, `valid/0`, ...; the training
+    ones in every key of `keys` (a shift that would leave MIDI 0..127 keeps the piece as it is); the
+    vocabulary every token the order can write, so no test token is unknown."""
+    data = jsb.read_jsb(cfg.jsb)
+    order = jsb.order_for(data, cfg.jsb_order)
+    seqs, names = {}, {}
+    for split in ("train", "valid"):
+        names[split] = [f"{split}/{i}" for i in range(len(data.splits[split]))]
+        seqs.update((n, jsb.encode_sequence(frames, order)) for n, frames in zip(names[split], data.splits[split]))
+    variants = []
+    for frames in data.splits["train"]:
+        moved = [jsb.transpose(frames, k) for k in keys]
+        variants.append([jsb.encode_sequence(m if m is not None else frames, order) for m in moved])
+    return seqs, names["train"], names["valid"], variants, Vocab(jsb.vocabulary(order)), order
 
 
 def _resume_state(cfg: Config, run: Path, data_dir) -> tuple[Config, str, bool, dict]:
