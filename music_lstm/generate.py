@@ -140,7 +140,6 @@ def generate(
     """Generate `num_outputs` pieces of `length` symbols; returns the files written (MIDI first, then
     any MusicXML, PNG, audio and SVG). `sampling`: the settings, or a dict of the ones to change from the
     run's encoding's own defaults (`Encoding.default_sampling`; None = those defaults)."""
-    from . import midi_io
     from .stepper import LSTMStepper
 
     programs = voice_programs(instrument)  # one program for all, or four (soprano to bass)

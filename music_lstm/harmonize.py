@@ -415,7 +415,7 @@ class HarmonizeReport:
     skipped: list[str] = field(default_factory=list)  # one line each: a piece the LSTM cannot write, and why
 
     def to_json(self) -> dict:
-        rows = {n: {k: None if v != v else float(v) for k, v in r.items()} for n, r in self.rows.items()}  # NaN: no JSON
+        rows = {n: {k: None if math.isnan(v) else float(v) for k, v in r.items()} for n, r in self.rows.items()}
         return {"pieces": self.pieces, "rows": rows, "skipped": self.skipped}
 
 
@@ -511,8 +511,10 @@ def evaluate_run(run_dir, data_dir=None, json_path=None, temperature: float = DE
     run = rf.load_run(folder)
     harmonizer = LSTMHarmonizer.from_run(run)  # a run of another encoding fails here, before the folder is read
     corpus = load_folder(data_dir, recursive=rf.read_data(folder)["recursive"], log=log)
-    voices = lambda names: [corpus.pieces[n].voices for n in names  # noqa: E731
-                            if n in corpus.pieces and corpus.pieces[n].voices is not None]
+
+    def voices(names):
+        return [corpus.pieces[n].voices for n in names if n in corpus.pieces and corpus.pieces[n].voices is not None]
+
     held_out, trained = voices(val_names), voices(train_names)
     if not held_out:
         raise RunFolderError(f"{data_dir}: none of the run's held-out pieces is there with four voices")
