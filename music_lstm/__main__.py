@@ -160,7 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     _harmonize_args(p)
 
     p = sub.add_parser("evaluate", help="score a run on its held-out pieces against n-gram baselines, "
-                       "or (--generated) compare generated MIDI with them on musical metrics")
+                       "or (--generated) compare generated MIDI with them on musical metrics, "
+                       "or (--harmonize) harmonize their sopranos and compare with Bach's lower voices")
     p.add_argument("--run-dir", default="runs/latest", help="run folder to read (default: runs/latest)")
     p.add_argument("--data-dir", default=None, help=f"folder of the run's MIDI files (default: the one recorded in {DATA})")
     p.add_argument("--generated", nargs="+", metavar="FILE.mid", default=None, help="generated MIDI files to measure")
@@ -210,6 +211,10 @@ def _train(args) -> None:
 
 def _evaluate(args) -> None:
     if args.harmonize:
+        if args.generated:
+            from .errors import ConfigError
+
+            raise ConfigError("--harmonize and --generated measure different things: give one of them")
         return _evaluate_harmonize(args)
     if args.generated:
         return _evaluate_generated(args)

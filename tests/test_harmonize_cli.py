@@ -118,6 +118,18 @@ def test_bad_settings_are_one_line_before_the_melody_is_read(tmp_path, capsys):
         assert len(err) == 1 and (flag.lstrip("-").replace("-", "_") in err[0] or "instrument" in err[0]), err
 
 
+def test_evaluate_harmonize_and_generated_together_is_one_line(tmp_path, capsys):
+    assert main(["evaluate", "--run-dir", str(tmp_path / "no_run"), "--harmonize", "--generated", "x.mid"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--harmonize and --generated" in err[0]
+
+
+def test_evaluate_harmonize_without_a_run_is_one_line_naming_it(tmp_path, capsys):
+    assert main(["evaluate", "--run-dir", str(tmp_path / "no_run"), "--harmonize"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(tmp_path / "no_run") in err[0] and "split.json" in err[0]
+
+
 # --- a tiny satb run --------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
