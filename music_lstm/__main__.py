@@ -1,4 +1,4 @@
-"""Command line: `python -m music_lstm [train|generate|evaluate|export-bach] ...`.
+"""Command line: `python -m music_lstm [train|generate|harmonize|evaluate|export-bach] ...`.
 
 With no command it trains on `bach/` into `runs/latest`, then writes `generated_midi.mid`.
 Nothing here imports TensorFlow until a command needs it, so `--help` answers at once.
@@ -14,7 +14,7 @@ import sys
 
 from . import __version__
 
-TENSORFLOW_COMMANDS = (None, "train", "generate", "evaluate")  # the ones that load TensorFlow
+TENSORFLOW_COMMANDS = (None, "train", "generate", "harmonize", "evaluate")  # the ones that load TensorFlow
 DESCRIPTION = "Learn music from a folder of MIDI files with an LSTM, and write new music as MIDI."
 
 
@@ -109,6 +109,34 @@ def _generate_args(p: argparse.ArgumentParser, with_seed: bool = True) -> None:
         p.add_argument("--seed", type=int, default=None, help="random seed for a reproducible piece")
 
 
+def _harmonize_args(p: argparse.ArgumentParser) -> None:
+    from .harmonize import DEFAULT_TEMPERATURE
+
+    p.add_argument("melody", metavar="MELODY",
+                   help="a MIDI, MusicXML or .mxl file (a polyphonic one gives its top line), or tinyNotation text "
+                        "such as \"tinyNotation: 4/4 c'4 d' e' f' g'2\"")
+    p.add_argument("--run-dir", default="runs/latest", help="satb run folder to read (default: runs/latest)")
+    p.add_argument("--output", default="harmonized.mid", help="MIDI file to write (default: harmonized.mid)")
+    p.add_argument("--num-outputs", type=int, default=1, help="harmonizations to write (default: 1)")
+    p.add_argument("--best-of", type=int, default=1, metavar="K",
+                   help="sample K harmonizations for each output and keep the one the model finds likeliest (default: 1)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE,
+                   help=f"0 = argmax (default: {DEFAULT_TEMPERATURE})")
+    p.add_argument("--bpm", type=float, default=None, help="tempo of the output (default: the training data's, else 90)")
+    p.add_argument("--instrument", default="0",
+                   help="General MIDI program 0-127 or a name (piano, organ, choir...), or four separated by commas, "
+                        "soprano to bass (default: 0 = piano)")
+    p.add_argument("--format", default="midi", choices=("midi", "musicxml"),
+                   help="midi, or musicxml to also write NAME.musicxml, a chorale score on two staves (default: midi)")
+    p.add_argument("--plot", action="store_true", help="also write a piano roll NAME.png beside each MIDI file")
+    p.add_argument("--audio", action="store_true", help="also play each MIDI file through FluidSynth into NAME.wav")
+    p.add_argument("--audio-format", default="wav", choices=("wav", "flac", "ogg"), help="--audio's format (default: wav)")
+    p.add_argument("--soundfont", default=None, metavar="FILE",
+                   help="SoundFont for --audio (default: $MUSIC_LSTM_SOUNDFONT, else the system's General MIDI one)")
+    p.add_argument("--score", action="store_true", help="also engrave NAME.musicxml into SVG pages (Verovio)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .run_folder import DATA
     parser = argparse.ArgumentParser(prog="music_lstm", description=DESCRIPTION)
@@ -136,13 +164,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", default="runs/latest", help="run folder to read (default: runs/latest)")
     _generate_args(p)
 
+    p = sub.add_parser("harmonize", help="write alto, tenor and bass under a melody with a trained satb run folder")
+    _harmonize_args(p)
+
     p = sub.add_parser("evaluate", help="score a run on its held-out pieces against n-gram baselines, "
-                       "or (--generated) compare generated MIDI with them on musical metrics")
+                       "or (--generated) compare generated MIDI with them on musical metrics, "
+                       "or (--harmonize) harmonize their sopranos and compare with Bach's lower voices")
     p.add_argument("--run-dir", default="runs/latest", help="run folder to read (default: runs/latest)")
     p.add_argument("--data-dir", default=None, help=f"folder of the run's MIDI files (default: the one recorded in {DATA})")
     p.add_argument("--generated", nargs="+", metavar="FILE.mid", default=None, help="generated MIDI files to measure")
     p.add_argument("--crop", type=int, default=None, help="onsets each piece is cropped to (default: the training pieces' median)")
     p.add_argument("--json", default=None, metavar="FILE.json", help="also write the figures as JSON")
+    p.add_argument("--harmonize", action="store_true",
+                   help="satb runs: harmonize the soprano of each held-out chorale and compare with Bach's and an HMM's")
 
     p = sub.add_parser("export-bach", help="write music21's Bach chorales as MIDI files")
     p.add_argument("--out", default="bach", help="folder to write (default: bach)")
@@ -191,6 +225,12 @@ def _train(args) -> None:
 
 
 def _evaluate(args) -> None:
+    if args.harmonize:
+        if args.generated:
+            from .errors import ConfigError
+
+            raise ConfigError("--harmonize and --generated measure different things: give one of them")
+        return _evaluate_harmonize(args)
     if args.generated:
         return _evaluate_generated(args)
     from .evaluate import evaluate, format_table
@@ -199,6 +239,27 @@ def _evaluate(args) -> None:
     report = evaluate(args.run_dir)
     print(format_table(report))
     print(f"wrote {os.path.join(args.run_dir, EVALUATION)}")
+
+
+def _evaluate_harmonize(args) -> None:
+    from .harmonize import evaluate_run, format_table
+
+    report = evaluate_run(args.run_dir, args.data_dir, args.json)
+    print(format_table(report))
+    if args.json:
+        print(f"wrote {args.json}")
+
+
+def _harmonize(args) -> None:
+    from .harmonize import harmonize_files
+
+    paths = harmonize_files(
+        args.run_dir, args.melody, args.output, num_outputs=args.num_outputs, best_of=args.best_of,
+        temperature=args.temperature, seed=args.seed, fmt=args.format, instrument=args.instrument, plot=args.plot,
+        audio=args.audio, audio_format=args.audio_format, soundfont=args.soundfont, score=args.score, bpm=args.bpm,
+    )
+    for path in paths:
+        print(f"wrote {path}")
 
 
 def _evaluate_generated(args) -> None:
@@ -279,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
             _train(args)
         elif args.command == "generate":
             _generate(args)
+        elif args.command == "harmonize":
+            _harmonize(args)
         elif args.command == "evaluate":
             _evaluate(args)
         elif args.command == "export-bach":

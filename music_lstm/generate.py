@@ -65,6 +65,57 @@ def output_paths(output: str | os.PathLike, n: int, output_dir: str | os.PathLik
     return [out.with_name(f"{out.stem}_{i}{out.suffix}") for i in range(1, n + 1)]
 
 
+def check_rendering(fmt: str = "midi", audio: bool = False, audio_format: str = "wav",
+                    soundfont: str | os.PathLike | None = None) -> None:
+    """A bad format or a missing SoundFont is a one-line error before any work is done."""
+    if audio:
+        from .render import AUDIO_FORMATS, find_soundfont
+
+        if audio_format not in AUDIO_FORMATS:
+            raise ConfigError(f"invalid audio format: {audio_format!r} (choose from {', '.join(AUDIO_FORMATS)})")
+        find_soundfont(soundfont)
+    if fmt not in FORMATS:
+        raise ConfigError(f"invalid format: {fmt!r} (choose from {', '.join(FORMATS)})")
+
+
+def write_piece(path: Path, notes, voices, bpm: float, programs, fmt: str = "midi", plot: bool = False,
+                audio: bool = False, audio_format: str = "wav", soundfont: str | os.PathLike | None = None,
+                score: bool = False, title: str | None = None, pickup: float = 0.0) -> list[Path]:
+    """Write one piece as MIDI at `path` (four named tracks when `voices` are given, else one track of
+    `notes`) and beside it what was asked for: NAME.musicxml (a chorale score for four voices), the
+    piano roll NAME.png, audio NAME.<audio_format>, score pages NAME.svg. Returns the files written
+    besides the MIDI file, in that order."""
+    from . import midi_io
+
+    path = Path(path)
+    if voices is not None:
+        midi_io.write_voices_midi(voices, path, bpm=bpm, programs=programs)
+    else:
+        midi_io.write_midi(notes, path, bpm=bpm, program=programs[0])
+    extra = []
+    xml = path.with_suffix(".musicxml")
+    if fmt == "musicxml" or score:
+        if voices is not None:
+            midi_io.write_chorale_musicxml(voices, xml, bpm=bpm, title=title or path.stem, pickup=pickup)
+        else:
+            midi_io.write_musicxml(notes, xml, bpm=bpm)
+        extra.append(xml)
+    if plot:
+        from .plotting import piano_roll
+
+        piano_roll(notes, path.with_suffix(".png"), title=path.stem, voices=voices)
+        extra.append(path.with_suffix(".png"))
+    if audio:
+        from .render import render_audio
+
+        extra.append(render_audio(path, path.with_suffix("." + audio_format), soundfont, fmt=audio_format))
+    if score:
+        from .render import render_score
+
+        extra.extend(render_score(xml, path.with_suffix(".svg")))
+    return extra
+
+
 def generate(
     run_dir: str | os.PathLike = "runs/latest",
     output: str | os.PathLike = "generated_midi.mid",
@@ -89,18 +140,10 @@ def generate(
     """Generate `num_outputs` pieces of `length` symbols; returns the files written (MIDI first, then
     any MusicXML, PNG, audio and SVG). `sampling`: the settings, or a dict of the ones to change from the
     run's encoding's own defaults (`Encoding.default_sampling`; None = those defaults)."""
-    from . import midi_io
     from .stepper import LSTMStepper
 
     programs = voice_programs(instrument)  # one program for all, or four (soprano to bass)
-    if audio:
-        from .render import AUDIO_FORMATS, find_soundfont
-
-        if audio_format not in AUDIO_FORMATS:
-            raise ConfigError(f"invalid audio format: {audio_format!r} (choose from {', '.join(AUDIO_FORMATS)})")
-        find_soundfont(soundfont)  # a missing SoundFont is reported before the network runs
-    if fmt not in FORMATS:
-        raise ConfigError(f"invalid format: {fmt!r} (choose from {', '.join(FORMATS)})")
+    check_rendering(fmt, audio, audio_format, soundfont)  # a missing SoundFont is reported before the network runs
     if bpm is not None and not 10 <= bpm <= 400:
         raise ConfigError(f"invalid bpm: {bpm} (must be between 10 and 400)")
     if length < 1:
@@ -156,33 +199,12 @@ def generate(
         if not decoded.notes:
             raise MusicLSTMError(f"{path}: the generated symbols hold no note (try a longer --length)")
         voices = decoded.voices if four else None
-        if voices is not None:
-            midi_io.write_voices_midi(voices, path, bpm=bpm, programs=programs)
-        else:
-            midi_io.write_midi(decoded.notes, path, bpm=bpm, program=programs[0])
+        # music cut from the middle of a piece starts anywhere in the bar: barred where its notes fall on beats
+        pickup = (4.0 - bar_phase(voices)) % 4.0 if voices is not None else 0.0
+        extra += write_piece(path, decoded.notes, voices, bpm, programs, fmt=fmt, plot=plot, audio=audio,
+                             audio_format=audio_format, soundfont=soundfont, score=score,
+                             title=f"Chorale: {path.stem}", pickup=pickup)
         written.append(path)
-        xml = path.with_suffix(".musicxml")
-        if fmt == "musicxml" or score:
-            if voices is not None:
-                # music cut from the middle of a piece starts anywhere in the bar: barred where its notes fall on beats
-                pickup = (4.0 - bar_phase(voices)) % 4.0
-                midi_io.write_chorale_musicxml(voices, xml, bpm=bpm, title=f"Chorale: {path.stem}", pickup=pickup)
-            else:
-                midi_io.write_musicxml(decoded.notes, xml, bpm=bpm)
-            extra.append(xml)
-        if plot:
-            from .plotting import piano_roll
-
-            piano_roll(decoded.notes, path.with_suffix(".png"), title=path.stem, voices=voices)
-            extra.append(path.with_suffix(".png"))
-        if audio:
-            from .render import render_audio
-
-            extra.append(render_audio(path, path.with_suffix("." + audio_format), soundfont, fmt=audio_format))
-        if score:
-            from .render import render_score
-
-            extra.extend(render_score(xml, path.with_suffix(".svg")))
     return written + extra
 
 

@@ -36,10 +36,12 @@ from __future__ import annotations
 
 import bisect
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -52,7 +54,7 @@ from .vocab import Vocab
 from . import voice_leading
 
 BACH_RANGES = ((62, 78), (57, 71), (52, 67), (40, 60))  # S A T B, 1st-99th percentile (docs/BENCHMARKS_satb.md)
-DEFAULT_TEMPERATURE = 0.5  # agrees with Bach's chords more often than 0.75 or 1 (docs/BENCHMARKS_harmonize.md)
+DEFAULT_TEMPERATURE = 0.5  # agrees with Bach's chords more often than 0.75 or 1 (docs/BENCHMARKS.md, Harmonizing)
 GRID = 12  # melody onsets and lengths must be multiples of 1/12 quarter note (sixteenths, triplets)
 
 
@@ -343,6 +345,52 @@ def harmonize_to_files(harmonizer: LSTMHarmonizer, source, output, num_outputs: 
     return paths
 
 
+def harmonize_files(run_dir, source, output="harmonized.mid", num_outputs: int = 1, best_of: int = 1,
+                    temperature: float = DEFAULT_TEMPERATURE, seed: int | None = 0, fmt: str = "midi",
+                    instrument: str | int = 0, plot: bool = False, audio: bool = False, audio_format: str = "wav",
+                    soundfont=None, score: bool = False, bpm: float | None = None,
+                    log=lambda msg: print(msg, file=sys.stderr)) -> list:
+    """`python -m music_lstm harmonize`: read the melody (`midi_io.read_melody`), then the satb run
+    folder, harmonize it `num_outputs` times and write each as four-track MIDI at `output` (numbered
+    `_1`, `_2`... when several) with what generate writes beside its MIDI files (`generate.write_piece`:
+    MusicXML, piano roll, audio, score pages). Returns the MIDI files, then the others. Every check
+    (settings, melody, run folder, the model's reach) comes before the first file is written."""
+    from . import midi_io
+    from .errors import ConfigError
+    from .generate import DEFAULT_BPM, check_rendering, output_paths, write_piece
+    from .instruments import voice_programs
+    from .run_folder import load_run
+
+    programs = voice_programs(instrument)
+    check_rendering(fmt, audio, audio_format, soundfont)
+    for flag, value in (("num_outputs", num_outputs), ("best_of", best_of)):
+        if value < 1:
+            raise ConfigError(f"invalid {flag}: {value} (must be >= 1)")
+    if temperature < 0:
+        raise ConfigError(f"invalid temperature: {temperature} (must be >= 0)")
+    if bpm is not None and not 10 <= bpm <= 400:
+        raise ConfigError(f"invalid bpm: {bpm} (must be between 10 and 400)")
+    melody, message = midi_io.read_melody(source)
+    if message:
+        log(message)
+    name = midi_io.TINY if str(source).lstrip().startswith(midi_io.TINY) else str(source)
+    run = load_run(run_dir)
+    harmonizer = LSTMHarmonizer.from_run(run)
+    key = midi_io.melody_key(melody)
+    log(f"harmonizing {len(melody)} notes in {key} with the run folder {run.path}")
+    outs = harmonizer.harmonize(melody, num_outputs=num_outputs, best_of=best_of, temperature=temperature,
+                                seed=np.random.default_rng(seed), name=name)
+    bpm = bpm or run.bpm or DEFAULT_BPM
+    written, extra = [], []
+    for out, path in zip(outs, output_paths(output, num_outputs)):
+        notes = sorted(n for v in out.voices for n in v)
+        extra += write_piece(path, notes, out.voices, bpm, programs, fmt=fmt, plot=plot, audio=audio,
+                             audio_format=audio_format, soundfont=soundfont, score=score,
+                             title=f"Harmonization in {key}")
+        written.append(path)
+    return written + extra
+
+
 # --- evaluation -------------------------------------------------------------------------------------
 
 def agreement(voices: Sequence[Sequence[Note]], reference: Sequence[Sequence[Note]]) -> tuple[int, int, int]:
@@ -367,7 +415,8 @@ class HarmonizeReport:
     skipped: list[str] = field(default_factory=list)  # one line each: a piece the LSTM cannot write, and why
 
     def to_json(self) -> dict:
-        return {"pieces": self.pieces, "rows": self.rows, "skipped": self.skipped}
+        rows = {n: {k: None if math.isnan(v) else float(v) for k, v in r.items()} for n, r in self.rows.items()}
+        return {"pieces": self.pieces, "rows": rows, "skipped": self.skipped}
 
 
 MEASURE_NAMES = {
@@ -440,6 +489,43 @@ def evaluate_harmonize(harmonizer, pieces: Sequence[Sequence[Sequence[Note]]],
         "sonority": float(np.median([m["sonority"] for m in bach])),
     }
     return HarmonizeReport(rows, len(pieces), skipped)
+
+
+def evaluate_run(run_dir, data_dir=None, json_path=None, temperature: float = DEFAULT_TEMPERATURE, seed: int = 0,
+                 log=lambda msg: print(msg, file=sys.stderr)) -> HarmonizeReport:
+    """`python -m music_lstm evaluate --harmonize`: `evaluate_harmonize` on the run's held-out pieces
+    (`split.json`, read from the run's data folder, recorded in `data.json`, or `data_dir`), with the
+    HMM fit on its training pieces; the report is also written to `json_path` when given."""
+    from . import run_folder as rf
+    from .corpus import load_folder
+    from .errors import RunFolderError
+
+    folder = Path(run_dir)
+    train_names, val_names = rf.read_split(folder, " (train first, or pass the run folder with --run-dir)")
+    if not val_names:
+        raise RunFolderError(f"{folder / rf.SPLIT}: no held-out pieces to harmonize (train with --val-fraction > 0)")
+    if data_dir is None:
+        data_dir = rf.read_data(folder)["data_dir"]
+        if data_dir is None:
+            raise RunFolderError(f"{folder / rf.DATA}: no data folder recorded (pass --data-dir)")
+    run = rf.load_run(folder)
+    harmonizer = LSTMHarmonizer.from_run(run)  # a run of another encoding fails here, before the folder is read
+    corpus = load_folder(data_dir, recursive=rf.read_data(folder)["recursive"], log=log)
+
+    def voices(names):
+        return [corpus.pieces[n].voices for n in names if n in corpus.pieces and corpus.pieces[n].voices is not None]
+
+    held_out, trained = voices(val_names), voices(train_names)
+    if not held_out:
+        raise RunFolderError(f"{data_dir}: none of the run's held-out pieces is there with four voices")
+    if len(held_out) < len(val_names):
+        log(f"{data_dir}: {len(val_names) - len(held_out)} of the run's {len(val_names)} held-out pieces "
+            "are missing or not in four voices")
+    hmm = HMMHarmonizer().fit(trained) if trained else None
+    report = evaluate_harmonize(harmonizer, held_out, hmm, temperature=temperature, seed=seed)
+    if json_path is not None:
+        rf.write_json(json_path, report.to_json())
+    return report
 
 
 def format_table(report: HarmonizeReport) -> str:
