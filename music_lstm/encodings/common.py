@@ -220,3 +220,21 @@ class Grammar:
         """Read the prompt (batch, steps) before sampling begins."""
         for column in np.asarray(prompt).T:
             self.feed(column)
+
+
+def nearest_of_kind(token: str, known, classify) -> str | None:
+    """The known symbol of `token`'s kind closest in value (a pitch keeps struck/held if it can), where
+    `classify(symbol) -> (kind, value, struck)` is the encoding's own; None for a malformed token ("bad")
+    or when no known symbol has its kind."""
+    kind, value, struck = classify(token)
+    if kind == "bad":
+        return None
+    best = None
+    for k in known:
+        k_kind, k_value, k_struck = classify(k)
+        if k_kind != kind:
+            continue
+        score = (0.0 if value is None else abs(k_value - value), k_struck != struck)
+        if best is None or score < best[0]:
+            best = (score, k)
+    return best[1] if best else None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import Grammar, parse_duration, parse_pitch_token
+from .common import Grammar, nearest_of_kind, parse_duration, parse_pitch_token
 
 FRAME_END = "|"  # grid: end of one 16th-note frame
 MAX_VOICES = 8  # most pitches one slice may hold while sampling (the chorales have at most 9, rarely)
@@ -37,18 +37,7 @@ def kinds(symbols: list[str]) -> np.ndarray:
 
 def nearest_event(token: str, known: list[str]) -> str | None:
     """The known symbol of the same kind closest in value (a pitch keeps struck/held if it can)."""
-    kind, value, struck = classify(token)
-    if kind == "bad":
-        return None
-    best = None
-    for k in known:
-        k_kind, k_value, k_struck = classify(k)
-        if k_kind != kind:
-            continue
-        score = (0.0 if value is None else abs(k_value - value), k_struck != struck)
-        if best is None or score < best[0]:
-            best = (score, k)
-    return best[1] if best else None
+    return nearest_of_kind(token, known, classify)
 
 
 def texture(pieces: list[np.ndarray], symbols: list[str]) -> int:

@@ -32,7 +32,7 @@ import numpy as np
 from ..errors import EncodingError
 from ..events import Note, Piece
 from ..voice_leading import voice_ranges
-from .common import Decoded, Encoding, parse_pitch_name, pitch_name
+from .common import Decoded, Encoding, nearest_of_kind, parse_pitch_name, pitch_name
 from .common import Grammar as BaseGrammar
 
 VOICES = "SATB"  # the voices' names, and their index in every returned tuple of lines
@@ -197,18 +197,7 @@ def decode_satb(symbols: Sequence[str], open_start: bool = False, order: str = O
 def nearest_satb(symbol: str, known: Sequence[str]) -> str | None:
     """The known symbol of the same kind closest in value (a pitch keeps struck/held if it can);
     None for a malformed symbol or when no known symbol has its kind."""
-    kind, value, struck = classify(symbol)
-    if kind == "bad":
-        return None
-    best = None
-    for k in known:
-        k_kind, k_value, k_struck = classify(k)
-        if k_kind != kind:
-            continue
-        score = (0.0 if value is None else abs(k_value - value), k_struck != struck)
-        if best is None or score < best[0]:
-            best = (score, k)
-    return best[1] if best else None
+    return nearest_of_kind(symbol, known, classify)
 
 
 def rhythm_mask(symbols: Sequence[str]) -> np.ndarray:
