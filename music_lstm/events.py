@@ -74,7 +74,7 @@ def slices(notes: list[tuple[float, float, int]]) -> list[Slice]:
     return out
 
 
-def bar_phase(voices, bar: float = 4.0, step: float = 0.5) -> float:
+def bar_phase(voices, bar: float = 4.0, step: float = 0.25) -> float:
     """Where in the bar a piece cut from the middle of another should start, so that its notes fall on
     the beats: the shift `p` (a multiple of `step`, below `bar`) that puts most onsets on a beat, long
     notes on the bar's strong beats most of all. Time `t` of the piece then sits at `(t + p) % bar` of a

@@ -247,3 +247,5 @@ def test_bar_phase_puts_offbeat_music_back_on_the_beats():
     assert bar_phase([voice] * 4) == 3.5  # 0.5 + 3.5 = 4: the whole note lands on a downbeat
     on_beat = [(0.0, 2.0, 60), (2.0, 2.0, 62), (4.0, 4.0, 64)]
     assert bar_phase([on_beat] * 4) == 0.0
+    sixteenth_late = [(o + 0.25, d, p) for o, d, p in on_beat]  # generated music may start on any sixteenth
+    assert bar_phase([sixteenth_late] * 4) == 3.75
