@@ -92,6 +92,13 @@ def _generate_args(p: argparse.ArgumentParser, with_seed: bool = True) -> None:
                         "(by default sampling refuses it)")
     p.add_argument("--primer", default=None, help="MIDI file whose symbols start the piece")
     p.add_argument("--include-primer", action="store_true", help="write the primer into the output too")
+    _output_args(p)
+    if with_seed:
+        p.add_argument("--seed", type=int, default=None, help="random seed for a reproducible piece")
+
+
+def _output_args(p: argparse.ArgumentParser) -> None:
+    """The flags for what is written beside each piece: shared by generate and harmonize."""
     p.add_argument("--bpm", type=float, default=None, help="tempo of the output (default: the training data's, else 90)")
     p.add_argument("--instrument", default="0",
                    help="General MIDI program 0-127, or piano, harpsichord, organ, guitar, strings, choir, flute; four-voice "
@@ -105,8 +112,6 @@ def _generate_args(p: argparse.ArgumentParser, with_seed: bool = True) -> None:
     p.add_argument("--soundfont", default=None, metavar="FILE",
                    help="SoundFont (.sf2/.sf3) for --audio (default: $MUSIC_LSTM_SOUNDFONT, else the system's General MIDI one)")
     p.add_argument("--score", action="store_true", help="also engrave NAME.musicxml into SVG pages NAME.svg, NAME-2.svg, ... (Verovio)")
-    if with_seed:
-        p.add_argument("--seed", type=int, default=None, help="random seed for a reproducible piece")
 
 
 def _harmonize_args(p: argparse.ArgumentParser) -> None:
@@ -123,18 +128,7 @@ def _harmonize_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE,
                    help=f"0 = argmax (default: {DEFAULT_TEMPERATURE})")
-    p.add_argument("--bpm", type=float, default=None, help="tempo of the output (default: the training data's, else 90)")
-    p.add_argument("--instrument", default="0",
-                   help="General MIDI program 0-127 or a name (piano, organ, choir...), or four separated by commas, "
-                        "soprano to bass (default: 0 = piano)")
-    p.add_argument("--format", default="midi", choices=("midi", "musicxml"),
-                   help="midi, or musicxml to also write NAME.musicxml, a chorale score on two staves (default: midi)")
-    p.add_argument("--plot", action="store_true", help="also write a piano roll NAME.png beside each MIDI file")
-    p.add_argument("--audio", action="store_true", help="also play each MIDI file through FluidSynth into NAME.wav")
-    p.add_argument("--audio-format", default="wav", choices=("wav", "flac", "ogg"), help="--audio's format (default: wav)")
-    p.add_argument("--soundfont", default=None, metavar="FILE",
-                   help="SoundFont for --audio (default: $MUSIC_LSTM_SOUNDFONT, else the system's General MIDI one)")
-    p.add_argument("--score", action="store_true", help="also engrave NAME.musicxml into SVG pages (Verovio)")
+    _output_args(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
