@@ -41,6 +41,9 @@ class Config:
     # frames written as tokens in `jsb_order` (None: the file's default, high for sets, voices for voices).
     jsb: str | None = None
     jsb_order: str | None = None
+    # satb only: the network also reads the whole melody (soprano) through a bidirectional LSTM, to harmonize
+    # a given melody (melody_context.py); such a run harmonizes, it does not compose.
+    melody_context: bool = False
 
     def __post_init__(self):
         checks = {
@@ -62,6 +65,10 @@ class Config:
         self.encoder()  # a ConfigError names an unknown encoding, or durations where they do not apply
         if self.jsb_order is not None and self.jsb_order not in (*jsb.ORDERS, jsb.VOICES_ORDER):
             raise ConfigError(f"invalid jsb_order: {self.jsb_order!r} (choose from {', '.join((*jsb.ORDERS, jsb.VOICES_ORDER))})")
+        satb = encodings.satb.SATB.name
+        if self.melody_context and (self.encoder().name != satb or self.jsb):
+            raise ConfigError(f"invalid melody_context with {'--jsb' if self.jsb else 'encoding ' + repr(self.encoding)}: "
+                              f"a network that reads the melody needs the {satb} encoding")
         for name, ok in checks.items():
             if not ok:
                 raise ConfigError(f"invalid {name}: {getattr(self, name)!r}")

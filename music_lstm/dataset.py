@@ -81,21 +81,23 @@ def key_windows(variants: list[list[np.ndarray]], seq_len: int) -> tuple[np.ndar
 
 
 def tf_dataset(x: np.ndarray, y: np.ndarray, w: np.ndarray, batch_size: int, shuffle: bool, seed: int, factors=None):
-    """Batches of (inputs, targets, weights). Given (n, n_keys, steps) arrays, each window comes in one
+    """Batches of (inputs, targets, weights); `x` an array, or a tuple of them for a network of several
+    inputs. Given (n, n_keys, steps) arrays, each window comes in one
     key drawn at random, a new draw every epoch: transposition multiplies the data, not the epoch.
     With `factors` (vocab.Factors) the targets are split into the two parts' ids, one per softmax."""
     import tensorflow as tf
 
+    first_x = x[0] if isinstance(x, tuple) else x  # a tuple of inputs: the symbols first (melody_context)
     ds = tf.data.Dataset.from_tensor_slices((x, y, w))
     if shuffle:
-        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    if x.ndim == 3:
-        n_keys = x.shape[1]
+        ds = ds.shuffle(len(first_x), seed=seed, reshuffle_each_iteration=True)
+    if first_x.ndim == 3:
+        n_keys = first_x.shape[1]
         # A seeded random stream that is drawn anew on each pass (a tf.random op in `map` would
         # repeat the same keys every epoch).
         keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).map(lambda r: r % n_keys)
         ds = tf.data.Dataset.zip((ds, keys)).map(
-            lambda xyw, k: tuple(tf.gather(a, k) for a in xyw), num_parallel_calls=tf.data.AUTOTUNE
+            lambda xyw, k: tf.nest.map_structure(lambda a: tf.gather(a, k), xyw), num_parallel_calls=tf.data.AUTOTUNE
         )
     if factors is not None:
         first, second = tf.constant(factors.first_of), tf.constant(factors.second_of)

@@ -21,7 +21,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from . import jsb
+from . import jsb, melody_context
 from . import run_folder as rf
 from .augment import shifts
 from .callbacks import Checkpointer, CtrlC, HistoryWriter, TimeBudget, learning_rate, save_best
@@ -109,8 +109,10 @@ def _train(cfg, data_dir, run, resume, recursive, workers, use_cache, cache_dir,
         + (f"; training pieces in {len(keys)} keys ({cfg.transpose_low:+d}..{cfg.transpose_high:+d} semitones)" if len(keys) > 1 else ""))
 
     x, y, w = key_windows([[vocab.encode(s) for s in keyed] for keyed in variants], cfg.seq_len)
+    if cfg.melody_context:  # each window also carries its melody's frames (melody_context.py)
+        x = (x, *melody_context.key_windows(variants, cfg.seq_len))
     if len(keys) == 1:
-        x, y, w = x[:, 0], y[:, 0], w[:, 0]  # (windows, steps): no key to draw
+        x, y, w = x[:, 0] if not cfg.melody_context else tuple(a[:, 0] for a in x), y[:, 0], w[:, 0]  # no key to draw
     val_seqs = [vocab.encode(seqs[n]) for n in val_names]
 
     # Only now: a multi-worker strategy must exist before any TensorFlow op runs, and the parser pool
@@ -127,6 +129,8 @@ def _train(cfg, data_dir, run, resume, recursive, workers, use_cache, cache_dir,
     val_ds = None
     if val_seqs:
         vx, vy, vw = overlap_weights(val_seqs, cfg.seq_len)
+        if cfg.melody_context:
+            vx = (vx, *melody_context.windows([seqs[n] for n in val_names], cfg.seq_len))
         val_ds = shard_by_data(tf_dataset(vx, vy, vw, global_batch, shuffle=False, seed=seed, factors=factors))
 
     monitor = "val_loss" if val_ds is not None else "loss"
@@ -142,7 +146,10 @@ def _train(cfg, data_dir, run, resume, recursive, workers, use_cache, cache_dir,
         log(f"resuming after epoch {initial_epoch} (best {monitor} {state['best']:.4f}, learning rate {learning_rate(model.optimizer):.2g})")
     else:
         with strategy.scope():
-            model = build_model(len(vocab), cfg, factors.sizes if factors else None)
+            if cfg.melody_context:
+                model = melody_context.build_model(len(vocab), cfg)
+            else:
+                model = build_model(len(vocab), cfg, factors.sizes if factors else None)
         history, initial_epoch = [], 0
         checkpointer = Checkpointer(run, monitor, cfg.patience, cfg.lr_decay)
     writer = HistoryWriter(run, history)
