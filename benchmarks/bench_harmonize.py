@@ -1,17 +1,18 @@
-"""Time harmonizing a 16-bar melody (64 quarter notes) once the model is loaded: the forced-soprano
-LSTM (one sample, and the best of 8 as one batch) and the HMM baseline, median of 5 runs each.
+"""Time harmonizing a 16-bar melody (64 quarter notes) once the model is loaded: the network that reads
+the whole melody, the forced-soprano LSTM (the baseline, BachBot's way) and the HMM, median of 5 runs
+each, one sample and the best of 8 (one batch).
 
-The model and its vocabulary are found as in `harmonize_quality.py`; the melody is a held-out
-chorale's soprano, cut or repeated to 64 quarter notes.
+The melody is the soprano of the first held-out chorale of the run (its corpus.npz), repeated end to
+end and cut at 64 quarter notes. Both run folders default to the ones shipped with the package.
 
-    python benchmarks/bench_harmonize.py --voices /tmp/satb/voices.pkl --model /tmp/harmonize/satb_d3.keras
+    python benchmarks/bench_harmonize.py
+    python benchmarks/bench_harmonize.py --run-dir runs/harmonize --against runs/long
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import pickle
 import statistics
 import sys
 import time
@@ -19,11 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from music_lstm.dataset import split_pieces  # noqa: E402
-from music_lstm.encodings.satb import encode_satb  # noqa: E402
-from music_lstm.harmonize import LSTMHarmonizer  # noqa: E402
+from music_lstm import run_folder as rf  # noqa: E402
+from music_lstm.encodings.satb import decode_satb  # noqa: E402
+from music_lstm.harmonize import LSTMHarmonizer, system_name  # noqa: E402
 from music_lstm.hmm_harmonizer import HMMHarmonizer  # noqa: E402
-from music_lstm.vocab import Vocab  # noqa: E402
 
 QUARTERS = 64
 
@@ -53,27 +53,28 @@ def median_seconds(fn, runs=5) -> float:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--voices", required=True, help="pickle of the chorales' four voices")
-    ap.add_argument("--model", required=True, help="a satb model (.keras) trained on the same split")
+    ap.add_argument("--run-dir", default=str(rf.SHIPPED / "harmonize"), help="a --melody-context run folder")
+    ap.add_argument("--against", default=str(rf.SHIPPED / "compose"), help="a satb run folder, soprano forced")
     args = ap.parse_args()
-    chorales = pickle.load(open(args.voices, "rb"))["voices"]
-    train, held_out = split_pieces(list(chorales), 0.1, 0)
-    vocab = Vocab.from_sequences(encode_satb(chorales[n]) for n in train)
-    import keras
-
-    lstm = LSTMHarmonizer.from_keras(keras.saving.load_model(args.model, compile=False), vocab)
-    hmm = HMMHarmonizer().fit([chorales[n] for n in train])
-    melody = melody_of(chorales[held_out[0]][0])
-    lstm.harmonize(melody)  # warm up
-    rows = [
-        ("LSTM, soprano forced, 1 sample", median_seconds(lambda: lstm.harmonize(melody, seed=1))),
-        ("LSTM, soprano forced, best of 8", median_seconds(lambda: lstm.harmonize(melody, best_of=8, seed=1))),
-        ("HMM, chord per beat (Viterbi + voicing)", median_seconds(lambda: hmm.harmonize(melody))),
-    ]
-    print(f"{len(melody)} notes, {QUARTERS} quarter notes; {os.cpu_count()} CPUs; median of 5, seconds")
-    print("| harmonizer | seconds |\n|---|---|")
+    run = rf.load_run(args.run_dir)
+    chorales = [decode_satb(run.vocab.decode(ids)).voices for ids in run.corpus["train"] + run.corpus["val"]]
+    held_out = [decode_satb(run.vocab.decode(ids)).voices for ids in run.corpus["val"]]
+    melody = melody_of(held_out[0][0])
+    systems = [LSTMHarmonizer.from_run(run), LSTMHarmonizer.from_run(rf.load_run(args.against))]
+    hmm = HMMHarmonizer().fit(chorales[:len(run.corpus["train"])])
+    rows = []
+    for h in systems:
+        h.harmonize(melody)  # warm up
+        name = system_name(h)
+        rows.append((f"{name}, 1 sample", median_seconds(lambda: h.harmonize(melody, seed=1))))
+        rows.append((f"{name}, best of 8", median_seconds(lambda: h.harmonize(melody, best_of=8, seed=1))))
+    rows.append(("HMM, chord per beat (Viterbi + voicing)", median_seconds(lambda: hmm.harmonize(melody))))
+    load = os.getloadavg()[0]
+    print(f"{len(melody)} notes, {QUARTERS} quarter notes; {os.cpu_count()} CPUs, load {load:.1f}; median of 5, seconds")
+    print("| harmonizer | seconds | x baseline |\n|---|---|---|")
+    base = rows[2][1]
     for name, s in rows:
-        print(f"| {name} | {s:.3f} |")
+        print(f"| {name} | {s:.3f} | {s / base:.2f} |")
     return 0
 
 

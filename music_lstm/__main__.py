@@ -51,6 +51,8 @@ def _train_args(p: argparse.ArgumentParser) -> None:
                    help="symbols: chords (one per onset, chords without octaves; 'seed' is its old name), voiced "
                         f"(pitches + durations per onset), grid (16th frames), satb (four sung lines; needs four-part files) "
                         f"(default: {d.encoding})")
+    p.add_argument("--melody-context", action="store_true",
+                   help="satb: the network also reads the whole melody, to harmonize one (harmonize); such a run does not compose")
     p.add_argument("--durations", action="store_true", help="chords encoding: give each symbol its duration and keep rests")
     p.add_argument("--workers", type=int, default=None, help="parser processes (default: all cores)")
     p.add_argument("--no-cache", action="store_true", help="parse every file again, ignoring the parse cache")
@@ -120,7 +122,8 @@ def _harmonize_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("melody", metavar="MELODY",
                    help="a MIDI, MusicXML or .mxl file (a polyphonic one gives its top line), or tinyNotation text "
                         "such as \"tinyNotation: 4/4 c'4 d' e' f' g'2\"")
-    p.add_argument("--run-dir", default="runs/latest", help="satb run folder to read (default: runs/latest)")
+    p.add_argument("--run-dir", default=None,
+                   help="satb run folder to read (default: runs/latest when it exists, else the model shipped with music_lstm)")
     p.add_argument("--output", default="harmonized.mid", help="MIDI file to write (default: harmonized.mid)")
     p.add_argument("--num-outputs", type=int, default=1, help="harmonizations to write (default: 1)")
     p.add_argument("--best-of", type=int, default=1, metavar="K",
@@ -155,7 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="carry on from the run folder's last checkpoint with its saved settings (only --epochs, --max-minutes, --patience apply)")
 
     p = sub.add_parser("generate", help="write new MIDI from a trained run folder")
-    p.add_argument("--run-dir", default="runs/latest", help="run folder to read (default: runs/latest)")
+    p.add_argument("--run-dir", default=None,
+                   help="run folder to read (default: runs/latest when it exists, else the model shipped with music_lstm)")
     _generate_args(p)
 
     p = sub.add_parser("harmonize", help="write alto, tenor and bass under a melody with a trained satb run folder")
@@ -169,6 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--generated", nargs="+", metavar="FILE.mid", default=None, help="generated MIDI files to measure")
     p.add_argument("--crop", type=int, default=None, help="onsets each piece is cropped to (default: the training pieces' median)")
     p.add_argument("--json", default=None, metavar="FILE.json", help="also write the figures as JSON")
+    p.add_argument("--against", nargs="+", metavar="RUN_DIR", default=None,
+                   help="--harmonize: also harmonize with these satb run folders, one row each")
+    p.add_argument("--temperature", type=float, default=None,
+                   help="--harmonize: sampling temperature of the harmonizers (default: harmonize's)")
+    p.add_argument("--best-of", type=int, default=1, metavar="K",
+                   help="--harmonize: keep the likeliest of K samples per chorale (default: 1)")
     p.add_argument("--harmonize", action="store_true",
                    help="satb runs: harmonize the soprano of each held-out chorale and compare with Bach's and an HMM's")
 
@@ -186,7 +196,7 @@ def _config(args):
         dropout=args.dropout, batch_size=args.batch_size, epochs=args.epochs, learning_rate=args.learning_rate,
         lr_decay=args.lr_decay, transpose_low=args.transpose[0], transpose_high=args.transpose[1], patience=args.patience,
         val_fraction=args.val_fraction, max_minutes=args.max_minutes, seed=args.seed, jsb=args.jsb,
-        jsb_order=args.jsb_order,
+        jsb_order=args.jsb_order, melody_context=args.melody_context,
     )
 
 
@@ -238,7 +248,14 @@ def _evaluate(args) -> None:
 def _evaluate_harmonize(args) -> None:
     from .harmonize import evaluate_run, format_table
 
-    report = evaluate_run(args.run_dir, args.data_dir, args.json)
+    from .errors import ConfigError
+    from .harmonize import DEFAULT_TEMPERATURE
+
+    temperature = DEFAULT_TEMPERATURE if args.temperature is None else args.temperature
+    if temperature < 0 or args.best_of < 1:
+        raise ConfigError(f"invalid temperature {temperature} or best-of {args.best_of} (>= 0 and >= 1)")
+    report = evaluate_run(args.run_dir, args.data_dir, args.json, temperature=temperature, best_of=args.best_of,
+                          against=args.against or ())
     print(format_table(report))
     if args.json:
         print(f"wrote {args.json}")

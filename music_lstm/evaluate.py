@@ -93,6 +93,9 @@ def score_ngram(lm: KneserNey, pieces: list[np.ndarray]) -> dict:
 def evaluate(run_dir: str | os.PathLike = "runs/latest", log=lambda msg: print(msg, file=sys.stderr)) -> dict:
     """Score the run's model and the n-gram baselines on its held-out pieces; write `evaluation.json`."""
     run = rf.load_run(run_dir)
+    if run.config.melody_context:
+        raise RunFolderError(f"{run.path}: a run that harmonizes a given melody (--melody-context): "
+                             "measure it with evaluate --harmonize")
     train, val = run.corpus["train"], [p for p in run.corpus["val"] if len(p) >= 2]
     if not val:
         raise RunFolderError(f"{run.path / rf.SPLIT}: no held-out piece to evaluate on (train with --val-fraction > 0)")

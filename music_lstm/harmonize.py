@@ -45,6 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import melody_context
 from .encodings import satb
 from .errors import MelodyError
 from .events import Note
@@ -115,9 +116,17 @@ class LSTMHarmonizer:
 
     @classmethod
     def from_keras(cls, model, vocab: Vocab, **options) -> "LSTMHarmonizer":
+        """A network of `model.build_model` (left to right), or of `melody_context.build_model` (reads the
+        whole melody too)."""
+        if melody_context.is_melody_model(model):
+            return cls(melody_context.MelodyStepper(model), vocab, **options)
         from .stepper import LSTMStepper
 
         return cls(LSTMStepper.from_keras(model), vocab, **options)
+
+    @property
+    def reads_melody(self) -> bool:
+        return isinstance(self.stepper, melody_context.MelodyStepper)
 
     @classmethod
     def from_run(cls, run, **options) -> "LSTMHarmonizer":
@@ -216,6 +225,8 @@ class LSTMHarmonizer:
         rows: list[list[int]] = [[] for _ in range(batch)]
         log_prob = np.zeros(batch)
         self.stepper.reset(batch)
+        if self.reads_melody:
+            self.stepper.set_melody(melody_context.frame_symbols(melody, float(start)))
         probs = None
         slot = 0
         last_voice = len(self.roles) - 2
@@ -253,7 +264,10 @@ class LSTMHarmonizer:
                     if role in "vD":
                         log_prob[r] += math.log(max(probs[r, ids[r]], 1e-300))
             grammar.feed(ids)  # the lookahead symbol is no satb symbol: the grammar skips it
-            probs = self.stepper.step(ids)
+            if self.reads_melody:  # the melody where the next symbol's group begins (times move at a length)
+                probs = self.stepper.step(ids, np.array([melody_context.frame_of(float(t)) for t in times]))
+            else:
+                probs = self.stepper.step(ids)
             slot = (slot + 1) % len(self.roles)
         out = []
         for g in range(num_outputs):
@@ -298,7 +312,10 @@ class LSTMHarmonizer:
         B symbols were outside the vocabulary (not counted)."""
         symbols = lookahead_symbols(voices, self.order) if self.lookahead else satb.encode_satb(voices, self.order)
         ids = self.vocab.encode(symbols)
-        probs = self.stepper.probabilities(ids[None, :])[0]  # (steps, vocab)
+        if self.reads_melody:
+            probs = self.stepper.probabilities(ids[None, :], *melody_context.piece_inputs(symbols))[0]
+        else:
+            probs = self.stepper.probabilities(ids[None, :])[0]  # (steps, vocab)
         bits, unknown = 0.0, 0
         voice_at = [k for k, role in enumerate(self.roles) if role == "v"]  # the group's voice positions
         slots = {voice_at[self.order.index(v) - 1] for v in "ATB"}
@@ -351,7 +368,7 @@ def harmonize_files(run_dir, source, output="harmonized.mid", num_outputs: int =
                     soundfont=None, score: bool = False, bpm: float | None = None,
                     log=lambda msg: print(msg, file=sys.stderr)) -> list:
     """`python -m music_lstm harmonize`: read the melody (`midi_io.read_melody`), then the satb run
-    folder, harmonize it `num_outputs` times and write each as four-track MIDI at `output` (numbered
+    folder (`run_dir`; None: runs/latest, else the model shipped with the package), harmonize it `num_outputs` times and write each as four-track MIDI at `output` (numbered
     `_1`, `_2`... when several) with what generate writes beside its MIDI files (`generate.write_piece`:
     MusicXML, piano roll, audio, score pages). Returns the MIDI files, then the others. Every check
     (settings, melody, run folder, the model's reach) comes before the first file is written."""
@@ -359,7 +376,7 @@ def harmonize_files(run_dir, source, output="harmonized.mid", num_outputs: int =
     from .errors import ConfigError
     from .generate import DEFAULT_BPM, check_rendering, output_paths, write_piece
     from .instruments import voice_programs
-    from .run_folder import load_run
+    from .run_folder import load_run, resolve_run
 
     programs = voice_programs(instrument)
     check_rendering(fmt, audio, audio_format, soundfont)
@@ -374,7 +391,7 @@ def harmonize_files(run_dir, source, output="harmonized.mid", num_outputs: int =
     if message:
         log(message)
     name = midi_io.TINY if str(source).lstrip().startswith(midi_io.TINY) else str(source)
-    run = load_run(run_dir)
+    run = load_run(resolve_run(run_dir, "harmonize", log))  # None: runs/latest, else the shipped model
     harmonizer = LSTMHarmonizer.from_run(run)
     key = midi_io.melody_key(melody)
     log(f"harmonizing {len(melody)} notes in {key} with the run folder {run.path}")
@@ -430,24 +447,36 @@ MEASURE_NAMES = {
 }
 
 
+def system_name(harmonizer: LSTMHarmonizer) -> str:
+    """How a harmonizer's row is named in the report."""
+    from .ngram import NgramStepper
+
+    if isinstance(harmonizer.stepper, NgramStepper):
+        return f"KN {harmonizer.stepper.model.order}-gram, soprano forced"
+    return "LSTM, whole melody" if harmonizer.reads_melody else "LSTM, soprano forced"
+
+
 def evaluate_harmonize(harmonizer, pieces: Sequence[Sequence[Sequence[Note]]],
                        hmm: HMMHarmonizer | None = None, temperature: float = DEFAULT_TEMPERATURE, best_of: int = 1,
-                       seed: int = 0) -> HarmonizeReport:
+                       seed: int = 0, others: Sequence[LSTMHarmonizer] = ()) -> HarmonizeReport:
     """Harmonize the soprano of each held-out piece (S, A, T, B voices) with the LSTM and the HMM,
     and compare with Bach's own alto, tenor and bass. A piece whose soprano the LSTM cannot write
     (a pitch or a length it never saw) is left out for every system, and listed in `skipped`.
     The LSTM's NLL scores Bach's A, T, B symbols; the HMM's scores only his chord per beat (see
     hmm_harmonizer), so the two are not the same quantity. Bach's row gives his own voice-leading figures on the same pieces. `harmonizer` is an
-    LSTMHarmonizer, a satb `run_folder.Run`, or None (the HMM alone)."""
+    LSTMHarmonizer, a satb `run_folder.Run`, or None (the HMM alone); `others` are more harmonizers
+    measured the same way (another run's network, an n-gram behind `ngram.NgramStepper`)."""
     if harmonizer is not None and not isinstance(harmonizer, LSTMHarmonizer):
         harmonizer = LSTMHarmonizer.from_run(harmonizer)
+    harmonizers = ([harmonizer] if harmonizer is not None else []) + list(others)
     pieces = [tuple(list(v) for v in p) for p in pieces if all(p)]
     skipped = []
-    if harmonizer is not None:  # a soprano the network cannot write (a pitch it never saw): left out for all
+    if harmonizers:  # a soprano some network cannot write (a pitch it never saw): left out for all
         kept = []
         for k, p in enumerate(pieces):
             try:
-                harmonizer._plan(p[0], f"piece {k + 1}")
+                for h in harmonizers:
+                    h._plan(p[0], f"piece {k + 1}")
                 kept.append(p)
             except MelodyError as e:
                 skipped.append(str(e))
@@ -459,11 +488,12 @@ def evaluate_harmonize(harmonizer, pieces: Sequence[Sequence[Sequence[Note]]],
     systems: dict[str, list] = {}
     nll: dict[str, tuple[float, float]] = {}
     rng = np.random.default_rng(seed)
-    if harmonizer is not None:
-        systems["LSTM, soprano forced"] = [harmonizer.harmonize(p[0], best_of=best_of, temperature=temperature,
-                                                                seed=rng)[0].voices for p in pieces]
-        scores = [harmonizer.nll_bits(p) for p in pieces]
-        nll["LSTM, soprano forced"] = (sum(s[0] for s in scores), sum(s[1] for s in scores))
+    for h in harmonizers:
+        name = system_name(h)
+        systems[name] = [h.harmonize(p[0], best_of=best_of, temperature=temperature, seed=rng)[0].voices
+                         for p in pieces]
+        scores = [h.nll_bits(p) for p in pieces]
+        nll[name] = (sum(s[0] for s in scores), sum(s[1] for s in scores))
     if hmm is not None:
         systems["HMM, chord per beat"] = [hmm.harmonize(p[0]) for p in pieces]
         scores = [hmm.nll_bits(p) for p in pieces]
@@ -491,11 +521,16 @@ def evaluate_harmonize(harmonizer, pieces: Sequence[Sequence[Sequence[Note]]],
     return HarmonizeReport(rows, len(pieces), skipped)
 
 
+NGRAM_ORDER = 6  # the n-gram harmonizer's order: it reads the group before whole (five symbols)
+
+
 def evaluate_run(run_dir, data_dir=None, json_path=None, temperature: float = DEFAULT_TEMPERATURE, seed: int = 0,
+                 best_of: int = 1, against: Sequence = (), ngram_order: int | None = NGRAM_ORDER,
                  log=lambda msg: print(msg, file=sys.stderr)) -> HarmonizeReport:
     """`python -m music_lstm evaluate --harmonize`: `evaluate_harmonize` on the run's held-out pieces
     (`split.json`, read from the run's data folder, recorded in `data.json`, or `data_dir`), with the
-    HMM fit on its training pieces; the report is also written to `json_path` when given."""
+    HMM and a Kneser-Ney n-gram of `ngram_order` (None: none) fit on its training pieces, and the satb
+    run folders `against` harmonizing the same pieces; the report is also written to `json_path`."""
     from . import run_folder as rf
     from .corpus import load_folder
     from .errors import RunFolderError
@@ -522,7 +557,14 @@ def evaluate_run(run_dir, data_dir=None, json_path=None, temperature: float = DE
         log(f"{data_dir}: {len(val_names) - len(held_out)} of the run's {len(val_names)} held-out pieces "
             "are missing or not in four voices")
     hmm = HMMHarmonizer().fit(trained) if trained else None
-    report = evaluate_harmonize(harmonizer, held_out, hmm, temperature=temperature, seed=seed)
+    others = [LSTMHarmonizer.from_run(rf.load_run(other)) for other in against]
+    if ngram_order and run.corpus["train"]:
+        from .ngram import KneserNey, NgramStepper
+
+        kn = KneserNey(ngram_order, len(run.vocab)).fit(run.corpus["train"])
+        others.append(LSTMHarmonizer(NgramStepper(kn), run.vocab))
+    report = evaluate_harmonize(harmonizer, held_out, hmm, temperature=temperature, best_of=best_of, seed=seed,
+                                others=others)
     if json_path is not None:
         rf.write_json(json_path, report.to_json())
     return report

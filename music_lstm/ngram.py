@@ -101,3 +101,26 @@ def _discount(counts: list[int]) -> float:
     if n1 == 0:
         return 0.5
     return min(0.95, max(0.05, n1 / (n1 + 2 * n2)))
+
+
+class NgramStepper:
+    """A `KneserNey` model behind the stepper interface the samplers use (`stepper.LSTMStepper`):
+    `reset(batch)`, then `step(ids)` gives each row's next-id distribution given what it was fed."""
+
+    def __init__(self, model: KneserNey):
+        self.model = model
+        self.reset(1)
+
+    def reset(self, batch: int) -> None:
+        self.history: list[list[int]] = [[] for _ in range(batch)]
+
+    def step(self, ids) -> np.ndarray:
+        for row, i in zip(self.history, np.asarray(ids).tolist()):
+            row.append(int(i))
+        return np.stack([self.model.probs(row) for row in self.history])
+
+    def probabilities(self, ids: np.ndarray) -> np.ndarray:
+        """(batch, steps, vocab): the distribution after each id of each row, from a fresh start."""
+        ids = np.atleast_2d(np.asarray(ids))
+        self.reset(ids.shape[0])
+        return np.stack([self.step(ids[:, t]) for t in range(ids.shape[1])], axis=1)
