@@ -24,7 +24,7 @@ import numpy as np
 from .errors import ConfigError, EncodingError, MusicLSTMError, RunFolderError
 from .events import bar_phase
 from .instruments import voice_programs
-from .run_folder import CORPUS, MODEL, Run, load_run
+from .run_folder import CORPUS, MODEL, Run, load_run, resolve_run
 from .sampling import Sampling, generate_ids
 
 DEFAULT_BPM = 90.0  # when neither --bpm nor the training data gives a tempo
@@ -117,7 +117,7 @@ def write_piece(path: Path, notes, voices, bpm: float, programs, fmt: str = "mid
 
 
 def generate(
-    run_dir: str | os.PathLike = "runs/latest",
+    run_dir: str | os.PathLike | None = None,
     output: str | os.PathLike = "generated_midi.mid",
     length: int = 500,
     sampling: Sampling | dict | None = None,
@@ -150,10 +150,13 @@ def generate(
         raise ConfigError(f"invalid length: {length} (must be >= 1)")
     if num_outputs < 1:
         raise ConfigError(f"invalid num_outputs: {num_outputs} (must be >= 1)")
-    run = run or load_run(run_dir)
+    run = run or load_run(resolve_run(run_dir, "compose", log))  # None: runs/latest, else the shipped model
     if run.config.jsb:
         raise ConfigError(f"{run.path}: a run trained on JSB Chorales frames (--jsb); generate writes MIDI only from "
                           "runs trained on MIDI files")
+    if run.config.melody_context:
+        raise ConfigError(f"{run.path}: a run that harmonizes a given melody (--melody-context) does not compose: "
+                          "use harmonize with it, or generate with another run folder")
     encoding = run.config.encoder()
     if not isinstance(sampling, Sampling):
         sampling = dataclasses.replace(encoding.default_sampling(), **(sampling or {}))

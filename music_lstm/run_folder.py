@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -46,6 +47,50 @@ STATE = "train_state.json"
 EVALUATION = "evaluation.json"
 # What a new training run removes first, so nothing of an old run is mistaken for this one's.
 STALE = (CHECKPOINT, STATE, MODEL, EVALUATION, HISTORY, HISTORY_PLOT)
+
+
+LATEST = Path("runs") / "latest"  # where `train` writes by default, and where generate and harmonize look first
+SHIPPED = Path(__file__).parent / "shipped"  # run folders that come with the package: compose/ and harmonize/
+SHIPPED_TASKS = ("compose", "harmonize")
+SHIPPED_FILES = (MODEL, VOCAB, CONFIG, SPLIT, DATA, CORPUS)  # what a shipped run folder holds
+
+
+def resolve_run(run_dir, task: str, log=lambda msg: print(msg, file=sys.stderr)) -> Path:
+    """The run folder for `generate` (task "compose") or `harmonize`: `run_dir` when given; else
+    runs/latest when it exists; else the run folder shipped with the package for that task. Says in one
+    line which of the last two it took."""
+    if task not in SHIPPED_TASKS:
+        raise ValueError(f"invalid task: {task!r} (choose from {', '.join(SHIPPED_TASKS)})")
+    if run_dir is not None:
+        return Path(run_dir)
+    if LATEST.is_dir():
+        log(f"using {LATEST} (the last run trained here; --run-dir to choose another)")
+        return LATEST
+    log(f"no {LATEST} here: using the model shipped with music_lstm for {'composing' if task == 'compose' else 'harmonizing'} "
+        f"(python -m music_lstm train makes your own)")
+    return SHIPPED / task
+
+
+def ship(run_dir, task: str) -> Path:
+    """Copy a trained run folder's `SHIPPED_FILES` into the package as the model for `task`
+    (`SHIPPED / task`), checked first with `load_run`; returns the folder.
+
+        python -c "from music_lstm.run_folder import ship; ship('runs/long', 'compose')"
+    """
+    if task not in SHIPPED_TASKS:
+        raise ValueError(f"invalid task: {task!r} (choose from {', '.join(SHIPPED_TASKS)})")
+    run = load_run(run_dir)
+    if task == "compose" and run.config.melody_context:
+        raise RunFolderError(f"{run.path}: a --melody-context run harmonizes; it cannot ship as the model that composes")
+    target = SHIPPED / task
+    target.mkdir(parents=True, exist_ok=True)
+    for name in SHIPPED_FILES:
+        if name == MODEL:
+            save_model(run.model, target / name)  # loaded uncompiled: no optimizer state in the package
+            continue
+        with atomic_path(target / name) as tmp:
+            Path(tmp).write_bytes((run.path / name).read_bytes())
+    return target
 
 
 # --- atomic writes ---------------------------------------------------------------------------------

@@ -1,0 +1,57 @@
+"""The run folders that ship with the package: small enough, loadable, and what generate and harmonize
+use without --run-dir when there is no runs/latest (saying so in one line)."""
+
+from pathlib import Path
+
+import pytest
+
+from music_lstm import midi_io
+from music_lstm import run_folder as rf
+from music_lstm.__main__ import main
+
+TUNE = "tinyNotation: 4/4 c'4 d' e' f' g'2 e'2 c'1"
+TUNE_NOTES = [(0.0, 1.0, 72), (1.0, 1.0, 74), (2.0, 1.0, 76), (3.0, 1.0, 77), (4.0, 2.0, 79), (6.0, 2.0, 76),
+              (8.0, 4.0, 72)]
+
+
+def test_the_shipped_run_folders_hold_what_they_need_and_fit_in_20_mb():
+    total = 0
+    for task in rf.SHIPPED_TASKS:
+        folder = rf.SHIPPED / task
+        assert sorted(p.name for p in folder.iterdir()) == sorted(rf.SHIPPED_FILES), task
+        total += sum(p.stat().st_size for p in folder.iterdir())
+    assert total <= 20 * 2**20
+    assert rf.read_config(rf.SHIPPED / "harmonize" / rf.CONFIG).melody_context
+    assert not rf.read_config(rf.SHIPPED / "compose" / rf.CONFIG).melody_context
+
+
+def test_resolve_run_takes_the_given_folder_then_runs_latest_then_the_shipped_one(tmp_path, monkeypatch):
+    said = []
+    monkeypatch.chdir(tmp_path)
+    assert rf.resolve_run("mine", "compose", said.append) == Path("mine") and said == []
+    assert rf.resolve_run(None, "harmonize", said.append) == rf.SHIPPED / "harmonize"
+    assert len(said) == 1 and "shipped" in said[0]
+    (tmp_path / "runs" / "latest").mkdir(parents=True)
+    assert rf.resolve_run(None, "compose", said.append) == rf.LATEST
+    assert len(said) == 2 and "runs/latest" in said[1]
+    with pytest.raises(ValueError):
+        rf.resolve_run(None, "sing")
+
+
+@pytest.mark.slow
+def test_a_fresh_install_harmonizes_a_typed_tune_with_the_shipped_model(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # no runs/ here
+    assert main(["harmonize", TUNE, "--output", "h.mid"]) == 0
+    captured = capsys.readouterr()
+    assert "shipped" in captured.err.splitlines()[0]
+    piece = midi_io.read_midi(tmp_path / "h.mid")
+    assert piece.voices is not None and piece.voices[0] == TUNE_NOTES and all(piece.voices[1:])
+
+
+@pytest.mark.slow
+def test_a_fresh_install_generates_four_parts_with_the_shipped_model(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["generate", "--output", "g.mid", "--length", "60"]) == 0
+    assert "shipped" in capsys.readouterr().err.splitlines()[0]
+    piece = midi_io.read_midi(tmp_path / "g.mid")
+    assert piece.voices is not None and all(piece.voices)
