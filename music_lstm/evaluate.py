@@ -105,6 +105,10 @@ def evaluate(run_dir: str | os.PathLike = "runs/latest", log=lambda msg: print(m
     models = {"lstm": score_model(run.model, val, run.factors)}
     for order, name in ((2, "kn_bigram"), (3, "kn_trigram")):
         models[name] = score_ngram(KneserNey(order, vocab_size).fit(train), val)
+    if not run.config.jsb:  # the held-out music's length: every model's total NLL per quarter note too
+        quarters = sum(run.encoding.decode(run.vocab.decode(p)).end for p in val)
+        for m in models.values():
+            m["bits_per_quarter"] = m["cross_entropy"] * m["symbols"] / math.log(2) / quarters if quarters else float("nan")
     report = {
         "pieces": len(val),
         "targets": targets,
@@ -134,10 +138,12 @@ def format_table(report: dict) -> str:
     lines = [
         f"held-out: {report['pieces']} pieces, {report['targets'] - report['unknown_targets']} symbols scored, "
         f"{report['unknown_targets']} unknown left out (OOV rate {report['oov_rate']:.2%}); vocabulary {report['vocab_size']}",
-        f"{'model':<12} {'cross-entropy':>13} {'perplexity':>10} {'top-1':>7} {'top-5':>7}",
+        f"{'model':<12} {'cross-entropy':>13} {'perplexity':>10} {'top-1':>7} {'top-5':>7} {'bits/quarter':>12}",
     ]
     for name, m in report["models"].items():
-        lines.append(f"{name:<12} {m['cross_entropy']:>13.4f} {m['perplexity']:>10.2f} {m['top1']:>7.1%} {m['top5']:>7.1%}")
+        per_quarter = f"{m['bits_per_quarter']:>12.2f}" if "bits_per_quarter" in m else f"{'-':>12}"
+        lines.append(f"{name:<12} {m['cross_entropy']:>13.4f} {m['perplexity']:>10.2f} {m['top1']:>7.1%} {m['top5']:>7.1%} "
+                     + per_quarter)
     test = report.get("jsb_test")
     if test:
         lines.append(f"JSB test split of {test['file']} ({test['sequences']} sequences, {test['frames']} frames, "

@@ -93,6 +93,13 @@ def test_evaluate_scores_model_and_baselines_exactly(run2, tmp_path, capsys):
     lstm = report["models"]["lstm"]
     assert lstm["symbols"] == n and lstm["cross_entropy"] == pytest.approx(nll / n, rel=1e-5)
     assert lstm["perplexity"] == pytest.approx(math.exp(nll / n), rel=1e-5)
+    # per quarter note of the held-out music: the same NLL over the decoded pieces' length
+    from music_lstm.run_folder import read_config
+
+    encoding = read_config(run / "config.json").encoder()
+    quarters = sum(encoding.decode(read_vocab(run / "vocab.json").decode(p)).end for p in val)
+    assert quarters > 0 and lstm["bits_per_quarter"] == pytest.approx(nll / math.log(2) / quarters, rel=1e-5)
+    assert "bits/quarter" in out
     for m in report["models"].values():
         assert 0 <= m["top1"] <= m["top5"] <= 1 and m["perplexity"] < report["vocab_size"] * 10
 
