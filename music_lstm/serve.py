@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import errno
 import json
 import re
@@ -50,7 +51,8 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 UPLOAD_LIMIT = 1 << 20  # bytes of an uploaded melody file; a chorale melody is a few kB
 BODY_LIMIT = UPLOAD_LIMIT * 4 // 3 + 4096  # the upload in base64 and the JSON around it
 MELODY_SUFFIXES = (".mid", ".midi", ".xml", ".musicxml", ".mxl")
-MAX_LENGTH = 2000  # symbols a page may ask `generate` for (the CLI's default is 500)
+DEFAULT_LENGTH = 500  # symbols to compose, as `generate`'s --length
+MAX_LENGTH = 2000  # the most a page may ask for
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")  # a request folder or a file in it
 CONTENT_TYPES = {
     ".mid": "audio/midi",
@@ -103,7 +105,7 @@ class Studio:
 
         run = load_run(self.run_dir)
         self.defaults = {"temperature": run.config.encoder().default_sampling().temperature,
-                         "harmonize_temperature": DEFAULT_TEMPERATURE, "length": 500}
+                         "harmonize_temperature": DEFAULT_TEMPERATURE, "length": DEFAULT_LENGTH}
         self.four_voices = run.config.encoder().voices == 4
         return self.defaults
 
@@ -117,10 +119,10 @@ class Studio:
     def compose(self, params: dict) -> dict:
         from .generate import generate
 
-        length = _number(params, "length", int, 1, MAX_LENGTH, default=500)
-        temperature = _number(params, "temperature", float, 0.0, 10.0, default=None)
-        seed = _seed(params)
-        sampling = {"temperature": temperature} if temperature is not None else None
+        settings = Settings.read(params)
+        length = DEFAULT_LENGTH if settings.length is None else settings.length
+        sampling = None if settings.temperature is None else dict(temperature=settings.temperature)
+        seed = settings.seed_or_new()
         return self._job("compose", seed, lambda folder, log: generate(
             self.run_dir, "chorale.mid", length=length, sampling=sampling, seed=seed, output_dir=folder,
             **self._outputs(), log=log))
@@ -128,8 +130,9 @@ class Studio:
     def harmonize(self, params: dict) -> dict:
         from .harmonize import DEFAULT_TEMPERATURE, harmonize_files
 
-        temperature = _number(params, "temperature", float, 0.0, 10.0, default=DEFAULT_TEMPERATURE)
-        seed = _seed(params)
+        settings = Settings.read(params)
+        temperature = DEFAULT_TEMPERATURE if settings.temperature is None else settings.temperature
+        seed = settings.seed_or_new()
         upload = params.get("file")
         text = params.get("melody")
         if upload is None and not (isinstance(text, str) and text.strip()):
@@ -176,8 +179,8 @@ class Studio:
                 files["score"].append(url)
             elif path.suffix in FILE_KINDS:
                 files[FILE_KINDS[path.suffix]] = url
-        return {"id": folder.name, "seed": seed, "files": files, "seconds": round(time.perf_counter() - start, 2),
-                "messages": [self._public(m, folder, upload_name) for m in messages]}
+        return dict(id=folder.name, seed=seed, files=files, seconds=round(time.perf_counter() - start, 2),
+                    messages=[self._public(m, folder, upload_name) for m in messages])
 
     def _public(self, message: str, folder: Path, upload_name: str | None = None) -> str:
         """A message without the server's own folders in it; an upload is named by its own name."""
@@ -208,25 +211,40 @@ class Studio:
         return real
 
 
-def _number(params: dict, key: str, kind, low, high, default):
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """The settings a request may give, each optional (None: the default), checked against `RANGES`."""
+
+    length: int | None = None  # symbols to compose
+    temperature: float | None = None
+    seed: int | None = None
+
+    @classmethod
+    def read(cls, params: dict) -> Settings:
+        """The settings in a request's JSON; a value of the wrong kind or out of range is a RequestError."""
+        return cls(**{f.name: _number(params, f.name, *RANGES[f.name]) for f in dataclasses.fields(cls)})
+
+    def seed_or_new(self) -> int:
+        """The seed asked for, else a new one (given back to the page, so a result can be made again)."""
+        return secrets.randbelow(2**31) if self.seed is None else self.seed
+
+
+RANGES = dict(length=(int, 1, MAX_LENGTH), temperature=(float, 0.0, 10.0), seed=(int, 0, 2**32 - 1))
+
+
+def _number(params: dict, key: str, kind, low, high):
     value = params.get(key)
     if value is None or value == "":
-        return default
+        return None
     try:
         number = kind(value)
         if kind is int and number != float(value):
             raise ValueError
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise RequestError(400, f"{key}: {value!r} is not {'a whole number' if kind is int else 'a number'}") from None
     if not low <= number <= high:
         raise RequestError(400, f"{key}: {value} is out of range ({low} to {high})")
     return number
-
-
-def _seed(params: dict) -> int:
-    """The seed asked for, else a new one (given back to the page, so a result can be made again)."""
-    seed = _number(params, "seed", int, 0, 2**32 - 1, default=None)
-    return secrets.randbelow(2**31) if seed is None else seed
 
 
 def _save_upload(upload, folder: Path) -> Path:
