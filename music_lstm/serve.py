@@ -65,7 +65,8 @@ FILE_KINDS = {".mid": "midi", ".musicxml": "musicxml", ".png": "roll", ".wav": "
 
 
 def resolve_run_dir(run_dir, log) -> Path:
-    """The run folder every request reads: the one given, else runs/latest. The one place it is chosen."""
+    """The run folder every request reads: the one given, else runs/latest. The one place it is chosen
+    (`log` takes a line saying which, where the choice needs one)."""
     return Path(run_dir if run_dir is not None else DEFAULT_RUN_DIR)
 
 

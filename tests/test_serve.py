@@ -208,6 +208,11 @@ def test_no_soundfont_is_a_message_not_a_crash(tmp_path):
 
 # --- the command ----------------------------------------------------------------------------------------
 
+def test_the_run_folder_is_the_one_given_else_runs_latest(tmp_path):
+    assert serve.resolve_run_dir(None, print) == Path("runs/latest")
+    assert serve.resolve_run_dir(tmp_path / "mine", print) == tmp_path / "mine"
+
+
 def test_serve_help_does_not_import_tensorflow():
     code = ("import sys; from music_lstm.__main__ import main\n"
             "try:\n    main(['serve', '--help'])\nexcept SystemExit:\n    pass\n"
