@@ -53,12 +53,15 @@ def server(tiny_satb_run, tmp_path_factory):
     """`python -m music_lstm serve` on a free port (--port 0); yields its address."""
     _browser_or_skip()
     out = tmp_path_factory.mktemp("served")
-    proc = subprocess.Popen([sys.executable, "-m", "music_lstm", "serve", "--port", "0", "--run-dir", str(tiny_satb_run),
-                             "--output-dir", str(out)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = out.parent / "serve_stderr.txt"  # a file, not a pipe: nothing read from a pipe could stall the server
+    with open(log, "w") as stderr:
+        proc = subprocess.Popen([sys.executable, "-m", "music_lstm", "serve", "--port", "0", "--run-dir",
+                                 str(tiny_satb_run), "--output-dir", str(out / "files")],
+                                cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True)
     try:
         line = proc.stdout.readline()  # "serving RUN on http://127.0.0.1:PORT/ (...)", once it listens
         match = re.search(r"http://127\.0\.0\.1:\d+/", line)
-        assert match, f"no address in {line!r}; stderr: {proc.stderr.read() if proc.poll() is not None else ''}"
+        assert match, f"no address in {line!r}; stderr: {log.read_text()}"
         yield match[0]
     finally:
         proc.terminate()
