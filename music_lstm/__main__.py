@@ -183,7 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="satb runs: harmonize the soprano of each held-out chorale and compare with Bach's and an HMM's")
 
     p = sub.add_parser("serve", help="a local web page to compose and harmonize in a browser (on 127.0.0.1 only)")
-    p.add_argument("--run-dir", default=None, help="run folder to read (default: runs/latest)")
+    p.add_argument("--run-dir", default=None,
+                   help="run folder to read (default: runs/latest when it exists, else the models shipped with music_lstm)")
     p.add_argument("--port", type=int, default=8000, help="port to listen on, 0 = any free one (default: 8000)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on; any other than 127.0.0.1 lets other machines use the page, "

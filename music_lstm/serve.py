@@ -46,7 +46,7 @@ from urllib.parse import unquote, urlsplit
 from .errors import ConfigError, MusicLSTMError
 from .run_folder import atomic_path
 
-DEFAULT_RUN_DIR = "runs/latest"
+TASKS = ("compose", "harmonize")  # what the page does, each with its own run folder (run_folder.resolve_run)
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 UPLOAD_LIMIT = 1 << 20  # bytes of an uploaded melody file; a chorale melody is a few kB
 BODY_LIMIT = UPLOAD_LIMIT * 4 // 3 + 4096  # the upload in base64 and the JSON around it
@@ -64,10 +64,12 @@ CONTENT_TYPES = {
 FILE_KINDS = {".mid": "midi", ".musicxml": "musicxml", ".png": "roll", ".wav": "audio"}  # .svg: "score", a list
 
 
-def resolve_run_dir(run_dir, log) -> Path:
-    """The run folder every request reads: the one given, else runs/latest. The one place it is chosen
-    (`log` takes a line saying which, where the choice needs one)."""
-    return Path(run_dir if run_dir is not None else DEFAULT_RUN_DIR)
+def resolve_run_dir(run_dir, task: str, log) -> Path:
+    """The run folder a task's requests read: the one given, else runs/latest when it exists, else the
+    model shipped for the task (`log` takes one line saying which). The one place it is chosen."""
+    from .run_folder import resolve_run
+
+    return resolve_run(run_dir, task, log)
 
 
 class RequestError(MusicLSTMError):
@@ -79,23 +81,25 @@ class RequestError(MusicLSTMError):
 
 
 class Studio:
-    """What the page asks for, done into `root`: one new folder per request, one job at a time."""
+    """What the page asks for, done into `root`: one new folder per request, one job at a time.
+    `runs`: the run folder of each task ("compose", "harmonize"), or one folder for both."""
 
-    def __init__(self, run_dir, root, soundfont=None):
+    def __init__(self, runs, root, soundfont=None):
         from .render import audio_problem
 
-        self.run_dir = Path(run_dir)
+        self.runs = {t: Path(runs[t]) for t in TASKS} if isinstance(runs, dict) else {t: Path(runs) for t in TASKS}
+        self.unavailable: dict[str, str] = {}  # task -> why the page cannot do it (its button is off)
         Path(root).mkdir(parents=True, exist_ok=True)
         self.root = Path(root).resolve()
         self.soundfont = soundfont
         self.no_audio = audio_problem(soundfont)  # None, or why there is no audio (said on the page)
         self.lock = threading.Lock()
         self.defaults: dict = {}
-        self.four_voices = True
 
-    def load(self) -> dict:
-        """Load the run folder once, so a missing or broken one is one line before serving and the first
-        request does not pay for TensorFlow's import; returns the run's defaults for the page."""
+    def load(self) -> None:
+        """Load each task's run folder once, before serving, so the first request does not pay for
+        TensorFlow's import. A task whose folder is missing, broken or cannot do it is turned off (its
+        reason shown on the page); when neither task is left, the first reason is raised."""
         # What the first request would otherwise import: music21, matplotlib's canvas, Verovio.
         import matplotlib.backends.backend_agg  # noqa: F401
         import verovio  # noqa: F401
@@ -104,16 +108,37 @@ class Studio:
         from .harmonize import DEFAULT_TEMPERATURE
         from .run_folder import load_run
 
-        run = load_run(self.run_dir)
-        self.defaults = {"temperature": run.config.encoder().default_sampling().temperature,
-                         "harmonize_temperature": DEFAULT_TEMPERATURE, "length": DEFAULT_LENGTH}
-        self.four_voices = run.config.encoder().voices == 4
-        return self.defaults
+        loaded: dict[Path, object] = {}  # a folder read by both tasks is loaded once: its Run, or its error
+        for task in TASKS:
+            path = self.runs[task]
+            if path not in loaded:
+                try:
+                    loaded[path] = load_run(path)
+                except MusicLSTMError as e:
+                    loaded[path] = e
+            run = loaded[path]
+            if isinstance(run, MusicLSTMError):
+                self.unavailable[task] = str(run)
+                continue
+            if task == "compose":
+                self.defaults["temperature"] = run.config.encoder().default_sampling().temperature
+                if run.config.melody_context or run.config.jsb:
+                    self.unavailable[task] = f"{path}: a run that does not compose (it harmonizes, or reads JSB frames)"
+            elif run.config.encoder().voices != 4:
+                self.unavailable[task] = f"{path}: harmonizing needs a four-voice run (train --encoding satb)"
+        self.defaults.update(harmonize_temperature=DEFAULT_TEMPERATURE, length=DEFAULT_LENGTH)
+        if all(task in self.unavailable for task in TASKS):
+            raise MusicLSTMError(self.unavailable[TASKS[0]])
 
     def info(self) -> dict:
-        return {"run_dir": str(self.run_dir), "defaults": self.defaults,
-                "harmonize": self.four_voices, "audio": self.no_audio is None,
-                "no_audio": self.no_audio, "upload_limit": UPLOAD_LIMIT}
+        return {"runs": {task: str(path) for task, path in self.runs.items()}, "unavailable": self.unavailable,
+                "defaults": self.defaults, "audio": self.no_audio is None, "no_audio": self.no_audio,
+                "upload_limit": UPLOAD_LIMIT}
+
+    def _available(self, task: str) -> Path:
+        if task in self.unavailable:
+            raise RequestError(400, self.unavailable[task])
+        return self.runs[task]
 
     # --- the two jobs ----------------------------------------------------------------------------------
 
@@ -124,8 +149,9 @@ class Studio:
         length = DEFAULT_LENGTH if settings.length is None else settings.length
         sampling = None if settings.temperature is None else dict(temperature=settings.temperature)
         seed = settings.seed_or_new()
+        run_dir = self._available("compose")
         return self._job("compose", seed, lambda folder, log: generate(
-            self.run_dir, "chorale.mid", length=length, sampling=sampling, seed=seed, output_dir=folder,
+            run_dir, "chorale.mid", length=length, sampling=sampling, seed=seed, output_dir=folder,
             **self._outputs(), log=log))
 
     def harmonize(self, params: dict) -> dict:
@@ -138,6 +164,7 @@ class Studio:
         text = params.get("melody")
         if upload is None and not (isinstance(text, str) and text.strip()):
             raise RequestError(400, "give a melody: type tinyNotation, or choose a MIDI or MusicXML file")
+        run_dir = self._available("harmonize")
 
         def work(folder: Path, log):
             if upload is not None:
@@ -146,7 +173,7 @@ class Studio:
                 from .midi_io import TINY
 
                 source = text.strip() if text.strip().startswith(TINY) else f"{TINY} {text.strip()}"
-            return harmonize_files(self.run_dir, source, folder / "harmonized.mid", temperature=temperature,
+            return harmonize_files(run_dir, source, folder / "harmonized.mid", temperature=temperature,
                                    seed=seed, **self._outputs(), log=log)
 
         upload_name = Path(str(upload.get("name") or "")).name[:100] if isinstance(upload, dict) else None
@@ -405,25 +432,31 @@ def make_server(studio: Studio, host: str = "127.0.0.1", port: int = 8000) -> Th
 
 def serve(run_dir=None, port: int = 8000, host: str = "127.0.0.1", output_dir=None, soundfont=None,
           log=lambda msg: print(msg, file=sys.stderr, flush=True)) -> None:
-    """`python -m music_lstm serve`: bind, load the run folder, serve until Ctrl-C."""
+    """`python -m music_lstm serve`: bind, load the run folders, serve until Ctrl-C."""
     if host not in LOCAL_HOSTS:
         log(f"warning: serving on {host}: anyone who can reach this machine can use the page and its files "
             f"(no login); the default 127.0.0.1 keeps it to this machine")
-    run_dir = resolve_run_dir(run_dir, log)
+    said: list[str] = []
+    runs = {task: resolve_run_dir(run_dir, task, said.append) for task in TASKS}
+    for line in dict.fromkeys(said):  # the same choice for both tasks is said once
+        log(line)
     if output_dir is None:
         root, temporary = Path(tempfile.mkdtemp(prefix="music_lstm-serve-")), True
     else:
         root, temporary = Path(output_dir), False
         root.mkdir(parents=True, exist_ok=True)
     try:
-        studio = Studio(run_dir, root, soundfont)
-        server = make_server(studio, host, port)  # a port in use is said before the run folder is loaded
+        studio = Studio(runs, root, soundfont)
+        server = make_server(studio, host, port)  # a port in use is said before the run folders are loaded
         try:
             studio.load()
+            for task, why in studio.unavailable.items():
+                log(f"no {task} on the page: {why}")
             if studio.no_audio:
                 log(f"no audio on the page: {studio.no_audio}")
             shown = f"[{host}]" if ":" in host else host
-            print(f"serving {run_dir} on http://{shown}:{server.server_address[1]}/ (files in {root}; Ctrl-C to stop)",
+            where = ", ".join(f"{task} {path}" for task, path in runs.items() if task not in studio.unavailable)
+            print(f"serving on http://{shown}:{server.server_address[1]}/ ({where}; files in {root}; Ctrl-C to stop)",
                   flush=True)
             server.serve_forever()
         except KeyboardInterrupt:

@@ -9,6 +9,7 @@ import base64
 import http.client
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -145,7 +146,8 @@ def test_the_page_and_info_are_served(page):
     assert b'id="harmonize"' in body and b'id="compose"' in body and b"<audio" in body
     status, _, body = page.get("/api/info")
     info = json.loads(body)
-    assert status == 200 and info["upload_limit"] == serve.UPLOAD_LIMIT and info["run_dir"].endswith("no_run")
+    assert status == 200 and info["upload_limit"] == serve.UPLOAD_LIMIT
+    assert info["runs"]["compose"] == info["runs"]["harmonize"] == str(page.studio.runs["harmonize"])
     assert page.get("/nothing")[0] == 404
 
 
@@ -208,9 +210,21 @@ def test_no_soundfont_is_a_message_not_a_crash(tmp_path):
 
 # --- the command ----------------------------------------------------------------------------------------
 
-def test_the_run_folder_is_the_one_given_else_runs_latest(tmp_path):
-    assert serve.resolve_run_dir(None, print) == Path("runs/latest")
-    assert serve.resolve_run_dir(tmp_path / "mine", print) == tmp_path / "mine"
+def test_each_task_reads_the_run_folder_given_else_the_one_the_package_resolves(tmp_path):
+    from music_lstm.run_folder import resolve_run
+
+    for task in serve.TASKS:
+        said = []
+        assert serve.resolve_run_dir(tmp_path / "mine", task, said.append) == tmp_path / "mine" and said == []
+        assert serve.resolve_run_dir(None, task, said.append) == resolve_run(None, task, lambda m: None)
+        assert len(said) == 1  # which one it took, in one line
+
+
+def test_a_run_folder_that_cannot_be_loaded_is_one_line_before_serving(tmp_path):
+    studio = serve.Studio(tmp_path / "no_run", tmp_path / "out")
+    with pytest.raises(MusicLSTMError, match="no_run"):
+        studio.load()
+    assert set(studio.unavailable) == set(serve.TASKS)
 
 
 def test_serve_help_does_not_import_tensorflow():
@@ -372,6 +386,27 @@ def test_compose_writes_a_chorale_and_the_seed_repeats_it(run_page):
     assert ("audio" in files) == _audio_expected()
     again = run_page.post("/api/compose", {"length": 80, "temperature": 0.8, "seed": 7})[1]
     assert _files(run_page, again)["midi"] == files["midi"]
+
+
+@pytest.mark.slow
+def test_a_run_that_cannot_harmonize_turns_harmonize_off_and_still_composes(tiny_satb_run, tmp_path):
+    other = tmp_path / "run"
+    shutil.copytree(tiny_satb_run, other)
+    config = json.loads((other / "config.json").read_text())
+    config["encoding"] = "voiced"  # a one-line network: no four voices to harmonize with
+    (other / "config.json").write_text(json.dumps(config))
+    studio = serve.Studio({"compose": tiny_satb_run, "harmonize": other}, tmp_path / "out")
+    studio.load()
+    p = Page(studio)
+    try:
+        info = json.loads(p.get("/api/info")[2])
+        harmonized = p.post("/api/harmonize", {"melody": TUNE})
+        composed = p.post("/api/compose", {"length": 40, "seed": 1})
+    finally:
+        p.close()
+    assert list(info["unavailable"]) == ["harmonize"] and "four-voice" in info["unavailable"]["harmonize"]
+    assert harmonized[0] == 400 and "four-voice" in _one_line(harmonized[1]["error"])
+    assert composed[0] == 200 and composed[1]["files"]["midi"].endswith("/chorale.mid")
 
 
 @pytest.mark.slow
