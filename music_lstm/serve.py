@@ -31,6 +31,7 @@ import json
 import re
 import secrets
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -430,6 +431,10 @@ def make_server(studio: Studio, host: str = "127.0.0.1", port: int = 8000) -> Th
         raise MusicLSTMError(f"cannot serve on {host}:{port} ({e.strerror or e})") from None
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def serve(run_dir=None, port: int = 8000, host: str = "127.0.0.1", output_dir=None, soundfont=None,
           log=lambda msg: print(msg, file=sys.stderr, flush=True)) -> None:
     """`python -m music_lstm serve`: bind, load the run folders, serve until Ctrl-C."""
@@ -449,6 +454,8 @@ def serve(run_dir=None, port: int = 8000, host: str = "127.0.0.1", output_dir=No
         studio = Studio(runs, root, soundfont)
         server = make_server(studio, host, port)  # a port in use is said before the run folders are loaded
         try:
+            if threading.current_thread() is threading.main_thread():  # `kill` stops it as Ctrl-C does, tidily
+                signal.signal(signal.SIGTERM, _interrupt)
             studio.load()
             for task, why in studio.unavailable.items():
                 log(f"no {task} on the page: {why}")

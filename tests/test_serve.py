@@ -9,6 +9,7 @@ import base64
 import http.client
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -386,6 +387,20 @@ def test_compose_writes_a_chorale_and_the_seed_repeats_it(run_page):
     assert ("audio" in files) == _audio_expected()
     again = run_page.post("/api/compose", {"length": 80, "temperature": 0.8, "seed": 7})[1]
     assert _files(run_page, again)["midi"] == files["midi"]
+
+
+@pytest.mark.slow
+def test_serve_stops_on_sigterm_and_removes_its_temporary_folder(tiny_satb_run):
+    proc = subprocess.Popen([sys.executable, "-m", "music_lstm", "serve", "--port", "0", "--run-dir", str(tiny_satb_run)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = proc.stdout.readline()
+        folder = Path(re.search(r"files in (\S+);", line)[1])
+        assert folder.is_dir(), line
+    finally:
+        proc.terminate()
+        code = proc.wait(timeout=60)
+    assert code == 0 and not folder.exists()
 
 
 @pytest.mark.slow
