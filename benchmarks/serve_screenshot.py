@@ -36,7 +36,7 @@ def main() -> int:
         url = re.search(r"http://\S+/", proc.stdout.readline())[0]
         options = webdriver.ChromeOptions()
         options.binary_location = "/usr/bin/chromium"
-        for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1360,1500",
+        for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1360,1480",
                     "--hide-scrollbars", "--force-device-scale-factor=1"):
             options.add_argument(arg)
         driver = webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"), options=options)
@@ -51,7 +51,8 @@ def main() -> int:
             WebDriverWait(driver, 300).until(lambda d: d.execute_script(
                 "const a = document.getElementById('player');"
                 "return document.getElementById('result').classList.contains('on') && a.duration > 0 &&"
-                " [...document.querySelectorAll('#score img, #roll')].every(i => i.complete && i.naturalWidth > 0)"))
+                " document.getElementById('roll').dataset.notes &&"
+                " [...document.querySelectorAll('#score img')].every(i => i.complete && i.naturalWidth > 0)"))
             driver.save_screenshot(args.output)
         finally:
             driver.quit()

@@ -1,6 +1,6 @@
 """The page in a real browser: headless Chromium, driven by Selenium, on `python -m music_lstm serve` with a
 tiny satb run. A melody is typed and harmonized: the progress shows while it works, then the engraved
-score (SVG), an <audio> player whose WAV loads and plays, and downloads of MIDI, MusicXML and WAV that
+score (SVG), the piano roll drawn from the MIDI file (every note), an <audio> player whose WAV loads and plays, and downloads of MIDI, MusicXML and WAV that
 fetch; a bad melody shows one line on the page and the next harmonization still works.
 
 It needs Debian's `chromium` and `chromium-driver` (nothing downloads a browser or a driver) and the
@@ -17,6 +17,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from music_lstm import midi_io
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -110,7 +112,7 @@ def _harmonize(browser, melody: str):
     return browser.execute_script("return window.progressShown")
 
 
-def test_typed_melody_shows_the_score_plays_the_wav_and_offers_the_downloads(server, browser):
+def test_typed_melody_shows_the_score_plays_the_wav_and_offers_the_downloads(server, browser, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -125,11 +127,18 @@ def test_typed_melody_shows_the_score_plays_the_wav_and_offers_the_downloads(ser
     WebDriverWait(browser, WAIT).until(lambda d: d.execute_script(
         "return [...document.querySelectorAll('#score img')].every(i => i.complete && i.naturalWidth > 0)"))
     assert b"<svg" in _fetch(pages[0].get_attribute("src"))
-    roll = browser.find_element(By.ID, "roll")
-    assert _fetch(roll.get_attribute("src"))[:4] == b"\x89PNG"
+    # The piano roll is drawn in the page from the MIDI file: every note of the four voices.
+    WebDriverWait(browser, WAIT).until(lambda d: d.find_element(By.ID, "roll").get_attribute("data-notes"))
+    drawn = int(browser.find_element(By.ID, "roll").get_attribute("data-notes"))
+    legend = browser.find_element(By.ID, "legend").text
 
     links = {name: browser.find_element(By.ID, f"dl-{name}") for name in ("midi", "musicxml", "wav")}
-    assert _fetch(links["midi"].get_attribute("href"))[:4] == b"MThd"
+    midi = _fetch(links["midi"].get_attribute("href"))
+    assert midi[:4] == b"MThd"
+    (tmp_path / "h.mid").write_bytes(midi)
+    voices = midi_io.read_midi(tmp_path / "h.mid").voices
+    assert drawn == sum(len(v) for v in voices) > 0
+    assert legend.split() == ["Soprano", "Alto", "Tenor", "Bass"]
     assert b"<score-partwise" in _fetch(links["musicxml"].get_attribute("href"))
     assert links["midi"].get_attribute("download") == "harmonized.mid"
     if not _audio_expected():
