@@ -1,6 +1,7 @@
 """Time the local page: a 16-bar melody (64 quarter notes) harmonized through `serve`'s JSON API, with
-everything the page shows (chorale score as MusicXML and SVG, piano roll, WAV), against the same
-harmonization through `harmonize.harmonize_files` called directly, median of 5 each, in the same process.
+everything the page is sent (MIDI, the chorale score as MusicXML and SVG, a WAV; the page draws the piano
+roll itself), against the same harmonization through `harmonize.harmonize_files` called directly, median
+of 5 each, in the same process; then where the time goes, step by step (median of 5 each).
 
 Also times the start-up of `python -m music_lstm serve` (from launch to the line saying where it serves).
 The server runs in a thread of this process; requests go over HTTP on 127.0.0.1.
@@ -64,6 +65,32 @@ def start_up_seconds(run_dir: str) -> float:
         proc.wait(timeout=30)
 
 
+def step_seconds(run_dir: str, folder: Path) -> dict[str, float]:
+    """The steps of `harmonize_files` one by one, median of `RUNS` each."""
+    import numpy as np
+
+    from music_lstm import midi_io, render
+    from music_lstm.harmonize import LSTMHarmonizer
+    from music_lstm.run_folder import load_run
+
+    folder.mkdir(parents=True)
+    melody, _ = midi_io.read_melody(MELODY)
+    run = load_run(run_dir)
+    voices = LSTMHarmonizer.from_run(run).harmonize(melody, seed=np.random.default_rng(SEED))[0].voices
+    midi, xml = folder / "h.mid", folder / "h.musicxml"
+    steps = {
+        "read the melody (tinyNotation)": lambda: midi_io.read_melody(MELODY),
+        "load the run folder": lambda: load_run(run_dir),
+        "harmonize (the network, 1 sample)": lambda: LSTMHarmonizer.from_run(run).harmonize(
+            melody, seed=np.random.default_rng(SEED)),
+        "write the MIDI file": lambda: midi_io.write_voices_midi(voices, midi, bpm=90.0),
+        "write the MusicXML score": lambda: midi_io.write_chorale_musicxml(voices, xml, bpm=90.0, title="bench"),
+        "engrave the SVG (Verovio)": lambda: render.render_score(xml, folder / "h.svg"),
+        "play the WAV (FluidSynth)": lambda: render.render_audio(midi, folder / "h.wav"),
+    }
+    return dict(zip(steps, median_seconds(list(steps.values()))))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run-dir", default="runs/latest", help="a satb run folder (default: runs/latest)")
@@ -105,14 +132,18 @@ def main() -> int:
         baseline, served = median_seconds([direct, page])
         server.shutdown()
         server.server_close()
+        steps = step_seconds(args.run_dir, Path(tmp) / "steps")
     load_after = os.getloadavg()
-    print(f"16 bars, 64 quarter notes; score (MusicXML + SVG), piano roll and WAV written; {os.cpu_count()} CPUs; "
+    print(f"16 bars, 64 quarter notes; MIDI, score (MusicXML + SVG) and WAV written; {os.cpu_count()} CPUs; "
           f"median of {RUNS}; load average {load_before[0]:.2f} before, {load_after[0]:.2f} after")
     print("| path | seconds |\n|---|---|")
     print(f"| harmonize_files, called directly (baseline) | {baseline:.2f} |")
     print(f"| POST /api/harmonize through serve | {served:.2f} |")
     print(f"| ratio | {served / baseline:.2f} |")
     print(f"| start-up: `python -m music_lstm serve` until it serves | {start_up:.1f} |")
+    print("\n| step of one harmonization | seconds |\n|---|---|")
+    for name, seconds in steps.items():
+        print(f"| {name} | {seconds:.2f} |")
     return 0
 
 
