@@ -38,7 +38,6 @@ import tempfile
 import threading
 import time
 import traceback
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
@@ -146,7 +145,7 @@ class Studio:
 
         settings = Settings.read(params)
         length = DEFAULT_LENGTH if settings.length is None else settings.length
-        sampling = None if settings.temperature is None else dict(temperature=settings.temperature)
+        sampling = None if settings.temperature is None else {"temperature": settings.temperature}
         seed = settings.seed_or_new()
         run_dir = self._available("compose")
         return self._job("compose", seed, lambda folder, log: generate(
@@ -207,6 +206,7 @@ class Studio:
                 files["score"].append(url)
             elif path.suffix in FILE_KINDS:
                 files[FILE_KINDS[path.suffix]] = url
+        # keywords, not a literal: the string "seed" is an encoding's old name, spelled only in encodings/
         return dict(id=folder.name, seed=seed, files=files, seconds=round(time.perf_counter() - start, 2),
                     messages=[self._public(m, folder, upload_name) for m in messages])
 
@@ -257,7 +257,7 @@ class Settings:
         return secrets.randbelow(2**31) if self.seed is None else self.seed
 
 
-RANGES = dict(length=(int, 1, MAX_LENGTH), temperature=(float, 0.0, 10.0), seed=(int, 0, 2**32 - 1))
+RANGES = dict(length=(int, 1, MAX_LENGTH), temperature=(float, 0.0, 10.0), seed=(int, 0, 2**32 - 1))  # kind, low, high
 
 
 def _number(params: dict, key: str, kind, low, high):
@@ -327,7 +327,7 @@ class Handler(BaseHTTPRequestHandler):
             self._json(e.status, {"error": str(e)})
         except MusicLSTMError as e:  # a bad melody, a setting out of range, a run folder that cannot do it
             self._json(400, {"error": str(e)})
-        except Exception as e:  # a bug: its traceback in the terminal, one line on the page, and serving goes on
+        except Exception as e:  # noqa: BLE001  (a bug: a traceback in the terminal, a line on the page)
             traceback.print_exc()
             self._json(500, {"error": f"internal error ({type(e).__name__}: {e}); the server goes on"})
 
@@ -380,7 +380,10 @@ class Handler(BaseHTTPRequestHandler):
         if match and (match[1] or match[2]):
             size = len(data)
             first, last = match[1], match[2]
-            start, end = (int(first), min(int(last or size - 1), size - 1)) if first else (max(size - int(last), 0), size - 1)
+            if first:
+                start, end = int(first), min(int(last or size - 1), size - 1)
+            else:  # the last `last` bytes
+                start, end = max(size - int(last), 0), size - 1
             if start > end or start >= size:
                 self.send_response(416)
                 self.send_header("Content-Range", f"bytes */{size}")
@@ -426,7 +429,8 @@ def make_server(studio: Studio, host: str = "127.0.0.1", port: int = 8000) -> Th
         if e.errno == errno.EADDRINUSE:
             raise MusicLSTMError(f"port {port} is in use on {host} (another server? choose one with --port)") from None
         if e.errno == errno.EACCES:
-            raise MusicLSTMError(f"port {port} on {host}: permission denied (ports below 1024 need root; use --port 8000)") from None
+            raise MusicLSTMError(f"port {port} on {host}: permission denied "
+                                 "(ports below 1024 need root; use --port 8000)") from None
         raise MusicLSTMError(f"cannot serve on {host}:{port} ({e.strerror or e})") from None
 
 

@@ -116,7 +116,8 @@ def test_files_outside_the_request_folders_are_refused(page, tmp_path):
         "/files/%2e%2e/secret.txt", "/files/%2E%2E/%2E%2E/etc/passwd", "/files/harmonize-ab12/%2e%2e",
         "/files/harmonize-ab12/..%2F..%2Fsecret.txt", "/files/..%2fsecret.txt", "/files/%2fetc%2fpasswd",
         "/files/" + quote(str(secret), safe=""), "/files//etc/passwd", "/files/" + str(secret),
-        "/files/harmonize-ab12/link.mid", "/files/harmonize-ab12/inside.mid", "/files/linked/secret.txt", "/files/top.txt",
+        "/files/harmonize-ab12/link.mid", "/files/harmonize-ab12/inside.mid", "/files/linked/secret.txt",
+        "/files/top.txt",
         "/files/harmonize-ab12/.harmonized.mid.x.tmp.mid", "/files/harmonize-ab12/harmonized.mid%00.txt",
     ]
     for path in refused:
@@ -232,7 +233,7 @@ def test_serve_help_does_not_import_tensorflow():
     code = ("import sys; from music_lstm.__main__ import main\n"
             "try:\n    main(['serve', '--help'])\nexcept SystemExit:\n    pass\n"
             "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules and 'music21' not in sys.modules")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
     assert "--port" in out.stdout and "--host" in out.stdout and "127.0.0.1" in out.stdout
 
@@ -244,7 +245,7 @@ def test_a_port_in_use_is_one_line_and_exit_2(tmp_path):
         port = taken.getsockname()[1]
         out = subprocess.run([sys.executable, "-m", "music_lstm", "serve", "--port", str(port), "--run-dir",
                               str(tmp_path / "no_run"), "--output-dir", str(tmp_path / "out")],
-                             cwd=ROOT, capture_output=True, text=True, timeout=240)
+                             cwd=ROOT, capture_output=True, text=True, timeout=240, check=False)
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr.strip().splitlines() == [
         f"music_lstm: error: port {port} is in use on 127.0.0.1 (another server? choose one with --port)"]
@@ -252,7 +253,7 @@ def test_a_port_in_use_is_one_line_and_exit_2(tmp_path):
 
 def test_a_missing_run_folder_is_one_line_and_exit_2(tmp_path):
     out = subprocess.run([sys.executable, "-m", "music_lstm", "serve", "--port", "0", "--run-dir",
-                          str(tmp_path / "no_run")], cwd=ROOT, capture_output=True, text=True, timeout=240)
+                          str(tmp_path / "no_run")], cwd=ROOT, capture_output=True, text=True, timeout=240, check=False)
     assert out.returncode == 2 and out.stdout == ""
     line = _one_line(out.stderr.strip())
     assert line.startswith("music_lstm: error: ") and "no_run" in line
@@ -390,7 +391,8 @@ def test_compose_writes_a_chorale_and_the_seed_repeats_it(run_page):
 
 @pytest.mark.slow
 def test_serve_stops_on_sigterm_and_removes_its_temporary_folder(tiny_satb_run):
-    proc = subprocess.Popen([sys.executable, "-m", "music_lstm", "serve", "--port", "0", "--run-dir", str(tiny_satb_run)],
+    proc = subprocess.Popen([sys.executable, "-m", "music_lstm", "serve", "--port", "0",
+                             "--run-dir", str(tiny_satb_run)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         line = proc.stdout.readline()

@@ -1,7 +1,8 @@
 """The page in a real browser: headless Chromium, driven by Selenium, on `python -m music_lstm serve` with a
-tiny satb run. A melody is typed and harmonized: the progress shows while it works, then the engraved
-score (SVG), the piano roll drawn from the MIDI file (every note), an <audio> player whose WAV loads and plays, and downloads of MIDI, MusicXML and WAV that
-fetch; a bad melody shows one line on the page and the next harmonization still works.
+tiny satb run. A melody is typed and harmonized: the progress shows while it works, then the engraved score
+(SVG), the piano roll drawn from the MIDI file (every note), an <audio> player whose WAV loads and plays,
+and downloads of MIDI, MusicXML and WAV that fetch. A bad melody shows one line on the page and the next
+harmonization still works; an uploaded MIDI melody is harmonized; Compose shows a chorale.
 
 It needs Debian's `chromium` and `chromium-driver` (nothing downloads a browser or a driver) and the
 `selenium` package; without them it is skipped, unless MUSIC_LSTM_REQUIRE_BROWSER is set (CI sets it),
@@ -38,7 +39,8 @@ def _browser_or_skip():
     if missing:
         if os.environ.get("MUSIC_LSTM_REQUIRE_BROWSER"):
             pytest.fail(f"MUSIC_LSTM_REQUIRE_BROWSER is set but {', '.join(missing)} is missing")
-        pytest.skip(f"{', '.join(missing)} not installed (apt-get install chromium chromium-driver; pip install selenium)")
+        pytest.skip(f"{', '.join(missing)} not installed "
+                    "(apt-get install chromium chromium-driver; pip install selenium)")
 
 
 def _audio_expected() -> bool:
@@ -104,8 +106,9 @@ def _harmonize(browser, melody: str):
     # The progress may come and go between two polls: a watcher set up before the click records it.
     browser.execute_script("""
         window.progressShown = false;
-        new MutationObserver(() => { if (document.getElementById('status').classList.contains('on')) window.progressShown = true; })
-            .observe(document.getElementById('status'), {attributes: true});""")
+        const status = document.getElementById('status');
+        new MutationObserver(() => { if (status.classList.contains('on')) window.progressShown = true; })
+            .observe(status, {attributes: true});""")
     browser.find_element(By.ID, "harmonize").click()
     WebDriverWait(browser, WAIT).until(lambda d: not d.find_element(By.ID, "harmonize").get_property("disabled")
                                        and d.execute_script("return window.progressShown"))
@@ -169,4 +172,32 @@ def test_a_bad_melody_shows_one_line_and_the_page_goes_on(server, browser):
     assert not browser.find_element(By.ID, "result").is_displayed()
     _harmonize(browser, TUNE)
     assert not browser.find_element(By.ID, "error").is_displayed()
+    assert browser.find_elements(By.CSS_SELECTOR, "#score img.score-page")
+
+
+def test_an_uploaded_midi_melody_and_compose_both_show_their_results(server, browser, tmp_path):
+    import midi_bytes
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    tune = [(0.0, 1.0, 72), (1.0, 1.0, 74), (2.0, 1.0, 76), (3.0, 1.0, 77), (4.0, 2.0, 79), (6.0, 2.0, 76)]
+    path = midi_bytes.write(tmp_path / "my tune.mid", [midi_bytes.track_bytes(tune)])
+    browser.get(server)
+    WebDriverWait(browser, WAIT).until(lambda d: "run folder" in d.find_element(By.ID, "run").text)
+    browser.find_element(By.ID, "melody-file").send_keys(str(path))
+    browser.find_element(By.ID, "harmonize").click()
+    WebDriverWait(browser, WAIT).until(lambda d: "my tune.mid" in d.find_element(By.ID, "title").text
+                                       or d.find_element(By.ID, "error").is_displayed())
+    assert not browser.find_element(By.ID, "error").is_displayed(), browser.find_element(By.ID, "error").text
+    (tmp_path / "h.mid").write_bytes(_fetch(browser.find_element(By.ID, "dl-midi").get_attribute("href")))
+    assert midi_io.read_midi(tmp_path / "h.mid").voices[0] == tune  # the uploaded tune is the soprano
+
+    length = browser.find_element(By.ID, "length")
+    length.clear()
+    length.send_keys("60")
+    browser.find_element(By.ID, "compose").click()
+    WebDriverWait(browser, WAIT).until(lambda d: "chorale" in d.find_element(By.ID, "title").text
+                                       or d.find_element(By.ID, "error").is_displayed())
+    assert not browser.find_element(By.ID, "error").is_displayed(), browser.find_element(By.ID, "error").text
+    assert browser.find_element(By.ID, "dl-midi").get_attribute("href").endswith("/chorale.mid")
     assert browser.find_elements(By.CSS_SELECTOR, "#score img.score-page")
