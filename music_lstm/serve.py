@@ -5,11 +5,16 @@ One static page (`static/serve.html`) and a small JSON API on the standard libra
 measurements against FastAPI and Gradio):
 
     GET  /                the page
-    GET  /api/info        the run folder, the defaults, whether audio can be written
+    GET  /api/info        each task's run folder (or why it is off), the defaults, whether audio can be written
     POST /api/compose     {"length", "temperature", "seed"}: a new chorale (generate)
     POST /api/harmonize   {"melody": "tinyNotation: ..."} or {"file": {"name", "data": base64}}, with
                           "temperature", "seed": alto, tenor and bass under the melody (harmonize)
     GET  /files/ID/NAME   a file that one of those wrote
+
+Compose and Harmonize each read a run folder: `--run-dir`, else the one `run_folder.resolve_run` picks for
+the task (runs/latest, else the model shipped for it); each is loaded once at start, and a task its folder
+cannot do is off on the page, with the reason. A request's files are what `generate` and `harmonize`
+write with `--format musicxml --audio --score`; the page draws the piano roll itself, from the MIDI file.
 
 Each request writes into a new folder of its own inside the output folder (a temporary folder, removed
 at exit, unless `--output-dir`), and only the files in those folders are served: a name that leaves them,
