@@ -1,4 +1,4 @@
-"""Command line: `python -m music_lstm [train|generate|harmonize|evaluate|export-bach] ...`.
+"""Command line: `python -m music_lstm [train|generate|harmonize|evaluate|serve|export-bach] ...`.
 
 With no command it trains on `bach/` into `runs/latest`, then writes `generated_midi.mid`.
 Nothing here imports TensorFlow until a command needs it, so `--help` answers at once.
@@ -14,7 +14,7 @@ import sys
 
 from . import __version__
 
-TENSORFLOW_COMMANDS = (None, "train", "generate", "harmonize", "evaluate")  # the ones that load TensorFlow
+TENSORFLOW_COMMANDS = (None, "train", "generate", "harmonize", "evaluate", "serve")  # the ones that load TensorFlow
 DESCRIPTION = "Learn music from a folder of MIDI files with an LSTM, and write new music as MIDI."
 
 
@@ -182,6 +182,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--harmonize", action="store_true",
                    help="satb runs: harmonize the soprano of each held-out chorale and compare with Bach's and an HMM's")
 
+    p = sub.add_parser("serve", help="a local web page to compose and harmonize in a browser (on 127.0.0.1 only)")
+    p.add_argument("--run-dir", default=None,
+                   help="run folder to read (default: runs/latest when it exists, else the models shipped with music_lstm)")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on, 0 = any free one (default: 8000)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on; any other than 127.0.0.1 lets other machines use the page, "
+                        "with a warning (default: 127.0.0.1)")
+    p.add_argument("--output-dir", default=None,
+                   help="folder for each request's files, a new subfolder each (default: a temporary folder, removed at exit)")
+    p.add_argument("--soundfont", default=None, metavar="FILE",
+                   help="SoundFont for the page's audio (default: the system's General MIDI one)")
+
     p = sub.add_parser("export-bach", help="write music21's Bach chorales as MIDI files")
     p.add_argument("--out", default="bach", help="folder to write (default: bach)")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="write only the first N chorales (default: all)")
@@ -295,6 +307,12 @@ def _generate(args) -> None:
         print(f"wrote {path}")
 
 
+def _serve(args) -> None:
+    from .serve import serve
+
+    serve(args.run_dir, port=args.port, host=args.host, output_dir=args.output_dir, soundfont=args.soundfont)
+
+
 def _export_bach(args) -> None:
     from .errors import ConfigError
     from .midi_io import export_bach
@@ -355,6 +373,8 @@ def main(argv: list[str] | None = None) -> int:
             _harmonize(args)
         elif args.command == "evaluate":
             _evaluate(args)
+        elif args.command == "serve":
+            _serve(args)
         elif args.command == "export-bach":
             _export_bach(args)
     except MusicLSTMError as e:  # a known failure: one line. Anything else is a bug and keeps its traceback.

@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import threading
 import wave
+from importlib import resources
 from pathlib import Path
 
 from .run_folder import atomic_path
@@ -86,6 +87,17 @@ def find_soundfont(explicit: str | os.PathLike | None = None, search=None) -> Pa
             return path.resolve()
     places = sorted({str(Path(p).parent) for p in search})
     raise RenderError(f"no General MIDI SoundFont found (looked in {', '.join(places)}): {HOW_TO_GET_A_SOUNDFONT}")
+
+
+def audio_problem(soundfont: str | os.PathLike | None = None) -> str | None:
+    """Why audio cannot be written here (no SoundFont, no fluidsynth), as one line; None when it can."""
+    try:
+        find_soundfont(soundfont)
+    except RenderError as e:
+        return str(e)
+    if shutil.which("fluidsynth") is None:
+        return f"fluidsynth not found on PATH: {HOW_TO_GET_FLUIDSYNTH}"
+    return None
 
 
 def _check_soundfont(path: Path) -> None:
@@ -237,6 +249,9 @@ def render_score(
         raise RenderError("verovio is not installed: pip install verovio (it engraves the score)") from None
 
     verovio.enableLog(verovio.LOG_OFF)  # it reports layout notes on stderr
+    # Verovio keeps its resource folder (fonts) per thread and sets it at import for the importing thread
+    # only: in any other thread (a request of `serve`) every score would fail to load without this.
+    verovio.setDefaultResourcePath(str(resources.files("verovio") / "data"))
     tk = verovio.toolkit()
     tk.setOptions({**SCORE_OPTIONS, **(options or {}), "inputFrom": "musicxml"})
     if not tk.loadData(data):

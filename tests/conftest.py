@@ -33,3 +33,20 @@ def corpus_dir(tmp_path):
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+TINY_TRAIN = ["--epochs", "2", "--units", "16", "--embed-dim", "8", "--seq-len", "32", "--batch-size", "8",
+              "--max-minutes", "0", "--workers", "1", "--val-fraction", "0.34", "--transpose", "-6", "6"]
+
+
+@pytest.fixture(scope="session")
+def tiny_satb_run(tmp_path_factory, _session_cache):
+    """A tiny satb run folder (16 cells, 2 epochs, about 10 s) trained on six synthetic four-part pieces
+    seen in every key: the page's tests harmonize and compose with it."""
+    from music_lstm.__main__ import main
+
+    root = tmp_path_factory.mktemp("tiny_satb")
+    data = midi_bytes.chorale_folder(root / "midi")
+    run = root / "run"
+    assert main(["train", "--data-dir", str(data), "--run-dir", str(run), "--encoding", "satb", *TINY_TRAIN]) == 0
+    return run

@@ -262,3 +262,16 @@ def test_score_input_that_is_not_musicxml_is_one_line_naming_it(tmp_path, conten
     text = _one_line(e.value)
     assert str(path) in text and reason in text
     assert not (tmp_path / "out.svg").exists()
+
+
+def test_score_engraves_in_a_thread_other_than_the_one_that_imported_verovio(chorale_xml, tmp_path):
+    # Verovio keeps its font folder per thread; `serve` engraves each request in a thread of its own.
+    import threading
+
+    results = []
+    for k in range(2):
+        worker = threading.Thread(target=lambda k=k: results.append(render.render_score(chorale_xml, tmp_path / f"t{k}.svg")))
+        worker.start()
+        worker.join()
+    assert [p.name for p, in results] == ["t0.svg", "t1.svg"]
+    assert all("<svg" in p.read_text() for p, in results)
