@@ -70,10 +70,15 @@ SCORE_OPTIONS = {
 }
 
 
+SOUNDFONT_ENV = "MUSIC_LSTM_SOUNDFONT"  # a SoundFont to use when --soundfont is not given
+
+
 def find_soundfont(explicit: str | os.PathLike | None = None, search=None) -> Path:
-    """The SoundFont to play with: `explicit` (--soundfont FILE) if given, else the first of `search`
-    (default `SOUNDFONT_PATHS`) that exists. Raises RenderError when the file given is missing or not a
-    SoundFont, or none is found."""
+    """The SoundFont to play with: `explicit` (--soundfont FILE) if given, else $MUSIC_LSTM_SOUNDFONT if
+    set, else the first of `search` (default `SOUNDFONT_PATHS`) that exists. Raises RenderError when the
+    file given is missing or not a SoundFont, or none is found."""
+    if explicit is None and os.environ.get(SOUNDFONT_ENV):
+        explicit = os.environ[SOUNDFONT_ENV]
     if explicit is not None:
         path = Path(explicit)
         if not path.is_file():

@@ -275,3 +275,15 @@ def test_score_engraves_in_a_thread_other_than_the_one_that_imported_verovio(cho
         worker.join()
     assert [p.name for p, in results] == ["t0.svg", "t1.svg"]
     assert all("<svg" in p.read_text() for p, in results)
+
+
+def test_the_soundfont_environment_variable_comes_before_the_search_and_after_the_flag(tmp_path, monkeypatch):
+    first, env, flag = (_fake_soundfont(tmp_path / n) for n in ("a.sf2", "env.sf2", "flag.sf2"))
+    monkeypatch.setenv(render.SOUNDFONT_ENV, str(env))
+    assert render.find_soundfont(None, search=[first]) == env
+    assert render.find_soundfont(flag, search=[first]) == flag
+    monkeypatch.setenv(render.SOUNDFONT_ENV, str(tmp_path / "gone.sf2"))
+    with pytest.raises(RenderError, match="gone.sf2"):
+        render.find_soundfont(None, search=[first])
+    monkeypatch.delenv(render.SOUNDFONT_ENV)
+    assert render.find_soundfont(None, search=[first]) == first.resolve()
