@@ -57,7 +57,11 @@ def primer_ids(run: Run, primer: str | os.PathLike, log) -> np.ndarray:
 
 
 def output_paths(output: str | os.PathLike, n: int, output_dir: str | os.PathLike | None = None) -> list[Path]:
+    """The MIDI file of each of `n` pieces: `output` (numbered `_1`, `_2`... when several); an
+    `output` named as a score (`tune.musicxml`) gives `tune.mid`, its score beside it (`write_piece`)."""
     out = Path(output)
+    if out.suffix.lower() in (".musicxml", ".xml", ".mxl"):
+        out = out.with_suffix(".mid")
     if output_dir is not None:
         out = Path(output_dir) / out.name
     if n == 1:
@@ -80,7 +84,8 @@ def check_rendering(fmt: str = "midi", audio: bool = False, audio_format: str = 
 
 def write_piece(path: Path, notes, voices, bpm: float, programs, fmt: str = "midi", plot: bool = False,
                 audio: bool = False, audio_format: str = "wav", soundfont: str | os.PathLike | None = None,
-                score: bool = False, title: str | None = None, pickup: float = 0.0) -> list[Path]:
+                score: bool = False, title: str | None = None, pickup: float = 0.0,
+                time_signature: str = "4/4") -> list[Path]:
     """Write one piece as MIDI at `path` (four named tracks when `voices` are given, else one track of
     `notes`) and beside it what was asked for: NAME.musicxml (a chorale score for four voices), the
     piano roll NAME.png, audio NAME.<audio_format>, score pages NAME.svg. Returns the files written
@@ -96,7 +101,8 @@ def write_piece(path: Path, notes, voices, bpm: float, programs, fmt: str = "mid
     xml = path.with_suffix(".musicxml")
     if fmt == "musicxml" or score:
         if voices is not None:
-            midi_io.write_chorale_musicxml(voices, xml, bpm=bpm, title=title or path.stem, pickup=pickup)
+            midi_io.write_chorale_musicxml(voices, xml, bpm=bpm, title=title or path.stem, pickup=pickup,
+                                           time_signature=time_signature)
         else:
             midi_io.write_musicxml(notes, xml, bpm=bpm)
         extra.append(xml)

@@ -398,12 +398,13 @@ def harmonize_files(run_dir, source, output="harmonized.mid", num_outputs: int =
     outs = harmonizer.harmonize(melody, num_outputs=num_outputs, best_of=best_of, temperature=temperature,
                                 seed=np.random.default_rng(seed), name=name)
     bpm = bpm or run.bpm or DEFAULT_BPM
+    meter = midi_io.melody_time_signature(source) if fmt == "musicxml" or score else "4/4"
     written, extra = [], []
     for out, path in zip(outs, output_paths(output, num_outputs)):
         notes = sorted(n for v in out.voices for n in v)
         extra += write_piece(path, notes, out.voices, bpm, programs, fmt=fmt, plot=plot, audio=audio,
                              audio_format=audio_format, soundfont=soundfont, score=score,
-                             title=f"Harmonization in {key}")
+                             title=f"Harmonization in {key}", time_signature=meter)
         written.append(path)
     return written + extra
 

@@ -733,7 +733,9 @@ def top_line(notes: list[Note]) -> list[Note]:
 
 
 def melody_key(notes: list[Note]) -> str:
-    """The melody's key by music21's analysis, e.g. `G major`, `E minor`."""
+    """The melody's key by music21's analysis, e.g. `G major`, `E minor`; where the analysis and its
+    relative key share a key signature, the one whose tonic the melody ends on (a tune in G major that
+    leans on F# is not in E minor)."""
     from music21 import note, stream
 
     s = stream.Stream()
@@ -742,7 +744,26 @@ def melody_key(notes: list[Note]) -> str:
         n.quarterLength = d
         s.insert(o, n)
     k = s.analyze("key")
+    last = max(notes)[2] % 12
+    if k.tonic.pitchClass != last and k.relative.tonic.pitchClass == last:
+        k = k.relative
     return f"{k.tonic.name.replace('-', 'b')} {k.mode}"
+
+
+def melody_time_signature(source: str | os.PathLike) -> str:
+    """The time signature a melody source gives first (tinyNotation's leading `3/4`, or a file's
+    first), as text; `4/4` when it gives none or cannot be read."""
+    text = str(source).lstrip()
+    if text.startswith(TINY):
+        m = re.match(r"\s*(\d+)/(\d+)\b", text[len(TINY):])
+        return f"{m.group(1)}/{m.group(2)}" if m else "4/4"
+    try:
+        from music21 import converter, meter
+
+        found = converter.parse(str(source)).recurse().getElementsByClass(meter.TimeSignature)
+        return found[0].ratioString if found else "4/4"
+    except Exception:  # a source read_melody accepted, but music21 reads no meter from it
+        return "4/4"
 
 
 def _polyphonic(notes: list[Note]) -> bool:

@@ -206,3 +206,22 @@ def test_evaluate_harmonize_prints_the_table_with_lstm_and_hmm_rows(satb_run, tm
     assert saved["pieces"] + len(saved["skipped"]) == len(validation) and saved["pieces"] >= 1
     assert saved["rows"]["Bach"]["nll"] is None and saved["rows"]["HMM, chord per beat"]["nll"] > 0
     assert 0 <= saved["rows"]["LSTM, soprano forced"]["chord"] <= 1
+
+
+def test_the_melody_gives_the_scores_time_signature_and_its_key_by_its_last_note():
+    from music_lstm.midi_io import melody_key, melody_time_signature, read_melody
+
+    tune = "tinyNotation: 3/4 g4 g a f#4. g8 a4 b b c' b4. a8 g4 a g f# g2."
+    assert melody_time_signature(tune) == "3/4" and melody_time_signature("tinyNotation: c4 d e") == "4/4"
+    # music21's analysis of this tune says E minor (it leans on F#); it ends on G, the relative major's tonic
+    assert melody_key(read_melody(tune)[0]) == "G major"
+
+
+def test_an_output_named_as_a_score_writes_the_midi_beside_it():
+    from pathlib import Path
+
+    from music_lstm.generate import output_paths
+
+    assert output_paths("tune.musicxml", 1) == [Path("tune.mid")]
+    assert output_paths("out/tune.xml", 2) == [Path("out/tune_1.mid"), Path("out/tune_2.mid")]
+    assert output_paths("tune.mid", 1) == [Path("tune.mid")]

@@ -46,6 +46,13 @@ def test_a_fresh_install_harmonizes_a_typed_tune_with_the_shipped_model(tmp_path
     assert "shipped" in captured.err.splitlines()[0]
     piece = midi_io.read_midi(tmp_path / "h.mid")
     assert piece.voices is not None and piece.voices[0] == TUNE_NOTES and all(piece.voices[1:])
+    # a tune in 3/4, asked for as a score: the MIDI beside it, the score barred in 3/4, in the tune's key
+    waltz = "tinyNotation: 3/4 g4 g a f#4. g8 a4 b b c' b4. a8 g4 a g f# g2."
+    assert main(["harmonize", waltz, "--format", "musicxml", "--output", "w.musicxml"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == ["wrote w.mid", "wrote w.musicxml"] and "G major" in captured.err
+    assert midi_io.melody_time_signature(tmp_path / "w.musicxml") == "3/4"
+    assert midi_io.read_melody(tmp_path / "w.musicxml")[0] == midi_io.read_melody(waltz)[0]
 
 
 @pytest.mark.slow
