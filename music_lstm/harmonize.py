@@ -95,10 +95,11 @@ def _fraction(x: float, what: str, name: str = "melody") -> Fraction:
 class LSTMHarmonizer:
     def __init__(self, stepper, vocab: Vocab, guard: bool = True, no_crossing: bool = True,
                  ranges: Sequence[tuple[int, int]] | None = BACH_RANGES, order: str = satb.ORDER,
-                 lookahead: bool = False):
+                 lookahead: bool = False, label: str | None = None):
         """`stepper` an `LSTMStepper` of a network trained on satb symbols (`lookahead_symbols` with
         `lookahead`), `vocab` its vocabulary. `ranges` (S A T B) bound the sampled voices; the
-        soprano is never bound by them."""
+        soprano is never bound by them. `label` tells it apart in a report (`system_name`)."""
+        self.label = label
         if not order.startswith("S"):
             raise ValueError(f"the soprano slot must come first to be forced before the others, not {order!r}")
         self.stepper, self.vocab, self.order, self.lookahead = stepper, vocab, order, lookahead
@@ -453,8 +454,10 @@ def system_name(harmonizer: LSTMHarmonizer) -> str:
     from .ngram import NgramStepper
 
     if isinstance(harmonizer.stepper, NgramStepper):
-        return f"KN {harmonizer.stepper.model.order}-gram, soprano forced"
-    return "LSTM, whole melody" if harmonizer.reads_melody else "LSTM, soprano forced"
+        name = f"KN {harmonizer.stepper.model.order}-gram, soprano forced"
+    else:
+        name = "LSTM, whole melody" if harmonizer.reads_melody else "LSTM, soprano forced"
+    return name + (f" ({harmonizer.label})" if harmonizer.label else "")
 
 
 def evaluate_harmonize(harmonizer, pieces: Sequence[Sequence[Sequence[Note]]],
@@ -558,7 +561,7 @@ def evaluate_run(run_dir, data_dir=None, json_path=None, temperature: float = DE
         log(f"{data_dir}: {len(val_names) - len(held_out)} of the run's {len(val_names)} held-out pieces "
             "are missing or not in four voices")
     hmm = HMMHarmonizer().fit(trained) if trained else None
-    others = [LSTMHarmonizer.from_run(rf.load_run(other)) for other in against]
+    others = [LSTMHarmonizer.from_run(rf.load_run(other), label=str(other)) for other in against]
     if ngram_order and run.corpus["train"]:
         from .ngram import KneserNey, NgramStepper
 

@@ -132,11 +132,14 @@ def test_a_melody_run_harmonizes_a_tune_exactly_and_evaluates_against_the_baseli
     assert piece.voices[0] == TUNE_NOTES and all(piece.voices[1:])
     capsys.readouterr()
     report = tmp_path / "r.json"
-    assert main(["evaluate", "--run-dir", str(run), "--harmonize", "--json", str(report)]) == 0
+    assert main(["evaluate", "--run-dir", str(run), "--harmonize", "--json", str(report), "--against", str(run),
+                 "--temperature", "0"]) == 0
     header = capsys.readouterr().out.splitlines()[0]
     assert "LSTM, whole melody" in header and "KN 6-gram, soprano forced" in header and "HMM" in header
     rows = json.loads(report.read_text())["rows"]
     assert rows["LSTM, whole melody"]["nll"] > 0 and rows["KN 6-gram, soprano forced"]["nll"] > 0
+    # the same run again, --against: its own column, the same figures (argmax: no sampling noise)
+    assert rows[f"LSTM, whole melody ({run})"] == rows["LSTM, whole melody"]
     # such a run does not compose, and says so in one line
     assert main(["generate", "--run-dir", str(run), "--output", str(tmp_path / "g.mid")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
