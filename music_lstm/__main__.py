@@ -131,6 +131,9 @@ def _harmonize_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE,
                    help=f"0 = argmax (default: {DEFAULT_TEMPERATURE})")
+    p.add_argument("--beam", type=int, default=0, metavar="K",
+                   help="write the likeliest harmonizations a beam search of width K finds, instead of sampling "
+                        "(--temperature, --best-of and --seed then do not apply; default: 0, sample)")
     _output_args(p)
 
 
@@ -179,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="--harmonize: sampling temperature of the harmonizers (default: harmonize's)")
     p.add_argument("--best-of", type=int, default=1, metavar="K",
                    help="--harmonize: keep the likeliest of K samples per chorale (default: 1)")
+    p.add_argument("--beam", type=int, default=0, metavar="K",
+                   help="--harmonize: a beam search of width K instead of sampling (default: 0, sample)")
     p.add_argument("--harmonize", action="store_true",
                    help="satb runs: harmonize the soprano of each held-out chorale and compare with Bach's and an HMM's")
 
@@ -264,10 +269,11 @@ def _evaluate_harmonize(args) -> None:
     from .harmonize import DEFAULT_TEMPERATURE
 
     temperature = DEFAULT_TEMPERATURE if args.temperature is None else args.temperature
-    if temperature < 0 or args.best_of < 1:
-        raise ConfigError(f"invalid temperature {temperature} or best-of {args.best_of} (>= 0 and >= 1)")
+    if temperature < 0 or args.best_of < 1 or args.beam < 0:
+        raise ConfigError(f"invalid temperature {temperature}, best-of {args.best_of} or beam {args.beam} "
+                          "(>= 0, >= 1, >= 0)")
     report = evaluate_run(args.run_dir, args.data_dir, args.json, temperature=temperature, best_of=args.best_of,
-                          against=args.against or ())
+                          beam=args.beam, against=args.against or ())
     print(format_table(report))
     if args.json:
         print(f"wrote {args.json}")
@@ -280,6 +286,7 @@ def _harmonize(args) -> None:
         args.run_dir, args.melody, args.output, num_outputs=args.num_outputs, best_of=args.best_of,
         temperature=args.temperature, seed=args.seed, fmt=args.format, instrument=args.instrument, plot=args.plot,
         audio=args.audio, audio_format=args.audio_format, soundfont=args.soundfont, score=args.score, bpm=args.bpm,
+        beam=args.beam,
     )
     for path in paths:
         print(f"wrote {path}")

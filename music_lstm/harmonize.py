@@ -202,22 +202,25 @@ class LSTMHarmonizer:
 
     def harmonize(self, melody: Sequence[Note], num_outputs: int = 1, best_of: int = 1,
                   temperature: float = DEFAULT_TEMPERATURE, seed: int | np.random.Generator = 0,
-                  name: str = "melody") -> list[Harmonization]:
+                  name: str = "melody", beam: int = 0) -> list[Harmonization]:
         """`num_outputs` harmonizations of `melody` ((offset, duration, pitch), one note at a time),
-        each the likeliest of `best_of` samples. A melody this model cannot write (a pitch or a
-        rest it never saw, a rhythm its lengths cannot fill) is a MelodyError naming `name`."""
-        if num_outputs < 1 or best_of < 1:
-            raise ValueError(f"num_outputs and best_of must be >= 1, got {num_outputs} and {best_of}")
+        each the likeliest of `best_of` samples; or, with `beam` > 0, the `num_outputs` likeliest
+        found by a beam search of that width (no sampling: `temperature`, `best_of` and `seed` do not
+        apply). A melody this model cannot write (a pitch or a rest it never saw, a rhythm its lengths
+        cannot fill) is a MelodyError naming `name`."""
+        if num_outputs < 1 or best_of < 1 or beam < 0 or (beam and num_outputs > beam):
+            raise ValueError(f"num_outputs and best_of must be >= 1 and beam 0 or >= num_outputs, "
+                             f"got {num_outputs}, {best_of} and {beam}")
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(1, user_api="blas"):  # small products: a second BLAS thread only waits on a busy machine
-            return self._harmonize(melody, num_outputs, best_of, temperature, seed, name)
+            return self._harmonize(melody, num_outputs, best_of, temperature, seed, name, beam)
 
-    def _harmonize(self, melody, num_outputs, best_of, temperature, seed, name) -> list[Harmonization]:
+    def _harmonize(self, melody, num_outputs, best_of, temperature, seed, name, beam=0) -> list[Harmonization]:
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         start, bounds, soprano = self._plan(melody, name)
         end = bounds[-1]
-        batch = num_outputs * best_of
+        batch = beam or num_outputs * best_of
         grammar = satb.Grammar(self.symbols, batch, order=self.order, guard=self.guard,
                                no_crossing=self.no_crossing, ranges=self.ranges)
         grammar.synced[:] = True  # the stream begins at a group's first slot
@@ -225,6 +228,8 @@ class LSTMHarmonizer:
         stretch = [0] * batch
         rows: list[list[int]] = [[] for _ in range(batch)]
         log_prob = np.zeros(batch)
+        if beam:
+            log_prob[1:] = -np.inf  # every row starts the same: only the first one is expanded
         self.stepper.reset(batch)
         if self.reads_melody:
             self.stepper.set_melody(melody_context.frame_symbols(melody, float(start)))
@@ -247,7 +252,10 @@ class LSTMHarmonizer:
                 banned = grammar.ban()
                 if slot == last_voice:
                     self._require_change(grammar, banned)
-                ids = sample(probs, rng, temperature=temperature, banned=banned)
+                if beam:
+                    ids, live = self._prune(probs, banned, live, log_prob, grammar, times, stretch, rows)
+                else:
+                    ids = sample(probs, rng, temperature=temperature, banned=banned)
             else:
                 banned = np.ones_like(probs, dtype=bool)
                 for r in range(batch):
@@ -255,14 +263,17 @@ class LSTMHarmonizer:
                         banned[r, self._allowed_lengths(times[r], bounds, stretch[r], soprano)] = False
                     else:
                         banned[r, next(iter(self.durations.values()))] = False
-                ids = sample(probs, rng, temperature=temperature, banned=banned)
+                if beam:
+                    ids, live = self._prune(probs, banned, live, log_prob, grammar, times, stretch, rows)
+                else:
+                    ids = sample(probs, rng, temperature=temperature, banned=banned)
                 for r in range(batch):
                     if live[r]:
                         times[r] += Fraction(self.symbols[ids[r]][len(satb.DUR):])
             for r in range(batch):
                 if live[r]:
                     rows[r].append(int(ids[r]))
-                    if role in "vD":
+                    if role in "vD" and not beam:  # a beam search scored its rows as it chose them
                         log_prob[r] += math.log(max(probs[r, ids[r]], 1e-300))
             grammar.feed(ids)  # the lookahead symbol is no satb symbol: the grammar skips it
             if self.reads_melody:  # the melody where the next symbol's group begins (times move at a length)
@@ -271,11 +282,38 @@ class LSTMHarmonizer:
                 probs = self.stepper.step(ids)
             slot = (slot + 1) % len(self.roles)
         out = []
+        if beam:
+            best = np.argsort(-log_prob, kind="stable")[:num_outputs]
+            return [Harmonization(self._voices(self.vocab.decode(rows[r]), start, melody), float(log_prob[r]),
+                                  self.vocab.decode(rows[r])) for r in best]
         for g in range(num_outputs):
             r = g * best_of + int(np.argmax(log_prob[g * best_of:(g + 1) * best_of]))
             symbols = self.vocab.decode(rows[r])
             out.append(Harmonization(self._voices(symbols, start, melody), float(log_prob[r]), symbols))
         return out
+
+    def _prune(self, probs, banned, live, log_prob, grammar, times, stretch, rows):
+        """One step of the beam search, in place: of every row's allowed next symbols (a finished row
+        keeps its one placeholder at no cost), the `batch` likeliest continuations survive. Returns their
+        symbols and whether each surviving row is live; the state of every row is its parent's."""
+        batch = len(live)
+        with np.errstate(divide="ignore"):
+            scores = np.where(banned, -np.inf, np.log(np.maximum(np.asarray(probs, np.float64), 1e-300)))
+        for r in range(batch):
+            if not live[r]:  # finished: carried as it is, once
+                keep = int(np.argmin(banned[r]))
+                scores[r] = -np.inf
+                scores[r, keep] = 0.0
+        scores += log_prob[:, None]
+        flat = np.argsort(-scores, axis=None, kind="stable")[:batch]
+        parents, ids = np.unravel_index(flat, scores.shape)
+        log_prob[:] = scores[parents, ids]
+        self.stepper.select(parents)
+        grammar.select(parents)
+        times[:] = [times[p] for p in parents]
+        stretch[:] = [stretch[p] for p in parents]
+        rows[:] = [list(rows[p]) for p in parents]
+        return ids, [live[p] for p in parents]
 
     def _require_change(self, grammar: satb.Grammar, banned: np.ndarray) -> None:
         """At the last voice slot: where the three voices before it neither struck nor fell silent, the
@@ -366,10 +404,12 @@ def harmonize_to_files(harmonizer: LSTMHarmonizer, source, output, num_outputs: 
 def harmonize_files(run_dir, source, output="harmonized.mid", num_outputs: int = 1, best_of: int = 1,
                     temperature: float = DEFAULT_TEMPERATURE, seed: int | None = 0, fmt: str = "midi",
                     instrument: str | int = 0, plot: bool = False, audio: bool = False, audio_format: str = "wav",
-                    soundfont=None, score: bool = False, bpm: float | None = None,
+                    soundfont=None, score: bool = False, bpm: float | None = None, beam: int = 0,
                     log=lambda msg: print(msg, file=sys.stderr)) -> list:
     """`python -m music_lstm harmonize`: read the melody (`midi_io.read_melody`), then the satb run
-    folder (`run_dir`; None: runs/latest, else the model shipped with the package), harmonize it `num_outputs` times and write each as four-track MIDI at `output` (numbered
+    folder (`run_dir`; None: runs/latest, else the model shipped with the package), harmonize it
+    `num_outputs` times (sampled, or the likeliest found by a beam search of width `beam` > 0) and
+    write each as four-track MIDI at `output` (numbered
     `_1`, `_2`... when several) with what generate writes beside its MIDI files (`generate.write_piece`:
     MusicXML, piano roll, audio, score pages). Returns the MIDI files, then the others. Every check
     (settings, melody, run folder, the model's reach) comes before the first file is written."""
@@ -386,6 +426,8 @@ def harmonize_files(run_dir, source, output="harmonized.mid", num_outputs: int =
             raise ConfigError(f"invalid {flag}: {value} (must be >= 1)")
     if temperature < 0:
         raise ConfigError(f"invalid temperature: {temperature} (must be >= 0)")
+    if beam < 0 or (beam and beam < num_outputs):
+        raise ConfigError(f"invalid beam: {beam} (0 to sample, else at least --num-outputs, {num_outputs})")
     if bpm is not None and not 10 <= bpm <= 400:
         raise ConfigError(f"invalid bpm: {bpm} (must be between 10 and 400)")
     melody, message = midi_io.read_melody(source)
@@ -397,7 +439,7 @@ def harmonize_files(run_dir, source, output="harmonized.mid", num_outputs: int =
     key = midi_io.melody_key(melody)
     log(f"harmonizing {len(melody)} notes in {key} with the run folder {run.path}")
     outs = harmonizer.harmonize(melody, num_outputs=num_outputs, best_of=best_of, temperature=temperature,
-                                seed=np.random.default_rng(seed), name=name)
+                                seed=np.random.default_rng(seed), name=name, beam=beam)
     bpm = bpm or run.bpm or DEFAULT_BPM
     meter = midi_io.melody_time_signature(source) if fmt == "musicxml" or score else "4/4"
     written, extra = [], []
@@ -462,7 +504,7 @@ def system_name(harmonizer: LSTMHarmonizer) -> str:
 
 def evaluate_harmonize(harmonizer, pieces: Sequence[Sequence[Sequence[Note]]],
                        hmm: HMMHarmonizer | None = None, temperature: float = DEFAULT_TEMPERATURE, best_of: int = 1,
-                       seed: int = 0, others: Sequence[LSTMHarmonizer] = ()) -> HarmonizeReport:
+                       seed: int = 0, others: Sequence[LSTMHarmonizer] = (), beam: int = 0) -> HarmonizeReport:
     """Harmonize the soprano of each held-out piece (S, A, T, B voices) with the LSTM and the HMM,
     and compare with Bach's own alto, tenor and bass. A piece whose soprano the LSTM cannot write
     (a pitch or a length it never saw) is left out for every system, and listed in `skipped`.
@@ -494,7 +536,7 @@ def evaluate_harmonize(harmonizer, pieces: Sequence[Sequence[Sequence[Note]]],
     rng = np.random.default_rng(seed)
     for h in harmonizers:
         name = system_name(h)
-        systems[name] = [h.harmonize(p[0], best_of=best_of, temperature=temperature, seed=rng)[0].voices
+        systems[name] = [h.harmonize(p[0], best_of=best_of, temperature=temperature, seed=rng, beam=beam)[0].voices
                          for p in pieces]
         scores = [h.nll_bits(p) for p in pieces]
         nll[name] = (sum(s[0] for s in scores), sum(s[1] for s in scores))
@@ -529,7 +571,7 @@ NGRAM_ORDER = 6  # the n-gram harmonizer's order: it reads the group before whol
 
 
 def evaluate_run(run_dir, data_dir=None, json_path=None, temperature: float = DEFAULT_TEMPERATURE, seed: int = 0,
-                 best_of: int = 1, against: Sequence = (), ngram_order: int | None = NGRAM_ORDER,
+                 best_of: int = 1, beam: int = 0, against: Sequence = (), ngram_order: int | None = NGRAM_ORDER,
                  log=lambda msg: print(msg, file=sys.stderr)) -> HarmonizeReport:
     """`python -m music_lstm evaluate --harmonize`: `evaluate_harmonize` on the run's held-out pieces
     (`split.json`, read from the run's data folder, recorded in `data.json`, or `data_dir`), with the
@@ -568,7 +610,7 @@ def evaluate_run(run_dir, data_dir=None, json_path=None, temperature: float = DE
         kn = KneserNey(ngram_order, len(run.vocab)).fit(run.corpus["train"])
         others.append(LSTMHarmonizer(NgramStepper(kn), run.vocab))
     report = evaluate_harmonize(harmonizer, held_out, hmm, temperature=temperature, best_of=best_of, seed=seed,
-                                others=others)
+                                others=others, beam=beam)
     if json_path is not None:
         rf.write_json(json_path, report.to_json())
     return report

@@ -114,6 +114,10 @@ class NgramStepper:
     def reset(self, batch: int) -> None:
         self.history: list[list[int]] = [[] for _ in range(batch)]
 
+    def select(self, rows) -> None:
+        """Keep the histories of `rows` (one index per new row): a beam search's survivors."""
+        self.history = [list(self.history[r]) for r in rows]
+
     def step(self, ids) -> np.ndarray:
         for row, i in zip(self.history, np.asarray(ids).tolist()):
             row.append(int(i))

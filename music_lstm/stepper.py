@@ -72,6 +72,14 @@ class LSTMStepper:
         self.h = [self._xh[0][:, : u[0]] if self._xh else np.zeros((batch, u[0]), np.float32)]
         self.h += [xh[:, u[k] :] for k, xh in enumerate(self._xh)]
 
+    def select(self, rows: np.ndarray) -> None:
+        """Keep the state of `rows` (one index per new row, repeats allowed): a beam search's survivors."""
+        u = self.units
+        self.c = [c[rows] for c in self.c]
+        self._xh = [xh[rows] for xh in self._xh]
+        self.h = [self._xh[0][:, : u[0]] if self._xh else self.h[0][rows]]
+        self.h += [xh[:, u[k] :] for k, xh in enumerate(self._xh)]
+
     @staticmethod
     def _cell(z: np.ndarray, c: np.ndarray, h_out: np.ndarray) -> None:
         """One LSTM cell update: `c` in place, the new h written into `h_out`.

@@ -212,6 +212,26 @@ def test_best_of_keeps_the_likeliest_of_the_same_samples(tiny):
     assert best[0].log_prob == pytest.approx(likeliest.log_prob)
 
 
+def test_a_beam_of_one_is_the_argmax_and_a_wider_beam_keeps_the_melody_and_scores_what_it_wrote(tiny):
+    harmonizer, _ = tiny
+    melody, _ = midi_io.read_melody(TUNE)
+    greedy = harmonizer.harmonize(melody, temperature=0)[0]
+    one = harmonizer.harmonize(melody, beam=1)[0]
+    assert one.symbols == greedy.symbols and one.log_prob == pytest.approx(greedy.log_prob)
+    wide = harmonizer.harmonize(melody, beam=6, num_outputs=3)
+    assert len(wide) == 3 and wide[0].log_prob >= wide[1].log_prob >= wide[2].log_prob
+    assert len({tuple(h.symbols) for h in wide}) == 3  # three different harmonizations
+    for h in wide:
+        assert h.voices[0] == melody
+        # its score is the network's own log-probability of the symbols it chose (A, T, B, lengths)
+        ids = harmonizer.vocab.encode(h.symbols)
+        probs = harmonizer.stepper.probabilities(ids[None, :])[0]
+        chosen = [t for t in range(1, len(ids)) if t % 5 != 0]  # every slot but the soprano's
+        assert h.log_prob == pytest.approx(sum(math.log(probs[t - 1, ids[t]]) for t in chosen), rel=1e-4)
+    with pytest.raises(ValueError):
+        harmonizer.harmonize(melody, beam=2, num_outputs=3)
+
+
 class _Uniform:
     """A stand-in network that gives every symbol the same probability."""
 

@@ -52,6 +52,7 @@ FLAGS = [  # flag, value, what it must change
     ("--score", None, lambda c: c["score"] is True),
     ("--instrument", "choir,choir,strings,organ", lambda c: c["instrument"] == "choir,choir,strings,organ"),
     ("--bpm", "120", lambda c: c["bpm"] == 120.0),
+    ("--beam", "4", lambda c: c["beam"] == 4),
 ]
 
 
@@ -113,7 +114,7 @@ def test_ten_thousand_notes_is_one_line_and_writes_nothing(tmp_path, capsys):
 
 def test_bad_settings_are_one_line_before_the_melody_is_read(tmp_path, capsys):
     for flag, value in (("--num-outputs", "0"), ("--best-of", "0"), ("--temperature", "-1"),
-                        ("--instrument", "kazoo9")):
+                        ("--instrument", "kazoo9"), ("--beam", "-1")):
         assert main(["harmonize", TUNE, "--run-dir", str(tmp_path / "no_run"), flag, value]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and (flag.lstrip("-").replace("-", "_") in err[0] or "instrument" in err[0]), err

@@ -255,6 +255,11 @@ class Grammar(BaseGrammar):
                 self.current_struck[row, self.slots[self.filled[row]]] = self.struck[i]
                 self.filled[row] += 1
 
+    def select(self, rows: np.ndarray) -> None:
+        """Keep the state of `rows` (one index per new row): a beam search's survivors."""
+        for name in ("synced", "filled", "current", "current_struck", "previous"):
+            setattr(self, name, getattr(self, name)[rows])
+
     def ban(self) -> np.ndarray:
         """(batch, vocab) bool: True where a symbol would break the grammar (or an option)."""
         rows, size = len(self.filled), len(self.is_pitch)
