@@ -391,6 +391,8 @@ def harmonize_to_files(harmonizer: LSTMHarmonizer, source, output, num_outputs: 
                                 seed=seed, name=name)
     key = midi_io.melody_key(melody)
     paths = output_paths(output, num_outputs)
+    if fmt == "musicxml":  # the score alone, at the name asked for
+        paths = [p.with_suffix(Path(output).suffix or ".musicxml") for p in paths]
     for out, path in zip(outs, paths):
         if fmt == "musicxml":
             midi_io.write_chorale_musicxml(out.voices, path, bpm=bpm, title=f"Harmonization in {key}")
