@@ -114,6 +114,7 @@ class LSTMHarmonizer:
                 self.durations[Fraction(s[len(satb.DUR):])] = i
         self.rest = vocab.symbol_to_index.get(satb.REST)  # None when the training pieces had no rests
         self._fits = lru_cache(maxsize=None)(self._fits_uncached)
+        self._lengths_filling = lru_cache(maxsize=None)(self._lengths_filling_uncached)
 
     @classmethod
     def from_keras(cls, model, vocab: Vocab, **options) -> "LSTMHarmonizer":
@@ -191,9 +192,13 @@ class LSTMHarmonizer:
         symbol = satb.pitch_name(pitch) + ("" if onset == t else satb.HELD)
         return self.vocab.symbol_to_index[symbol], k
 
+    def _lengths_filling_uncached(self, gap: Fraction) -> list[int]:
+        """The length ids that leave a rest of `gap` the vocabulary's lengths can still fill."""
+        return [i for d, i in self.durations.items() if d <= gap and self._fits(gap - d)]
+
     def _allowed_lengths(self, t: Fraction, bounds, k: int, soprano) -> list[int]:
+        ok = self._lengths_filling(bounds[k + 1] - t)
         gap = bounds[k + 1] - t
-        ok = [i for d, i in self.durations.items() if d <= gap and self._fits(gap - d)]
         if soprano[k] is not None and satb.pitch_name(soprano[k][1]) + satb.HELD not in self.vocab:
             ok = [self.durations[gap]]  # no held form: the note is one group (`_plan` checked the length exists)
         return ok
