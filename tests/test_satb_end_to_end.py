@@ -88,7 +88,7 @@ def test_the_sampling_defaults_and_flags_reach_the_grammar_and_the_sampler(satb_
                "--temperature", "0.6")
     assert [(m["guard"], m["no_clash"]) for m in made] == [(True, True), (False, False)]
     assert made[0]["ranges"] is not None and len(made[0]["ranges"]) == 4
-    assert [(s.temperature, s.rhythm_temperature) for s in settings] == [(0.5, 0.8), (0.6, 0.8)]
+    assert [(s.temperature, s.rhythm_temperature) for s in settings] == [(0.7, 0.8), (0.6, 0.8)]
 
 
 @pytest.mark.slow
