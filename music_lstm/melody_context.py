@@ -189,15 +189,7 @@ class MelodyStepper(LSTMStepper):
     def step(self, ids: np.ndarray, frames: np.ndarray | None = None) -> np.ndarray:
         ids = np.asarray(ids)
         frames = np.zeros(len(ids), np.int64) if frames is None else np.minimum(frames, len(self.melody) - 1)
-        z = self.h[0] @ self.r1
-        z += self.table[ids]
-        z += self.melody[frames]
-        self._cell(z, self.c[0], self.h[0])
-        for k, (w, b) in enumerate(self.deep, start=1):
-            z = self._xh[k - 1] @ w
-            z += b
-            self._cell(z, self.c[k], self.h[k])
-        return self._head(self.h[-1])
+        return self._head(self._advance(ids, self.melody[frames]))
 
 
 def _run_lstm(x: np.ndarray, kernel: np.ndarray, recurrent: np.ndarray, bias: np.ndarray) -> np.ndarray:

@@ -97,10 +97,13 @@ class LSTMStepper:
         c += t[:, :u] * t[:, 2 * u : 3 * u]  # + i * g
         np.multiply(t[:, 3 * u :], np.tanh(c), out=h_out)
 
-    def _advance(self, ids: np.ndarray) -> np.ndarray:
-        """Feed one id per row; return the top layer's output (batch, units)."""
+    def _advance(self, ids: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
+        """Feed one id per row; return the top layer's output (batch, units). `extra` (batch, 4u), when
+        given, is added to the first layer's gate inputs (another input's share, melody_context)."""
         z = self.h[0] @ self.r1  # (batch, 4u)
         z += self.table[ids]
+        if extra is not None:
+            z += extra
         self._cell(z, self.c[0], self.h[0])
         for k, (w, b) in enumerate(self.deep, start=1):
             z = self._xh[k - 1] @ w  # [h of layer k-1, h of layer k] @ stacked kernels
