@@ -18,6 +18,10 @@ The soprano of every output is therefore the melody, note for note. Many harmoni
 sampled as one batch; `best_of` keeps, of each `best_of` samples, the one whose sampled symbols
 the network finds likeliest (its unmodified probabilities, so fewer, longer groups score higher).
 
+A network trained with `--melody-context` (`melody_context.py`) also reads the whole melody, what
+comes later included, at the start of the group it writes; the loop is the same. With `beam`, a beam
+search keeps the likeliest partial harmonizations at every A, T, B and length slot instead of sampling.
+
 `nll_bits` scores Bach's own alto, tenor and bass given his soprano: his stream is read with the
 soprano and length slots given, and only the A, T and B slots are counted, in bits per quarter note.
 
@@ -197,8 +201,8 @@ class LSTMHarmonizer:
         return [i for d, i in self.durations.items() if d <= gap and self._fits(gap - d)]
 
     def _allowed_lengths(self, t: Fraction, bounds, k: int, soprano) -> list[int]:
-        ok = self._lengths_filling(bounds[k + 1] - t)
         gap = bounds[k + 1] - t
+        ok = self._lengths_filling(gap)
         if soprano[k] is not None and satb.pitch_name(soprano[k][1]) + satb.HELD not in self.vocab:
             ok = [self.durations[gap]]  # no held form: the note is one group (`_plan` checked the length exists)
         return ok
