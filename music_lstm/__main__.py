@@ -92,6 +92,9 @@ def _generate_args(p: argparse.ArgumentParser, with_seed: bool = True) -> None:
     p.add_argument("--allow-clashes", action="store_true",
                    help=f"four-voice encodings ({four}): let two voices strike a minor second or major seventh together "
                         "(by default sampling refuses it)")
+    p.add_argument("--allow-syncopation", action="store_true",
+                   help=f"four-voice encodings ({four}): let a slice begun between two beats sound across the next "
+                        "one (by default it ends there, as in the chorales, so the music keeps its place in the bar)")
     p.add_argument("--primer", default=None, help="MIDI file whose symbols start the piece")
     p.add_argument("--include-primer", action="store_true", help="write the primer into the output too")
     _output_args(p)
@@ -228,6 +231,8 @@ def _sampling(args):
         given["parallels_guard"] = False
     if args.allow_clashes:
         given["no_clash"] = False
+    if args.allow_syncopation:
+        given["keep_beat"] = False
     Sampling(**given)
     return given
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ConfigError, EncodingError, MusicLSTMError, RunFolderError
+from .encodings.common import Decoded
 from .events import bar_phase
 from .instruments import voice_programs
 from .run_folder import CORPUS, MODEL, Run, load_run, resolve_run
@@ -176,8 +177,9 @@ def generate(
         full = primer_ids(run, primer, log)
         prompt = np.tile(full[-window:], (num_outputs, 1))  # the state is set from the primer's last window
         written_prompt = [full] * num_outputs  # --include-primer writes the whole primer, from its start
+        before = [full[: max(len(full) - window, 0)]] * num_outputs
     else:
-        prompt = random_windows(run.corpus["train"], window, num_outputs, rng)
+        prompt, before = random_windows(run.corpus["train"], window, num_outputs, rng, with_before=True)
         written_prompt = list(prompt)  # cut from the middle of a piece: it may start inside a slice
     try:
         stepper = LSTMStepper.from_keras(run.model, run.factors)
@@ -185,24 +187,26 @@ def generate(
         raise RunFolderError(f"{run.path / MODEL}: {e}") from None
     vocabulary = run.vocab.index_to_symbol
     grammar = encoding.grammar(vocabulary, num_outputs, sampling, pieces=run.corpus["train"])
-    if grammar is not None:  # read the prompt first (an encodings.Grammar also keeps its texture)
+    if grammar is not None:  # read the prompt first (an encodings.Grammar also keeps its texture and time)
         if hasattr(grammar, "prime"):
-            grammar.prime(prompt)
+            grammar.prime(prompt, before=before)
         else:  # a grammar with only feed/ban
             for column in prompt.T:
                 grammar.feed(column)
+    # where the new music begins in its beat, for a grammar that keeps time: written from there
+    starts = getattr(grammar, "position", np.zeros(num_outputs)).copy()
     probs = stepper.prime(prompt)
     ids = generate_ids(stepper.step, probs, length, sampling, rng, history=prompt, grammar=grammar,
                        rhythm=encoding.rhythm_mask(vocabulary))
     paths = output_paths(output, num_outputs, output_dir)
     bpm = bpm or run.bpm or DEFAULT_BPM
     written, extra = [], []
-    for path, context, whole, row in zip(paths, prompt, written_prompt, ids):
+    for path, context, whole, row, start in zip(paths, prompt, written_prompt, ids, starts):
         context, symbols = run.vocab.decode(context), run.vocab.decode(row)
         if include_primer:
             decoded = encoding.decode(run.vocab.decode(whole) + symbols, open_start=primer is None)
         else:  # the prompt is read too, so a note it holds into the new music is no error
-            decoded = encoding.decode_continuation(context, symbols)
+            decoded = on_the_beat(encoding.decode_continuation(context, symbols), start)
         if decoded.repairs:
             log(f"{path}: repaired {decoded.repairs} of {decoded.events} events ({decoded.repair_fraction:.1%}) that broke the {encoding.name} grammar")
         if not decoded.notes:
@@ -217,8 +221,23 @@ def generate(
     return written + extra
 
 
-def random_windows(pieces: list[np.ndarray], window: int, n: int, rng: np.random.Generator) -> np.ndarray:
-    """`n` prompts of equal length, each a random stretch of a random training piece."""
+def on_the_beat(decoded: Decoded, start: float, beat: float = 1.0) -> Decoded:
+    """`decoded` music that begins `start` quarter notes into its source, moved later by the part of a beat
+    `start` falls into, so that its beats fall on whole beats of the file (it opens with a short rest)."""
+    shift = round(start % beat, 6) % beat
+    if not shift:
+        return decoded
+
+    def moved(notes):
+        return [(o + shift, d, p) for o, d, p in notes]
+
+    voices = None if decoded.voices is None else [moved(v) for v in decoded.voices]
+    return dataclasses.replace(decoded, notes=moved(decoded.notes), end=decoded.end + shift, voices=voices)
+
+
+def random_windows(pieces: list[np.ndarray], window: int, n: int, rng: np.random.Generator, with_before: bool = False):
+    """`n` prompts of equal length, each a random stretch of a random training piece, as an (n, window)
+    array; with `with_before`, also the ids of each prompt's piece that come before it."""
     pieces = [p for p in pieces if len(p)]
     if not pieces:
         raise RunFolderError(f"{CORPUS} has no training piece to start from (use --primer)")
@@ -226,8 +245,10 @@ def random_windows(pieces: list[np.ndarray], window: int, n: int, rng: np.random
     width = min(window, min(len(p) for p in long_enough))
     pieces = long_enough
     out = np.zeros((n, width), np.int64)
+    before = []
     for r in range(n):
         piece = pieces[rng.integers(len(pieces))]
         start = rng.integers(len(piece) - width + 1)
         out[r] = piece[start : start + width]
-    return out
+        before.append(piece[:start])
+    return (out, before) if with_before else out

@@ -34,6 +34,8 @@ class Sampling:
     # Four-voice encodings only: refuse a minor second or major seventh (any octave) between two voices
     # struck together (a suspension, a held voice against a struck one, stays allowed).
     no_clash: bool = True
+    # Four-voice encodings only: a slice begun between two beats ends by the next beat (keeps the metre).
+    keep_beat: bool = True
 
     def __post_init__(self):
         if not self.temperature >= 0:

@@ -194,6 +194,53 @@ def test_grammar_ban_after_four_slots_allows_only_lengths():
     assert "C5~" in allowed and "G4~" not in allowed and "d1" not in allowed and "<unk>" not in allowed
 
 
+def lengths_allowed(grammar, row=0):
+    return {VOCAB[i] for i in np.flatnonzero(~grammar.ban()[row]) if VOCAB[i].startswith("d")}
+
+
+def test_keep_beat_ends_a_group_begun_off_the_beat_by_the_next_beat():
+    kept, free = Grammar(VOCAB, batch=1, keep_beat=True), Grammar(VOCAB, batch=1)
+    for grammar in (kept, free):
+        feed(grammar, ["d1", "C5", "G4", "E4", "C3"])
+    assert lengths_allowed(kept) == lengths_allowed(free) == {"d1/2", "d1", "d2"}  # on the beat: any length
+    for grammar in (kept, free):
+        feed(grammar, ["d1/2", "E5", "G4~", "E4~", "C3~"])  # begun half a beat in
+    assert lengths_allowed(kept) == {"d1/2"} and lengths_allowed(free) == {"d1/2", "d1", "d2"}
+    feed(kept, ["d1/2", "G5", "G4", "C4", "C3"])  # back on the beat
+    assert lengths_allowed(kept) == {"d1/2", "d1", "d2"}
+    assert kept.position.tolist() == [2.0]  # the first d1 only ends the group the stream began inside
+
+
+def test_keep_beat_places_the_prompt_by_the_music_before_it_and_never_leaves_no_length():
+    grammar = Grammar(VOCAB, batch=2, keep_beat=True)
+    before = [np.array([VOCAB.index(s) for s in ["C5", "G4", "E4", "C3", "d1/2"]]), np.array([], np.int64)]
+    grammar.prime(np.array([[VOCAB.index(s)] * 2 for s in ["E5", "G4", "C4", "C3"]]).T, before=before)
+    assert grammar.position.tolist() == [0.5, 0.0]
+    feed_rows = [VOCAB.index("d1"), VOCAB.index("d1")]
+    grammar.feed(feed_rows)  # the groups the prompts were cut inside end: at 1.5 and at 1.0
+    grammar.feed([VOCAB.index("C5")] * 2)
+    for s in ["G4", "E4", "C3"]:
+        grammar.feed([VOCAB.index(s)] * 2)
+    assert lengths_allowed(grammar, 0) == {"d1/2"} and lengths_allowed(grammar, 1) == {"d1/2", "d1", "d2"}
+    grammar.select(np.array([1, 1]))
+    assert grammar.position.tolist() == [1.0, 1.0]
+    odd = Grammar(VOCAB, batch=1, keep_beat=True)
+    feed(odd, ["d1", "C5", "G4", "E4", "C3", "d1/2", "C5~", "G4~", "E4~", "C3~", "d1/2", "C5", "G4", "E4", "C3"])
+    odd.position[:] = 0.75  # no length of this vocabulary ends by the next beat: none is banned
+    assert lengths_allowed(odd) == {"d1/2", "d1", "d2"}
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_random_sampling_under_keep_beat_never_crosses_a_beat_from_between_beats(seed):
+    grammar = Grammar(VOCAB, batch=6, keep_beat=True)
+    for row in sample_stream(grammar, 500, seed=seed, prompt=["d1"]):
+        voices = decode_satb(row[1:]).voices
+        onsets = sorted({o for v in voices for o, _, _ in v} | {o + d for v in voices for o, d, _ in v})
+        cuts = [(a, b) for a, b in zip(onsets, onsets[1:])]
+        assert any(a % 1 for a, _ in cuts)  # some slices do begin between beats
+        assert all(b <= int(a) + 1 + 1e-9 for a, b in cuts if a % 1), cuts
+
+
 def test_nearest_symbol_keeps_the_kind_and_held_mark():
     known = ["C4", "C4~", "E4", REST, "d1", "d2"]
     assert nearest_satb("D4", known) == "C4"

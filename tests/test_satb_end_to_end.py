@@ -62,6 +62,9 @@ def test_generate_writes_four_named_monophonic_voices_in_range_without_parallels
             # a note at 0 may be held over from the prompt; every note struck after it is the sampler's
             assert all(low <= p <= high for o, _, p in line if o > 0), (low, high, line)
         assert voice_leading.measure(voices)["parallels"] == 0.0
+        # kept in time: written from where it falls in the beat, no slice begun between beats sounds past the next
+        cuts = sorted({o for v in voices for o, _, _ in v} | {o + d for v in voices for o, d, _ in v})
+        assert all(b <= int(a) + 1 + 1e-6 for a, b in zip(cuts, cuts[1:]) if a % 1 > 1e-6)
 
 
 @pytest.mark.slow
@@ -85,8 +88,8 @@ def test_the_sampling_defaults_and_flags_reach_the_grammar_and_the_sampler(satb_
     monkeypatch.setattr(gen, "generate_ids", ids)
     _generated(run, tmp_path / "a.mid", "--length", "20", "--seed", "1")
     _generated(run, tmp_path / "b.mid", "--length", "20", "--seed", "1", "--allow-parallels", "--allow-clashes",
-               "--temperature", "0.6")
-    assert [(m["guard"], m["no_clash"]) for m in made] == [(True, True), (False, False)]
+               "--allow-syncopation", "--temperature", "0.6")
+    assert [(m["guard"], m["no_clash"], m["keep_beat"]) for m in made] == [(True, True, True), (False, False, False)]
     assert made[0]["ranges"] is not None and len(made[0]["ranges"]) == 4
     assert [(s.temperature, s.rhythm_temperature) for s in settings] == [(0.7, 0.8), (0.6, 0.8)]
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from music_lstm.config import Config
-from music_lstm.generate import random_windows
+from music_lstm.encodings.common import Decoded
+from music_lstm.generate import on_the_beat, random_windows
 from music_lstm.sampling import generate_ids
 from music_lstm.sampling import Sampling
 
@@ -79,6 +80,20 @@ def test_random_windows_come_from_within_one_piece():
     pieces = [np.arange(100, 200), np.arange(1000, 1080)]
     w = random_windows(pieces, 32, 10, np.random.default_rng(0))
     assert w.shape == (10, 32) and np.all(np.diff(w, axis=1) == 1)
+    again, before = random_windows(pieces, 32, 10, np.random.default_rng(0), with_before=True)
+    assert np.array_equal(again, w)  # the same draws: a seed gives the same prompts either way
+    for row, b in zip(w, before):
+        piece = pieces[0] if row[0] < 1000 else pieces[1]
+        assert np.array_equal(np.concatenate([b, row]), piece[: len(b) + 32])
+
+
+def test_music_cut_between_beats_is_written_from_its_place_in_the_beat():
+    voices = [[(0.0, 0.5, 72), (0.5, 1.0, 71)], [(0.0, 1.5, 67)], [(0.0, 1.5, 64)], [(0.0, 1.5, 48)]]
+    d = Decoded([n for v in voices for n in v], 2, 0, 1.5, voices)
+    moved = on_the_beat(d, 37.5)
+    assert moved.voices[0] == [(0.5, 0.5, 72), (1.0, 1.0, 71)] and moved.end == 2.0
+    assert sorted(moved.notes) == sorted(n for v in moved.voices for n in v)
+    assert on_the_beat(d, 12.0) is d and on_the_beat(d, 11.999999999).voices == voices  # on a beat: as it was
 
 
 @pytest.mark.parametrize("encoding", ["voiced", "grid"])

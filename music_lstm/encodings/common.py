@@ -216,8 +216,9 @@ class Grammar:
         """(batch, vocab) bool: True where a symbol would break the grammar."""
         raise NotImplementedError
 
-    def prime(self, prompt: np.ndarray) -> None:
-        """Read the prompt (batch, steps) before sampling begins."""
+    def prime(self, prompt: np.ndarray, before=None) -> None:
+        """Read the prompt (batch, steps) before sampling begins. `before`, per row, the ids of the music
+        the prompt continues, for a grammar that keeps time (the others ignore it)."""
         for column in np.asarray(prompt).T:
             self.feed(column)
 

@@ -105,7 +105,7 @@ class EventGrammar(Grammar):
                 prev[pending] = True
                 self.previous[row], self.pending[row], self.pending_struck[row] = prev, [], False
 
-    def prime(self, prompt) -> None:
+    def prime(self, prompt, before=None) -> None:
         """Read the prompt, then keep its texture: no more voices than it had, or than `floor`."""
         super().prime(prompt)
         if self.floor is not None:

@@ -42,6 +42,7 @@ REST = "rest"  # a voice that is silent in this group
 DUR = "d"  # prefix of a group's length: `d1/2`
 MAX_DENOMINATOR = 12  # lengths are multiples of 1/12 quarter note (16ths and triplets)
 GRID = 1e-6  # offsets are compared after rounding to this, so float noise never makes a new group
+BEAT = 1.0  # quarter notes: `keep_beat` lets no group begun between two beats sound past the next one
 PERFECT = (0, 7)  # interval classes the guard refuses to move into in parallel: unison/octave, fifth
 CLASHES = (1, 11)  # interval classes `no_clash` refuses between two voices struck together: a 2nd, a 7th
 
@@ -214,22 +215,30 @@ class Grammar(BaseGrammar):
     over it or below the one under it; unisons allowed), and `guard` (no two voices moving in the
     same direction from a perfect fifth, octave or unison into the same interval), and `no_clash` (no
     minor second or major seventh, in any octave, between two voices struck together; a held voice
-    against a struck one, as in a suspension, stays allowed). The options only
-    ever ban pitches, and a rest is always allowed, so a row can never be left without a choice.
-    Symbols the grammar cannot read (`<unk>`) are always banned.
+    against a struck one, as in a suspension, stays allowed). These options only ever ban pitches, and a
+    rest is always allowed, so a row can never be left without a choice. `keep_beat` bans lengths: a group
+    that begins between two beats ends by the next beat (no voice enters off the beat and sounds across
+    it without another voice striking on it: every slice of the four-part chorales keeps this, but one
+    12/8 chorale), so music keeps its place in the bar; where no length of the vocabulary fits, none is
+    banned. Symbols the grammar cannot read (`<unk>`) are always banned.
+
+    `position` holds, per row, where the next group begins in quarter notes: from the lengths fed, after
+    the lengths of the music before the prompt (`prime(prompt, before=...)`).
     """
 
     def __init__(self, symbols: Sequence[str], batch: int, order: str = ORDER, guard: bool = False,
-                 no_crossing: bool = False, ranges: Sequence[tuple[int, int]] | None = None, no_clash: bool = False):
+                 no_crossing: bool = False, ranges: Sequence[tuple[int, int]] | None = None, no_clash: bool = False,
+                 keep_beat: bool = False):
         self.slots = _check_order(order)
         kinds = [classify(s) for s in symbols]
         self.is_pitch = np.array([k == "pitch" for k, _, _ in kinds])
         self.is_rest = np.array([k == "rest" for k, _, _ in kinds])
         self.is_dur = np.array([k == "duration" for k, _, _ in kinds])
         self.pitch = np.array([v if k == "pitch" else -1000 for k, v, _ in kinds], np.int64)
+        self.length = np.array([v if k == "duration" else 0.0 for k, v, _ in kinds], float)
         self.struck = np.array([s for _, _, s in kinds]) & self.is_pitch
         self.held = self.is_pitch & ~self.struck
-        self.guard, self.no_crossing, self.no_clash = guard, no_crossing, no_clash
+        self.guard, self.no_crossing, self.no_clash, self.keep_beat = guard, no_crossing, no_clash, keep_beat
         n = len(VOICES)
         self.in_range = np.ones((n, len(symbols)), bool)
         if ranges is not None:
@@ -242,9 +251,18 @@ class Grammar(BaseGrammar):
         self.current = np.full((batch, n), -1, np.int64)  # per voice: pitch in this group (-1 rest/unwritten)
         self.current_struck = np.zeros((batch, n), bool)  # per voice: struck in this group
         self.previous = np.full((batch, n), -1, np.int64)  # per voice: pitch in the group before
+        self.position = np.zeros(batch)  # quarter notes: where the next group begins
+
+    def prime(self, prompt: np.ndarray, before: Sequence[np.ndarray] | None = None) -> None:
+        """Read the prompt (batch, steps); `before`, per row, the ids of the music the prompt continues
+        (e.g. the piece a random window was cut from, up to the window), which places it in the bar."""
+        if before is not None:
+            self.position = np.array([self.length[np.asarray(b, np.int64)].sum() for b in before], float)
+        super().prime(prompt)
 
     def feed(self, ids) -> None:
         for row, i in enumerate(np.asarray(ids).tolist()):
+            self.position[row] += self.length[i]
             if self.is_dur[i]:
                 if self.synced[row]:
                     self.previous[row] = self.current[row]
@@ -257,7 +275,7 @@ class Grammar(BaseGrammar):
 
     def select(self, rows: np.ndarray) -> None:
         """Keep the state of `rows` (one index per new row): a beam search's survivors."""
-        for name in ("synced", "filled", "current", "current_struck", "previous"):
+        for name in ("synced", "filled", "current", "current_struck", "previous", "position"):
             setattr(self, name, getattr(self, name)[rows])
 
     def ban(self) -> np.ndarray:
@@ -270,7 +288,7 @@ class Grammar(BaseGrammar):
                 continue
             k = self.filled[row]
             if k >= len(self.slots):
-                out[row] = ~self.is_dur
+                out[row] = ~(self.is_dur & self._on_the_beat(self.position[row]))
                 continue
             v = self.slots[k]
             before = self.previous[row, v]
@@ -300,6 +318,14 @@ class Grammar(BaseGrammar):
                     ok &= ~(same_way & (np.abs(cur[u] - self.pitch) % 12 == interval))
             out[row] = ~(ok | self.is_rest)
         return out
+
+    def _on_the_beat(self, start: float) -> np.ndarray:
+        """(vocab,) bool: the lengths `keep_beat` allows a group begun at `start` (all, without it)."""
+        into = start % BEAT
+        if not self.keep_beat or min(into, BEAT - into) < GRID * 10:
+            return np.ones(len(self.length), bool)
+        fits = self.length <= BEAT - into + GRID * 10
+        return fits if (fits & self.is_dur).any() else np.ones(len(self.length), bool)
 
 
 
@@ -343,7 +369,8 @@ class SATB(Encoding):
             ranges = voice_ranges([training_voices(symbols, pieces)], *RANGE_PERCENTILES)
         except ValueError:  # a voice with no note in the training pieces: no range for any
             ranges = None
-        return Grammar(symbols, batch, guard=sampling.parallels_guard, no_clash=sampling.no_clash, ranges=ranges)
+        return Grammar(symbols, batch, guard=sampling.parallels_guard, no_clash=sampling.no_clash, ranges=ranges,
+                       keep_beat=sampling.keep_beat)
 
 
 def training_voices(symbols: Sequence[str], pieces, order: str = ORDER) -> tuple[list[Note], ...]:
