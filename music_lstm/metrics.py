@@ -213,7 +213,7 @@ def evaluate_generated(
     if not val_names:
         raise RunFolderError(f"{run / rf.SPLIT}: no held-out pieces to compare with")
     pieces = {}
-    for f in files:
+    for f in sorted(files, key=str):  # in one order whatever the order given: the classifier's folds follow it
         try:
             pieces[str(f)] = midi_io.read_midi(f)
         except MusicLSTMError as e:

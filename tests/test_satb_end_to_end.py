@@ -137,6 +137,25 @@ def test_evaluate_generated_prints_and_writes_the_voice_leading_comparison(satb_
     assert all(v["parallels"] == 0.0 for v in figures["generated"].values())
 
 
+@pytest.mark.slow
+def test_evaluate_generated_reads_the_files_in_one_order_whatever_the_order_given(satb_run, tmp_path, monkeypatch):
+    from music_lstm import metrics
+
+    _, run = satb_run
+    _generated(run, tmp_path / "o.mid", "--length", "200", "--num-outputs", "3", "--seed", "8")
+    files = [str(tmp_path / f"o_{k}.mid") for k in (1, 2, 3)]
+    seen, real = [], metrics.voice_report_pieces
+
+    def report(generated, *a, **kw):  # the classifier's folds follow the order the pieces arrive in
+        seen.append(list(generated))
+        return real(generated, *a, **kw)
+
+    monkeypatch.setattr(metrics, "voice_report_pieces", report)
+    for order in (files, files[::-1], files[1:] + files[:1]):
+        metrics.evaluate_generated(order, run, log=lambda m: None)
+    assert seen == [sorted(files)] * 3
+
+
 def _audio_or_skip():
     from music_lstm.errors import RenderError
     from music_lstm.render import find_soundfont
