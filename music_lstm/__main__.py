@@ -81,6 +81,8 @@ def _generate_args(p: argparse.ArgumentParser, with_seed: bool = True) -> None:
     p.add_argument("--temperature", type=float, default=None, help=f"0 = argmax {default('temperature')}")
     p.add_argument("--rhythm-temperature", type=float, default=None,
                    help=f"temperature among durations and rests (lengths) {default('rhythm_temperature')}")
+    p.add_argument("--rhythm-top-p", type=float, default=None,
+                   help=f"nucleus sampling mass among the lengths alone {default('rhythm_top_p')}")
     p.add_argument("--top-k", type=int, default=None, help="sample among the k likeliest symbols, 0 = all (default: 0)")
     p.add_argument("--top-p", type=float, default=None, help="nucleus sampling mass (default: 1.0 = off)")
     p.add_argument("--max-repeat", type=int, default=None, help=f"most times a symbol may repeat in a row, 0 = no guard {default('max_repeat')}")
@@ -225,7 +227,8 @@ def _sampling(args):
 
     """The sampling settings given on the command line, as a dict of the ones to change from the run's
     encoding's defaults (checked here, with those defaults, so a bad value is an error before any work)."""
-    given = {k: getattr(args, k) for k in ("temperature", "rhythm_temperature", "top_k", "top_p", "max_repeat", "max_chord_repeat")
+    given = {k: getattr(args, k) for k in ("temperature", "rhythm_temperature", "rhythm_top_p", "top_k", "top_p", "max_repeat",
+                                   "max_chord_repeat")
              if getattr(args, k) is not None}
     if args.allow_parallels:
         given["parallels_guard"] = False

@@ -25,6 +25,9 @@ class Sampling:
     rhythm_temperature: float = 0.8
     top_k: int = 0  # keep only the k most likely symbols (0 = all)
     top_p: float = 1.0  # keep the smallest set of symbols whose probability reaches p (nucleus)
+    # The same nucleus among durations and rests (lengths) alone, after rhythm_temperature: a warm
+    # rhythm without its rarest lengths.
+    rhythm_top_p: float = 1.0
     max_repeat: int = 4  # a symbol may follow itself at most this many times in a row (0 = no guard)
     # voiced: the same chord (sounding pitches at an onset) may follow itself at most this many times in
     # a row (0 = no guard); 1 allows a chord twice in a row, rarely more in the chorales
@@ -46,6 +49,8 @@ class Sampling:
             raise ConfigError(f"invalid top_k: {self.top_k!r} (must be >= 0)")
         if not 0 < self.top_p <= 1:
             raise ConfigError(f"invalid top_p: {self.top_p!r} (must be in (0, 1])")
+        if not 0 < self.rhythm_top_p <= 1:
+            raise ConfigError(f"invalid rhythm_top_p: {self.rhythm_top_p!r} (must be in (0, 1])")
         if self.max_repeat < 0:
             raise ConfigError(f"invalid max_repeat: {self.max_repeat!r} (must be >= 0)")
         if self.max_chord_repeat < 0:
@@ -61,12 +66,14 @@ def sample(
     banned: np.ndarray | None = None,
     rhythm: np.ndarray | None = None,
     rhythm_temperature: float | None = None,
+    rhythm_top_p: float = 1.0,
 ) -> np.ndarray:
     """One id per row of `probs` (batch, vocab). `banned` (batch, vocab) bool rules ids out.
 
     With `rhythm` (vocab,) bool and `rhythm_temperature`, the ids in `rhythm` are tempered among
     themselves by `rhythm_temperature` and the others by `temperature`, each group keeping its share
-    of the probability. Draws one uniform number per row from `rng` (none at temperature 0). A row
+    of the probability; `rhythm_top_p` < 1 then keeps, among the ids in `rhythm`, only the nucleus of
+    their own distribution. Draws one uniform number per row from `rng` (none at temperature 0). A row
     whose every allowed id has probability 0 falls back to an allowed id: the first, as nothing else
     tells them apart.
     """
@@ -85,17 +92,15 @@ def sample(
             p[:, group] = part
     elif temperature != 1.0:
         _temper(p, temperature)
+    if rhythm is not None and rhythm_top_p < 1.0:
+        part = p[:, rhythm]
+        _nucleus(part, rhythm_top_p)
+        p[:, rhythm] = part
     if top_k and top_k < p.shape[-1]:
         kth = -np.partition(-p, top_k - 1, axis=-1)[:, top_k - 1 : top_k]
         np.putmask(p, p < kth, 0.0)
     if top_p < 1.0:
-        order = np.argsort(-p, axis=-1)
-        sorted_p = np.take_along_axis(p, order, axis=-1)
-        cum = np.cumsum(sorted_p, axis=-1)
-        drop_sorted = (cum - sorted_p) >= top_p * cum[:, -1:]  # the mass before it already reaches p
-        drop = np.zeros_like(drop_sorted)
-        np.put_along_axis(drop, order, drop_sorted, axis=-1)
-        np.putmask(p, drop, 0.0)
+        _nucleus(p, top_p)
     cum = np.cumsum(p, axis=-1)  # (batch, vocab)
     total = cum[:, -1]
     u = rng.random(p.shape[0]) * total
@@ -103,6 +108,17 @@ def sample(
     if not (total > 0).all():  # nothing allowed has any probability left
         choice = np.where(total > 0, choice, _allowed_argmax(p, banned))
     return choice
+
+
+def _nucleus(p: np.ndarray, mass: float) -> None:
+    """Zero, in place, what lies outside each row's nucleus: the likeliest ids whose share reaches `mass`."""
+    order = np.argsort(-p, axis=-1)
+    sorted_p = np.take_along_axis(p, order, axis=-1)
+    cum = np.cumsum(sorted_p, axis=-1)
+    drop_sorted = (cum - sorted_p) >= mass * cum[:, -1:]  # the mass before it already reaches `mass`
+    drop = np.zeros_like(drop_sorted)
+    np.put_along_axis(drop, order, drop_sorted, axis=-1)
+    np.putmask(p, drop, 0.0)
 
 
 def _temper(p: np.ndarray, temperature: float) -> None:
@@ -167,7 +183,8 @@ def generate_ids(
         if len(stuck):
             banned[stuck, last[stuck]] = True  # this row's last id may not come again
         ids = sample(probs, rng, sampling.temperature, sampling.top_k, sampling.top_p,
-                     banned if grammar is None else banned | grammar.ban(), rhythm, sampling.rhythm_temperature)
+                     banned if grammar is None else banned | grammar.ban(), rhythm, sampling.rhythm_temperature,
+                     sampling.rhythm_top_p)
         if grammar is not None:
             grammar.feed(ids)
         if len(stuck):

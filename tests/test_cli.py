@@ -33,6 +33,7 @@ def calls(monkeypatch):
 FLAGS = [  # flag, value, what it must change
     ("--temperature", "0.9", lambda c: c["sampling"].get("temperature") == 0.9),
     ("--rhythm-temperature", "0.3", lambda c: c["sampling"].get("rhythm_temperature") == 0.3),
+    ("--rhythm-top-p", "0.8", lambda c: c["sampling"].get("rhythm_top_p") == 0.8),
     ("--top-k", "5", lambda c: c["sampling"].get("top_k") == 5),
     ("--top-p", "0.7", lambda c: c["sampling"].get("top_p") == 0.7),
     ("--max-repeat", "2", lambda c: c["sampling"].get("max_repeat") == 2),

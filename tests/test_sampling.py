@@ -41,6 +41,20 @@ def test_rhythm_temperature_tempers_each_group_apart_and_keeps_its_share():
     assert same.tolist() == sample(probs[:5], np.random.default_rng(1), temperature=0.5).tolist()
 
 
+def test_rhythm_top_p_cuts_only_the_rarest_lengths():
+    probs = np.tile([0.1, 0.3, 0.05, 0.4, 0.15], (40_000, 1))  # two pitches, then three lengths
+    rhythm = np.array([False, False, True, True, True])
+    ids = sample(probs, np.random.default_rng(0), rhythm=rhythm, rhythm_temperature=1.0, rhythm_top_p=0.9)
+    freq = np.bincount(ids, minlength=5) / len(ids)
+    # lengths 0.4 and 0.15 reach 0.9 of the lengths' 0.6: 0.05 goes, the pitches stay as they were
+    assert freq[2] == 0 and np.allclose(freq, np.array([0.1, 0.3, 0.0, 0.4, 0.15]) / 0.95, atol=0.01)
+    whole = sample(probs[:50], np.random.default_rng(1), rhythm=rhythm, rhythm_temperature=1.0)
+    assert whole.tolist() == sample(probs[:50], np.random.default_rng(1), rhythm=rhythm, rhythm_temperature=1.0,
+                                    rhythm_top_p=1.0).tolist()
+    with pytest.raises(Exception, match="rhythm_top_p"):
+        Sampling(rhythm_top_p=0)
+
+
 def test_low_temperature_sharpens_high_flattens():
     rng = np.random.default_rng(0)
     many = np.repeat(P, 5000, axis=0)
