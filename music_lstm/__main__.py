@@ -51,6 +51,9 @@ def _train_args(p: argparse.ArgumentParser) -> None:
                    help="symbols: chords (one per onset, chords without octaves; 'seed' is its old name), voiced "
                         f"(pitches + durations per onset), grid (16th frames), satb (four sung lines; needs four-part files) "
                         f"(default: {d.encoding})")
+    p.add_argument("--common-key", action=argparse.BooleanOptionalAction, default=None,
+                   help="move every piece of a MIDI folder to the key signature of C major / A minor before encoding "
+                        f"it; generated music goes back to its prompt's key (default: {'on' if d.common_key else 'off'})")
     p.add_argument("--melody-context", action="store_true",
                    help="satb: the network also reads the whole melody, to harmonize one (harmonize); such a run does not compose")
     p.add_argument("--durations", action="store_true", help="chords encoding: give each symbol its duration and keep rests")
@@ -219,6 +222,7 @@ def _config(args):
         lr_decay=args.lr_decay, transpose_low=args.transpose[0], transpose_high=args.transpose[1], patience=args.patience,
         val_fraction=args.val_fraction, max_minutes=args.max_minutes, seed=args.seed, jsb=args.jsb,
         jsb_order=args.jsb_order, melody_context=args.melody_context,
+        common_key=Config.common_key if args.common_key is None else args.common_key,
     )
 
 
@@ -245,6 +249,8 @@ def _train(args) -> None:
 
     if args.jsb and args.data_dir:
         raise ConfigError("--jsb and --data-dir: give one (a JSB JSON file, or a folder of MIDI files)")
+    if args.common_key and args.jsb:
+        raise ConfigError("--common-key and --jsb: JSB Chorales frames are learned in the keys the file gives")
     if args.jsb_order and not args.jsb:
         raise ConfigError("--jsb-order applies only with --jsb")
     from .train import train

@@ -1,4 +1,5 @@
-"""Transposition augmentation: a training piece's symbols in every key of a range of semitones.
+"""Transposition augmentation: a training piece's symbols in every key of a range of semitones; and the
+shift that moves a piece to C major's key signature (`key_shift`, for `train --common-key`).
 
 A transposed piece is the `Piece` moved by `Piece.transpose` and encoded again (chords symbols are not
 transposition-invariant: single notes carry octaves, and chords are renamed by normal order); each
@@ -10,8 +11,12 @@ print(transpositions(Piece([(0, 1, 60), (1, 1, 64)]), 'chords', [-1, 0, 1]))"
 
 from __future__ import annotations
 
+import numpy as np
+
 from . import encodings
 from .events import Piece
+
+MAJOR = (0, 2, 4, 5, 7, 9, 11)  # pitch classes of a major scale above its tonic
 
 
 def shifts(low: int, high: int) -> list[int]:
@@ -25,3 +30,13 @@ def transpositions(piece: Piece, encoding: encodings.Encoding | str, semitones: 
     `Encoding` or its spec (`chords`, `chords+durations`, `voiced`)."""
     enc = encodings.from_spec(encoding) if isinstance(encoding, str) else encoding
     return enc.transpositions(piece, semitones)
+
+
+def key_shift(piece: Piece) -> int:
+    """The semitones, -6..5, that move `piece` to the key signature of C major (and A minor): the major
+    scale that holds the most of its sounding time is moved onto C's."""
+    weight = np.zeros(12)
+    for _, d, p in piece.notes:
+        weight[p % 12] += d
+    tonic = int(np.argmax([weight[[(r + k) % 12 for k in MAJOR]].sum() for r in range(12)]))
+    return (-tonic + 6) % 12 - 6

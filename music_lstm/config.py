@@ -44,6 +44,11 @@ class Config:
     # satb only: the network also reads the whole melody (soprano) through a bidirectional LSTM, to harmonize
     # a given melody (melody_context.py); such a run harmonizes, it does not compose.
     melody_context: bool = False
+    # Every piece (training and held out) is moved to the key signature of C major / A minor before it is
+    # encoded (`augment.key_shift`, at most a tritone; transposition, if any, starts from there); generated
+    # music is moved back to the key of the piece its prompt came from. On: its samples stay in key and are
+    # harder to tell from Bach's (docs/BENCHMARKS.md).
+    common_key: bool = True
 
     def __post_init__(self):
         checks = {
@@ -69,6 +74,8 @@ class Config:
         if self.melody_context and (self.encoder().name != satb or self.jsb):
             raise ConfigError(f"invalid melody_context with {'--jsb' if self.jsb else 'encoding ' + repr(self.encoding)}: "
                               f"a network that reads the melody needs the {satb} encoding")
+        if self.common_key and self.jsb:  # JSB Chorales frames are learned and scored in the keys the file gives
+            object.__setattr__(self, "common_key", False)
         for name, ok in checks.items():
             if not ok:
                 raise ConfigError(f"invalid {name}: {getattr(self, name)!r}")

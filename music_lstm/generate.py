@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConfigError, EncodingError, MusicLSTMError, RunFolderError
+from .augment import key_shift
 from .encodings.common import Decoded
+from .errors import ConfigError, EncodingError, MusicLSTMError, RunFolderError
 from .events import bar_phase
 from .instruments import voice_programs
 from .run_folder import CORPUS, MODEL, Run, load_run, resolve_run
@@ -31,13 +32,16 @@ from .sampling import Sampling, generate_ids
 DEFAULT_BPM = 90.0  # when neither --bpm nor the training data gives a tempo
 FORMATS = ("midi", "musicxml")
 
-def primer_ids(run: Run, primer: str | os.PathLike, log) -> np.ndarray:
-    """The primer file's symbols as ids; unknown symbols go to the nearest known one, or are dropped."""
+def primer_ids(run: Run, primer: str | os.PathLike, log) -> tuple[np.ndarray, int]:
+    """The primer file's symbols as ids, and the semitones it was moved first (a `common_key` run's key,
+    else 0); unknown symbols go to the nearest known one, or are dropped."""
     from . import midi_io
 
     encoding = run.config.encoder()
     try:
-        symbols = encoding.encode(midi_io.read_midi(primer))
+        piece = midi_io.read_midi(primer)
+        shift = key_shift(piece) if run.config.common_key else 0
+        symbols = encoding.transpositions(piece, [shift])[0] if shift else encoding.encode(piece)
     except EncodingError as e:
         raise EncodingError(f"{primer}: {e} (the {encoding.name} encoding needs it)") from None
     known = run.vocab.index_to_symbol[1:]
@@ -54,7 +58,7 @@ def primer_ids(run: Run, primer: str | os.PathLike, log) -> np.ndarray:
         log(f"primer {primer}: {len(changes)} symbols not in the vocabulary: {', '.join(changes[:10])}{' ...' if len(changes) > 10 else ''}")
     if not mapped:
         raise MusicLSTMError(f"{primer}: no usable symbols for this model")
-    return run.vocab.encode(mapped)
+    return run.vocab.encode(mapped), shift
 
 
 def output_paths(output: str | os.PathLike, n: int, output_dir: str | os.PathLike | None = None) -> list[Path]:
@@ -174,13 +178,15 @@ def generate(
     rng = np.random.default_rng(seed)
     window = run.config.seq_len
     if primer is not None:
-        full = primer_ids(run, primer, log)
+        full, shift = primer_ids(run, primer, log)
         prompt = np.tile(full[-window:], (num_outputs, 1))  # the state is set from the primer's last window
         written_prompt = [full] * num_outputs  # --include-primer writes the whole primer, from its start
         before = [full[: max(len(full) - window, 0)]] * num_outputs
+        key_shifts = np.full(num_outputs, shift)
     else:
-        prompt, before = random_windows(run.corpus["train"], window, num_outputs, rng, with_before=True)
+        prompt, before, picked = random_windows(run.corpus["train"], window, num_outputs, rng, with_before=True)
         written_prompt = list(prompt)  # cut from the middle of a piece: it may start inside a slice
+        key_shifts = run.corpus["train_shifts"][picked]  # a common_key run's music goes back to its prompt's key
     try:
         stepper = LSTMStepper.from_keras(run.model, run.factors)
     except ValueError as e:
@@ -201,12 +207,13 @@ def generate(
     paths = output_paths(output, num_outputs, output_dir)
     bpm = bpm or run.bpm or DEFAULT_BPM
     written, extra = [], []
-    for path, context, whole, row, start in zip(paths, prompt, written_prompt, ids, starts):
+    for path, context, whole, row, start, shift in zip(paths, prompt, written_prompt, ids, starts, key_shifts):
         context, symbols = run.vocab.decode(context), run.vocab.decode(row)
         if include_primer:
             decoded = encoding.decode(run.vocab.decode(whole) + symbols, open_start=primer is None)
         else:  # the prompt is read too, so a note it holds into the new music is no error
             decoded = on_the_beat(encoding.decode_continuation(context, symbols), start)
+        decoded = moved(decoded, -int(shift))
         if decoded.repairs:
             log(f"{path}: repaired {decoded.repairs} of {decoded.events} events ({decoded.repair_fraction:.1%}) that broke the {encoding.name} grammar")
         if not decoded.notes:
@@ -221,6 +228,18 @@ def generate(
     return written + extra
 
 
+def moved(decoded: Decoded, semitones: int) -> Decoded:
+    """`decoded` music moved by `semitones` (a `common_key` run's music back to its prompt's key)."""
+    if not semitones:
+        return decoded
+
+    def up(notes):
+        return [(o, d, p + semitones) for o, d, p in notes]
+
+    voices = None if decoded.voices is None else [up(v) for v in decoded.voices]
+    return dataclasses.replace(decoded, notes=up(decoded.notes), voices=voices)
+
+
 def on_the_beat(decoded: Decoded, start: float, beat: float = 1.0) -> Decoded:
     """`decoded` music that begins `start` quarter notes into its source, moved later by the part of a beat
     `start` falls into, so that its beats fall on whole beats of the file (it opens with a short rest)."""
@@ -228,27 +247,28 @@ def on_the_beat(decoded: Decoded, start: float, beat: float = 1.0) -> Decoded:
     if not shift:
         return decoded
 
-    def moved(notes):
+    def later(notes):
         return [(o + shift, d, p) for o, d, p in notes]
 
-    voices = None if decoded.voices is None else [moved(v) for v in decoded.voices]
-    return dataclasses.replace(decoded, notes=moved(decoded.notes), end=decoded.end + shift, voices=voices)
+    voices = None if decoded.voices is None else [later(v) for v in decoded.voices]
+    return dataclasses.replace(decoded, notes=later(decoded.notes), end=decoded.end + shift, voices=voices)
 
 
 def random_windows(pieces: list[np.ndarray], window: int, n: int, rng: np.random.Generator, with_before: bool = False):
     """`n` prompts of equal length, each a random stretch of a random training piece, as an (n, window)
-    array; with `with_before`, also the ids of each prompt's piece that come before it."""
-    pieces = [p for p in pieces if len(p)]
-    if not pieces:
+    array; with `with_before`, also the ids of each prompt's piece that come before it, and the index in
+    `pieces` of each prompt's piece."""
+    usable = [i for i, p in enumerate(pieces) if len(p)]
+    if not usable:
         raise RunFolderError(f"{CORPUS} has no training piece to start from (use --primer)")
-    long_enough = [p for p in pieces if len(p) >= window] or [max(pieces, key=len)]
-    width = min(window, min(len(p) for p in long_enough))
-    pieces = long_enough
+    long_enough = [i for i in usable if len(pieces[i]) >= window] or [max(usable, key=lambda i: len(pieces[i]))]
+    width = min(window, min(len(pieces[i]) for i in long_enough))
     out = np.zeros((n, width), np.int64)
-    before = []
+    before, picked = [], np.zeros(n, np.int64)
     for r in range(n):
-        piece = pieces[rng.integers(len(pieces))]
+        picked[r] = long_enough[rng.integers(len(long_enough))]
+        piece = pieces[picked[r]]
         start = rng.integers(len(piece) - width + 1)
         out[r] = piece[start : start + width]
         before.append(piece[:start])
-    return (out, before) if with_before else out
+    return (out, before, picked) if with_before else out

@@ -39,6 +39,7 @@ symbol is forced too.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import math
 import sys
 from collections.abc import Sequence
@@ -50,9 +51,10 @@ from pathlib import Path
 import numpy as np
 
 from . import melody_context
+from .augment import key_shift
 from .encodings import satb
 from .errors import MelodyError
-from .events import Note
+from .events import Note, Piece
 from .hmm_harmonizer import HMMHarmonizer, beats, chord_states
 from .sampling import sample
 from .vocab import Vocab
@@ -99,11 +101,13 @@ def _fraction(x: float, what: str, name: str = "melody") -> Fraction:
 class LSTMHarmonizer:
     def __init__(self, stepper, vocab: Vocab, guard: bool = True, no_crossing: bool = True,
                  ranges: Sequence[tuple[int, int]] | None = BACH_RANGES, order: str = satb.ORDER,
-                 lookahead: bool = False, label: str | None = None):
+                 lookahead: bool = False, label: str | None = None, common_key: bool = False):
         """`stepper` an `LSTMStepper` of a network trained on satb symbols (`lookahead_symbols` with
         `lookahead`), `vocab` its vocabulary. `ranges` (S A T B) bound the sampled voices; the
-        soprano is never bound by them. `label` tells it apart in a report (`system_name`)."""
-        self.label = label
+        soprano is never bound by them. `label` tells it apart in a report (`system_name`).
+        `common_key`: the network learned every piece in C major's key signature (`train --common-key`),
+        so a melody is moved there (`augment.key_shift`) and its harmonization moved back."""
+        self.label, self.common_key = label, common_key
         if not order.startswith("S"):
             raise ValueError(f"the soprano slot must come first to be forced before the others, not {order!r}")
         self.stepper, self.vocab, self.order, self.lookahead = stepper, vocab, order, lookahead
@@ -140,7 +144,11 @@ class LSTMHarmonizer:
         if run.config.encoding != satb.SATB.name:
             raise MelodyError(run.path, f"a {run.config.encoding} run cannot harmonize: "
                                         f"train one with --encoding {satb.SATB.name}")
-        return cls.from_keras(run.model, run.vocab, **options)
+        return cls.from_keras(run.model, run.vocab, common_key=run.config.common_key, **options)
+
+    def key_shift(self, notes: Sequence[Note]) -> int:
+        """The semitones this network wants `notes` moved by (0 unless `common_key`)."""
+        return key_shift(Piece(list(notes))) if self.common_key else 0
 
     # --- the melody's grid --------------------------------------------------------------------------
 
@@ -222,8 +230,15 @@ class LSTMHarmonizer:
                              f"got {num_outputs}, {best_of} and {beam}")
         from threadpoolctl import threadpool_limits
 
+        shift = self.key_shift(melody)
+        if shift:
+            melody = [(o, d, p + shift) for o, d, p in melody]
         with threadpool_limits(1, user_api="blas"):  # small products: a second BLAS thread only waits on a busy machine
-            return self._harmonize(melody, num_outputs, best_of, temperature, seed, name, beam)
+            outs = self._harmonize(melody, num_outputs, best_of, temperature, seed, name, beam)
+        if shift:
+            outs = [dataclasses.replace(h, voices=tuple([(o, d, p - shift) for o, d, p in v] for v in h.voices))
+                    for h in outs]
+        return outs
 
     def _harmonize(self, melody, num_outputs, best_of, temperature, seed, name, beam=0) -> list[Harmonization]:
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
@@ -358,6 +373,8 @@ class LSTMHarmonizer:
         """(bits, quarter notes, unknown): -log2 of the network's probability of the piece's A, T
         and B symbols, its S and length symbols given, summed; the piece's length; and how many A, T,
         B symbols were outside the vocabulary (not counted)."""
+        shift = self.key_shift([n for v in voices for n in v])  # the piece's key, as training moved it
+        voices = [[(o, d, p + shift) for o, d, p in v] for v in voices]
         symbols = lookahead_symbols(voices, self.order) if self.lookahead else satb.encode_satb(voices, self.order)
         ids = self.vocab.encode(symbols)
         if self.reads_melody:
@@ -533,7 +550,8 @@ def evaluate_harmonize(harmonizer, pieces: Sequence[Sequence[Sequence[Note]]],
         for k, p in enumerate(pieces):
             try:
                 for h in harmonizers:
-                    h._plan(p[0], f"piece {k + 1}")
+                    shift = h.key_shift(p[0])
+                    h._plan([(o, d, q + shift) for o, d, q in p[0]], f"piece {k + 1}")
                 kept.append(p)
             except MelodyError as e:
                 skipped.append(str(e))

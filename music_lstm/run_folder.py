@@ -216,25 +216,32 @@ def read_history(run: Path) -> list[dict]:
         return []
 
 
-def save_corpus(path: Path, vocab: Vocab, seqs: dict[str, list[str]], train: list[str], val: list[str]) -> None:
-    """The encoded pieces as ids: `train_ids`/`val_ids` concatenated, `*_lengths` per piece."""
+def save_corpus(path: Path, vocab: Vocab, seqs: dict[str, list[str]], train: list[str], val: list[str],
+                key_shifts: dict[str, int] | None = None) -> None:
+    """The encoded pieces as ids: `train_ids`/`val_ids` concatenated, `*_lengths` per piece, and with
+    `key_shifts` (a `common_key` run), `*_shifts`: the semitones each piece was moved before encoding."""
     arrays = {}
     for part, names in (("train", train), ("val", val)):
         ids = [vocab.encode(seqs[n]) for n in names]
         arrays[f"{part}_ids"] = np.concatenate(ids) if ids else np.zeros(0, np.int32)
         arrays[f"{part}_lengths"] = np.array([len(i) for i in ids], np.int64)
+        if key_shifts:
+            arrays[f"{part}_shifts"] = np.array([key_shifts[n] for n in names], np.int64)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)
 
 
 def load_corpus(path: Path) -> dict[str, list[np.ndarray]]:
-    """{"train": [ids per piece], "val": [...]} from `corpus.npz`."""
+    """{"train": [ids per piece], "val": [...], "train_shifts": semitones per piece, "val_shifts": ...} from
+    `corpus.npz` (the shifts are 0 but in a `common_key` run)."""
     with np.load(path) as z:
         out = {}
         for part in ("train", "val"):
             ids, lengths = z[f"{part}_ids"], z[f"{part}_lengths"]
             out[part] = np.split(ids, np.cumsum(lengths)[:-1]) if len(lengths) else []
+            key = f"{part}_shifts"
+            out[key] = z[key] if key in z.files else np.zeros(len(lengths), np.int64)
         return out
 
 
@@ -301,7 +308,7 @@ def load_run(run_dir: str | os.PathLike) -> Run:
         raise RunFolderError(f"{run / CORPUS}: missing") from None
     except Exception as e:
         raise RunFolderError(f"{run / CORPUS}: corrupt ({type(e).__name__})") from None
-    top = max((int(ids.max()) for part in corpus.values() for ids in part if len(ids)), default=0)
+    top = max((int(ids.max()) for part in ("train", "val") for ids in corpus[part] if len(ids)), default=0)
     if top >= len(vocab):
         raise RunFolderError(f"{run / CORPUS}: holds symbol id {top} but {VOCAB} has {len(vocab)} symbols: "
                              "the files do not belong together")

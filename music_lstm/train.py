@@ -23,7 +23,7 @@ import numpy as np
 
 from . import jsb, melody_context
 from . import run_folder as rf
-from .augment import shifts
+from .augment import key_shift, shifts
 from .callbacks import Checkpointer, CtrlC, HistoryWriter, TimeBudget, learning_rate, save_best
 from .config import Config
 from .corpus import encode_folder, load_folder
@@ -83,12 +83,16 @@ def _train(cfg, data_dir, run, resume, recursive, workers, use_cache, cache_dir,
     if resume:
         train_names, val_names = (_known(names, seqs, run) for names in rf.read_split(run))
         vocab = rf.read_vocab(run / rf.VOCAB)
+    key_shifts = {}
     if cfg.jsb:  # the training variants and the vocabulary came with the file
         pass
-    elif len(keys) > 1:  # transposing needs the notes: read them again (from the parse cache, once warm)
+    elif len(keys) > 1 or cfg.common_key:  # moving pieces needs the notes: read them again (from the parse cache)
         pieces = load_folder(data_dir, recursive=recursive, workers=workers, cache_dir=cache_dir, use_cache=use_cache,
                              log=lambda msg: None).pieces
-        variants = [encoding.transpositions(pieces[n], keys) for n in train_names]  # [piece][key]
+        if cfg.common_key:  # every piece in C major's key signature, held-out pieces too
+            key_shifts = {n: key_shift(pieces[n]) for n in train_names + val_names}
+            seqs = {**seqs, **{n: encoding.transpositions(pieces[n], [k])[0] for n, k in key_shifts.items()}}
+        variants = [encoding.transpositions(pieces[n], [key_shifts.get(n, 0) + k for k in keys]) for n in train_names]
         del pieces
     else:
         variants = [[seqs[n]] for n in train_names]
@@ -103,7 +107,7 @@ def _train(cfg, data_dir, run, resume, recursive, workers, use_cache, cache_dir,
         rf.write_split(run, train_names, val_names,
                        source=f"the train and valid splits of {cfg.jsb}, as given" if cfg.jsb else None)
         rf.write_data(run, float(np.median(bpms)) if bpms else None, str(data_dir), recursive)
-        rf.save_corpus(run / rf.CORPUS, vocab, seqs, train_names, val_names)
+        rf.save_corpus(run / rf.CORPUS, vocab, seqs, train_names, val_names, key_shifts)
     rf.write_config(run / rf.CONFIG, cfg)
     log(f"{len(train_names)} training and {len(val_names)} validation pieces; vocabulary {len(vocab)}"
         + (f"; training pieces in {len(keys)} keys ({cfg.transpose_low:+d}..{cfg.transpose_high:+d} semitones)" if len(keys) > 1 else ""))

@@ -42,6 +42,7 @@ def test_satb_is_the_default_and_recorded_with_its_dropout(satb_run):
     _, run = satb_run
     config = json.loads((run / "config.json").read_text())
     assert (config["encoding"], config["dropout"], config["transpose_low"], config["transpose_high"]) == ("satb", 0.3, 0, 0)
+    assert config["common_key"] is True
 
 
 @pytest.mark.slow

@@ -80,11 +80,13 @@ def test_random_windows_come_from_within_one_piece():
     pieces = [np.arange(100, 200), np.arange(1000, 1080)]
     w = random_windows(pieces, 32, 10, np.random.default_rng(0))
     assert w.shape == (10, 32) and np.all(np.diff(w, axis=1) == 1)
-    again, before = random_windows(pieces, 32, 10, np.random.default_rng(0), with_before=True)
+    again, before, picked = random_windows(pieces, 32, 10, np.random.default_rng(0), with_before=True)
     assert np.array_equal(again, w)  # the same draws: a seed gives the same prompts either way
-    for row, b in zip(w, before):
-        piece = pieces[0] if row[0] < 1000 else pieces[1]
-        assert np.array_equal(np.concatenate([b, row]), piece[: len(b) + 32])
+    for row, b, k in zip(w, before, picked):
+        assert k == (0 if row[0] < 1000 else 1)
+        assert np.array_equal(np.concatenate([b, row]), pieces[k][: len(b) + 32])
+    _, _, picked = random_windows([np.arange(0), np.arange(10, 50)], 32, 3, np.random.default_rng(0), with_before=True)
+    assert picked.tolist() == [1, 1, 1]  # an index into the pieces given, empty ones included
 
 
 def test_music_cut_between_beats_is_written_from_its_place_in_the_beat():
@@ -207,7 +209,8 @@ def test_primer_symbols_outside_the_vocabulary_are_mapped_or_dropped_with_one_wa
 
     run = SimpleNamespace(config=Config(encoding="seed"), vocab=Vocab(["0.4.7", "5.9.0", "7.11.2", "C4"]))
     lines = []
-    ids = primer_ids(run, chorale(tmp_path / "p.mid", bars=2), lines.append)
+    ids, shift = primer_ids(run, chorale(tmp_path / "p.mid", bars=2), lines.append)
+    assert shift == 0  # not a common_key run: the primer stays in its key
     assert len(lines) == 1 and "0.2.4.7->0.4.7" in lines[0] and "1.2.7->" in lines[0] and "p.mid" in lines[0]
     assert len(ids) == 12 and 0 not in ids  # every symbol kept, each as a known one
     with pytest.raises(MusicLSTMError, match="no usable symbols"):
