@@ -86,6 +86,7 @@ class Config:
 
     @classmethod
     def from_dict(cls, raw: dict) -> "Config":
-        """Settings from `config.json`; keys this version does not know are ignored."""
+        """Settings from `config.json`; keys this version does not know are ignored. A run saved before
+        `common_key` existed learned its pieces in their own keys."""
         known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in raw.items() if k in known})
+        return cls(**{"common_key": False, **{k: v for k, v in raw.items() if k in known}})

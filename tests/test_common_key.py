@@ -105,3 +105,15 @@ def test_common_key_is_on_for_midi_folders_and_never_for_jsb_frames(tmp_path):
     assert Config().common_key and not Config(common_key=False).common_key
     assert not Config(jsb="x.json").common_key  # JSB frames are learned in the file's keys
     assert main(["train", "--jsb", "x.json", "--common-key", "--run-dir", str(tmp_path / "r")]) == 2
+
+
+def test_a_run_saved_before_common_key_existed_keeps_its_keys():
+    from pathlib import Path
+
+    import music_lstm
+    from music_lstm.config import Config
+    from music_lstm.run_folder import load_run
+
+    old = {k: v for k, v in Config().__dict__.items() if k != "common_key"}
+    assert Config.from_dict(old).common_key is False and Config.from_dict({**old, "common_key": True}).common_key
+    assert load_run(Path(music_lstm.__file__).parent / "shipped" / "harmonize").config.common_key is False  # made before the option
