@@ -32,11 +32,17 @@ def transpositions(piece: Piece, encoding: encodings.Encoding | str, semitones: 
     return enc.transpositions(piece, semitones)
 
 
-def key_shift(piece: Piece) -> int:
-    """The semitones, -6..5, that move `piece` to the key signature of C major (and A minor): the major
-    scale that holds the most of its sounding time is moved onto C's."""
+def key_shifts(piece: Piece) -> list[int]:
+    """All twelve shifts (-6..5), best first: the one that moves the major scale holding most of the
+    piece's sounding time onto C's, then the others by how much of the piece their scale holds."""
     weight = np.zeros(12)
     for _, d, p in piece.notes:
         weight[p % 12] += d
-    tonic = int(np.argmax([weight[[(r + k) % 12 for k in MAJOR]].sum() for r in range(12)]))
-    return (-tonic + 6) % 12 - 6
+    held = [weight[[(r + k) % 12 for k in MAJOR]].sum() for r in range(12)]
+    return [(-r + 6) % 12 - 6 for r in sorted(range(12), key=lambda r: (-held[r], r))]
+
+
+def key_shift(piece: Piece) -> int:
+    """The semitones, -6..5, that move `piece` to the key signature of C major (and A minor): the major
+    scale that holds the most of its sounding time is moved onto C's."""
+    return key_shifts(piece)[0]

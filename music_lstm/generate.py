@@ -192,7 +192,8 @@ def generate(
     except ValueError as e:
         raise RunFolderError(f"{run.path / MODEL}: {e}") from None
     vocabulary = run.vocab.index_to_symbol
-    grammar = encoding.grammar(vocabulary, num_outputs, sampling, pieces=run.corpus["train"])
+    grammar = encoding.grammar(vocabulary, num_outputs, sampling, pieces=run.corpus["train"],
+                               piece_shifts=run.corpus["train_shifts"], row_shifts=key_shifts)
     if grammar is not None:  # read the prompt first (an encodings.Grammar also keeps its texture and time)
         if hasattr(grammar, "prime"):
             grammar.prime(prompt, before=before)

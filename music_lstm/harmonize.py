@@ -51,7 +51,7 @@ from pathlib import Path
 import numpy as np
 
 from . import melody_context
-from .augment import key_shift
+from .augment import key_shifts
 from .encodings import satb
 from .errors import MelodyError
 from .events import Note, Piece
@@ -146,9 +146,20 @@ class LSTMHarmonizer:
                                         f"train one with --encoding {satb.SATB.name}")
         return cls.from_keras(run.model, run.vocab, common_key=run.config.common_key, **options)
 
-    def key_shift(self, notes: Sequence[Note]) -> int:
-        """The semitones this network wants `notes` moved by (0 unless `common_key`)."""
-        return key_shift(Piece(list(notes))) if self.common_key else 0
+    def key_shift(self, notes: Sequence[Note], name: str = "melody") -> int:
+        """The semitones this network wants `notes` moved by: 0 unless `common_key`; then the shift to C
+        major's key signature (`augment.key_shifts`), or where a melody alone leaves that in doubt and
+        the network never saw a moved pitch, the next best shift whose pitches it knows."""
+        if not self.common_key:
+            return 0
+        shifts = key_shifts(Piece(list(notes)))
+        for shift in shifts:
+            try:
+                self._plan([(o, d, p + shift) for o, d, p in notes], name)
+                return shift
+            except MelodyError:
+                continue
+        return shifts[0]  # none fits: harmonizing says why
 
     # --- the melody's grid --------------------------------------------------------------------------
 
@@ -230,7 +241,7 @@ class LSTMHarmonizer:
                              f"got {num_outputs}, {best_of} and {beam}")
         from threadpoolctl import threadpool_limits
 
-        shift = self.key_shift(melody)
+        shift = self.key_shift(melody, name)
         if shift:
             melody = [(o, d, p + shift) for o, d, p in melody]
         with threadpool_limits(1, user_api="blas"):  # small products: a second BLAS thread only waits on a busy machine
@@ -373,7 +384,7 @@ class LSTMHarmonizer:
         """(bits, quarter notes, unknown): -log2 of the network's probability of the piece's A, T
         and B symbols, its S and length symbols given, summed; the piece's length; and how many A, T,
         B symbols were outside the vocabulary (not counted)."""
-        shift = self.key_shift([n for v in voices for n in v])  # the piece's key, as training moved it
+        shift = key_shifts(Piece([n for v in voices for n in v]))[0] if self.common_key else 0  # as training moved it
         voices = [[(o, d, p + shift) for o, d, p in v] for v in voices]
         symbols = lookahead_symbols(voices, self.order) if self.lookahead else satb.encode_satb(voices, self.order)
         ids = self.vocab.encode(symbols)

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from music_lstm.encodings.satb import (
+    training_voices,
     REST, Grammar, classify, decode_satb, encode_satb, monophonic, nearest_satb, rhythm_mask,
 )
 
@@ -192,6 +193,25 @@ def test_grammar_ban_after_four_slots_allows_only_lengths():
     feed(grammar, ["d1"])
     allowed = {VOCAB[i] for i in np.flatnonzero(~grammar.ban()[0])}
     assert "C5~" in allowed and "G4~" not in allowed and "d1" not in allowed and "<unk>" not in allowed
+
+
+def test_each_row_has_its_ranges_moved_by_its_offset():
+    grammar = Grammar(VOCAB, batch=3, ranges=RANGES, range_offsets=[0, 2, -3])
+    feed_all = lambda sym: grammar.feed([VOCAB.index(sym)] * 3)  # noqa: E731
+    feed_all("d1")
+    allowed = [{VOCAB[i] for i in np.flatnonzero(~grammar.ban()[r]) if VOCAB[i][-1].isdigit()} for r in range(3)]
+    assert "A5" in allowed[0] and "B5" not in allowed[0]  # soprano 60..81: A5 = 81
+    assert "B5" in allowed[1] and "C4" not in allowed[1]  # moved up 2: 62..83
+    assert "E5" in allowed[2] and "G5" not in allowed[2] and "A3" in allowed[2]  # moved down 3: 57..78
+    grammar.select(np.array([1, 1, 1]))
+    assert {VOCAB[i] for i in np.flatnonzero(~grammar.ban()[2]) if VOCAB[i][-1].isdigit()} == allowed[1]
+
+
+def test_ranges_of_moved_pieces_are_taken_in_their_own_keys():
+    ids = [np.array([VOCAB.index(s) for s in ["C5", "G4", "E4", "C3", "d1"]])] * 2
+    plain = training_voices(VOCAB, ids)
+    back = training_voices(VOCAB, ids, shifts=[2, -3])
+    assert [p for _, _, p in plain[0]] == [72, 72] and [p for _, _, p in back[0]] == [70, 75]
 
 
 def lengths_allowed(grammar, row=0):

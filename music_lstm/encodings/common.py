@@ -178,10 +178,12 @@ class Encoding:
 
         return Sampling()
 
-    def grammar(self, symbols: list[str], batch: int, sampling, pieces=()) -> Grammar | None:
+    def grammar(self, symbols: list[str], batch: int, sampling, pieces=(), piece_shifts=None,
+                row_shifts=None) -> Grammar | None:
         """A sampling grammar over the vocabulary `symbols` for `batch` rows, or None for no grammar.
         `sampling` (sampling.Sampling) holds the guards' settings; `pieces` are the training pieces as id
-        arrays, for the texture a grammar may keep."""
+        arrays, for the texture a grammar may keep; `piece_shifts` (per piece) and `row_shifts` (per row)
+        the semitones a common-key run moved them by, for a grammar that keeps voices in their ranges."""
         return None
 
     def rhythm_mask(self, symbols: list[str]) -> np.ndarray | None:

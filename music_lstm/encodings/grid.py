@@ -55,6 +55,6 @@ class Grid(Encoding):
     def nearest(self, symbol: str, known: list[str]) -> str | None:
         return nearest_event(symbol, known)
 
-    def grammar(self, symbols, batch, sampling, pieces=()):
+    def grammar(self, symbols, batch, sampling, pieces=(), piece_shifts=None, row_shifts=None):
         # a grid repeats frames by design: no chord guard
         return EventGrammar(symbols, batch, 0, silent_frames=True, floor=texture(list(pieces), symbols))

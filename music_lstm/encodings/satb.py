@@ -228,7 +228,7 @@ class Grammar(BaseGrammar):
 
     def __init__(self, symbols: Sequence[str], batch: int, order: str = ORDER, guard: bool = False,
                  no_crossing: bool = False, ranges: Sequence[tuple[int, int]] | None = None, no_clash: bool = False,
-                 keep_beat: bool = False):
+                 keep_beat: bool = False, range_offsets: Sequence[int] | None = None):
         self.slots = _check_order(order)
         kinds = [classify(s) for s in symbols]
         self.is_pitch = np.array([k == "pitch" for k, _, _ in kinds])
@@ -240,12 +240,13 @@ class Grammar(BaseGrammar):
         self.held = self.is_pitch & ~self.struck
         self.guard, self.no_crossing, self.no_clash, self.keep_beat = guard, no_crossing, no_clash, keep_beat
         n = len(VOICES)
-        self.in_range = np.ones((n, len(symbols)), bool)
+        self.in_range = np.ones((batch, n, len(symbols)), bool)  # per row: its ranges moved by its offset
         if ranges is not None:
             if len(ranges) != n:
                 raise ValueError(f"need {n} ranges (S, A, T, B), got {len(ranges)}")
+            offsets = np.zeros(batch, np.int64) if range_offsets is None else np.asarray(range_offsets, np.int64)
             for v, (low, high) in enumerate(ranges):
-                self.in_range[v] = (self.pitch >= low) & (self.pitch <= high)
+                self.in_range[:, v] = (self.pitch >= low + offsets[:, None]) & (self.pitch <= high + offsets[:, None])
         self.synced = np.zeros(batch, bool)  # has a length been seen (so slot counting is right)?
         self.filled = np.zeros(batch, np.int64)  # slots written in the group being written
         self.current = np.full((batch, n), -1, np.int64)  # per voice: pitch in this group (-1 rest/unwritten)
@@ -275,7 +276,7 @@ class Grammar(BaseGrammar):
 
     def select(self, rows: np.ndarray) -> None:
         """Keep the state of `rows` (one index per new row): a beam search's survivors."""
-        for name in ("synced", "filled", "current", "current_struck", "previous", "position"):
+        for name in ("synced", "filled", "current", "current_struck", "previous", "position", "in_range"):
             setattr(self, name, getattr(self, name)[rows])
 
     def ban(self) -> np.ndarray:
@@ -292,7 +293,7 @@ class Grammar(BaseGrammar):
                 continue
             v = self.slots[k]
             before = self.previous[row, v]
-            ok = self.is_pitch & ((self.struck & self.in_range[v]) | (self.held & (self.pitch == before)))
+            ok = self.is_pitch & ((self.struck & self.in_range[row, v]) | (self.held & (self.pitch == before)))
             cur = self.current[row]
             written = [self.slots[j] for j in range(k)]
             if self.no_crossing:
@@ -362,34 +363,38 @@ class SATB(Encoding):
     def rhythm_mask(self, symbols: list[str]) -> np.ndarray:
         return rhythm_mask(symbols)
 
-    def grammar(self, symbols, batch, sampling, pieces=()):
+    def grammar(self, symbols, batch, sampling, pieces=(), piece_shifts=None, row_shifts=None):
         """`Grammar` with each voice inside the 1st-99th percentile of its pitches in `pieces` (the
-        training pieces as id arrays over `symbols`), and the guards `sampling` turns on."""
+        training pieces as id arrays over `symbols`), and the guards `sampling` turns on. Pieces moved
+        by `piece_shifts` semitones (a common-key run) give the ranges of their own keys, and each row
+        moved by `row_shifts` gets them moved as much: music moved back lies in the pieces' ranges."""
         try:
-            ranges = voice_ranges([training_voices(symbols, pieces)], *RANGE_PERCENTILES)
+            ranges = voice_ranges([training_voices(symbols, pieces, shifts=piece_shifts)], *RANGE_PERCENTILES)
         except ValueError:  # a voice with no note in the training pieces: no range for any
             ranges = None
         return Grammar(symbols, batch, guard=sampling.parallels_guard, no_clash=sampling.no_clash, ranges=ranges,
-                       keep_beat=sampling.keep_beat)
+                       keep_beat=sampling.keep_beat, range_offsets=row_shifts)
 
 
-def training_voices(symbols: Sequence[str], pieces, order: str = ORDER) -> tuple[list[Note], ...]:
+def training_voices(symbols: Sequence[str], pieces, order: str = ORDER, shifts=None) -> tuple[list[Note], ...]:
     """Every note struck in `pieces` (id arrays over `symbols`, each starting at a group, as the corpus
     holds them), per voice, as (0, 1, pitch): what a voice's range is taken from. Read from the slots
-    directly, without decoding, as generation does this for every training piece."""
+    directly, without decoding, as generation does this for every training piece. `shifts`, per piece:
+    the semitones it was moved by, taken off again."""
     slots = _check_order(order)
     kinds = [classify(s) for s in symbols]
     is_dur = np.array([k == "duration" for k, _, _ in kinds])
     struck = np.array([k == "pitch" and st for k, _, st in kinds])
     pitch = np.array([v if k == "pitch" else -1 for k, v, _ in kinds], np.int64)
     found: list[list[np.ndarray]] = [[] for _ in VOICES]
-    for ids in pieces:
+    for j, ids in enumerate(pieces):
         ids = np.asarray(ids, np.int64)
         if not len(ids):
             continue
         at = np.arange(len(ids))
         begins = np.r_[True, is_dur[ids][:-1]]  # a group begins at the start and after each length
         position = at - np.maximum.accumulate(np.where(begins, at, 0))  # the slot within its group
+        back = 0 if shifts is None else int(shifts[j])
         for k, v in enumerate(slots):
-            found[v].append(pitch[ids[(position == k) & struck[ids]]])
+            found[v].append(pitch[ids[(position == k) & struck[ids]]] - back)
     return tuple([(0.0, 1.0, int(p)) for p in np.concatenate(f)] if f else [] for f in found)

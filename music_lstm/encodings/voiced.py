@@ -65,7 +65,7 @@ class Voiced(Encoding):
     def nearest(self, symbol: str, known: list[str]) -> str | None:
         return nearest_event(symbol, known)
 
-    def grammar(self, symbols, batch, sampling, pieces=()):
+    def grammar(self, symbols, batch, sampling, pieces=(), piece_shifts=None, row_shifts=None):
         floor = texture(list(pieces), symbols)
         return EventGrammar(symbols, batch, sampling.max_chord_repeat, floor=floor)
 
