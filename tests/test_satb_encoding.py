@@ -250,6 +250,20 @@ def test_keep_beat_places_the_prompt_by_the_music_before_it_and_never_leaves_no_
     assert lengths_allowed(odd) == {"d1/2", "d1", "d2"}
 
 
+def test_keep_beat_holds_no_note_struck_between_two_eighths_past_the_next_one():
+    vocab = VOCAB + ["d1/4"]
+    for keep in (True, False):
+        grammar = Grammar(vocab, batch=1, keep_beat=keep)
+        for sym in ["d1", "C5", "G4", "E4", "C3", "d1/2", "C5~", "G4~", "E4~", "C3~", "d1/4",  # at 1.5
+                    "B4", "G4~", "E4~", "C3~", "d1/4"]:  # the soprano's B4 struck at 1.75
+            grammar.feed([vocab.index(sym)])
+        ban = lambda sym: bool(grammar.ban()[0, vocab.index(sym)])  # noqa: E731
+        assert ban("B4~") == keep  # at 2.0 it may not go on
+        assert not ban("A4") and not ban("C5") and not ban(REST)
+        grammar.feed([vocab.index("C5")])
+        assert not ban("G4~")  # the alto's G4 was struck on the beat: it may be held
+
+
 @pytest.mark.parametrize("seed", [1, 2])
 def test_random_sampling_under_keep_beat_never_crosses_a_beat_from_between_beats(seed):
     grammar = Grammar(VOCAB, batch=6, keep_beat=True)

@@ -43,8 +43,14 @@ DUR = "d"  # prefix of a group's length: `d1/2`
 MAX_DENOMINATOR = 12  # lengths are multiples of 1/12 quarter note (16ths and triplets)
 GRID = 1e-6  # offsets are compared after rounding to this, so float noise never makes a new group
 BEAT = 1.0  # quarter notes: `keep_beat` lets no group begun between two beats sound past the next one
+EIGHTH = 0.5  # and no note struck between two eighths sound past the next one
 PERFECT = (0, 7)  # interval classes the guard refuses to move into in parallel: unison/octave, fifth
 CLASHES = (1, 11)  # interval classes `no_clash` refuses between two voices struck together: a 2nd, a 7th
+
+
+def _on_grid(t: float, step: float) -> bool:
+    into = t % step
+    return min(into, step - into) < GRID * 10
 
 
 def _q(x: float) -> float:
@@ -216,11 +222,13 @@ class Grammar(BaseGrammar):
     same direction from a perfect fifth, octave or unison into the same interval), and `no_clash` (no
     minor second or major seventh, in any octave, between two voices struck together; a held voice
     against a struck one, as in a suspension, stays allowed). These options only ever ban pitches, and a
-    rest is always allowed, so a row can never be left without a choice. `keep_beat` bans lengths: a group
-    that begins between two beats ends by the next beat (no voice enters off the beat and sounds across
-    it without another voice striking on it: every slice of the four-part chorales keeps this, but one
-    12/8 chorale), so music keeps its place in the bar; where no length of the vocabulary fits, none is
-    banned. Symbols the grammar cannot read (`<unk>`) are always banned.
+    rest is always allowed, so a row can never be left without a choice. `keep_beat` keeps the metre: a
+    group that begins between two beats ends by the next beat (no voice enters off the beat and sounds
+    across it without another voice striking on it: every slice of the four-part chorales keeps this, but
+    one 12/8 chorale), so music keeps its place in the bar, and where no length of the vocabulary fits,
+    no length is banned; and a note struck between two eighths (a sixteenth's passing or neighbour note)
+    is not held past the next eighth, as in the chorales. Symbols the grammar cannot read (`<unk>`) are
+    always banned.
 
     `position` holds, per row, where the next group begins in quarter notes: from the lengths fed, after
     the lengths of the music before the prompt (`prime(prompt, before=...)`).
@@ -253,6 +261,7 @@ class Grammar(BaseGrammar):
         self.current_struck = np.zeros((batch, n), bool)  # per voice: struck in this group
         self.previous = np.full((batch, n), -1, np.int64)  # per voice: pitch in the group before
         self.position = np.zeros(batch)  # quarter notes: where the next group begins
+        self.struck_at = np.zeros((batch, n))  # per voice: where its sounding note was struck
 
     def prime(self, prompt: np.ndarray, before: Sequence[np.ndarray] | None = None) -> None:
         """Read the prompt (batch, steps); `before`, per row, the ids of the music the prompt continues
@@ -272,11 +281,13 @@ class Grammar(BaseGrammar):
             elif (self.is_pitch[i] or self.is_rest[i]) and self.filled[row] < len(self.slots):
                 self.current[row, self.slots[self.filled[row]]] = self.pitch[i] if self.is_pitch[i] else -1
                 self.current_struck[row, self.slots[self.filled[row]]] = self.struck[i]
+                if self.struck[i]:
+                    self.struck_at[row, self.slots[self.filled[row]]] = self.position[row]
                 self.filled[row] += 1
 
     def select(self, rows: np.ndarray) -> None:
         """Keep the state of `rows` (one index per new row): a beam search's survivors."""
-        for name in ("synced", "filled", "current", "current_struck", "previous", "position", "in_range"):
+        for name in ("synced", "filled", "current", "current_struck", "previous", "position", "struck_at", "in_range"):
             setattr(self, name, getattr(self, name)[rows])
 
     def ban(self) -> np.ndarray:
@@ -294,6 +305,8 @@ class Grammar(BaseGrammar):
             v = self.slots[k]
             before = self.previous[row, v]
             ok = self.is_pitch & ((self.struck & self.in_range[row, v]) | (self.held & (self.pitch == before)))
+            if self.keep_beat and _on_grid(self.position[row], EIGHTH) and not _on_grid(self.struck_at[row, v], EIGHTH):
+                ok &= ~self.held  # a note struck between two eighths is over by the next one
             cur = self.current[row]
             written = [self.slots[j] for j in range(k)]
             if self.no_crossing:
