@@ -26,7 +26,7 @@ from .encodings.common import Decoded
 from .errors import ConfigError, EncodingError, MusicLSTMError, RunFolderError
 from .events import bar_phase
 from .instruments import voice_programs
-from .run_folder import CORPUS, MODEL, Run, load_run, resolve_run
+from .run_folder import CORPUS, MODEL, Run, load_run, read_sampling, resolve_run
 from .sampling import Sampling, generate_ids
 
 DEFAULT_BPM = 90.0  # when neither --bpm nor the training data gives a tempo
@@ -150,7 +150,8 @@ def generate(
 ) -> list[Path]:
     """Generate `num_outputs` pieces of `length` symbols; returns the files written (MIDI first, then
     any MusicXML, PNG, audio and SVG). `sampling`: the settings, or a dict of the ones to change from the
-    run's encoding's own defaults (`Encoding.default_sampling`; None = those defaults)."""
+    run's encoding's own defaults (`Encoding.default_sampling`) and the run folder's `sampling.json`, if
+    it has one (None = those)."""
     from .stepper import LSTMStepper
 
     programs = voice_programs(instrument)  # one program for all, or four (soprano to bass)
@@ -169,8 +170,8 @@ def generate(
         raise ConfigError(f"{run.path}: a run that harmonizes a given melody (--melody-context) does not compose: "
                           "use harmonize with it, or generate with another run folder")
     encoding = run.config.encoder()
-    if not isinstance(sampling, Sampling):
-        sampling = dataclasses.replace(encoding.default_sampling(), **(sampling or {}))
+    if not isinstance(sampling, Sampling):  # the encoding's defaults, then the run's own, then the caller's
+        sampling = dataclasses.replace(encoding.default_sampling(), **{**read_sampling(run.path), **(sampling or {})})
     four = encoding.voices == 4
     if not four and len(set(programs)) > 1:
         raise ConfigError(f"invalid instrument: {instrument!r} (one per voice needs a four-voice encoding; "

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import Config
-from .errors import RunFolderError
+from .errors import ConfigError, RunFolderError
 from .vocab import Factors, Vocab
 
 MODEL = "model.keras"
@@ -45,6 +45,7 @@ HISTORY_PLOT = "history.png"
 CHECKPOINT = "checkpoint.keras"
 STATE = "train_state.json"
 EVALUATION = "evaluation.json"
+SAMPLING = "sampling.json"  # optional: the sampling settings measured best for this run's model
 # What a new training run removes first, so nothing of an old run is mistaken for this one's.
 STALE = (CHECKPOINT, STATE, MODEL, EVALUATION, HISTORY, HISTORY_PLOT)
 
@@ -52,7 +53,7 @@ STALE = (CHECKPOINT, STATE, MODEL, EVALUATION, HISTORY, HISTORY_PLOT)
 LATEST = Path("runs") / "latest"  # where `train` writes by default, and where generate and harmonize look first
 SHIPPED = Path(__file__).parent / "shipped"  # run folders that come with the package: compose/ and harmonize/
 SHIPPED_TASKS = ("compose", "harmonize")
-SHIPPED_FILES = (MODEL, VOCAB, CONFIG, SPLIT, DATA, CORPUS)  # what a shipped run folder holds
+SHIPPED_FILES = (MODEL, VOCAB, CONFIG, SPLIT, DATA, CORPUS)  # what a shipped run folder holds (and SAMPLING, if any)
 
 
 def resolve_run(run_dir, task: str, log=lambda msg: print(msg, file=sys.stderr)) -> Path:
@@ -71,11 +72,12 @@ def resolve_run(run_dir, task: str, log=lambda msg: print(msg, file=sys.stderr))
     return SHIPPED / task
 
 
-def ship(run_dir, task: str) -> Path:
+def ship(run_dir, task: str, sampling: dict | None = None) -> Path:
     """Copy a trained run folder's `SHIPPED_FILES` into the package as the model for `task`
-    (`SHIPPED / task`), checked first with `load_run`; returns the folder.
+    (`SHIPPED / task`), checked first with `load_run`, with `sampling` (the settings measured best for
+    it) as its `SAMPLING`; returns the folder.
 
-        python -c "from music_lstm.run_folder import ship; ship('runs/long', 'compose')"
+        python -c "from music_lstm.run_folder import ship; ship('runs/long', 'compose', {'temperature': 0.8, 'rhythm_top_p': 0.9})"
     """
     if task not in SHIPPED_TASKS:
         raise ValueError(f"invalid task: {task!r} (choose from {', '.join(SHIPPED_TASKS)})")
@@ -90,6 +92,10 @@ def ship(run_dir, task: str) -> Path:
             continue
         with atomic_path(target / name) as tmp:
             Path(tmp).write_bytes((run.path / name).read_bytes())
+    if sampling is not None:
+        write_sampling(target, sampling)
+    else:
+        (target / SAMPLING).unlink(missing_ok=True)
     return target
 
 
@@ -171,6 +177,32 @@ def read_split(run: Path, hint: str = "") -> tuple[list[str], list[str]]:
 
 def write_data(run: Path, bpm: float | None, data_dir: str, recursive: bool) -> None:
     write_json(Path(run) / DATA, {"bpm": bpm, "data_dir": str(data_dir), "recursive": recursive})
+
+
+def write_sampling(run: Path, settings: dict) -> None:
+    """Record the sampling settings `generate` uses for this run unless told otherwise (checked first)."""
+    from .sampling import Sampling
+
+    Sampling(**settings)  # a ConfigError names a bad one
+    write_json(Path(run) / SAMPLING, settings)
+
+
+def read_sampling(run: Path) -> dict:
+    """The run's `SAMPLING` as a dict of settings ({} without one); a damaged file or an unknown or bad
+    setting is a one-line RunFolderError."""
+    from .sampling import Sampling
+
+    path = Path(run) / SAMPLING
+    if not path.exists():
+        return {}
+    try:
+        raw = read_json(path)
+        if not isinstance(raw, dict):
+            raise ValueError("not an object")
+        Sampling(**raw)
+    except (ValueError, TypeError, ConfigError) as e:
+        raise RunFolderError(f"{path}: {e}") from None
+    return raw
 
 
 def read_data(run: Path) -> dict:

@@ -104,7 +104,7 @@ def test_satb_has_its_own_sampling_defaults_and_the_others_keep_theirs():
     from music_lstm.sampling import Sampling
 
     satb = encodings.get("satb").default_sampling()
-    assert (satb.temperature, satb.rhythm_temperature, satb.parallels_guard, satb.no_clash) == (0.7, 0.8, True, True)
+    assert (satb.temperature, satb.rhythm_temperature, satb.parallels_guard, satb.no_clash, satb.keep_beat) == (0.8, 0.8, True, True, True)
     assert encodings.get("voiced").default_sampling() == Sampling()
 
 

@@ -92,7 +92,34 @@ def test_the_sampling_defaults_and_flags_reach_the_grammar_and_the_sampler(satb_
                "--allow-syncopation", "--temperature", "0.6")
     assert [(m["guard"], m["no_clash"], m["keep_beat"]) for m in made] == [(True, True, True), (False, False, False)]
     assert made[0]["ranges"] is not None and len(made[0]["ranges"]) == 4
-    assert [(s.temperature, s.rhythm_temperature) for s in settings] == [(0.7, 0.8), (0.6, 0.8)]
+    assert [(s.temperature, s.rhythm_temperature) for s in settings] == [(0.8, 0.8), (0.6, 0.8)]
+
+
+@pytest.mark.slow
+def test_a_runs_sampling_json_comes_before_the_encodings_defaults_and_after_the_flags(satb_run, monkeypatch, tmp_path):
+    import shutil
+
+    from music_lstm import generate as gen
+    from music_lstm import run_folder as rf
+
+    _, run = satb_run
+    own = tmp_path / "run"
+    shutil.copytree(run, own)
+    rf.write_sampling(own, {"temperature": 0.9, "rhythm_top_p": 0.85})
+    settings, real_ids = [], gen.generate_ids
+
+    def ids(step, probs, length, sampling, *a, **kw):
+        settings.append(sampling)
+        return real_ids(step, probs, length, sampling, *a, **kw)
+
+    monkeypatch.setattr(gen, "generate_ids", ids)
+    _generated(own, tmp_path / "a.mid", "--length", "20", "--seed", "1")
+    _generated(own, tmp_path / "b.mid", "--length", "20", "--seed", "1", "--temperature", "0.6")
+    assert [(s.temperature, s.rhythm_temperature, s.rhythm_top_p) for s in settings] == [(0.9, 0.8, 0.85), (0.6, 0.8, 0.85)]
+    (own / rf.SAMPLING).write_text('{"temperature": -1}')
+    assert main(["generate", "--run-dir", str(own), "--output", str(tmp_path / "c.mid")]) == 2  # one line, no traceback
+    (own / rf.SAMPLING).write_text('{"warmth": 1}')
+    assert main(["generate", "--run-dir", str(own), "--output", str(tmp_path / "c.mid")]) == 2
 
 
 @pytest.mark.slow

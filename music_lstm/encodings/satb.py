@@ -359,7 +359,7 @@ class SATB(Encoding):
         """Chosen on the musical and voice-leading measurements of the default run (docs/BENCHMARKS.md)."""
         from ..sampling import Sampling
 
-        return Sampling(temperature=0.7, rhythm_temperature=0.8)
+        return Sampling(temperature=0.8, rhythm_temperature=0.8)
 
     def encode(self, piece: Piece) -> list[str]:
         if piece.voices is None:
