@@ -57,8 +57,10 @@ def main(argv=None) -> None:
     ap.add_argument("--pieces", type=int, default=20)
     args = ap.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
 
-    from music_lstm.__main__ import build_parser, _sampling
+    from music_lstm.__main__ import _sampling, build_parser, quiet_tensorflow
     from music_lstm.run_folder import load_run
+
+    quiet_tensorflow()
 
     sampling = _sampling(build_parser().parse_args(["generate", *extra]))
     run = load_run(args.run_dir)
