@@ -44,6 +44,7 @@ def _no_temporaries(run):
 
 
 def test_training_pieces_are_transposed_and_validation_pieces_are_not(run2):
+    from music_lstm.augment import key_shift
     from music_lstm.corpus import load_folder
     from music_lstm.encodings import get
     from music_lstm.run_folder import load_corpus, read_vocab
@@ -52,10 +53,13 @@ def test_training_pieces_are_transposed_and_validation_pieces_are_not(run2):
     split = json.loads((run / "split.json").read_text())
     pieces = load_folder(data, workers=1, log=lambda m: None).pieces
     vocab = read_vocab(run / "vocab.json")
-    moved = {s for n in split["train"] for k in (-2, 2) for s in get("seed").encode(pieces[n].transpose(k))}
+    corpus = load_corpus(run / "corpus.npz")
+    keyed = dict(zip(split["train"] + split["validation"], [*corpus["train_shifts"], *corpus["val_shifts"]]))
+    assert keyed == {n: key_shift(pieces[n]) for n in keyed}  # each piece first moved to C's key signature (the default)
+    moved = {s for n in split["train"] for k in (-2, 2) for s in get("seed").encode(pieces[n].transpose(keyed[n] + k))}
     assert moved <= set(vocab.index_to_symbol)  # the vocabulary covers every transposed training symbol
-    val = load_corpus(run / "corpus.npz")["val"]
-    assert [v.tolist() for v in val] == [vocab.encode(get("seed").encode(pieces[n])).tolist() for n in split["validation"]]
+    assert [v.tolist() for v in corpus["val"]] == [
+        vocab.encode(get("seed").encode(pieces[n].transpose(keyed[n]))).tolist() for n in split["validation"]]
 
 
 def test_history_png_and_checkpoint_are_written_each_epoch(run2):
