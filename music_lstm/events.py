@@ -84,13 +84,14 @@ def bar_phase(voices, bar: float = 4.0, step: float = 0.25) -> float:
         for voice in voices:
             for o, d, _ in voice:
                 at = (o + p) % bar
-                total += _on(at, 1.0) + _on(at, 2.0) * (d >= 1.0) + 2 * _on(at, bar) * (d >= 2.0)
+                total += on_grid(at, 1.0) + on_grid(at, 2.0) * (d >= 1.0) + 2 * on_grid(at, bar) * (d >= 2.0)
         return total
 
     shifts = [k * step for k in range(int(round(bar / step)))]
     return max(shifts, key=lambda p: (score(p), -p))
 
 
-def _on(at: float, beat: float) -> bool:
+def on_grid(at: float, beat: float) -> bool:
+    """Does time `at` fall on a multiple of `beat` (quarter notes, float noise aside)?"""
     r = at % beat
     return r < GRID * 10 or beat - r < GRID * 10

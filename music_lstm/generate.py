@@ -232,28 +232,21 @@ def generate(
 
 def moved(decoded: Decoded, semitones: int) -> Decoded:
     """`decoded` music moved by `semitones` (a `common_key` run's music back to its prompt's key)."""
-    if not semitones:
-        return decoded
-
-    def up(notes):
-        return [(o, d, p + semitones) for o, d, p in notes]
-
-    voices = None if decoded.voices is None else [up(v) for v in decoded.voices]
-    return dataclasses.replace(decoded, notes=up(decoded.notes), voices=voices)
+    return _each_note(decoded, lambda o, d, p: (o, d, p + semitones)) if semitones else decoded
 
 
 def on_the_beat(decoded: Decoded, start: float, beat: float = 1.0) -> Decoded:
     """`decoded` music that begins `start` quarter notes into its source, moved later by the part of a beat
     `start` falls into, so that its beats fall on whole beats of the file (it opens with a short rest)."""
     shift = round(start % beat, 6) % beat
-    if not shift:
-        return decoded
+    return _each_note(decoded, lambda o, d, p: (o + shift, d, p), decoded.end + shift) if shift else decoded
 
-    def later(notes):
-        return [(o + shift, d, p) for o, d, p in notes]
 
-    voices = None if decoded.voices is None else [later(v) for v in decoded.voices]
-    return dataclasses.replace(decoded, notes=later(decoded.notes), end=decoded.end + shift, voices=voices)
+def _each_note(decoded: Decoded, f, end: float | None = None) -> Decoded:
+    """`decoded` with `f(offset, duration, pitch)` applied to every note, of the voices too."""
+    voices = None if decoded.voices is None else [[f(*n) for n in v] for v in decoded.voices]
+    return dataclasses.replace(decoded, notes=[f(*n) for n in decoded.notes], voices=voices,
+                               end=decoded.end if end is None else end)
 
 
 def random_windows(pieces: list[np.ndarray], window: int, n: int, rng: np.random.Generator, with_before: bool = False):

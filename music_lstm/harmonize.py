@@ -51,7 +51,7 @@ from pathlib import Path
 import numpy as np
 
 from . import melody_context
-from .augment import key_shifts
+from .augment import key_shift, key_shifts
 from .encodings import satb
 from .errors import MelodyError
 from .events import Note, Piece
@@ -384,7 +384,7 @@ class LSTMHarmonizer:
         """(bits, quarter notes, unknown): -log2 of the network's probability of the piece's A, T
         and B symbols, its S and length symbols given, summed; the piece's length; and how many A, T,
         B symbols were outside the vocabulary (not counted)."""
-        shift = key_shifts(Piece([n for v in voices for n in v]))[0] if self.common_key else 0  # as training moved it
+        shift = key_shift(Piece([n for v in voices for n in v])) if self.common_key else 0  # as training moved it
         voices = [[(o, d, p + shift) for o, d, p in v] for v in voices]
         symbols = lookahead_symbols(voices, self.order) if self.lookahead else satb.encode_satb(voices, self.order)
         ids = self.vocab.encode(symbols)

@@ -30,7 +30,7 @@ from fractions import Fraction
 import numpy as np
 
 from ..errors import EncodingError
-from ..events import Note, Piece
+from ..events import Note, Piece, on_grid
 from ..voice_leading import voice_ranges
 from .common import Decoded, Encoding, nearest_of_kind, parse_pitch_name, pitch_name
 from .common import Grammar as BaseGrammar
@@ -46,11 +46,6 @@ BEAT = 1.0  # quarter notes: `keep_beat` lets no group begun between two beats s
 EIGHTH = 0.5  # and no note struck between two eighths sound past the next one
 PERFECT = (0, 7)  # interval classes the guard refuses to move into in parallel: unison/octave, fifth
 CLASHES = (1, 11)  # interval classes `no_clash` refuses between two voices struck together: a 2nd, a 7th
-
-
-def _on_grid(t: float, step: float) -> bool:
-    into = t % step
-    return min(into, step - into) < GRID * 10
 
 
 def _q(x: float) -> float:
@@ -305,7 +300,7 @@ class Grammar(BaseGrammar):
             v = self.slots[k]
             before = self.previous[row, v]
             ok = self.is_pitch & ((self.struck & self.in_range[row, v]) | (self.held & (self.pitch == before)))
-            if self.keep_beat and _on_grid(self.position[row], EIGHTH) and not _on_grid(self.struck_at[row, v], EIGHTH):
+            if self.keep_beat and on_grid(self.position[row], EIGHTH) and not on_grid(self.struck_at[row, v], EIGHTH):
                 ok &= ~self.held  # a note struck between two eighths is over by the next one
             cur = self.current[row]
             written = [self.slots[j] for j in range(k)]
@@ -335,10 +330,9 @@ class Grammar(BaseGrammar):
 
     def _on_the_beat(self, start: float) -> np.ndarray:
         """(vocab,) bool: the lengths `keep_beat` allows a group begun at `start` (all, without it)."""
-        into = start % BEAT
-        if not self.keep_beat or min(into, BEAT - into) < GRID * 10:
+        if not self.keep_beat or on_grid(start, BEAT):
             return np.ones(len(self.length), bool)
-        fits = self.length <= BEAT - into + GRID * 10
+        fits = self.length <= BEAT - start % BEAT + GRID * 10
         return fits if (fits & self.is_dur).any() else np.ones(len(self.length), bool)
 
 
