@@ -27,11 +27,11 @@ import numpy as np  # noqa: E402
 
 
 def load_or_train(run_dir: Path, data_dir: str, minutes: float):
-    from music_lstm.config import Config
-    from music_lstm.run_folder import load_run
+    from music_lstm.runs.config import Config
+    from music_lstm.runs.run_folder import load_run
 
     if not (run_dir / "model.keras").exists():
-        from music_lstm.train import train
+        from music_lstm.training.train import train
 
         print(f"training a 2x512 model on {data_dir} for at most {minutes} min into {run_dir}", file=sys.stderr)
         train(Config(units=512, epochs=1, max_minutes=minutes), data_dir, run_dir, verbose=0)
@@ -55,7 +55,7 @@ def ours(stepper, prompts: np.ndarray, n: int, threads, rng_seed: int = 0) -> tu
     sampling settings (repeat guard included) after that."""
     from threadpoolctl import threadpool_limits
 
-    from music_lstm.sampling import Sampling, generate_ids
+    from music_lstm.core.sampling import Sampling, generate_ids
 
     rng = np.random.default_rng(rng_seed)
     with threadpool_limits(threads, user_api="blas"):  # None: BLAS's own default, what `generate` uses
@@ -92,9 +92,9 @@ def main(argv=None) -> int:
     ap.add_argument("--cli-repeats", type=int, default=3)
     args = ap.parse_args(argv)
 
-    from music_lstm import midi_io
-    from music_lstm.generate import random_windows
-    from music_lstm.stepper import LSTMStepper
+    from music_lstm.io import midi_write
+    from music_lstm.tasks.generate import random_windows
+    from music_lstm.models.stepper import LSTMStepper
 
     run_dir = Path(args.run_dir)
     run = load_or_train(run_dir, args.data_dir, args.train_minutes)
@@ -113,8 +113,8 @@ def main(argv=None) -> int:
     seed_s, seed_ids = seed_loop(run.model, prompts[0], args.seed_length)
     seed_ms = 1e3 * seed_s / args.seed_length
     # Same window, argmax, no guard: the stepper must pick the seed loop's symbols (a check, not timed).
-    from music_lstm.sampling import generate_ids
-    from music_lstm.sampling import Sampling
+    from music_lstm.core.sampling import generate_ids
+    from music_lstm.core.sampling import Sampling
 
     check = min(args.seed_length, 100)
     same = generate_ids(stepper.step, stepper.prime(prompts[:1]), check, Sampling(temperature=0, max_repeat=0),
@@ -153,7 +153,7 @@ def main(argv=None) -> int:
     notes = run.config.encoder().decode(syms).notes
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        midi_io.write_midi(notes, Path(tmp) / "w.mid")
+        midi_write.write_midi(notes, Path(tmp) / "w.mid")
         print(f"\nwrite_midi: 1000 symbols ({len(notes)} notes) in {1e3 * (time.perf_counter() - start):.0f} ms")
 
         if args.cli:

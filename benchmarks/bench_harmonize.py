@@ -20,10 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from music_lstm import run_folder as rf  # noqa: E402
+from music_lstm.runs import run_folder  # noqa: E402
 from music_lstm.encodings.satb import decode_satb  # noqa: E402
-from music_lstm.harmonize import LSTMHarmonizer, system_name  # noqa: E402
-from music_lstm.hmm_harmonizer import HMMHarmonizer  # noqa: E402
+from music_lstm.tasks.harmonizer import LSTMHarmonizer
+from music_lstm.eval.harmonization import system_name  # noqa: E402
+from music_lstm.models.hmm_harmonizer import HMMHarmonizer  # noqa: E402
 
 QUARTERS = 64
 
@@ -53,14 +54,14 @@ def median_seconds(fn, runs=5) -> float:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--run-dir", default=str(rf.SHIPPED / "harmonize"), help="a --melody-context run folder")
-    ap.add_argument("--against", default=str(rf.SHIPPED / "compose"), help="a satb run folder, soprano forced")
+    ap.add_argument("--run-dir", default=str(run_folder.SHIPPED / "harmonize"), help="a --melody-context run folder")
+    ap.add_argument("--against", default=str(run_folder.SHIPPED / "compose"), help="a satb run folder, soprano forced")
     args = ap.parse_args()
-    run = rf.load_run(args.run_dir)
+    run = run_folder.load_run(args.run_dir)
     chorales = [decode_satb(run.vocab.decode(ids)).voices for ids in run.corpus["train"] + run.corpus["val"]]
     held_out = [decode_satb(run.vocab.decode(ids)).voices for ids in run.corpus["val"]]
     melody = melody_of(held_out[0][0])
-    systems = [LSTMHarmonizer.from_run(run), LSTMHarmonizer.from_run(rf.load_run(args.against))]
+    systems = [LSTMHarmonizer.from_run(run), LSTMHarmonizer.from_run(run_folder.load_run(args.against))]
     hmm = HMMHarmonizer().fit(chorales[:len(run.corpus["train"])])
     rows = []
     for h in systems:

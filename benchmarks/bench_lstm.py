@@ -33,8 +33,8 @@ def main() -> int:
 
     import keras
 
-    from music_lstm.config import Config
-    from music_lstm.model import build_model
+    from music_lstm.runs.config import Config
+    from music_lstm.models.model import build_model
 
     rng = np.random.default_rng(0)
     print(f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}; windows of 64, vocabulary {args.vocab}, Adam; "

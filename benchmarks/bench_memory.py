@@ -31,15 +31,15 @@ mode, folder, cache, workers = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.ar
 start = time.perf_counter()
 quiet = dict(log=lambda m: None, progress=False)
 if mode == "notes":  # the baseline: keep every piece's notes, then encode them all
-    from music_lstm.corpus import load_folder
+    from music_lstm.io.corpus import load_folder
     from music_lstm.encodings import get
     corpus = load_folder(folder, workers=workers, cache_dir=cache, **quiet)
     seqs = {n: get("chords").encode(p) for n, p in corpus.pieces.items()}
 elif mode == "stream":
-    from music_lstm.corpus import encode_folder
+    from music_lstm.io.corpus import encode_folder
     seqs = encode_folder(folder, "chords", workers=workers, cache_dir=cache, **quiet).sequences
 else:  # one epoch of a tiny model, through the command line's own entry point
-    from music_lstm.__main__ import main
+    from music_lstm.app.cli import main
     assert main(["train", "--data-dir", folder, "--run-dir", sys.argv[5], "--cache-dir", cache, "--workers",
                  str(workers), "--epochs", "1", "--units", "16", "--embed-dim", "8", "--seq-len", "32",
                  "--batch-size", "256", "--max-minutes", "0"]) == 0

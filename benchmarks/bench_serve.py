@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from music_lstm import serve  # noqa: E402
+from music_lstm.app import serve  # noqa: E402
 
 # Sixteen bars of quarter notes in G major, in a soprano's range.
 BARS = ("g4 g a b", "b a g a", "b b c' d'", "d' c' b a", "g a b g", "a b c' a", "b a g f#", "g a g g",
@@ -69,22 +69,25 @@ def step_seconds(run_dir: str, folder: Path) -> dict[str, float]:
     """The steps of `harmonize_files` one by one, median of `RUNS` each."""
     import numpy as np
 
-    from music_lstm import midi_io, render
-    from music_lstm.harmonize import LSTMHarmonizer
-    from music_lstm.run_folder import load_run
+    from music_lstm.io import render
+    from music_lstm.io import melody_input
+    from music_lstm.io import midi_write
+    from music_lstm.io import musicxml
+    from music_lstm.tasks.harmonizer import LSTMHarmonizer
+    from music_lstm.runs.run_folder import load_run
 
     folder.mkdir(parents=True)
-    melody, _ = midi_io.read_melody(MELODY)
+    melody, _ = melody_input.read_melody(MELODY)
     run = load_run(run_dir)
     voices = LSTMHarmonizer.from_run(run).harmonize(melody, seed=np.random.default_rng(SEED))[0].voices
     midi, xml = folder / "h.mid", folder / "h.musicxml"
     steps = {
-        "read the melody (tinyNotation)": lambda: midi_io.read_melody(MELODY),
+        "read the melody (tinyNotation)": lambda: melody_input.read_melody(MELODY),
         "load the run folder": lambda: load_run(run_dir),
         "harmonize (the network, 1 sample)": lambda: LSTMHarmonizer.from_run(run).harmonize(
             melody, seed=np.random.default_rng(SEED)),
-        "write the MIDI file": lambda: midi_io.write_voices_midi(voices, midi, bpm=90.0),
-        "write the MusicXML score": lambda: midi_io.write_chorale_musicxml(voices, xml, bpm=90.0, title="bench"),
+        "write the MIDI file": lambda: midi_write.write_voices_midi(voices, midi, bpm=90.0),
+        "write the MusicXML score": lambda: musicxml.write_chorale_musicxml(voices, xml, bpm=90.0, title="bench"),
         "engrave the SVG (Verovio)": lambda: render.render_score(xml, folder / "h.svg"),
         "play the WAV (FluidSynth)": lambda: render.render_audio(midi, folder / "h.wav"),
     }
@@ -98,7 +101,7 @@ def main() -> int:
     load_before = os.getloadavg()
     start_up = start_up_seconds(args.run_dir)
 
-    from music_lstm.harmonize import harmonize_files
+    from music_lstm.tasks.harmonize import harmonize_files
 
     with tempfile.TemporaryDirectory() as tmp:
         studio = serve.Studio(args.run_dir, Path(tmp) / "served")

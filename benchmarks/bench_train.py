@@ -35,10 +35,10 @@ SEED_WINDOW, SEED_BATCH = 100, 64
 
 def load(data_dir: str, cfg):
     """Training/validation id sequences and vocabulary exactly as `train` builds them."""
-    from music_lstm.augment import shifts
-    from music_lstm.corpus import load_folder
-    from music_lstm.dataset import split_pieces
-    from music_lstm.vocab import Vocab
+    from music_lstm.training.augment import shifts
+    from music_lstm.io.corpus import load_folder
+    from music_lstm.training.dataset import split_pieces
+    from music_lstm.core.vocab import Vocab
 
     corpus = load_folder(data_dir, log=lambda m: None)
     encoding = cfg.encoder()
@@ -77,7 +77,7 @@ def seed_style_batches(train: list[np.ndarray], vocab_size: int, steps: int, rng
 
 
 def our_batches(train: list[np.ndarray], cfg, steps: int, rng):
-    from music_lstm.dataset import windows
+    from music_lstm.training.dataset import windows
 
     x, y, w = windows(train, cfg.seq_len)
     for _ in range(steps):
@@ -113,8 +113,8 @@ def time_to_bigram(cfg, data_dir: str, minutes: float, run_dir: Path, bigram: fl
     """Train the default config; after each epoch the exact held-out perplexity (scoring not timed)."""
     import keras
 
-    from music_lstm.evaluate import score_model
-    from music_lstm.train import train
+    from music_lstm.eval.likelihood import score_model
+    from music_lstm.training.train import train
 
     curve = []
 
@@ -148,9 +148,9 @@ def main() -> int:
 
     import keras
 
-    from music_lstm.config import Config
-    from music_lstm.evaluate import score_ngram
-    from music_lstm.ngram import KneserNey
+    from music_lstm.runs.config import Config
+    from music_lstm.eval.likelihood import score_ngram
+    from music_lstm.models.ngram import KneserNey
 
     cfg = Config(encoding=args.encoding)  # every other setting at its default
     vocab, train, val = load(args.data_dir, cfg)
@@ -169,7 +169,7 @@ def main() -> int:
 def throughput_table(args, cfg, vocab, train, rng) -> None:
     import keras
 
-    from music_lstm.model import build_model
+    from music_lstm.models.model import build_model
 
     steps = args.steps + 3  # 3 warm-up steps
     setups = {"seed": (seed_style_model(len(vocab), args.units), seed_style_batches(train, len(vocab), steps, rng))}
@@ -197,7 +197,7 @@ def throughput_table(args, cfg, vocab, train, rng) -> None:
 
 
 def time_to_bigram_table(args, cfg, bigram, val) -> None:
-    from music_lstm.evaluate import evaluate, format_table
+    from music_lstm.eval.likelihood import evaluate, format_table
 
     curve = time_to_bigram(cfg, args.data_dir, args.minutes, Path(args.run_dir), bigram, val)
     below = next((c for c in curve if c["perplexity"] < bigram), None)

@@ -31,10 +31,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def load(data_dir: str, cfg):
     """Per split, the combined, chord and duration id sequences, and the three vocabularies."""
-    from music_lstm.corpus import load_folder
-    from music_lstm.dataset import split_pieces
+    from music_lstm.io.corpus import load_folder
+    from music_lstm.training.dataset import split_pieces
     from music_lstm.encodings import get
-    from music_lstm.vocab import Vocab
+    from music_lstm.core.vocab import Vocab
 
     corpus = load_folder(data_dir, log=lambda m: None)
     seqs = {n: get("chords", durations=True).encode(p) for n, p in corpus.pieces.items()}
@@ -55,7 +55,7 @@ def fit(model, x, ys, ws, val, cfg, minutes: float) -> dict:
     """Train with the default batch, early stopping and a wall-clock budget; keep the best weights."""
     import keras
 
-    from music_lstm.callbacks import TimeBudget
+    from music_lstm.training.callbacks import TimeBudget
 
     stop = keras.callbacks.EarlyStopping(patience=cfg.patience, restore_best_weights=True)
     start = time.perf_counter()
@@ -70,7 +70,7 @@ def fit(model, x, ys, ws, val, cfg, minutes: float) -> dict:
 
 def windows_for(ids: dict, keys: list[str], seq_len: int):
     """Windows of the combined ids as input; one (targets, weights) pair per key."""
-    from music_lstm.dataset import windows
+    from music_lstm.training.dataset import windows
 
     x, _, _ = windows(ids["combined"], seq_len)
     ys, ws = [], []
@@ -98,8 +98,8 @@ def main() -> int:
 
     import keras
 
-    from music_lstm.config import Config
-    from music_lstm.model import build_model
+    from music_lstm.runs.config import Config
+    from music_lstm.models.model import build_model
 
     cfg = Config(encoding="seed", durations=True)
     vocabs, ids = load(args.data_dir, cfg)

@@ -4,7 +4,7 @@ musical metrics of generated pieces; print one table with a column per run.
 For each run: the validation pieces of its `corpus.npz` are scored by its model (each target counted
 once; bits per second at the data's tempo, so encodings with different symbol rates compare fairly),
 then `--pieces` pieces are generated with the default settings and compared with the run's held-out
-Bach pieces (`music_lstm.metrics`, cropped to the median chorale's onsets).
+Bach pieces (`music_lstm.eval.metrics`, cropped to the median chorale's onsets).
 
     python benchmarks/encodings.py --runs /tmp/voiced-run /tmp/grid-run --out /tmp/enc-compare
 """
@@ -24,10 +24,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from music_lstm.dataset import overlap_weights  # noqa: E402
-from music_lstm.generate import DEFAULT_BPM, generate  # noqa: E402
-from music_lstm.run_folder import load_run  # noqa: E402
-from music_lstm.metrics import METRICS, evaluate_generated  # noqa: E402
+from music_lstm.training.dataset import overlap_weights  # noqa: E402
+from music_lstm.tasks.outfiles import DEFAULT_BPM
+from music_lstm.tasks.generate import generate  # noqa: E402
+from music_lstm.runs.run_folder import load_run  # noqa: E402
+from music_lstm.eval.metrics import METRICS, evaluate_generated  # noqa: E402
 
 
 def held_out_rate(run) -> dict:

@@ -18,11 +18,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from music_lstm.dataset import split_pieces  # noqa: E402
+from music_lstm.training.dataset import split_pieces  # noqa: E402
 from music_lstm.encodings.satb import encode_satb  # noqa: E402
-from music_lstm.harmonize import LSTMHarmonizer, evaluate_harmonize, format_table  # noqa: E402
-from music_lstm.hmm_harmonizer import HMMHarmonizer  # noqa: E402
-from music_lstm.vocab import Vocab  # noqa: E402
+from music_lstm.tasks.harmonizer import LSTMHarmonizer
+from music_lstm.eval.harmonization import evaluate_harmonize, format_table  # noqa: E402
+from music_lstm.models.hmm_harmonizer import HMMHarmonizer  # noqa: E402
+from music_lstm.core.vocab import Vocab  # noqa: E402
 
 
 def main() -> int:

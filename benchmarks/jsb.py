@@ -1,6 +1,6 @@
 """music_lstm on the JSB Chorales benchmark: exact test NLL per frame, beside the published table.
 
-Reads one JSB JSON file (`music_lstm.jsb`; its own train/valid/test split), writes every frame as
+Reads one JSB JSON file (`music_lstm.encodings.jsb`; its own train/valid/test split), writes every frame as
 tokens ending in the frame marker, and trains `model.build_model` (embedding, 2 LSTM, dropout,
 Dense, softmax) on the training sequences cut into pieces of `--window` tokens (cut afresh each
 epoch; `--window 0` trains on whole sequences). Validation and test sequences are always scored
@@ -36,8 +36,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the package, from a checkout
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from music_lstm import jsb  # noqa: E402
-from music_lstm.errors import MusicLSTMError  # noqa: E402
+from music_lstm.encodings import jsb  # noqa: E402
+from music_lstm.core.errors import MusicLSTMError  # noqa: E402
 
 # Published test NLL on quarter-note JSB, nats per frame, as commonly cited (issue 16). None of them could be
 # read in the paper itself here (see docs/BENCHMARKS.md, JSB Chorales); the table numbers are where they are said to be.
@@ -55,7 +55,7 @@ BUCKET = jsb.BUCKET
 @dataclasses.dataclass
 class Corpus:
     order: str
-    vocab: object  # music_lstm.vocab.Vocab over every token the order can write
+    vocab: object  # music_lstm.core.vocab.Vocab over every token the order can write
     train: list[list[np.ndarray]]  # [sequence][shift] ids; None where the shift leaves 0..127
     shifts: list[int]
     valid: list[list[str]]
@@ -63,7 +63,7 @@ class Corpus:
 
 
 def make_corpus(data: jsb.JSBData, order: str, shifts: list[int]) -> Corpus:
-    from music_lstm.vocab import Vocab
+    from music_lstm.core.vocab import Vocab
 
     vocab = Vocab(jsb.vocabulary(order))
     train = []
@@ -115,7 +115,7 @@ def score(probs_list, token_seqs, corpus: Corpus, renormalise: bool = True) -> d
 
 
 def ngram_baseline(corpus: Corpus, order: int, split: str) -> dict:
-    from music_lstm.ngram import KneserNey
+    from music_lstm.models.ngram import KneserNey
 
     lm = KneserNey(order, len(corpus.vocab)).fit([keyed[0] for keyed in corpus.train])
     seqs = getattr(corpus, split)
@@ -127,8 +127,8 @@ def train_lstm(corpus: Corpus, args, transpose: bool, log) -> dict:
     """Train on the training sequences; keep the weights of the best validation NLL per frame."""
     import keras
 
-    from music_lstm.config import Config
-    from music_lstm.model import build_model
+    from music_lstm.runs.config import Config
+    from music_lstm.models.model import build_model
 
     cfg = dataclasses.replace(Config(), embed_dim=args.embed, units=args.units, dense_units=args.dense,
                               dropout=args.dropout, learning_rate=args.lr, seed=args.seed)
@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print("\nvoice-separated file: Coconet's units are per frame and per voice slot (see docs/BENCHMARKS.md, JSB Chorales)")
     if args.json:
-        from music_lstm.run_folder import write_json
+        from music_lstm.runs.run_folder import write_json
 
         write_json(args.json, {"data": Path(args.data).name, "args": vars(args), "chosen": chosen, "results": results})
     return 0

@@ -46,10 +46,10 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
-    from music_lstm.generate import random_windows
-    from music_lstm.run_folder import load_run, read_history
-    from music_lstm.sampling import Sampling, generate_ids
-    from music_lstm.stepper import LSTMStepper
+    from music_lstm.tasks.generate import random_windows
+    from music_lstm.runs.run_folder import load_run, read_history
+    from music_lstm.core.sampling import Sampling, generate_ids
+    from music_lstm.models.stepper import LSTMStepper
 
     run = load_run(args.run_dir)
     history = read_history(run.path)

@@ -26,11 +26,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from music_lstm.config import Config  # noqa: E402
-from music_lstm.dataset import key_windows, overlap_weights, split_pieces, tf_dataset  # noqa: E402
+from music_lstm.runs.config import Config  # noqa: E402
+from music_lstm.training.dataset import key_windows, overlap_weights, split_pieces, tf_dataset  # noqa: E402
 from music_lstm.encodings.satb import Grammar, decode_satb, encode_satb, monophonic, rhythm_mask  # noqa: E402
-from music_lstm.sampling import Sampling  # noqa: E402
-from music_lstm.vocab import Vocab  # noqa: E402
+from music_lstm.core.sampling import Sampling  # noqa: E402
+from music_lstm.core.vocab import Vocab  # noqa: E402
 
 PERFECT = (0, 7)
 
@@ -154,7 +154,7 @@ def held_out_bits(model, val_ids, val_quarters, seq_len) -> float:
 def train(vocab_size, cfg, x, y, w, vx, vy, vw, minutes, log):
     import keras
 
-    from music_lstm.model import build_model
+    from music_lstm.models.model import build_model
 
     keras.utils.set_random_seed(cfg.seed)
     model = build_model(vocab_size, cfg)
@@ -205,7 +205,7 @@ def main() -> int:
     args = ap.parse_args()
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
 
-    from music_lstm.corpus import load_folder
+    from music_lstm.io.corpus import load_folder
 
     corpus = load_folder(args.data_dir, log=log)
     chorales = {name: piece.voices for name, piece in corpus.pieces.items() if piece.voices is not None}
@@ -242,7 +242,7 @@ def main() -> int:
         log(f"{len(x)} windows of {cfg.seq_len} in {len(keys)} keys")
         model, seconds = train(len(vocab), cfg, x, y, w, vx, vy, vw, args.minutes, log)
         if args.save:
-            from music_lstm.lstm import builtin_copy
+            from music_lstm.models.lstm import builtin_copy
 
             builtin_copy(model).save(args.save)
     bits = held_out_bits(model, val_ids, val_quarters, cfg.seq_len)
@@ -251,8 +251,8 @@ def main() -> int:
     # Voice ranges: the 1st-99th percentile of each voice over all chorales, untransposed.
     ranges = [tuple(int(x) for x in np.percentile([p for v in chorales.values() for _, _, p in v[k]], (1, 99)))
               for k in range(4)]
-    from music_lstm.generate import generate_ids, random_windows
-    from music_lstm.stepper import LSTMStepper
+    from music_lstm.tasks.generate import generate_ids, random_windows
+    from music_lstm.models.stepper import LSTMStepper
 
     stepper = LSTMStepper.from_keras(model)
     symbols = vocab.index_to_symbol

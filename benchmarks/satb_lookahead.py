@@ -19,11 +19,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from music_lstm.config import Config  # noqa: E402
-from music_lstm.dataset import key_windows, overlap_weights, split_pieces  # noqa: E402
-from music_lstm.harmonize import LSTMHarmonizer, evaluate_harmonize, format_table, lookahead_symbols  # noqa: E402
-from music_lstm.hmm_harmonizer import HMMHarmonizer  # noqa: E402
-from music_lstm.vocab import Vocab  # noqa: E402
+from music_lstm.runs.config import Config  # noqa: E402
+from music_lstm.training.dataset import key_windows, overlap_weights, split_pieces  # noqa: E402
+from music_lstm.tasks.harmonizer import LSTMHarmonizer, lookahead_symbols
+from music_lstm.eval.harmonization import evaluate_harmonize, format_table  # noqa: E402
+from music_lstm.models.hmm_harmonizer import HMMHarmonizer  # noqa: E402
+from music_lstm.core.vocab import Vocab  # noqa: E402
 from satb_layouts import train  # noqa: E402
 
 
@@ -54,7 +55,7 @@ def main() -> int:
         model, seconds = train(len(vocab), cfg, x, y, w, vx, vy, vw, args.minutes, log)
         log(f"trained {seconds:.0f} s")
         if args.save:
-            from music_lstm.lstm import builtin_copy
+            from music_lstm.models.lstm import builtin_copy
 
             builtin_copy(model).save(args.save)
     lstm = LSTMHarmonizer.from_keras(model, vocab, lookahead=True)

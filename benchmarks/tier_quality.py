@@ -26,8 +26,8 @@ MIN_INSIDE = 15  # of 20: the tiers' bar for every metric
 
 
 def one_set(run, seed: int, sampling: dict, pieces: int, folder: Path) -> dict:
-    from music_lstm.generate import generate
-    from music_lstm.metrics import evaluate_generated
+    from music_lstm.tasks.generate import generate
+    from music_lstm.eval.metrics import evaluate_generated
 
     files = generate(run=run, output=folder / "piece.mid", num_outputs=pieces, seed=seed, sampling=sampling,
                      log=lambda m: None)
@@ -57,8 +57,8 @@ def main(argv=None) -> None:
     ap.add_argument("--pieces", type=int, default=20)
     args = ap.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
 
-    from music_lstm.__main__ import _sampling, build_parser, quiet_tensorflow
-    from music_lstm.run_folder import load_run
+    from music_lstm.app.cli import _sampling, build_parser, quiet_tensorflow
+    from music_lstm.runs.run_folder import load_run
 
     quiet_tensorflow()
 

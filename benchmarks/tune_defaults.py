@@ -49,9 +49,9 @@ VARIANTS = {
 
 def run_variant(name: str, minutes: float, data_dir: str, out: Path, encoding: str | None = None) -> dict:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from music_lstm.config import Config
-    from music_lstm.evaluate import evaluate
-    from music_lstm.train import train
+    from music_lstm.runs.config import Config
+    from music_lstm.eval.likelihood import evaluate
+    from music_lstm.training.train import train
 
     base = Config() if encoding is None else Config(encoding=encoding)
     cfg = dataclasses.replace(base, max_minutes=minutes, **VARIANTS[name])

@@ -43,7 +43,7 @@ TINY_TRAIN = ["--epochs", "2", "--units", "16", "--embed-dim", "8", "--seq-len",
 def tiny_satb_run(tmp_path_factory, _session_cache):
     """A tiny satb run folder (16 cells, 2 epochs, about 10 s) trained on six synthetic four-part pieces
     seen in every key: the page's tests harmonize and compose with it."""
-    from music_lstm.__main__ import main
+    from music_lstm.app.cli import main
 
     root = tmp_path_factory.mktemp("tiny_satb")
     data = midi_bytes.chorale_folder(root / "midi")

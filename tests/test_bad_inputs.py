@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from midi_bytes import chorale, midi_bytes, track_bytes, write
 
-from music_lstm import midi_io
-from music_lstm.corpus import encode_folder
-from music_lstm.errors import MidiError
+from music_lstm.io import midi_read
+from music_lstm.encodings.ingest import encode_folder
+from music_lstm.core.errors import MidiError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -83,7 +83,7 @@ def test_drums_only_file_is_skipped(folder):
 
 def test_single_note_is_read_but_too_short_to_train_on(folder):
     write(folder / "one.mid", [track_bytes([(0, 1, 60)])])
-    assert midi_io.read_midi(folder / "one.mid").notes == [(0.0, 1.0, 60)]
+    assert midi_read.read_midi(folder / "one.mid").notes == [(0.0, 1.0, 60)]
     assert ingest(folder)[0].sequences["one.mid"] == ["C4"]  # used where one symbol is enough
     corpus, lines = ingest(folder, min_symbols=2)  # training needs an (input, target) pair
     assert corpus.skipped["one.mid"] == "1 symbol: too short to learn from"
@@ -95,12 +95,12 @@ def test_tens_of_thousands_of_notes_are_all_read(folder):
     chords = [(k * 1.0, 1.0, 30 + (k * 5 + v * 5) % 80) for k in range(1250) for v in range(16)]
     write(folder / "dense.mid", [track_bytes(chords)])
     corpus, _ = ingest(folder)
-    assert len(midi_io.read_midi(folder / "dense.mid").notes) == 20_000
+    assert len(midi_read.read_midi(folder / "dense.mid").notes) == 20_000
     assert len(corpus.sequences["dense.mid"]) == 1250  # one symbol per 16-note chord
 
 
 def test_a_file_too_long_to_read_is_skipped_at_once(folder):
-    write(folder / "long.mid", [track_bytes([(0, 1, 60), (midi_io.MAX_QUARTERS + 10, 1, 62)])])
+    write(folder / "long.mid", [track_bytes([(0, 1, 60), (midi_read.MAX_QUARTERS + 10, 1, 62)])])
     assert_skipped(folder, "long.mid", "too long")
 
 
@@ -120,7 +120,7 @@ def test_unreadable_file_is_skipped(tmp_path):
     chorale(d / "good.mid", bars=2)
     chorale(d / "locked.mid", bars=2, shift=2)
     os.chmod(d / "locked.mid", 0)
-    code = ("import sys; from music_lstm.corpus import encode_folder\n"
+    code = ("import sys; from music_lstm.io.corpus import encode_folder\n"
             "c = encode_folder(sys.argv[1], 'seed', workers=1, use_cache=False, progress=False)\n"
             "print(sorted(c.sequences), c.skipped)")
     prefix = []
@@ -157,18 +157,18 @@ def test_extreme_tempo_and_time_signature_changes_are_read(folder):
     meta += [(1680 + 30 * k, ts(1 + k % 13, k % 6)) for k in range(64)]  # a new metre every 1/16
     meta += [(1680 + 30 * k + 15, tempo(1 + 997 * k)) for k in range(64)]
     path = write(folder / "wild.mid", [track_bytes(notes, extra_meta=meta)])
-    piece = midi_io.read_midi(path)
+    piece = midi_read.read_midi(path)
     onsets = {(o, p) for o, _, p in piece.notes}
     assert {(o, p) for o, _, p in notes} <= onsets  # every note is there where it was struck
     assert {p for _, _, p in piece.notes} == {p for _, _, p in notes}
-    assert piece.bpm is None or midi_io.MIN_BPM <= piece.bpm <= midi_io.MAX_BPM
+    assert piece.bpm is None or midi_read.MIN_BPM <= piece.bpm <= midi_read.MAX_BPM
     assert "wild.mid" in ingest(folder)[0].sequences
 
 
 def test_format0_file_with_all_sixteen_channels_keeps_every_pitched_channel(folder):
     notes = [(k * 0.5, 0.5, 40 + k, k % 16) for k in range(64)]  # channel 9 (10 in 1-based) is drums
     path = write(folder / "f0.mid", [track_bytes(notes)], fmt=0)
-    pitches = sorted({p for _, _, p in midi_io.read_midi(path).notes})
+    pitches = sorted({p for _, _, p in midi_read.read_midi(path).notes})
     assert pitches == sorted(40 + k for k in range(64) if k % 16 != 9)
     assert "f0.mid" in ingest(folder)[0].sequences
 
@@ -177,7 +177,7 @@ def test_format2_sequences_are_read_one_after_another(folder):
     first = track_bytes([(0, 1, 60), (1, 1, 62)])
     second = track_bytes([(0, 1, 64), (1, 2, 65)])
     path = write(folder / "f2.mid", [first, second], fmt=2)
-    assert midi_io.read_midi(path).notes == [(0.0, 1.0, 60), (1.0, 1.0, 62), (2.0, 1.0, 64), (3.0, 2.0, 65)]
+    assert midi_read.read_midi(path).notes == [(0.0, 1.0, 60), (1.0, 1.0, 62), (2.0, 1.0, 64), (3.0, 2.0, 65)]
     assert ingest(folder)[0].sequences["f2.mid"] == ["C4", "D4", "E4", "F4"]
 
 
@@ -190,7 +190,7 @@ def test_impossible_headers_are_named(tmp_path, header, reason):
     path = tmp_path / "h.mid"
     path.write_bytes(header + track_bytes([(0, 1, 60)]))
     with pytest.raises(MidiError, match=reason):
-        midi_io.read_midi(path)
+        midi_read.read_midi(path)
 
 
 def test_unknown_chunks_are_skipped_as_the_standard_says(tmp_path):
@@ -198,7 +198,7 @@ def test_unknown_chunks_are_skipped_as_the_standard_says(tmp_path):
     alien = b"XFIH\x00\x00\x00\x04abcd"
     path = tmp_path / "alien.mid"
     path.write_bytes(midi_bytes([track])[:14] + alien + track)
-    assert [p for _, _, p in midi_io.read_midi(path).notes] == [60, 64]
+    assert [p for _, _, p in midi_read.read_midi(path).notes] == [60, 64]
 
 
 def test_every_bad_input_at_once_the_run_carries_on_and_the_summary_names_each(folder):

@@ -6,7 +6,8 @@ import uuid
 import pytest
 from midi_bytes import track_bytes, write
 
-from music_lstm import corpus
+from music_lstm.encodings import ingest
+from music_lstm.io import corpus
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +18,7 @@ def ingested(tmp_path_factory):
     text = uuid.uuid4().hex.encode()
     path = write(folder / "unique.mid", [track_bytes([(0, 1, 60), (1, 1, 64), (2, 2, 67)],
                                                      extra_meta=[(0, b"\xff\x01" + bytes([len(text)]) + text)])])
-    corpus.encode_folder(folder, "voiced", workers=1, progress=False, log=lambda m: None)
+    ingest.encode_folder(folder, "voiced", workers=1, progress=False, log=lambda m: None)
     return corpus._piece_key(path.read_bytes())
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from music_lstm import __version__
-from music_lstm.__main__ import main
-from music_lstm.errors import ConfigError
+from music_lstm.app.cli import main
+from music_lstm.core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def calls(monkeypatch):
     """Run `generate` from the command line with a stand-in that records what it was given."""
-    from music_lstm import generate
+    from music_lstm.tasks import generate
 
     seen = []
 
@@ -88,13 +88,13 @@ def test_the_console_script_runs_main():
 
 @pytest.mark.slow
 def test_export_bach_writes_the_first_chorales_as_readable_midi(tmp_path, capsys):
-    from music_lstm import midi_io
+    from music_lstm.io import midi_read
 
     assert main(["export-bach", "--out", str(tmp_path / "bach"), "--limit", "2"]) == 0
     files = sorted((tmp_path / "bach").glob("*.mid"))
     assert len(files) == 2 and f"wrote 2 chorales to {tmp_path / 'bach'}" in capsys.readouterr().out
     for f in files:
-        assert len(midi_io.read_midi(f).notes) > 20
+        assert len(midi_read.read_midi(f).notes) > 20
 
 
 def test_export_bach_limit_must_be_positive(capsys):
@@ -112,7 +112,7 @@ def test_a_truly_empty_folder_is_one_line(tmp_path, capsys):
 
 def test_a_bad_value_is_a_config_error_of_one_line(capsys):
     with pytest.raises(ConfigError):
-        from music_lstm.sampling import Sampling
+        from music_lstm.core.sampling import Sampling
 
         Sampling(top_p=0)
     assert main(["generate", "--bpm", "5"]) == 2
@@ -120,7 +120,7 @@ def test_a_bad_value_is_a_config_error_of_one_line(capsys):
 
 
 def test_a_bug_keeps_its_traceback(monkeypatch):
-    from music_lstm import generate
+    from music_lstm.tasks import generate
 
     def bug(*a, **kw):
         raise ValueError("a bug, not a user's mistake")
@@ -131,7 +131,7 @@ def test_a_bug_keeps_its_traceback(monkeypatch):
 
 
 def test_verbose_leaves_tensorflow_its_messages(monkeypatch):
-    from music_lstm import __main__ as cli
+    from music_lstm.app import cli
 
     quieted = []
     monkeypatch.setattr(cli, "quiet_tensorflow", lambda: quieted.append(True))

@@ -5,10 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from music_lstm import midi_io
-from music_lstm.__main__ import main
-from music_lstm.augment import key_shift
-from music_lstm.events import Piece
+from music_lstm.io import midi_read
+from music_lstm.io import midi_write
+from music_lstm.app.cli import main
+from music_lstm.core.keys import key_shift
+from music_lstm.core.events import Piece
 
 C_MAJOR = {0, 2, 4, 5, 7, 9, 11}
 SHIFTS = (0, 2, -3, 5, 7, -5)  # the fixture's keys: C, D, A, F, G, G (an octave lower)
@@ -52,12 +53,12 @@ def _in_key(pitches, shift) -> bool:
 
 @pytest.mark.slow
 def test_a_common_key_run_learns_every_piece_in_c_and_records_each_shift(common_run):
-    from music_lstm import run_folder as rf
+    from music_lstm.runs import run_folder
 
     data, run = common_run
     assert json.loads((run / "config.json").read_text())["common_key"] is True
     split = json.loads((run / "split.json").read_text())
-    corpus = rf.load_corpus(run / rf.CORPUS)
+    corpus = run_folder.load_corpus(run / run_folder.CORPUS)
     for part, listed in (("train", "train"), ("val", "validation")):
         want = [(-SHIFTS[int(n[len("piece"):-len(".mid")])] + 6) % 12 - 6 for n in split[listed]]
         assert corpus[f"{part}_shifts"].tolist() == want
@@ -66,7 +67,7 @@ def test_a_common_key_run_learns_every_piece_in_c_and_records_each_shift(common_
 
 
 def midi_io_pitch(symbol: str) -> int:
-    from music_lstm.encodings.common import parse_pitch_name
+    from music_lstm.core.pitches import parse_pitch_name
 
     return parse_pitch_name(symbol.rstrip("~"))
 
@@ -78,7 +79,7 @@ def test_generated_music_goes_back_to_the_key_its_prompt_came_from(common_run, t
                  "--length", "120", "--seed", "3"]) == 0
     keys = []
     for k in range(1, 7):
-        notes = midi_io.read_midi(tmp_path / f"g_{k}.mid").notes
+        notes = midi_read.read_midi(tmp_path / f"g_{k}.mid").notes
         found = [s for s in set(SHIFTS) if _in_key([p for _, _, p in notes], s)]
         assert found, f"g_{k}.mid is in none of the training keys"
         keys.append(found[0])
@@ -90,17 +91,17 @@ def test_a_common_key_run_harmonizes_a_tune_in_its_own_key(common_run, tmp_path)
     _, run = common_run
     tune = [(0.0, 1.0, 74), (1.0, 1.0, 76), (2.0, 1.0, 78), (3.0, 1.0, 74)]  # D E F# D: D major
     path = tmp_path / "tune.mid"
-    midi_io.write_midi(tune, path)
+    midi_write.write_midi(tune, path)
     out = tmp_path / "h.mid"
     assert main(["harmonize", str(path), "--run-dir", str(run), "--output", str(out), "--seed", "1"]) == 0
-    voices = midi_io.read_midi(out).voices
+    voices = midi_read.read_midi(out).voices
     assert [p for _, _, p in voices[0]] == [74, 76, 78, 74]  # the tune as it was given
     assert _in_key([p for v in voices[1:] for _, _, p in v], 2)  # the lower voices in D, not in C
     assert np.mean([p for _, _, p in voices[3]]) < 62
 
 
 def test_common_key_is_on_for_midi_folders_and_never_for_jsb_frames(tmp_path):
-    from music_lstm.config import Config
+    from music_lstm.runs.config import Config
 
     assert Config().common_key and not Config(common_key=False).common_key
     assert not Config(jsb="x.json").common_key  # JSB frames are learned in the file's keys
@@ -111,8 +112,8 @@ def test_a_run_saved_before_common_key_existed_keeps_its_keys():
     from pathlib import Path
 
     import music_lstm
-    from music_lstm.config import Config
-    from music_lstm.run_folder import load_run
+    from music_lstm.runs.config import Config
+    from music_lstm.runs.run_folder import load_run
 
     old = {k: v for k, v in Config().__dict__.items() if k != "common_key"}
     assert Config.from_dict(old).common_key is False and Config.from_dict({**old, "common_key": True}).common_key

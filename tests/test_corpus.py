@@ -7,9 +7,10 @@ import pickle
 import pytest
 from midi_bytes import chorale
 
-from music_lstm import corpus as corpus_mod
-from music_lstm import midi_io
-from music_lstm.corpus import encode_folder, find_midi_files, load_folder
+from music_lstm.io import corpus
+from music_lstm.io import midi_read
+from music_lstm.encodings.ingest import encode_folder
+from music_lstm.io.corpus import find_midi_files, load_folder
 
 
 def run(folder, **kw):
@@ -40,8 +41,8 @@ def test_the_cache_is_keyed_by_content_not_by_name(corpus_dir, tmp_path):
 def test_changed_extraction_settings_parse_everything_again(corpus_dir, tmp_path, monkeypatch):
     cache = tmp_path / "c"
     run(corpus_dir, cache_dir=cache)
-    monkeypatch.setattr(midi_io, "EXTRACTION", midi_io.EXTRACTION + " (changed)")
-    monkeypatch.setattr(corpus_mod, "_SETTINGS", None)
+    monkeypatch.setattr(midi_read, "EXTRACTION", midi_read.EXTRACTION + " (changed)")
+    monkeypatch.setattr(corpus, "_SETTINGS", None)
     assert run(corpus_dir, cache_dir=cache).parsed == 6
 
 
@@ -59,7 +60,7 @@ def test_cache_goes_where_asked_and_no_cache_writes_nothing(corpus_dir, tmp_path
     cache = tmp_path / "mine"
     run(corpus_dir, cache_dir=cache)
     assert len([p for p in cache.rglob("*") if p.is_file()]) == 12  # a piece and its symbols per file
-    default = corpus_mod.default_cache_dir()
+    default = corpus.default_cache_dir()
     assert str(default).startswith(str(tmp_path / "cache"))  # XDG_CACHE_HOME, set by conftest
     assert not default.exists()
     assert run(corpus_dir, use_cache=False).parsed == 6
@@ -113,16 +114,16 @@ def test_progress_bar_on_a_terminal_shows_files_of_the_total_and_none_in_a_log(c
 
 
 def test_a_pieces_four_voices_survive_the_parse_cache(corpus_dir, tmp_path, monkeypatch):
-    from music_lstm.events import Piece
+    from music_lstm.core.events import Piece
 
-    parse = midi_io.parse_midi
+    parse = midi_read.parse_midi
 
     def with_voices(data, name):
         piece = parse(data, name)
         lines = tuple([n for n in piece.notes if n[2] % 4 == k] for k in range(4))
         return Piece(piece.notes, piece.bpm, voices=lines, no_voices=None)
 
-    monkeypatch.setattr(midi_io, "parse_midi", with_voices)
+    monkeypatch.setattr(midi_read, "parse_midi", with_voices)
     cache = tmp_path / "c"
     first = load_folder(corpus_dir, workers=1, cache_dir=cache, progress=False, log=lambda m: None)
     again = load_folder(corpus_dir, workers=1, cache_dir=cache, progress=False, log=lambda m: None)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from music_lstm.dataset import overlap_weights, split_pieces, windows
+from music_lstm.training.dataset import overlap_weights, split_pieces, windows
 
 
 def test_split_is_by_piece_seeded_and_disjoint():

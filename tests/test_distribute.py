@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from music_lstm import distribute, midi_io
-from music_lstm.__main__ import main
-from music_lstm.errors import MusicLSTMError
+from music_lstm.training import distribute
+from music_lstm.io import midi_read
+from music_lstm.app.cli import main
+from music_lstm.core.errors import MusicLSTMError
 
 ROOT = Path(__file__).parent.parent
 TINY = ["--encoding", "seed", "--epochs", "1", "--units", "16", "--embed-dim", "8", "--seq-len", "16", "--batch-size", "8",
@@ -84,8 +85,8 @@ def test_unknown_strategy_is_refused():
 def test_lstm_layers_keep_the_configuration_that_allows_the_cudnn_kernel():
     import keras
 
-    from music_lstm.config import Config
-    from music_lstm.model import build_model
+    from music_lstm.runs.config import Config
+    from music_lstm.models.model import build_model
 
     model = build_model(11, Config(units=8, embed_dim=4, dense_units=8))
     lstms = [layer for layer in model.layers if isinstance(layer, keras.layers.LSTM)]
@@ -105,10 +106,10 @@ def _child_env(**extra):
 
 
 def _generates(run, tmp_path):
-    from music_lstm.generate import generate
+    from music_lstm.tasks.generate import generate
 
     paths = generate(run, tmp_path / "out.mid", length=12, seed=0)
-    assert len({o for o, _, _ in midi_io.read_midi(paths[0]).notes}) == 12
+    assert len({o for o, _, _ in midi_read.read_midi(paths[0]).notes}) == 12
 
 
 # Logical CPU devices must be configured before TensorFlow initialises: hence a fresh process.
@@ -116,7 +117,7 @@ TWO_CPUS = """
 import sys, tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from music_lstm.__main__ import main
+from music_lstm.app.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 

@@ -5,15 +5,16 @@ import random
 import pytest
 from midi_bytes import chorale
 
-from music_lstm import midi_io
-from music_lstm.encodings import chords, common, get
-from music_lstm.events import Piece, slices
+from music_lstm.io import midi_read
+from music_lstm.encodings import chords, get
+from music_lstm.core import pitches
+from music_lstm.core.events import Piece, slices
 
 
 @pytest.mark.parametrize("midi, name", [(60, "C4"), (63, "E-4"), (61, "C#4"), (70, "B-4"), (21, "A0"), (0, "C-1")])
 def test_pitch_names_follow_music21_spelling_and_parse_back(midi, name):
-    assert common.pitch_name(midi) == name
-    assert common.parse_pitch_name(name) == midi
+    assert pitches.pitch_name(midi) == name
+    assert pitches.parse_pitch_name(name) == midi
 
 
 def test_normal_order_agrees_with_music21_on_a_sample_of_pitch_class_sets():
@@ -46,7 +47,7 @@ def test_seed_symbols_equal_music21_chordify_on_a_four_track_file(tmp_path):
     from music21 import converter
 
     path = chorale(tmp_path / "c.mid", bars=3)
-    ours = get("chords").encode(midi_io.read_midi(path))
+    ours = get("chords").encode(midi_read.read_midi(path))
     score = converter.parse(str(path)).chordify()
     ref = [
         el.pitches[0].nameWithOctave if len(el.pitches) == 1 else ".".join(map(str, el.normalOrder))

@@ -5,10 +5,10 @@ import pytest
 from midi_bytes import chorale
 
 from music_lstm import encodings
-from music_lstm.corpus import encode_folder
+from music_lstm.encodings.ingest import encode_folder
 from music_lstm.encodings.common import Decoded, Encoding
-from music_lstm.errors import ConfigError, EncodingError
-from music_lstm.events import Piece
+from music_lstm.core.errors import ConfigError, EncodingError
+from music_lstm.core.events import Piece
 
 
 def test_the_registry_gives_each_encoding_and_the_old_name_of_chords():
@@ -27,9 +27,9 @@ def test_the_registry_gives_each_encoding_and_the_old_name_of_chords():
 def test_a_piece_the_encoding_refuses_is_skipped_with_its_reason(tmp_path, monkeypatch):
     folder = tmp_path / "midi"
     folder.mkdir()
-    from music_lstm import midi_io
+    from music_lstm.io import midi_read
 
-    short = len(midi_io.read_midi(chorale(folder / "a.mid", bars=2)).notes)
+    short = len(midi_read.read_midi(chorale(folder / "a.mid", bars=2)).notes)
     chorale(folder / "b.mid", bars=6, shift=2)
     voiced = type(encodings.get("voiced"))
     encode = voiced.encode
@@ -101,7 +101,7 @@ def test_satb_continuation_cuts_every_voice_at_the_prompt_end():
 
 
 def test_satb_has_its_own_sampling_defaults_and_the_others_keep_theirs():
-    from music_lstm.sampling import Sampling
+    from music_lstm.core.sampling import Sampling
 
     satb = encodings.get("satb").default_sampling()
     assert (satb.temperature, satb.rhythm_temperature, satb.parallels_guard, satb.no_clash, satb.keep_beat) == (0.8, 0.8, True, True, True)

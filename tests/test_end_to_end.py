@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from music_lstm import midi_io
-from music_lstm.__main__ import main
+from music_lstm.io import midi_read
+from music_lstm.app.cli import main
 
 TINY = ["--encoding", "seed", "--epochs", "2", "--units", "16", "--embed-dim", "8", "--seq-len", "16", "--batch-size", "8",
         "--max-minutes", "0", "--workers", "1"]
@@ -69,7 +69,7 @@ def test_generate_writes_midi_and_same_seed_gives_same_piece(trained, tmp_path):
         assert main(["generate", "--run-dir", str(run), "--output", str(out), "--length", "40", "--seed", str(seed)]) == 0
     assert a.read_bytes() == b.read_bytes()
     assert a.read_bytes() != c.read_bytes()
-    notes = midi_io.read_midi(a).notes
+    notes = midi_read.read_midi(a).notes
     onsets = sorted({o for o, _, _ in notes})
     assert len(onsets) == 40 and np.allclose(np.diff(onsets), 0.5)
 
@@ -81,7 +81,7 @@ def test_generate_with_primer_and_many_outputs(trained, tmp_path):
     assert rc == 0
     outs = sorted(tmp_path.glob("generated_midi_*.mid"))
     assert [p.name for p in outs] == ["generated_midi_1.mid", "generated_midi_2.mid", "generated_midi_3.mid"]
-    assert len({o for o, _, _ in midi_io.read_midi(outs[0]).notes}) > 10  # primer written too
+    assert len({o for o, _, _ in midi_read.read_midi(outs[0]).notes}) > 10  # primer written too
 
 
 def test_mismatched_vocab_is_one_line_error(trained, tmp_path, capsys):
@@ -110,7 +110,7 @@ def test_missing_folder_and_empty_folder_exit_non_zero_with_one_line(tmp_path, c
 
 
 def test_help_answers_without_importing_tensorflow():
-    code = "import sys; from music_lstm.__main__ import main\n" \
+    code = "import sys; from music_lstm.app.cli import main\n" \
            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n" \
            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules and 'music21' not in sys.modules"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -124,13 +124,14 @@ def test_console_entry_point_runs_as_module():
 
 
 def test_primer_starts_the_piece_and_include_primer_writes_its_notes(trained, tmp_path, monkeypatch):
-    from music_lstm import encodings, stepper
-    from music_lstm.run_folder import load_run
+    from music_lstm import encodings
+    from music_lstm.models import stepper
+    from music_lstm.runs.run_folder import load_run
 
     data, run = trained
     loaded = load_run(run)
     primer = data / "piece0.mid"
-    symbols = encodings.get("chords").encode(midi_io.read_midi(primer))
+    symbols = encodings.get("chords").encode(midi_read.read_midi(primer))
     prompts = []
     prime = stepper.LSTMStepper.prime
     monkeypatch.setattr(stepper.LSTMStepper, "prime", lambda self, prompt: prompts.append(prompt.copy()) or prime(self, prompt))
@@ -142,10 +143,10 @@ def test_primer_starts_the_piece_and_include_primer_writes_its_notes(trained, tm
                  "--primer", str(primer), "--include-primer", "--seed", "3"]) == 0
     primer_notes = encodings.get("chords").decode(symbols).notes  # the primer as this encoding writes it
     end = max(o + d for o, d, _ in primer_notes)
-    written = midi_io.read_midi(tmp_path / "with.mid").notes
+    written = midi_read.read_midi(tmp_path / "with.mid").notes
     head = sorted((round(o, 3), p) for o, _, p in written if o < end - 1e-6)
     assert head == sorted((round(o, 3), p) for o, _, p in primer_notes)  # the primer's notes open the piece
-    alone = midi_io.read_midi(tmp_path / "alone.mid").notes
+    alone = midi_read.read_midi(tmp_path / "alone.mid").notes
     assert sorted((round(o - end, 3), p) for o, _, p in written if o >= end - 1e-6) == sorted((round(o, 3), p) for o, _, p in alone)
 
 

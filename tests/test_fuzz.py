@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from midi_bytes import midi_bytes, track_bytes
 
-from music_lstm import midi_io
-from music_lstm.errors import MidiError
+from music_lstm.io import midi_read
+from music_lstm.core.errors import MidiError
 
 SEED = midi_bytes([
     track_bytes([(0, 1, 60), (1, 0.5, 64), (1.5, 0.5, 67)], channel=0, tempo_bpm=96,
@@ -22,14 +22,14 @@ FUZZ = settings(max_examples=150, deadline=None, derandomize=True,
 
 def check(data: bytes) -> None:
     try:
-        piece = midi_io.parse_midi(data, "fuzz.mid")
+        piece = midi_read.parse_midi(data, "fuzz.mid")
     except MidiError as e:
         assert "\n" not in str(e) and str(e).startswith("fuzz.mid: ")
         return
     assert piece.notes
     for offset, duration, pitch in piece.notes:
         assert 0 <= pitch <= 127 and duration > 0 and math.isfinite(offset) and offset >= 0
-    assert piece.bpm is None or midi_io.MIN_BPM <= piece.bpm <= midi_io.MAX_BPM
+    assert piece.bpm is None or midi_read.MIN_BPM <= piece.bpm <= midi_read.MAX_BPM
 
 
 @FUZZ
@@ -63,9 +63,9 @@ def test_the_file_front_door_too(tmp_path):
     path = tmp_path / "m.mid"
     path.write_bytes(SEED[:-7])  # a file cut short: the reader must refuse it, naming the file
     with pytest.raises(MidiError) as caught:
-        midi_io.read_midi(path)
+        midi_read.read_midi(path)
     assert str(caught.value).startswith(f"{path}: ") and "\n" not in str(caught.value)
-    assert midi_io.read_midi(_write(tmp_path / "ok.mid", SEED)).notes  # the seed itself is fine
+    assert midi_read.read_midi(_write(tmp_path / "ok.mid", SEED)).notes  # the seed itself is fine
 
 
 def _write(path, data):

@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 
 import midi_bytes
-from music_lstm import midi_io
+from music_lstm.io import melody_input
+from music_lstm.io import midi_read
+from music_lstm.io import musicxml
 from music_lstm.encodings.satb import encode_satb
-from music_lstm.errors import MelodyError, MusicLSTMError
-from music_lstm.hmm_harmonizer import HMMHarmonizer, chord_states, beats, state_parts
-from music_lstm.vocab import Vocab
+from music_lstm.core.errors import MelodyError, MusicLSTMError
+from music_lstm.models.hmm_harmonizer import HMMHarmonizer, chord_states, beats, state_parts
+from music_lstm.core.vocab import Vocab
 
 TUNE = "tinyNotation: 4/4 c'4 d'8 e' f'4 g' a'2 g'4. f'8 e'4 r4 d'2 c'2"
 TUNE_NOTES = [(0.0, 1.0, 72), (1.0, 0.5, 74), (1.5, 0.5, 76), (2.0, 1.0, 77), (3.0, 1.0, 79), (4.0, 2.0, 81),
@@ -23,21 +25,21 @@ TUNE_NOTES = [(0.0, 1.0, 72), (1.0, 0.5, 74), (1.5, 0.5, 76), (2.0, 1.0, 77), (3
 # --- reading a melody --------------------------------------------------------------------------------
 
 def test_tinynotation_melody_reads_note_for_note():
-    notes, message = midi_io.read_melody(TUNE)
+    notes, message = melody_input.read_melody(TUNE)
     assert notes == TUNE_NOTES
     assert message is None
 
 
 def test_midi_melody_reads_note_for_note(tmp_path):
     path = midi_bytes.write(tmp_path / "tune.mid", [midi_bytes.track_bytes(TUNE_NOTES)])
-    notes, message = midi_io.read_melody(path)
+    notes, message = melody_input.read_melody(path)
     assert notes == TUNE_NOTES and message is None
 
 
 def test_musicxml_melody_reads_note_for_note(tmp_path):
     path = tmp_path / "tune.musicxml"
-    midi_io.write_musicxml(TUNE_NOTES, path)
-    notes, message = midi_io.read_melody(path)
+    musicxml.write_musicxml(TUNE_NOTES, path)
+    notes, message = melody_input.read_melody(path)
     assert notes == TUNE_NOTES and message is None
 
 
@@ -45,28 +47,28 @@ def test_polyphonic_file_gives_its_top_line_and_says_so(tmp_path):
     melody = [(0, 2, 76), (2, 1, 74), (3, 1, 72)]
     inner = [(0, 1, 60), (1, 1, 62), (2, 2, 55)]  # struck under the held E5 at beat 1: an inner voice
     path = midi_bytes.write(tmp_path / "two.mid", [midi_bytes.track_bytes(melody + inner)])
-    notes, message = midi_io.read_melody(path)
+    notes, message = melody_input.read_melody(path)
     assert notes == [(0.0, 2.0, 76), (2.0, 1.0, 74), (3.0, 1.0, 72)]
     assert "top line" in message and "\n" not in message
 
 
 def test_four_voice_file_gives_its_soprano(tmp_path):
     path = midi_bytes.chorale(tmp_path / "c.mid", bars=2)
-    piece = midi_io.read_midi(path)
-    notes, message = midi_io.read_melody(path)
+    piece = midi_read.read_midi(path)
+    notes, message = melody_input.read_melody(path)
     assert notes == list(piece.voices[0])
     assert "soprano" in message
 
 
 def test_low_melody_is_moved_up_by_octaves_and_says_so():
-    notes, message = midi_io.read_melody("tinyNotation: 4/4 C4 D E F")
+    notes, message = melody_input.read_melody("tinyNotation: 4/4 C4 D E F")
     assert [p for _, _, p in notes] == [60, 62, 64, 65]  # C3 D3 E3 F3 moved up one octave
     assert "moved up 1 octave" in message
 
 
 def _one_line_error(source, *words):
     with pytest.raises(MelodyError) as info:
-        midi_io.read_melody(source)
+        melody_input.read_melody(source)
     text = str(info.value)
     assert "\n" not in text and isinstance(info.value, MusicLSTMError)
     for w in words:
@@ -168,9 +170,9 @@ def _training_pieces():
 def tiny():
     """An LSTMHarmonizer over a tiny untrained network (random weights) and the vocabulary of the
     training pieces."""
-    from music_lstm.config import Config
-    from music_lstm.harmonize import LSTMHarmonizer
-    from music_lstm.model import build_model
+    from music_lstm.runs.config import Config
+    from music_lstm.tasks.harmonizer import LSTMHarmonizer
+    from music_lstm.models.model import build_model
 
     pieces = _training_pieces()
     vocab = Vocab.from_sequences(encode_satb(p) for p in pieces)
@@ -188,8 +190,8 @@ def test_lstm_output_soprano_is_the_melody_exactly(tiny, tmp_path, form):
         source = midi_bytes.write(tmp_path / "tune.mid", [midi_bytes.track_bytes(TUNE_NOTES)])
     else:
         source = tmp_path / "tune.musicxml"
-        midi_io.write_musicxml(TUNE_NOTES, source)
-    melody, _ = midi_io.read_melody(source)
+        musicxml.write_musicxml(TUNE_NOTES, source)
+    melody, _ = melody_input.read_melody(source)
     outs = harmonizer.harmonize(melody, num_outputs=3, best_of=2, seed=1)
     assert len(outs) == 3
     for out in outs:
@@ -204,7 +206,7 @@ def test_lstm_output_soprano_is_the_melody_exactly(tiny, tmp_path, form):
 @pytest.mark.slow
 def test_best_of_keeps_the_likeliest_of_the_same_samples(tiny):
     harmonizer, _ = tiny
-    melody, _ = midi_io.read_melody(TUNE)
+    melody, _ = melody_input.read_melody(TUNE)
     many = harmonizer.harmonize(melody, num_outputs=4, best_of=1, seed=7)
     best = harmonizer.harmonize(melody, num_outputs=1, best_of=4, seed=7)
     likeliest = max(many, key=lambda h: h.log_prob)
@@ -214,7 +216,7 @@ def test_best_of_keeps_the_likeliest_of_the_same_samples(tiny):
 
 def test_a_beam_of_one_is_the_argmax_and_a_wider_beam_keeps_the_melody_and_scores_what_it_wrote(tiny):
     harmonizer, _ = tiny
-    melody, _ = midi_io.read_melody(TUNE)
+    melody, _ = melody_input.read_melody(TUNE)
     greedy = harmonizer.harmonize(melody, temperature=0)[0]
     one = harmonizer.harmonize(melody, beam=1)[0]
     assert one.symbols == greedy.symbols and one.log_prob == pytest.approx(greedy.log_prob)
@@ -243,7 +245,7 @@ class _Uniform:
 
 
 def test_nll_counts_only_alto_tenor_and_bass_symbols():
-    from music_lstm.harmonize import LSTMHarmonizer
+    from music_lstm.tasks.harmonizer import LSTMHarmonizer
 
     pieces = _training_pieces()
     vocab = Vocab.from_sequences(encode_satb(p) for p in pieces)
@@ -263,7 +265,7 @@ def test_melody_pitch_the_model_never_saw_is_one_line_error(tiny):
 
 @pytest.mark.slow
 def test_evaluate_harmonize_reports_both_systems_against_bach(tiny):
-    from music_lstm.harmonize import evaluate_harmonize, format_table
+    from music_lstm.eval.harmonization import evaluate_harmonize, format_table
 
     harmonizer, pieces = tiny
     hmm = HMMHarmonizer(min_pieces=1).fit(pieces[:10])
@@ -279,29 +281,32 @@ def test_evaluate_harmonize_reports_both_systems_against_bach(tiny):
 
 
 @pytest.mark.slow
-def test_harmonize_to_files_writes_four_tracks_whose_soprano_is_the_melody(tiny, tmp_path):
-    from music_lstm.harmonize import harmonize_to_files
+def test_harmonize_files_writes_four_tracks_whose_soprano_is_the_melody(tiny, tmp_path):
+    from music_lstm.tasks.harmonize import harmonize_files
 
     harmonizer, _ = tiny
     logged = []
-    paths = harmonize_to_files(harmonizer, TUNE, tmp_path / "out.mid", num_outputs=2, seed=3, log=logged.append)
+    paths = harmonize_files(None, TUNE, tmp_path / "out.mid", num_outputs=2, seed=3, harmonizer=harmonizer,
+                            log=logged.append)
     assert [p.name for p in paths] == ["out_1.mid", "out_2.mid"]
     for p in paths:
-        piece = midi_io.read_midi(p)
+        piece = midi_read.read_midi(p)
         assert piece.voices is not None and piece.voices[0] == TUNE_NOTES
     assert "F major" in logged[-1] or "C major" in logged[-1]
-    [xml] = harmonize_to_files(harmonizer, TUNE, tmp_path / "out.musicxml", fmt="musicxml", log=logged.append)
-    assert midi_io.read_melody(xml)[0] == TUNE_NOTES  # the score's soprano part, read back
+    mid, xml = harmonize_files(None, TUNE, tmp_path / "out.mid", fmt="musicxml", harmonizer=harmonizer,
+                               log=logged.append)
+    assert mid.suffix == ".mid" and xml.suffix == ".musicxml"
+    assert melody_input.read_melody(xml)[0] == TUNE_NOTES  # the score's soprano part, read back
 
 
-def test_harmonize_to_files_writes_nothing_for_a_bad_melody(tiny, tmp_path):
-    from music_lstm.harmonize import harmonize_to_files
+def test_harmonize_files_writes_nothing_for_a_bad_melody(tiny, tmp_path):
+    from music_lstm.tasks.harmonize import harmonize_files
 
     harmonizer, _ = tiny
     for bad in ("tinyNotation: 4/4 r1", "tinyNotation: 4/4 c'4 zz", str(tmp_path / "missing.mid"),
                 "tinyNotation: 4/4 c'''4"):  # the last one, C7, is moved down to C5 and harmonized
         try:
-            harmonize_to_files(harmonizer, bad, tmp_path / "bad.mid", log=lambda m: None)
+            harmonize_files(None, bad, tmp_path / "bad.mid", harmonizer=harmonizer, log=lambda m: None)
         except MelodyError as e:
             assert "\n" not in str(e)
             assert not (tmp_path / "bad.mid").exists()
@@ -320,7 +325,7 @@ def test_melody_starting_after_zero_keeps_its_offsets(tiny):
 
 def test_rhythm_the_models_lengths_cannot_fill_is_one_line_error(tiny):
     harmonizer, _ = tiny  # its lengths are quarters and eighths: no triplet
-    melody, _ = midi_io.read_melody("tinyNotation: 4/4 trip{c'8 d' e'} f'4")
+    melody, _ = melody_input.read_melody("tinyNotation: 4/4 trip{c'8 d' e'} f'4")
     with pytest.raises(MelodyError, match="cannot be written with this model's lengths"):
         harmonizer.harmonize(melody, name="tune")
 
@@ -328,7 +333,8 @@ def test_rhythm_the_models_lengths_cannot_fill_is_one_line_error(tiny):
 def test_a_run_of_another_encoding_cannot_harmonize():
     from types import SimpleNamespace
 
-    from music_lstm.harmonize import LSTMHarmonizer, evaluate_harmonize
+    from music_lstm.tasks.harmonizer import LSTMHarmonizer
+    from music_lstm.eval.harmonization import evaluate_harmonize
 
     run = SimpleNamespace(path="runs/latest", config=SimpleNamespace(encoding="voiced"))
     with pytest.raises(MelodyError, match="runs/latest: a voiced run cannot harmonize"):
@@ -350,7 +356,7 @@ def test_every_group_changes_something_even_inside_a_long_melody_note(tiny):
 
 
 def test_lookahead_symbols_name_the_next_soprano_note_after_each_group():
-    from music_lstm.harmonize import lookahead_symbols
+    from music_lstm.tasks.harmonizer import lookahead_symbols
 
     voices = ([(0.0, 2.0, 72), (2.0, 1.0, 74)], [(0.0, 1.0, 67), (1.0, 2.0, 65)], [(0.0, 3.0, 60)], [(0.0, 3.0, 48)])
     assert lookahead_symbols(voices) == ["C5", "next:D5", "G4", "C4", "C3", "d1",
@@ -360,9 +366,9 @@ def test_lookahead_symbols_name_the_next_soprano_note_after_each_group():
 
 @pytest.mark.slow
 def test_lookahead_harmonizer_keeps_the_melody_and_scores_only_the_lower_voices():
-    from music_lstm.config import Config
-    from music_lstm.harmonize import LSTMHarmonizer, lookahead_symbols
-    from music_lstm.model import build_model
+    from music_lstm.runs.config import Config
+    from music_lstm.tasks.harmonizer import LSTMHarmonizer, lookahead_symbols
+    from music_lstm.models.model import build_model
 
     pieces = _training_pieces()
     vocab = Vocab.from_sequences(lookahead_symbols(p) for p in pieces)
@@ -381,7 +387,7 @@ def test_lookahead_harmonizer_keeps_the_melody_and_scores_only_the_lower_voices(
 @pytest.fixture(scope="module")
 def satb_run(tmp_path_factory):
     """A tiny satb run folder trained by the package's own `train` on synthetic four-part files."""
-    from music_lstm.__main__ import main
+    from music_lstm.app.cli import main
 
     root = tmp_path_factory.mktemp("satb")
     data = midi_bytes.chorale_folder(root / "midi")
@@ -396,17 +402,18 @@ def satb_run(tmp_path_factory):
 def test_a_satb_run_harmonizes_a_file_and_evaluates_on_its_held_out_pieces(satb_run, tmp_path):
     import json
 
-    from music_lstm.harmonize import LSTMHarmonizer, evaluate_harmonize, harmonize_to_files
-    from music_lstm.run_folder import load_run
+    from music_lstm.eval.harmonization import evaluate_harmonize
+    from music_lstm.runs.run_folder import load_run
+    from music_lstm.tasks.harmonize import harmonize_files
 
     data, run_dir = satb_run
     run = load_run(run_dir)
     split = json.loads((run_dir / "split.json").read_text())
     source = data / split["train"][0]
-    [path] = harmonize_to_files(LSTMHarmonizer.from_run(run), source, tmp_path / "h.mid", log=lambda m: None)
-    melody, _ = midi_io.read_melody(source)
-    assert midi_io.read_midi(path).voices[0] == melody
-    voices = lambda names: [midi_io.read_midi(data / n).voices for n in names]  # noqa: E731
+    [path] = harmonize_files(run_dir, source, tmp_path / "h.mid", log=lambda m: None)
+    melody, _ = melody_input.read_melody(source)
+    assert midi_read.read_midi(path).voices[0] == melody
+    voices = lambda names: [midi_read.read_midi(data / n).voices for n in names]  # noqa: E731
     hmm = HMMHarmonizer(min_pieces=1).fit(voices(split["train"]))
     pieces = split["validation"] + split["train"]  # held-out pieces in keys the run never saw are left out
     report = evaluate_harmonize(run, voices(pieces), hmm)

@@ -10,8 +10,9 @@ import sys
 import midi_bytes
 import pytest
 
-from music_lstm import midi_io
-from music_lstm.__main__ import main
+from music_lstm.io import melody_input
+from music_lstm.io import midi_read
+from music_lstm.app.cli import main
 
 TUNE = "tinyNotation: 4/4 c'4 d' e' f' g'2 e'2 c'1"
 TUNE_NOTES = [(0.0, 1.0, 72), (1.0, 1.0, 74), (2.0, 1.0, 76), (3.0, 1.0, 77), (4.0, 2.0, 79), (6.0, 2.0, 76),
@@ -25,7 +26,7 @@ TINY = ["--epochs", "2", "--units", "16", "--embed-dim", "8", "--seq-len", "32",
 @pytest.fixture
 def calls(monkeypatch):
     """Run `harmonize` from the command line with a stand-in that records what it was given."""
-    from music_lstm import harmonize
+    from music_lstm.tasks import harmonize
 
     seen = []
 
@@ -69,7 +70,7 @@ def test_every_harmonize_flag_changes_what_harmonize_files_is_given(calls, capsy
 
 
 def test_harmonize_help_does_not_import_tensorflow():
-    code = "import sys; from music_lstm.__main__ import main\n" \
+    code = "import sys; from music_lstm.app.cli import main\n" \
            "try:\n    main(['harmonize', '--help'])\nexcept SystemExit:\n    pass\n" \
            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules and 'music21' not in sys.modules"
     out = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
@@ -158,11 +159,11 @@ def test_cli_harmonize_writes_four_tracks_whose_soprano_is_the_tune(satb_run, tm
     assert all(p.stat().st_size > 0 for p in written)
     assert captured.err.strip().splitlines() == [f"harmonizing 7 notes in C major with the run folder {run}"]
     for p in written[:2]:
-        piece = midi_io.read_midi(p)
+        piece = midi_read.read_midi(p)
         assert piece.voices is not None and len(piece.voices) == 4
         assert piece.voices[0] == TUNE_NOTES
         assert all(piece.voices[1:])
-    assert midi_io.read_melody(written[2])[0] == TUNE_NOTES  # the score's soprano part, read back
+    assert melody_input.read_melody(written[2])[0] == TUNE_NOTES  # the score's soprano part, read back
 
 
 @pytest.mark.slow
@@ -174,7 +175,7 @@ def test_cli_harmonize_says_when_it_moved_the_tune_and_is_reproducible(satb_run,
     err = capsys.readouterr().err.strip().splitlines()
     assert "moved down 1 octave" in err[0] and "run folder" in err[1] and len(err) == 4
     assert (tmp_path / "a.mid").read_bytes() == (tmp_path / "b.mid").read_bytes()
-    assert midi_io.read_midi(tmp_path / "a.mid").voices[0] == TUNE_NOTES
+    assert midi_read.read_midi(tmp_path / "a.mid").voices[0] == TUNE_NOTES
 
 
 @pytest.mark.slow
@@ -196,7 +197,7 @@ def test_a_run_of_another_encoding_is_one_line_naming_satb(satb_run, tmp_path, c
 def test_evaluate_harmonize_prints_the_table_with_lstm_and_hmm_rows(satb_run, tmp_path, capsys):
     _, run = satb_run
     capsys.readouterr()
-    report = tmp_path / "harmonize.json"
+    report = tmp_path / "harmonizer.json"
     assert main(["evaluate", "--run-dir", str(run), "--harmonize", "--json", str(report)]) == 0
     out = capsys.readouterr().out
     header = out.splitlines()[0]
@@ -210,7 +211,7 @@ def test_evaluate_harmonize_prints_the_table_with_lstm_and_hmm_rows(satb_run, tm
 
 
 def test_the_melody_gives_the_scores_time_signature_and_its_key_by_its_last_note():
-    from music_lstm.midi_io import melody_key, melody_time_signature, read_melody
+    from music_lstm.io.melody_input import melody_key, melody_time_signature, read_melody
 
     tune = "tinyNotation: 3/4 g4 g a f#4. g8 a4 b b c' b4. a8 g4 a g f# g2."
     assert melody_time_signature(tune) == "3/4" and melody_time_signature("tinyNotation: c4 d e") == "4/4"
@@ -221,7 +222,7 @@ def test_the_melody_gives_the_scores_time_signature_and_its_key_by_its_last_note
 def test_an_output_named_as_a_score_writes_the_midi_beside_it():
     from pathlib import Path
 
-    from music_lstm.generate import output_paths
+    from music_lstm.tasks.outfiles import output_paths
 
     assert output_paths("tune.musicxml", 1) == [Path("tune.mid")]
     assert output_paths("out/tune.xml", 2) == [Path("out/tune_1.mid"), Path("out/tune_2.mid")]

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from music_lstm import jsb
-from music_lstm.errors import MusicLSTMError
+from music_lstm.encodings import jsb
+from music_lstm.core.errors import MusicLSTMError
 
 SETS = {
     "train": [[[60, 64, 67], [62, 65, 69, 74], [], [60.0, 64.0, 64.0, 72.0]], [[55, 59, 62, 67]]],
@@ -223,9 +223,9 @@ def test_frame_nll_of_a_keras_model_matches_its_outputs_read_step_by_step():
 
     import keras
 
-    from music_lstm.config import Config
-    from music_lstm.model import build_model
-    from music_lstm.vocab import Vocab
+    from music_lstm.runs.config import Config
+    from music_lstm.models.model import build_model
+    from music_lstm.core.vocab import Vocab
 
     order = "high"
     vocab = Vocab(jsb.vocabulary(order))

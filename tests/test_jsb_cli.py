@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from music_lstm import jsb
-from music_lstm import run_folder as rf
-from music_lstm.__main__ import main
-from music_lstm.config import Config
-from music_lstm.errors import ConfigError
+from music_lstm.encodings import jsb
+from music_lstm.runs import run_folder
+from music_lstm.app.cli import main
+from music_lstm.runs.config import Config
+from music_lstm.core.errors import ConfigError
 
 SETS = {
     "train": [[[60, 64, 67], [62, 65, 69, 74], [], [60, 64, 72]], [[55, 59, 62, 67], [57, 60, 64]] * 3,
@@ -69,7 +69,7 @@ def test_config_refuses_an_unknown_jsb_order():
 
 
 def test_training_keys_of_a_jsb_file_keep_a_piece_that_a_shift_would_push_out_of_midi(tmp_path):
-    from music_lstm.train import _jsb_corpus
+    from music_lstm.training.train import _jsb_corpus
 
     data = {**SETS, "train": [[[60, 64]], [[120, 127]]]}
     cfg = Config(jsb=str(write(tmp_path, data)), transpose_low=0, transpose_high=1)
@@ -95,13 +95,13 @@ def test_train_jsb_uses_the_files_splits_and_evaluate_scores_its_test_split_as_t
                  "--units", "4", "--embed-dim", "4", "--seq-len", "8"]) == 0
 
     # The file's splits as given: every train sequence trains, every valid one validates, none of test is used.
-    train, valid = rf.read_split(run)
+    train, valid = run_folder.read_split(run)
     assert train == ["train/0", "train/1", "train/2"] and valid == ["valid/0", "valid/1"]
-    cfg = rf.read_config(run / rf.CONFIG)
+    cfg = run_folder.read_config(run / run_folder.CONFIG)
     assert cfg.jsb == str(path.resolve()) and cfg.jsb_order == "low"
-    vocab = rf.read_vocab(run / rf.VOCAB)
+    vocab = run_folder.read_vocab(run / run_folder.VOCAB)
     assert vocab.index_to_symbol[1:] == sorted(jsb.vocabulary("low"))  # no test token is unknown
-    corpus = rf.load_corpus(run / rf.CORPUS)
+    corpus = run_folder.load_corpus(run / run_folder.CORPUS)
     for part, split in (("train", "train"), ("val", "valid")):
         want = [vocab.encode(jsb.encode_sequence(seq, "low")) for seq in jsb.read_jsb(path).splits[split]]
         assert [list(ids) for ids in corpus[part]] == [list(ids) for ids in want]
@@ -109,13 +109,13 @@ def test_train_jsb_uses_the_files_splits_and_evaluate_scores_its_test_split_as_t
 
     assert main(["evaluate", "--run-dir", str(run)]) == 0
     out = capsys.readouterr().out
-    test = rf.read_json(run / rf.EVALUATION)["jsb_test"]
+    test = run_folder.read_json(run / run_folder.EVALUATION)["jsb_test"]
     assert test["frames"] == 6 and test["notes"] == 15 and test["sequences"] == 2 and test["order"] == "low"
     assert f"{test['per_frame']:.4f} nats per frame" in out and f"{test['per_note']:.4f} per note" in out
 
     # The benchmark's own scoring of the same model on the same test split gives the same figure.
     bench = bench_module(monkeypatch)
-    model = rf.load_model(run / rf.MODEL)
+    model = run_folder.load_model(run / run_folder.MODEL)
     bcorpus = bench.make_corpus(jsb.read_jsb(path), "low", [0])
     want = bench.score(bench.sequence_probs(model, [bcorpus.vocab.encode(t) for t in bcorpus.test]), bcorpus.test, bcorpus)
     assert test["per_frame"] == pytest.approx(want["per_frame"], rel=1e-6)

@@ -11,7 +11,7 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
-from music_lstm.lstm import FusedLSTM, builtin_copy, lstm_sequence  # noqa: E402
+from music_lstm.models.lstm import FusedLSTM, builtin_copy, lstm_sequence  # noqa: E402
 
 
 def _pair(units=6, features=5, **kwargs):
@@ -82,7 +82,7 @@ def test_fused_lstm_gradients_reach_the_initial_state_inside_a_tf_function():
 
 
 def test_fused_lstm_leaves_what_it_does_not_cover_to_keras(monkeypatch):
-    import music_lstm.lstm
+    import music_lstm.models.lstm
 
     theirs, ours = _pair(return_sequences=True, go_backwards=True)
     assert not ours._fusable(None)
@@ -91,13 +91,13 @@ def test_fused_lstm_leaves_what_it_does_not_cover_to_keras(monkeypatch):
     _, plain = _pair()
     assert not plain._fusable(tf.ones((2, 6), bool))  # a mask
     assert plain._fusable(None)
-    monkeypatch.setattr(music_lstm.lstm, "_cpu_only", lambda: False)  # a GPU: Keras's (cuDNN) path
+    monkeypatch.setattr(music_lstm.models.lstm, "_cpu_only", lambda: False)  # a GPU: Keras's (cuDNN) path
     assert not plain._fusable(None)
 
 
 def test_builtin_copy_saves_keras_layers_that_load_without_the_package(tmp_path):
-    from music_lstm.config import Config
-    from music_lstm.model import build_model
+    from music_lstm.runs.config import Config
+    from music_lstm.models.model import build_model
 
     model = build_model(11, Config(units=8, embed_dim=4, dense_units=6))
     assert sum(isinstance(layer, FusedLSTM) for layer in model.layers) == 2
@@ -121,7 +121,7 @@ def test_builtin_copy_saves_keras_layers_that_load_without_the_package(tmp_path)
 def test_the_import_time_check_notices_a_changed_inner_loop(monkeypatch):
     import keras
 
-    from music_lstm import lstm
+    from music_lstm.models import lstm
 
     assert lstm.inner_loop_as_expected() and lstm.LSTM is lstm.FusedLSTM  # the pinned Keras
 
@@ -145,8 +145,8 @@ def test_the_import_time_check_notices_a_changed_inner_loop(monkeypatch):
 def test_the_fallback_builds_keras_lstm_and_says_so_in_one_line(monkeypatch, capsys):
     import keras
 
-    from music_lstm import lstm, model
-    from music_lstm.config import Config
+    from music_lstm.models import lstm, model
+    from music_lstm.runs.config import Config
 
     monkeypatch.setattr(keras.layers.LSTM, "inner_loop", lambda self, sequences: None)
     chosen = lstm.choose_lstm(lstm.inner_loop_as_expected())

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 import midi_bytes
-from music_lstm import melody_context as mc
-from music_lstm.config import Config
+from music_lstm.models import melody_context
+from music_lstm.training import melody_windows
+from music_lstm.runs.config import Config
 from music_lstm.encodings.satb import encode_satb
-from music_lstm.errors import ConfigError
+from music_lstm.core.errors import ConfigError
 
 # Soprano C5 D5 E5 (a half note); alto moves in eighths under the D; tenor holds over the barline.
 VOICES = [[(0, 1, 72), (1, 1, 74), (2, 2, 76)],
@@ -19,21 +20,21 @@ VOICES = [[(0, 1, 72), (1, 1, 74), (2, 2, 76)],
 
 
 def test_frames_are_the_soprano_per_eighth_struck_where_a_note_begins():
-    f = mc.frame_symbols(VOICES[0])
+    f = melody_context.frame_symbols(VOICES[0])
     c5, d5, e5 = (2 + 2 * p for p in (72, 74, 76))
     assert f.tolist() == [c5 + 1, c5, d5 + 1, d5, e5 + 1, e5, e5, e5]
     # a rest, and a note starting on the second sixteenth of a frame
-    f = mc.frame_symbols([(0, 0.5, 60), (1.25, 0.75, 62)])
-    assert f.tolist() == [2 + 2 * 60 + 1, mc.REST, 2 + 2 * 62 + 1, 2 + 2 * 62]
+    f = melody_context.frame_symbols([(0, 0.5, 60), (1.25, 0.75, 62)])
+    assert f.tolist() == [2 + 2 * 60 + 1, melody_context.REST, 2 + 2 * 62 + 1, 2 + 2 * 62]
 
 
 def test_frames_read_from_a_stream_equal_frames_from_its_soprano_notes():
     symbols = encode_satb(VOICES)
-    soprano, starts = mc.stream_soprano(symbols)
+    soprano, starts = melody_context.stream_soprano(symbols)
     assert soprano == [(0.0, 1.0, 72), (1.0, 1.0, 74), (2.0, 2.0, 76)]
     assert starts.tolist() == [0, 1, 1.5, 2, 4]
-    frames, at = mc.piece_inputs(symbols)
-    assert frames.tolist() == mc.frame_symbols(VOICES[0]).tolist()
+    frames, at = melody_context.piece_inputs(symbols)
+    assert frames.tolist() == melody_context.frame_symbols(VOICES[0]).tolist()
     # each input position points at the frame where the symbol it predicts begins: the first group's
     # slots at 0, the second group's (from the first group's length on) at frame 2 (time 1)
     assert at[:4].tolist() == [0, 0, 0, 0] and at[4:9].tolist() == [2] * 5 and at[9:14].tolist() == [3] * 5
@@ -41,18 +42,18 @@ def test_frames_read_from_a_stream_equal_frames_from_its_soprano_notes():
 
 
 def test_windows_carry_the_melody_from_their_first_prediction_in_the_order_dataset_cuts_them():
-    from music_lstm.dataset import windows
+    from music_lstm.training.dataset import windows
 
     streams = [encode_satb(VOICES)] * 2
     x, _, _ = windows([np.arange(1, len(s) + 1) for s in streams], 8)
-    frames, at = mc.windows(streams, 8)
-    assert frames.shape == (len(x), mc.WINDOW_FRAMES) and at.shape == (len(x), 8)
-    whole, positions = mc.piece_inputs(streams[0])
+    frames, at = melody_windows.windows(streams, 8)
+    assert frames.shape == (len(x), melody_context.WINDOW_FRAMES) and at.shape == (len(x), 8)
+    whole, positions = melody_context.piece_inputs(streams[0])
     starts = [0, 4, 8, 11]  # dataset._starts(20, 8)
     for row, s in enumerate(starts):
         first = positions[s]
         assert frames[row, :len(whole) - first].tolist() == whole[first:].tolist()
-        assert (frames[row, len(whole) - first:] == mc.PAD).all()
+        assert (frames[row, len(whole) - first:] == melody_context.PAD).all()
         assert (frames[row, at[row]] == whole[positions[s:s + 8]]).all()
 
 
@@ -64,17 +65,17 @@ def test_melody_context_needs_the_satb_encoding():
 def test_the_stepper_gives_the_models_probabilities_and_the_saved_model_loads_without_the_package(tmp_path):
     import keras
 
-    from music_lstm.lstm import builtin_copy
+    from music_lstm.models.lstm import builtin_copy
 
-    model = mc.build_model(30, Config(units=16, embed_dim=8, melody_context=True))
+    model = melody_context.build_model(30, Config(units=16, embed_dim=8, melody_context=True))
     symbols = encode_satb(VOICES)
-    frames, at = mc.piece_inputs(symbols)
+    frames, at = melody_context.piece_inputs(symbols)
     ids = np.random.default_rng(0).integers(1, 30, (1, len(symbols)))
     expected = np.asarray(model([ids, frames[None], at[None]]))
     builtin_copy(model).save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras")
-    assert mc.is_melody_model(loaded) and not mc.is_melody_model(keras.Sequential([keras.layers.Dense(2)]))
-    stepper = mc.MelodyStepper(loaded)
+    assert melody_context.is_melody_model(loaded) and not melody_context.is_melody_model(keras.Sequential([keras.layers.Dense(2)]))
+    stepper = melody_context.MelodyStepper(loaded)
     stepper.set_melody(frames)
     stepper.reset(1)
     got = np.stack([stepper.step(ids[:, t], at[None, t]) for t in range(ids.shape[1])], axis=1)
@@ -88,7 +89,7 @@ def test_the_stepper_gives_the_models_probabilities_and_the_saved_model_loads_wi
 
 
 def test_the_ngram_stepper_gives_the_ngram_distribution_after_each_id():
-    from music_lstm.ngram import KneserNey, NgramStepper
+    from music_lstm.models.ngram import KneserNey, NgramStepper
 
     kn = KneserNey(3, 6).fit([np.array([1, 2, 3, 1, 2, 4, 5])])
     stepper = NgramStepper(kn)
@@ -109,7 +110,7 @@ TINY = ["--epochs", "2", "--units", "16", "--embed-dim", "8", "--seq-len", "32",
 
 @pytest.fixture(scope="module")
 def melody_run(tmp_path_factory):
-    from music_lstm.__main__ import main
+    from music_lstm.app.cli import main
 
     root = tmp_path_factory.mktemp("melody")
     data = midi_bytes.chorale_folder(root / "midi")
@@ -122,13 +123,13 @@ def melody_run(tmp_path_factory):
 def test_a_melody_run_harmonizes_a_tune_exactly_and_evaluates_against_the_baselines(melody_run, tmp_path, capsys):
     import json
 
-    from music_lstm import midi_io
-    from music_lstm.__main__ import main
+    from music_lstm.io import midi_read
+    from music_lstm.app.cli import main
 
     _, run = melody_run
     out = tmp_path / "h.mid"
     assert main(["harmonize", TUNE, "--run-dir", str(run), "--output", str(out), "--best-of", "2"]) == 0
-    piece = midi_io.read_midi(out)
+    piece = midi_read.read_midi(out)
     assert piece.voices[0] == TUNE_NOTES and all(piece.voices[1:])
     capsys.readouterr()
     report = tmp_path / "r.json"

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from music_lstm.metrics import METRICS, compare, crop, format_table, measure
+from music_lstm.eval.metrics import METRICS, compare, crop, format_table, measure
 
 # Two bars of a four-voice C major progression: I (held) - IV - V - I, eighths in the soprano.
 CHORALE = [
@@ -40,7 +40,7 @@ def test_one_note_repeated_is_one_long_run_of_one_chord():
 
 def test_copy_rate_counts_eight_grams_found_in_training_pieces():
     line = [(i, 1, 60 + i) for i in range(12)]  # 12 onsets: 5 eight-grams
-    from music_lstm.metrics import chords, ngrams
+    from music_lstm.eval.metrics import chords, ngrams
 
     train = set(ngrams(chords(line[:9])))  # the training piece shares the first 9 chords: 2 eight-grams
     assert measure(line, train)["copy_rate"] == pytest.approx(2 / 5)

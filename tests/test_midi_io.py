@@ -3,24 +3,25 @@
 import pytest
 from midi_bytes import chorale, track_bytes, write
 
-from music_lstm import midi_io
-from music_lstm.errors import MidiError
+from music_lstm.io import midi_read
+from music_lstm.io import midi_write
+from music_lstm.core.errors import MidiError
 
 
 def test_reads_every_track_not_only_the_first(tmp_path):
-    piece = midi_io.read_midi(chorale(tmp_path / "c.mid", bars=1))
+    piece = midi_read.read_midi(chorale(tmp_path / "c.mid", bars=1))
     onset0 = sorted(p for o, d, p in piece.notes if o == 0)
     assert onset0 == [48, 64, 67, 72]  # bass, tenor, alto, soprano from four tracks
 
 
 def test_reads_tempo(tmp_path):
-    assert midi_io.read_midi(chorale(tmp_path / "c.mid", tempo_bpm=72)).bpm == pytest.approx(72, abs=0.5)
+    assert midi_read.read_midi(chorale(tmp_path / "c.mid", tempo_bpm=72)).bpm == pytest.approx(72, abs=0.5)
 
 
 def test_drum_channel_is_left_out(tmp_path):
     melody = track_bytes([(0, 1, 60), (1, 1, 62)], channel=0)
     drums = track_bytes([(0, 0.5, 36), (0.5, 0.5, 38), (1.0, 0.5, 42)], channel=9)
-    piece = midi_io.read_midi(write(tmp_path / "d.mid", [melody, drums]))
+    piece = midi_read.read_midi(write(tmp_path / "d.mid", [melody, drums]))
     assert sorted(p for _, _, p in piece.notes) == [60, 62]
 
 
@@ -29,7 +30,7 @@ def test_drum_channel_is_left_out(tmp_path):
 def test_drums_only_file_is_rejected(tmp_path):
     path = write(tmp_path / "drums.mid", [track_bytes([(0, 1, 36), (1, 1, 38)], channel=9)])
     with pytest.raises(MidiError, match="no pitched notes"):
-        midi_io.read_midi(path)
+        midi_read.read_midi(path)
 
 
 @pytest.mark.parametrize(
@@ -46,7 +47,7 @@ def test_bad_files_raise_one_line_midi_error(tmp_path, content, reason):
     path = tmp_path / "bad.mid"
     path.write_bytes(content)
     with pytest.raises(MidiError) as info:
-        midi_io.read_midi(path)
+        midi_read.read_midi(path)
     message = str(info.value)
     assert reason in message and str(path) in message and "\n" not in message
 
@@ -54,14 +55,14 @@ def test_bad_files_raise_one_line_midi_error(tmp_path, content, reason):
 def test_no_notes_is_rejected(tmp_path):
     path = write(tmp_path / "silent.mid", [track_bytes([], channel=0, tempo_bpm=120)])
     with pytest.raises(MidiError, match="no pitched notes"):
-        midi_io.read_midi(path)
+        midi_read.read_midi(path)
 
 
 def test_write_then_read_round_trips_notes_durations_and_tempo(tmp_path):
     notes = [(0.0, 1.0, 60), (0.0, 1.0, 64), (1.0, 0.5, 62), (2.0, 1.5, 67), (2.0, 1.5, 55)]
     path = tmp_path / "out.mid"
-    midi_io.write_midi(notes, path, bpm=84)
-    back = midi_io.read_midi(path)
+    midi_write.write_midi(notes, path, bpm=84)
+    back = midi_read.read_midi(path)
     assert sorted(back.notes) == sorted(notes)
     assert back.bpm == pytest.approx(84, abs=0.5)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left behind
@@ -75,14 +76,14 @@ def test_write_then_read_round_trips_notes_durations_and_tempo(tmp_path):
 def test_a_note_across_a_barline_is_read_as_one_note_struck_once(tmp_path, notes):
     # music21 cuts such notes into tied pieces at each barline; reading joins them again
     path = tmp_path / "tied.mid"
-    midi_io.write_midi(notes, path)
-    assert sorted(midi_io.read_midi(path).notes) == sorted(notes)
+    midi_write.write_midi(notes, path)
+    assert sorted(midi_read.read_midi(path).notes) == sorted(notes)
 
 
 def test_format0_file_with_drums_on_channel_10_keeps_only_pitched_notes(tmp_path):
     one_track = track_bytes([(0, 1, 60, 0), (1, 1, 64, 3), (0.25, 0.5, 36, 9), (2, 1, 38, 9)])
     path = write(tmp_path / "f0.mid", [one_track], fmt=0)
-    assert sorted(p for _, _, p in midi_io.read_midi(path).notes) == [60, 64]
+    assert sorted(p for _, _, p in midi_read.read_midi(path).notes) == [60, 64]
 
 
 def _music21_event_file(notes, bpm, program, velocity=80) -> bytes:
@@ -123,5 +124,5 @@ def test_written_bytes_equal_music21s_event_writer_for_the_same_notes(tmp_path):
     notes = [(rng.randrange(0, 800) / rng.choice([1, 2, 3, 4]), rng.randrange(0, 9) / 4, rng.randrange(0, 128))
              for _ in range(300)]  # chords, zero durations, long gaps (multi-byte delta times)
     path = tmp_path / "w.mid"
-    midi_io.write_midi(notes, path, bpm=73.5, program=19)
+    midi_write.write_midi(notes, path, bpm=73.5, program=19)
     assert path.read_bytes() == _music21_event_file(notes, 73.5, 19)

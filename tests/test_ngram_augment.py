@@ -6,12 +6,12 @@ import math
 import numpy as np
 import pytest
 
-from music_lstm.augment import shifts, transpositions
-from music_lstm.dataset import key_windows
+from music_lstm.training.augment import shifts, transpositions
+from music_lstm.training.dataset import key_windows
 from music_lstm.encodings import get
-from music_lstm.evaluate import Scorer, score_ngram
-from music_lstm.events import Piece
-from music_lstm.ngram import KneserNey
+from music_lstm.eval.likelihood import Scorer, score_ngram
+from music_lstm.core.events import Piece
+from music_lstm.models.ngram import KneserNey
 
 
 @pytest.mark.parametrize("order", [1, 2, 3])
@@ -82,7 +82,7 @@ def test_key_windows_align_the_same_stretch_in_every_key():
 
 
 def test_tf_dataset_draws_one_key_per_window_and_a_new_draw_each_epoch():
-    from music_lstm.dataset import tf_dataset
+    from music_lstm.training.dataset import tf_dataset
 
     n, keys, steps = 64, 4, 5
     x = np.stack([np.stack([np.full(steps, 100 * k + i) for k in range(keys)]) for i in range(n)]).astype(np.int32)

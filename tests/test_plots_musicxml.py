@@ -3,9 +3,11 @@
 import numpy as np
 import pytest
 
-from music_lstm import midi_io
-from music_lstm.events import slices
-from music_lstm.plotting import piano_roll
+from music_lstm.io import midi_read
+from music_lstm.io import midi_write
+from music_lstm.io import musicxml
+from music_lstm.core.events import slices
+from music_lstm.io.plotting import piano_roll
 
 NOTES = [(0, 2, 48), (0, 1, 64), (0, 1, 67), (1, 1, 65), (2, 0.5, 60), (2.5, 1.5, 62), (4.5, 1, 55)]
 
@@ -30,7 +32,7 @@ def test_piano_roll_does_not_import_matplotlib_until_called():
     import subprocess
     import sys
 
-    code = "import sys, music_lstm.plotting; assert 'matplotlib' not in sys.modules"
+    code = "import sys, music_lstm.io.plotting; assert 'matplotlib' not in sys.modules"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
@@ -38,7 +40,7 @@ def test_musicxml_holds_the_same_pitches_durations_rests_and_tempo(tmp_path):
     from music21 import converter
 
     path = tmp_path / "out.musicxml"
-    midi_io.write_musicxml(NOTES, path, bpm=100)
+    musicxml.write_musicxml(NOTES, path, bpm=100)
     score = converter.parse(str(path)).stripTies()
     back = [
         (float(el.offset), float(el.quarterLength), p.midi)
@@ -56,7 +58,7 @@ def test_midi_carries_the_tempo_and_instrument(tmp_path, bpm):
     from music21 import converter, instrument
 
     path = tmp_path / "out.mid"
-    midi_io.write_midi(NOTES, path, bpm=bpm, program=19)
-    assert midi_io.read_midi(path).bpm == pytest.approx(bpm, abs=0.5)
+    midi_write.write_midi(NOTES, path, bpm=bpm, program=19)
+    assert midi_read.read_midi(path).bpm == pytest.approx(bpm, abs=0.5)
     inst = converter.parse(str(path)).recurse().getElementsByClass(instrument.Instrument).first()
     assert inst.midiProgram == 19

@@ -5,9 +5,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from midi_bytes import chorale
 
-from music_lstm import midi_io
+from music_lstm.io import midi_read
 from music_lstm.encodings import get
-from music_lstm.events import Piece, slices
+from music_lstm.core.events import Piece, slices
 
 VOICED, GRID = get("voiced"), get("grid")
 
@@ -41,7 +41,7 @@ def test_voiced_round_trips_every_octave_duration_and_rest():
 
 
 def test_voiced_round_trips_a_four_track_chorale_slice_for_slice(tmp_path):
-    piece = midi_io.read_midi(chorale(tmp_path / "c.mid", bars=3, shift=2))
+    piece = midi_read.read_midi(chorale(tmp_path / "c.mid", bars=3, shift=2))
     decoded = VOICED.decode(VOICED.encode(piece))
     assert decoded.repairs == 0 and sliced(decoded.notes) == sliced(piece.notes)
 
@@ -113,7 +113,7 @@ def test_seed_with_durations_keeps_durations_and_rests_and_decodes_them():
 
 
 def test_dispatch_names_the_unknown_encoding():
-    from music_lstm.errors import ConfigError
+    from music_lstm.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="invalid encoding: 'midi'"):
         get("midi")
@@ -174,7 +174,7 @@ def _loop_model(cycle):
 
 def _chord_runs(symbols):
     """Longest run of one chord (sounding pitches at consecutive onsets) in a voiced stream."""
-    from music_lstm.metrics import chords
+    from music_lstm.eval.metrics import chords
 
     seq = chords(get("voiced").decode(symbols).notes)
     best = run = 1
@@ -188,9 +188,9 @@ def _chord_runs(symbols):
 def test_chord_guard_stops_one_chord_from_repeating_more_than_allowed(limit):
     import numpy as np
 
-    from music_lstm.sampling import generate_ids
+    from music_lstm.core.sampling import generate_ids
     from music_lstm.encodings.pitch_events import EventGrammar
-    from music_lstm.sampling import Sampling
+    from music_lstm.core.sampling import Sampling
 
     step = _loop_model(_ids("C5 G4 E4 C3 d1"))  # wants the same C major chord forever
     grammar = EventGrammar(GUARD_SYMBOLS, batch=2, max_chord_repeat=limit)

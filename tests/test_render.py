@@ -15,8 +15,10 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-from music_lstm import midi_io, render
-from music_lstm.errors import RenderError
+from music_lstm.io import render
+from music_lstm.io import midi_write
+from music_lstm.io import musicxml
+from music_lstm.core.errors import RenderError
 
 BPM = 120.0
 # Eight quarter notes of four-part harmony (C major, I-IV-V-I twice): four seconds at 120 bpm.
@@ -51,7 +53,7 @@ def _audio_or_skip():
 @pytest.fixture
 def chorale_midi(tmp_path):
     path = tmp_path / "chorale.mid"
-    midi_io.write_voices_midi(VOICES, path, bpm=BPM, programs=(52, 52, 48, 19))
+    midi_write.write_voices_midi(VOICES, path, bpm=BPM, programs=(52, 52, 48, 19))
     return path
 
 
@@ -104,7 +106,7 @@ def test_soundfont_that_fluidsynth_cannot_load_is_an_error_not_the_default_sound
 def test_midi_without_notes_is_an_error_not_a_silent_file(tmp_path):
     _audio_or_skip()
     empty = tmp_path / "empty.mid"
-    midi_io.write_voices_midi([[], [], [], []], empty, bpm=BPM)
+    midi_write.write_voices_midi([[], [], [], []], empty, bpm=BPM)
     with pytest.raises(RenderError) as e:
         render.render_audio(empty, tmp_path / "c.wav")
     text = _one_line(e.value)
@@ -208,7 +210,7 @@ def test_missing_verovio_is_one_line_saying_how_to_install_it(tmp_path, monkeypa
 @pytest.fixture(scope="module")
 def chorale_xml(tmp_path_factory):
     path = tmp_path_factory.mktemp("score") / "chorale.musicxml"
-    midi_io.write_chorale_musicxml(VOICES, path, bpm=BPM, title="Test Chorale")
+    musicxml.write_chorale_musicxml(VOICES, path, bpm=BPM, title="Test Chorale")
     return path
 
 

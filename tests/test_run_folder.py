@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from midi_bytes import chorale
 
-from music_lstm import midi_io
-from music_lstm.__main__ import main
+from music_lstm.io import midi_read
+from music_lstm.app.cli import main
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,11 +108,11 @@ def test_training_killed_mid_epoch_leaves_a_run_that_generates(tmp_path):
     assert epochs >= 1
     out = tmp_path / "after_kill.mid"
     assert main(["generate", "--run-dir", str(run), "--output", str(out), "--length", "12", "--seed", "0"]) == 0
-    assert len({o for o, _, _ in midi_io.read_midi(out).notes}) == 12
+    assert len({o for o, _, _ in midi_read.read_midi(out).notes}) == 12
 
 
 def test_an_atomic_write_that_fails_midway_leaves_the_old_file_whole(tmp_path, monkeypatch):
-    from music_lstm import run_folder
+    from music_lstm.runs import run_folder
 
     path = tmp_path / "config.json"
     run_folder.write_json(path, {"old": True})

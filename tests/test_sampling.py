@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from music_lstm.sampling import Sampling, sample, trailing_run
+from music_lstm.core.sampling import Sampling, sample, trailing_run
 
 P = np.array([[0.05, 0.6, 0.25, 0.1]])
 

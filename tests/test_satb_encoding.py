@@ -6,10 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from music_lstm.encodings.satb import (
-    training_voices,
-    REST, Grammar, classify, decode_satb, encode_satb, monophonic, nearest_satb, rhythm_mask,
-)
+from music_lstm.encodings.satb import training_voices, REST, Grammar, classify, decode_satb, encode_satb, monophonic, nearest_satb, rhythm_mask
 
 # S holds C5 over two beats; A re-strikes G4; T rests on beat 2; B doubles T in unison on beat 3.
 VOICES = (

@@ -9,8 +9,10 @@ import shutil
 
 import pytest
 
-from music_lstm import midi_io, voice_leading
-from music_lstm.__main__ import main
+from music_lstm.io import midi_read
+from music_lstm.core import voices
+from music_lstm.eval import voice_leading
+from music_lstm.app.cli import main
 
 TINY = ["--epochs", "2", "--units", "16", "--embed-dim", "8", "--seq-len", "32", "--batch-size", "8",
         "--max-minutes", "0", "--workers", "1", "--val-fraction", "0.34"]
@@ -30,7 +32,7 @@ def satb_run(tmp_path_factory):
 
 def _training_ranges(data, run):
     train = json.loads((run / "split.json").read_text())["train"]
-    return voice_leading.voice_ranges([midi_io.read_midi(data / name).voices for name in train])
+    return voices.voice_ranges([midi_read.read_midi(data / name).voices for name in train])
 
 
 def _generated(run, out, *flags):
@@ -56,7 +58,7 @@ def test_generate_writes_four_named_monophonic_voices_in_range_without_parallels
         raw = path.read_bytes()
         assert raw.count(b"MTrk") == 4 and all(name in raw for name in NAMES)
         assert bytes([0xC0, 52]) in raw and bytes([0xC2, 48]) in raw and bytes([0xC3, 19]) in raw  # a program per channel
-        voices = midi_io.read_midi(path).voices
+        voices = midi_read.read_midi(path).voices
         assert voices is not None and all(voices)
         for line, (low, high) in zip(voices, ranges):
             assert all(o + d <= o2 + 1e-6 for (o, d, _), (o2, _, _) in zip(line, line[1:]))  # one note at a time
@@ -70,12 +72,12 @@ def test_generate_writes_four_named_monophonic_voices_in_range_without_parallels
 
 @pytest.mark.slow
 def test_the_sampling_defaults_and_flags_reach_the_grammar_and_the_sampler(satb_run, monkeypatch, tmp_path):
-    from music_lstm import generate as gen
+    from music_lstm.tasks import generate
     from music_lstm.encodings import satb
 
     _, run = satb_run
     made, settings = [], []
-    real_grammar, real_ids = satb.Grammar, gen.generate_ids
+    real_grammar, real_ids = satb.Grammar, generate.generate_ids
 
     def grammar(*a, **kw):
         made.append(kw)
@@ -86,7 +88,7 @@ def test_the_sampling_defaults_and_flags_reach_the_grammar_and_the_sampler(satb_
         return real_ids(step, probs, length, sampling, *a, **kw)
 
     monkeypatch.setattr(satb, "Grammar", grammar)
-    monkeypatch.setattr(gen, "generate_ids", ids)
+    monkeypatch.setattr(generate, "generate_ids", ids)
     _generated(run, tmp_path / "a.mid", "--length", "20", "--seed", "1")
     _generated(run, tmp_path / "b.mid", "--length", "20", "--seed", "1", "--allow-parallels", "--allow-clashes",
                "--allow-syncopation", "--temperature", "0.6")
@@ -99,26 +101,26 @@ def test_the_sampling_defaults_and_flags_reach_the_grammar_and_the_sampler(satb_
 def test_a_runs_sampling_json_comes_before_the_encodings_defaults_and_after_the_flags(satb_run, monkeypatch, tmp_path):
     import shutil
 
-    from music_lstm import generate as gen
-    from music_lstm import run_folder as rf
+    from music_lstm.tasks import generate
+    from music_lstm.runs import run_folder
 
     _, run = satb_run
     own = tmp_path / "run"
     shutil.copytree(run, own)
-    rf.write_sampling(own, {"temperature": 0.9, "rhythm_top_p": 0.85})
-    settings, real_ids = [], gen.generate_ids
+    run_folder.write_sampling(own, {"temperature": 0.9, "rhythm_top_p": 0.85})
+    settings, real_ids = [], generate.generate_ids
 
     def ids(step, probs, length, sampling, *a, **kw):
         settings.append(sampling)
         return real_ids(step, probs, length, sampling, *a, **kw)
 
-    monkeypatch.setattr(gen, "generate_ids", ids)
+    monkeypatch.setattr(generate, "generate_ids", ids)
     _generated(own, tmp_path / "a.mid", "--length", "20", "--seed", "1")
     _generated(own, tmp_path / "b.mid", "--length", "20", "--seed", "1", "--temperature", "0.6")
     assert [(s.temperature, s.rhythm_temperature, s.rhythm_top_p) for s in settings] == [(0.9, 0.8, 0.85), (0.6, 0.8, 0.85)]
-    (own / rf.SAMPLING).write_text('{"temperature": -1}')
+    (own / run_folder.SAMPLING).write_text('{"temperature": -1}')
     assert main(["generate", "--run-dir", str(own), "--output", str(tmp_path / "c.mid")]) == 2  # one line, no traceback
-    (own / rf.SAMPLING).write_text('{"warmth": 1}')
+    (own / run_folder.SAMPLING).write_text('{"warmth": 1}')
     assert main(["generate", "--run-dir", str(own), "--output", str(tmp_path / "c.mid")]) == 2
 
 
@@ -139,11 +141,11 @@ def test_musicxml_is_a_chorale_score_and_the_piano_roll_is_written(satb_run, tmp
 def test_a_four_part_primer_keeps_its_voices(satb_run, tmp_path):
     data, run = satb_run
     primer = data / json.loads((run / "split.json").read_text())["train"][0]  # every symbol in the vocabulary
-    given = midi_io.read_midi(primer).voices
+    given = midi_read.read_midi(primer).voices
     end = max(o + d for line in given for o, d, _ in line)
     out = tmp_path / "primed.mid"
     _generated(run, out, "--primer", str(primer), "--include-primer", "--length", "60", "--seed", "4")
-    written = midi_io.read_midi(out).voices
+    written = midi_read.read_midi(out).voices
     for before, after in zip(given, written):
         # the primer's notes, each in its own voice; its last note may be held on into the new music
         assert [(o, p) for o, _, p in after if o < end - 1e-6] == [(o, p) for o, _, p in before]
@@ -167,7 +169,7 @@ def test_evaluate_generated_prints_and_writes_the_voice_leading_comparison(satb_
 
 @pytest.mark.slow
 def test_evaluate_generated_reads_the_files_in_one_order_whatever_the_order_given(satb_run, tmp_path, monkeypatch):
-    from music_lstm import metrics
+    from music_lstm.eval import metrics
 
     _, run = satb_run
     _generated(run, tmp_path / "o.mid", "--length", "200", "--num-outputs", "3", "--seed", "8")
@@ -185,8 +187,8 @@ def test_evaluate_generated_reads_the_files_in_one_order_whatever_the_order_give
 
 
 def _audio_or_skip():
-    from music_lstm.errors import RenderError
-    from music_lstm.render import find_soundfont
+    from music_lstm.core.errors import RenderError
+    from music_lstm.io.render import find_soundfont
 
     try:
         find_soundfont()

@@ -21,8 +21,9 @@ from urllib.parse import quote
 import midi_bytes
 import pytest
 
-from music_lstm import midi_io, serve
-from music_lstm.errors import MusicLSTMError
+from music_lstm.app import serve
+from music_lstm.io import midi_read
+from music_lstm.core.errors import MusicLSTMError
 
 ROOT = Path(__file__).resolve().parent.parent
 TUNE = "tinyNotation: 4/4 c'4 d' e' f' g'2 e'2 c'1"
@@ -35,7 +36,7 @@ OTHER_NOTES = [(0.0, 1.0, 76), (1.0, 1.0, 77), (2.0, 1.0, 79), (3.0, 1.0, 81), (
 
 def _audio_expected() -> bool:
     """Whether this machine writes audio; CI (MUSIC_LSTM_REQUIRE_AUDIO) must."""
-    from music_lstm.render import audio_problem
+    from music_lstm.io.render import audio_problem
 
     problem = audio_problem()
     if problem and os.environ.get("MUSIC_LSTM_REQUIRE_AUDIO"):
@@ -213,7 +214,7 @@ def test_no_soundfont_is_a_message_not_a_crash(tmp_path):
 # --- the command ----------------------------------------------------------------------------------------
 
 def test_each_task_reads_the_run_folder_given_else_the_one_the_package_resolves(tmp_path):
-    from music_lstm.run_folder import resolve_run
+    from music_lstm.runs.run_folder import resolve_run
 
     for task in serve.TASKS:
         said = []
@@ -230,7 +231,7 @@ def test_a_run_folder_that_cannot_be_loaded_is_one_line_before_serving(tmp_path)
 
 
 def test_serve_help_does_not_import_tensorflow():
-    code = ("import sys; from music_lstm.__main__ import main\n"
+    code = ("import sys; from music_lstm.app.cli import main\n"
             "try:\n    main(['serve', '--help'])\nexcept SystemExit:\n    pass\n"
             "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules and 'music21' not in sys.modules")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
@@ -319,7 +320,7 @@ def test_harmonize_answers_the_score_roll_audio_and_downloads_each_in_its_own_fo
         assert files["audio"][:4] == b"RIFF" and files["audio"][8:12] == b"WAVE" and len(files["audio"]) > 44
     midi = tmp_path / "h.mid"
     midi.write_bytes(files["midi"])
-    piece = midi_io.read_midi(midi)
+    piece = midi_read.read_midi(midi)
     assert piece.voices[0] == TUNE_NOTES and all(piece.voices[1:])
     again = run_page.post("/api/harmonize", {"melody": TUNE, "seed": 3})[1]
     assert again["id"] != answer["id"] and _files(run_page, again)["midi"] == files["midi"]  # the seed repeats it
@@ -330,7 +331,7 @@ def test_a_melody_typed_without_its_prefix_is_read_as_tinynotation(run_page, tmp
     status, answer = run_page.post("/api/harmonize", {"melody": TUNE.removeprefix("tinyNotation:"), "seed": 1})
     assert status == 200, answer
     (tmp_path / "h.mid").write_bytes(_files(run_page, answer)["midi"])
-    assert midi_io.read_midi(tmp_path / "h.mid").voices[0] == TUNE_NOTES
+    assert midi_read.read_midi(tmp_path / "h.mid").voices[0] == TUNE_NOTES
 
 
 @pytest.mark.slow
@@ -340,7 +341,7 @@ def test_an_uploaded_midi_melody_is_harmonized_and_named_by_its_own_name(run_pag
                                                                "data": base64.b64encode(data).decode()}})
     assert status == 200, answer
     (tmp_path / "h.mid").write_bytes(_files(run_page, answer)["midi"])
-    assert midi_io.read_midi(tmp_path / "h.mid").voices[0] == TUNE_NOTES
+    assert midi_read.read_midi(tmp_path / "h.mid").voices[0] == TUNE_NOTES
     chords = midi_bytes.midi_bytes([midi_bytes.track_bytes([(t, 1, p) for t in range(4) for p in (60, 64, 67)])])
     status, answer = run_page.post("/api/harmonize", {"file": {"name": "chords.mid",
                                                                "data": base64.b64encode(chords).decode()}})
@@ -374,7 +375,7 @@ def test_two_requests_at_once_both_succeed_with_their_own_results(run_page, tmp_
     for name, notes in (("tune", TUNE_NOTES), ("other", OTHER_NOTES)):
         path = tmp_path / f"{name}.mid"
         path.write_bytes(_files(run_page, answers[name][1])["midi"])
-        assert midi_io.read_midi(path).voices[0] == notes, name
+        assert midi_read.read_midi(path).voices[0] == notes, name
 
 
 @pytest.mark.slow

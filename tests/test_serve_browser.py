@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from music_lstm import midi_io
+from music_lstm.io import midi_read
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -44,7 +44,7 @@ def _browser_or_skip():
 
 
 def _audio_expected() -> bool:
-    from music_lstm.render import audio_problem
+    from music_lstm.io.render import audio_problem
 
     problem = audio_problem()
     if problem and os.environ.get("MUSIC_LSTM_REQUIRE_AUDIO"):
@@ -139,7 +139,7 @@ def test_typed_melody_shows_the_score_plays_the_wav_and_offers_the_downloads(ser
     midi = _fetch(links["midi"].get_attribute("href"))
     assert midi[:4] == b"MThd"
     (tmp_path / "h.mid").write_bytes(midi)
-    voices = midi_io.read_midi(tmp_path / "h.mid").voices
+    voices = midi_read.read_midi(tmp_path / "h.mid").voices
     assert drawn == sum(len(v) for v in voices) > 0
     assert legend.split() == ["Soprano", "Alto", "Tenor", "Bass"]
     assert b"<score-partwise" in _fetch(links["musicxml"].get_attribute("href"))
@@ -190,7 +190,7 @@ def test_an_uploaded_midi_melody_and_compose_both_show_their_results(server, bro
                                        or d.find_element(By.ID, "error").is_displayed())
     assert not browser.find_element(By.ID, "error").is_displayed(), browser.find_element(By.ID, "error").text
     (tmp_path / "h.mid").write_bytes(_fetch(browser.find_element(By.ID, "dl-midi").get_attribute("href")))
-    assert midi_io.read_midi(tmp_path / "h.mid").voices[0] == tune  # the uploaded tune is the soprano
+    assert midi_read.read_midi(tmp_path / "h.mid").voices[0] == tune  # the uploaded tune is the soprano
 
     length = browser.find_element(By.ID, "length")
     length.clear()

@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from music_lstm import midi_io
-from music_lstm import run_folder as rf
-from music_lstm.__main__ import main
+from music_lstm.io import melody_input
+from music_lstm.io import midi_read
+from music_lstm.runs import run_folder
+from music_lstm.app.cli import main
 
 TUNE = "tinyNotation: 4/4 c'4 d' e' f' g'2 e'2 c'1"
 TUNE_NOTES = [(0.0, 1.0, 72), (1.0, 1.0, 74), (2.0, 1.0, 76), (3.0, 1.0, 77), (4.0, 2.0, 79), (6.0, 2.0, 76),
@@ -16,28 +17,28 @@ TUNE_NOTES = [(0.0, 1.0, 72), (1.0, 1.0, 74), (2.0, 1.0, 76), (3.0, 1.0, 77), (4
 
 def test_the_shipped_run_folders_hold_what_they_need_and_fit_in_20_mb():
     total = 0
-    for task in rf.SHIPPED_TASKS:
-        folder = rf.SHIPPED / task
-        assert sorted(p.name for p in folder.iterdir() if p.name != rf.SAMPLING) == sorted(rf.SHIPPED_FILES), task
+    for task in run_folder.SHIPPED_TASKS:
+        folder = run_folder.SHIPPED / task
+        assert sorted(p.name for p in folder.iterdir() if p.name != run_folder.SAMPLING) == sorted(run_folder.SHIPPED_FILES), task
         total += sum(p.stat().st_size for p in folder.iterdir())
     assert total <= 20 * 2**20
-    assert rf.read_config(rf.SHIPPED / "harmonize" / rf.CONFIG).melody_context
-    compose = rf.read_config(rf.SHIPPED / "compose" / rf.CONFIG)
+    assert run_folder.read_config(run_folder.SHIPPED / "harmonize" / run_folder.CONFIG).melody_context
+    compose = run_folder.read_config(run_folder.SHIPPED / "compose" / run_folder.CONFIG)
     assert not compose.melody_context and compose.common_key  # the longer four-voice tier, in one key
-    assert rf.read_sampling(rf.SHIPPED / "compose") == {"temperature": 0.8, "rhythm_top_p": 0.9}  # as measured
+    assert run_folder.read_sampling(run_folder.SHIPPED / "compose") == {"temperature": 0.8, "rhythm_top_p": 0.9}  # as measured
 
 
 def test_resolve_run_takes_the_given_folder_then_runs_latest_then_the_shipped_one(tmp_path, monkeypatch):
     said = []
     monkeypatch.chdir(tmp_path)
-    assert rf.resolve_run("mine", "compose", said.append) == Path("mine") and said == []
-    assert rf.resolve_run(None, "harmonize", said.append) == rf.SHIPPED / "harmonize"
+    assert run_folder.resolve_run("mine", "compose", said.append) == Path("mine") and said == []
+    assert run_folder.resolve_run(None, "harmonize", said.append) == run_folder.SHIPPED / "harmonize"
     assert len(said) == 1 and "shipped" in said[0]
     (tmp_path / "runs" / "latest").mkdir(parents=True)
-    assert rf.resolve_run(None, "compose", said.append) == rf.LATEST
+    assert run_folder.resolve_run(None, "compose", said.append) == run_folder.LATEST
     assert len(said) == 2 and "runs/latest" in said[1]
     with pytest.raises(ValueError):
-        rf.resolve_run(None, "sing")
+        run_folder.resolve_run(None, "sing")
 
 
 @pytest.mark.slow
@@ -46,15 +47,15 @@ def test_a_fresh_install_harmonizes_a_typed_tune_with_the_shipped_model(tmp_path
     assert main(["harmonize", TUNE, "--output", "h.mid"]) == 0
     captured = capsys.readouterr()
     assert "shipped" in captured.err.splitlines()[0]
-    piece = midi_io.read_midi(tmp_path / "h.mid")
+    piece = midi_read.read_midi(tmp_path / "h.mid")
     assert piece.voices is not None and piece.voices[0] == TUNE_NOTES and all(piece.voices[1:])
     # a tune in 3/4, asked for as a score: the MIDI beside it, the score barred in 3/4, in the tune's key
     waltz = "tinyNotation: 3/4 g4 g a f#4. g8 a4 b b c' b4. a8 g4 a g f# g2."
     assert main(["harmonize", waltz, "--format", "musicxml", "--output", "w.musicxml"]) == 0
     captured = capsys.readouterr()
     assert captured.out.splitlines() == ["wrote w.mid", "wrote w.musicxml"] and "G major" in captured.err
-    assert midi_io.melody_time_signature(tmp_path / "w.musicxml") == "3/4"
-    assert midi_io.read_melody(tmp_path / "w.musicxml")[0] == midi_io.read_melody(waltz)[0]
+    assert melody_input.melody_time_signature(tmp_path / "w.musicxml") == "3/4"
+    assert melody_input.read_melody(tmp_path / "w.musicxml")[0] == melody_input.read_melody(waltz)[0]
 
 
 @pytest.mark.slow
@@ -62,5 +63,5 @@ def test_a_fresh_install_generates_four_parts_with_the_shipped_model(tmp_path, m
     monkeypatch.chdir(tmp_path)
     assert main(["generate", "--output", "g.mid", "--length", "60"]) == 0
     assert "shipped" in capsys.readouterr().err.splitlines()[0]
-    piece = midi_io.read_midi(tmp_path / "g.mid")
+    piece = midi_read.read_midi(tmp_path / "g.mid")
     assert piece.voices is not None and all(piece.voices)

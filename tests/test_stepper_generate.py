@@ -3,18 +3,18 @@
 import numpy as np
 import pytest
 
-from music_lstm.config import Config
+from music_lstm.runs.config import Config
 from music_lstm.encodings.common import Decoded
-from music_lstm.generate import on_the_beat, random_windows
-from music_lstm.sampling import generate_ids
-from music_lstm.sampling import Sampling
+from music_lstm.tasks.generate import on_the_beat, random_windows
+from music_lstm.core.sampling import generate_ids
+from music_lstm.core.sampling import Sampling
 
 
 @pytest.fixture(scope="module")
 def tiny_model():
     import keras
 
-    from music_lstm.model import build_model
+    from music_lstm.models.model import build_model
 
     keras.utils.set_random_seed(1)
     model = build_model(23, Config(units=16, embed_dim=8, dense_units=12))
@@ -25,7 +25,7 @@ def tiny_model():
 
 
 def test_stepper_probabilities_equal_the_full_model_over_60_steps(tiny_model):
-    from music_lstm.stepper import LSTMStepper
+    from music_lstm.models.stepper import LSTMStepper
 
     ids = np.random.default_rng(2).integers(0, 23, size=(3, 60))
     full = np.asarray(tiny_model(ids, training=False))
@@ -35,7 +35,7 @@ def test_stepper_probabilities_equal_the_full_model_over_60_steps(tiny_model):
 
 
 def test_prime_then_step_equals_the_full_model_on_the_longer_prefix(tiny_model):
-    from music_lstm.stepper import LSTMStepper
+    from music_lstm.models.stepper import LSTMStepper
 
     ids = np.random.default_rng(3).integers(0, 23, size=(2, 51))
     st = LSTMStepper.from_keras(tiny_model)
@@ -144,7 +144,7 @@ def _full_model_step(model, prompt, length):
     ids=["defaults", "cool-top-k", "hot-top-p"],
 )
 def test_incremental_and_full_model_paths_draw_the_same_symbols_for_the_same_seed(tiny_model, sampling):
-    from music_lstm.stepper import LSTMStepper
+    from music_lstm.models.stepper import LSTMStepper
 
     prompt = np.random.default_rng(4).integers(1, 23, size=(2, 12))
     st = LSTMStepper.from_keras(tiny_model)
@@ -161,7 +161,7 @@ def test_incremental_and_full_model_paths_draw_the_same_symbols_for_the_same_see
 def test_stepper_follows_keras_for_one_and_three_lstm_layers(layers):
     import keras
 
-    from music_lstm.stepper import LSTMStepper
+    from music_lstm.models.stepper import LSTMStepper
 
     keras.utils.set_random_seed(2)
     stack = [keras.Input(shape=(None,), dtype="int32"), keras.layers.Embedding(19, 6)]
@@ -176,7 +176,7 @@ def test_stepper_follows_keras_for_one_and_three_lstm_layers(layers):
 
 
 def test_pieces_stepped_as_one_batch_match_each_stepped_alone(tiny_model):
-    from music_lstm.stepper import LSTMStepper
+    from music_lstm.models.stepper import LSTMStepper
 
     ids = np.random.default_rng(6).integers(1, 23, size=(5, 30))
     st = LSTMStepper.from_keras(tiny_model)
@@ -203,9 +203,9 @@ def test_primer_symbols_outside_the_vocabulary_are_mapped_or_dropped_with_one_wa
 
     from midi_bytes import chorale, track_bytes, write
 
-    from music_lstm.errors import MusicLSTMError
-    from music_lstm.generate import primer_ids
-    from music_lstm.vocab import Vocab
+    from music_lstm.core.errors import MusicLSTMError
+    from music_lstm.tasks.generate import primer_ids
+    from music_lstm.core.vocab import Vocab
 
     run = SimpleNamespace(config=Config(encoding="seed"), vocab=Vocab(["0.4.7", "5.9.0", "7.11.2", "C4"]))
     lines = []

@@ -76,19 +76,19 @@ def package_graph() -> dict[str, set[str]]:
 
 def test_the_package_imports_form_no_cycle():
     graph = package_graph()
-    assert graph["music_lstm.generate"] >= {"music_lstm.run_folder", "music_lstm.sampling"}  # the walker sees imports
+    assert graph["music_lstm.tasks.generate"] >= {"music_lstm.runs.run_folder", "music_lstm.core.sampling"}  # the walker sees imports
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
 
 
 def test_the_cycle_finder_finds_a_cycle_made_on_purpose():
     graph = package_graph()
-    graph["music_lstm.encodings.common"] = graph["music_lstm.encodings.common"] | {"music_lstm.generate"}
+    graph["music_lstm.encodings.common"] = graph["music_lstm.encodings.common"] | {"music_lstm.tasks.generate"}
     assert find_cycle(graph) is not None
 
 
 @pytest.mark.slow
 def test_every_module_imports_alone_in_a_fresh_interpreter():
-    names = [n for n in modules() if n != "music_lstm.__main__"] + ["music_lstm.__main__"]
+    names = [n for n in modules() if n != "music_lstm.app.cli"] + ["music_lstm.app.cli"]
     procs = {n: subprocess.Popen([sys.executable, "-c", f"import {n}"], cwd=ROOT, stderr=subprocess.PIPE, text=True)
              for n in names}
     failed = {n: p.communicate(timeout=240)[1][-500:] for n, p in procs.items() if p.wait(timeout=240) != 0}
@@ -115,18 +115,18 @@ def test_encoding_names_appear_only_inside_the_encodings_package():
 
 
 def test_run_folder_file_names_appear_only_in_run_folder():
-    from music_lstm import run_folder
+    from music_lstm.runs import run_folder
 
     names = {v for k, v in vars(run_folder).items() if k.isupper() and isinstance(v, str)}
     assert {"model.keras", "vocab.json", "config.json", "data.json", "corpus.npz"} <= names
     pattern = re.compile("|".join(re.escape(n) for n in names))
-    outside = [(str(p.relative_to(ROOT)), line, v) for n, p in modules().items() if n != "music_lstm.run_folder"
+    outside = [(str(p.relative_to(ROOT)), line, v) for n, p in modules().items() if n != "music_lstm.runs.run_folder"
                for line, v in _literals(p) if pattern.search(v)]
     assert not outside
 
 
 def test_help_never_imports_tensorflow():
-    code = ("import sys; from music_lstm.__main__ import build_parser; build_parser().format_help(); "
+    code = ("import sys; from music_lstm.app.cli import build_parser; build_parser().format_help(); "
             "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
     out = subprocess.run([sys.executable, "-X", "importtime", "-m", "music_lstm", "train", "--help"], cwd=ROOT,

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from music_lstm.__main__ import main
+from music_lstm.app.cli import main
 
 TINY = ["--encoding", "seed", "--units", "16", "--embed-dim", "8", "--seq-len", "16", "--batch-size", "8", "--max-minutes", "0",
         "--workers", "1", "--transpose", "-2", "2"]
@@ -44,10 +44,10 @@ def _no_temporaries(run):
 
 
 def test_training_pieces_are_transposed_and_validation_pieces_are_not(run2):
-    from music_lstm.augment import key_shift
-    from music_lstm.corpus import load_folder
+    from music_lstm.core.keys import key_shift
+    from music_lstm.io.corpus import load_folder
     from music_lstm.encodings import get
-    from music_lstm.run_folder import load_corpus, read_vocab
+    from music_lstm.runs.run_folder import load_corpus, read_vocab
 
     data, run = run2
     split = json.loads((run / "split.json").read_text())
@@ -76,7 +76,7 @@ def test_history_png_and_checkpoint_are_written_each_epoch(run2):
 def test_evaluate_scores_model_and_baselines_exactly(run2, tmp_path, capsys):
     import keras
 
-    from music_lstm.run_folder import load_corpus, read_vocab
+    from music_lstm.runs.run_folder import load_corpus, read_vocab
 
     _, run = run2
     run = _copy(run, tmp_path)
@@ -98,7 +98,7 @@ def test_evaluate_scores_model_and_baselines_exactly(run2, tmp_path, capsys):
     assert lstm["symbols"] == n and lstm["cross_entropy"] == pytest.approx(nll / n, rel=1e-5)
     assert lstm["perplexity"] == pytest.approx(math.exp(nll / n), rel=1e-5)
     # per quarter note of the held-out music: the same NLL over the decoded pieces' length
-    from music_lstm.run_folder import read_config
+    from music_lstm.runs.run_folder import read_config
 
     encoding = read_config(run / "config.json").encoder()
     quarters = sum(encoding.decode(read_vocab(run / "vocab.json").decode(p)).end for p in val)
@@ -139,8 +139,8 @@ def test_resume_without_checkpoint_is_one_line_error(tmp_path, capsys):
 def test_interrupt_mid_epoch_keeps_the_best_model_and_resume_picks_up(run2, tmp_path):
     import keras
 
-    from music_lstm.config import Config
-    from music_lstm.train import train
+    from music_lstm.runs.config import Config
+    from music_lstm.training.train import train
 
     data, _ = run2
 

@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from music_lstm.config import Config
-from music_lstm.run_folder import read_config, read_vocab, write_config, write_vocab
-from music_lstm.errors import RunFolderError
-from music_lstm.vocab import UNK, Vocab
+from music_lstm.runs.config import Config
+from music_lstm.runs.run_folder import read_config, read_vocab, write_config, write_vocab
+from music_lstm.core.errors import RunFolderError
+from music_lstm.core.vocab import UNK, Vocab
 
 
 def test_vocab_is_sorted_with_unk_first_and_maps_unknown_to_zero():
@@ -45,7 +45,7 @@ def test_config_round_trips_and_validates(tmp_path):
 def test_factors_split_two_part_symbols_and_join_two_softmaxes_into_one_distribution():
     import numpy as np
 
-    from music_lstm.vocab import Factors, Vocab
+    from music_lstm.core.vocab import Factors, Vocab
 
     vocab = Vocab(["0.4.7|1", "0.4.7|1/2", "rest|1", "2.5.9|1"])  # <unk> 0, then sorted
     f = Factors(vocab)

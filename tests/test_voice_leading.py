@@ -5,18 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from music_lstm import two_sample
-from music_lstm.metrics import voice_report_pieces
-from music_lstm.events import Piece
-from music_lstm.voice_leading import (
-    chord_type,
-    compare,
-    crop_voices,
-    format_table,
-    measure,
-    voice_ranges,
-    voice_slices,
-)
+from music_lstm.eval import two_sample
+from music_lstm.eval.metrics import voice_report_pieces
+from music_lstm.core.events import Piece
+from music_lstm.eval.voice_leading import chord_type, compare, crop_voices, format_table, measure, voice_slices
+from music_lstm.core.voices import voice_ranges
 
 
 def chorale(*chords, duration=1.0):

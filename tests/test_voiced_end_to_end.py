@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from music_lstm import midi_io
-from music_lstm.__main__ import main
+from music_lstm.io import midi_read
+from music_lstm.app.cli import main
 
 TINY = ["--epochs", "2", "--units", "16", "--embed-dim", "8", "--seq-len", "32", "--batch-size", "8",
         "--max-minutes", "0", "--workers", "1", "--val-fraction", "0.34"]
@@ -44,7 +44,7 @@ def test_generate_writes_midi_musicxml_and_piano_roll_with_durations_tempo_and_i
     printed = capsys.readouterr().out
     for suffix in (".mid", ".musicxml", ".png"):
         assert out.with_suffix(suffix).is_file() and str(out.with_suffix(suffix)) in printed
-    piece = midi_io.read_midi(out)
+    piece = midi_read.read_midi(out)
     assert piece.bpm == pytest.approx(72, abs=0.5)
     assert len({d for _, d, _ in piece.notes}) > 1  # real durations, not one fixed step
     onsets = sorted({o for o, _, _ in piece.notes})
@@ -59,7 +59,7 @@ def test_tempo_defaults_to_the_training_data(voiced_run, tmp_path):
     _, run = voiced_run
     out = tmp_path / "p.mid"
     assert main(["generate", "--run-dir", str(run), "--output", str(out), "--length", "60", "--seed", "1"]) == 0
-    assert midi_io.read_midi(out).bpm == pytest.approx(100, abs=0.5)
+    assert midi_read.read_midi(out).bpm == pytest.approx(100, abs=0.5)
 
 
 def test_bad_instrument_is_one_line_error(voiced_run, tmp_path, capsys):
@@ -104,12 +104,12 @@ def test_seed_with_durations_trains_and_writes_real_durations(voiced_run, tmp_pa
     assert json.loads((run / "config.json").read_text())["durations"] is True
     out = tmp_path / "s.mid"
     assert main(["generate", "--run-dir", str(run), "--output", str(out), "--length", "60", "--seed", "0"]) == 0
-    assert len({d for _, d, _ in midi_io.read_midi(out).notes}) > 1
+    assert len({d for _, d, _ in midi_read.read_midi(out).notes}) > 1
     # a chord softmax and a duration softmax (measured better than one softmax over the pairs)
     import numpy as np
 
-    from music_lstm.run_folder import load_run
-    from music_lstm.stepper import LSTMStepper
+    from music_lstm.runs.run_folder import load_run
+    from music_lstm.models.stepper import LSTMStepper
 
     loaded = load_run(run)
     assert loaded.factors is not None and len(loaded.model.outputs) == 2
@@ -123,7 +123,7 @@ def test_seed_with_durations_trains_and_writes_real_durations(voiced_run, tmp_pa
     lstm = json.loads((run / "evaluation.json").read_text())["models"]["lstm"]
     assert np.isfinite(lstm["perplexity"]) and lstm["perplexity"] < len(loaded.vocab)
     # a checkpoint with one softmax (as --durations trained before) is refused in one line on --resume
-    from music_lstm.model import build_model
+    from music_lstm.models.model import build_model
 
     build_model(len(loaded.vocab), loaded.config).save(run / "checkpoint.keras")
     assert main(["train", "--resume", "--run-dir", str(run), "--epochs", "2"]) == 2
@@ -141,7 +141,7 @@ def test_score_engraves_the_one_staff_musicxml_and_one_instrument_per_voice_is_r
     out = tmp_path / "v.mid"
     assert main(["generate", "--run-dir", str(run), "--output", str(out), "--length", "80", "--seed", "1", "--score"]) == 0
     assert "<svg" in out.with_suffix(".svg").read_text()[:500] and out.with_suffix(".musicxml").is_file()
-    assert midi_io.read_midi(out).voices is None  # one track, as before
+    assert midi_read.read_midi(out).voices is None  # one track, as before
     capsys.readouterr()
     rc = main(["generate", "--run-dir", str(run), "--output", str(tmp_path / "w.mid"), "--instrument", "choir,choir,strings,organ"])
     err = capsys.readouterr().err.strip().splitlines()

@@ -4,8 +4,12 @@ as MIDI tracks and as a two-staff chorale score."""
 import pytest
 from midi_bytes import TPQ, midi_bytes, track_bytes, write
 
-from music_lstm import instruments, midi_io
-from music_lstm.events import VOICE_NAMES
+from music_lstm.core import instruments
+from music_lstm.io import midi_read
+from music_lstm.io import midi_write
+from music_lstm.io import musicxml
+from music_lstm.io import voice_parts
+from music_lstm.core.events import VOICE_NAMES
 
 # Four short lines, soprano to bass: a held note (tenor, two beats), a re-struck one (soprano,
 # two quarters on one pitch), a unison (alto and tenor on G4 at beat 3), a rest (bass, beat 2).
@@ -31,7 +35,7 @@ def shifted(notes, semitones):
 
 
 def test_four_unnamed_parts_are_satb_in_score_order(tmp_path):
-    piece = midi_io.read_midi(write(tmp_path / "f.mid", [named_track(v, channel=k) for k, v in enumerate(SATB)]))
+    piece = midi_read.read_midi(write(tmp_path / "f.mid", [named_track(v, channel=k) for k, v in enumerate(SATB)]))
     assert piece.voices == SATB and piece.no_voices is None
     assert sorted(piece.notes) == sorted(n for v in SATB for n in v)  # notes stay every note of every part
 
@@ -39,12 +43,12 @@ def test_four_unnamed_parts_are_satb_in_score_order(tmp_path):
 def test_four_parts_named_out_of_order_follow_their_names(tmp_path):
     order = [3, 1, 0, 2]  # bass, alto, soprano, tenor in score order
     tracks = [named_track(SATB[v], VOICE_NAMES[v], channel=k) for k, v in enumerate(order)]
-    assert midi_io.read_midi(write(tmp_path / "f.mid", tracks)).voices == SATB
+    assert midi_read.read_midi(write(tmp_path / "f.mid", tracks)).voices == SATB
 
 
 @pytest.mark.parametrize("n", [1, 3])
 def test_fewer_than_four_parts_give_no_voices_and_a_reason(tmp_path, n):
-    piece = midi_io.read_midi(write(tmp_path / "f.mid", [named_track(v, channel=k) for k, v in enumerate(SATB[:n])]))
+    piece = midi_read.read_midi(write(tmp_path / "f.mid", [named_track(v, channel=k) for k, v in enumerate(SATB[:n])]))
     assert piece.voices is None
     assert piece.no_voices.startswith(f"{n} part") and "four" in piece.no_voices and "\n" not in piece.no_voices
     assert len(piece.notes) == sum(len(v) for v in SATB[:n])
@@ -54,7 +58,7 @@ def test_five_parts_keep_the_named_voices_not_the_horn(tmp_path):
     horn = [(o, d, p) for o, d, p in SATB[0]] + [(0.5, 0.5, 74)]  # doubles the soprano, with a passing note
     tracks = [named_track(horn, "Horn 1", channel=0)]
     tracks += [named_track(v, n, channel=k + 1) for k, (v, n) in enumerate(zip(SATB, ["Soprano", "Alto", "Tenor", "Bass Continuo"]))]
-    piece = midi_io.read_midi(write(tmp_path / "f.mid", tracks))
+    piece = midi_read.read_midi(write(tmp_path / "f.mid", tracks))
     assert piece.voices == SATB
     assert len(piece.notes) == len(horn) + sum(len(v) for v in SATB)
 
@@ -65,20 +69,20 @@ def test_eight_unnamed_parts_leave_out_doublings_and_sort_by_pitch(tmp_path):
     doublings = [shifted(SATB[0], 12), SATB[1], shifted(SATB[2], -12), SATB[3]]
     tracks = [named_track(v, channel=k) for k, v in enumerate(doublings)]
     tracks += [named_track(v, channel=4 + k) for k, v in enumerate(reversed(SATB))]
-    piece = midi_io.read_midi(write(tmp_path / "f.mid", tracks))
+    piece = midi_read.read_midi(write(tmp_path / "f.mid", tracks))
     assert piece.voices == SATB
 
 
 def test_eight_unnamed_independent_parts_give_no_voices(tmp_path):
     parts = [[(float(k), 1.0, 40 + 5 * i + k) for k in range(4)] for i in range(8)]
-    piece = midi_io.read_midi(write(tmp_path / "f.mid", [named_track(v, channel=i) for i, v in enumerate(parts)]))
+    piece = midi_read.read_midi(write(tmp_path / "f.mid", [named_track(v, channel=i) for i, v in enumerate(parts)]))
     assert piece.voices is None and "8 parts" in piece.no_voices and "S, A, T, B" in piece.no_voices
 
 
 def test_two_sopranos_are_more_than_four_voices(tmp_path):
     names = ["Soprano 1", "Soprano 2", "Alto", "Tenor", "Bass"]
     lines = [SATB[0], shifted(SATB[0], -3), *SATB[1:]]
-    piece = midi_io.read_midi(write(tmp_path / "f.mid", [named_track(v, n, channel=k) for k, (v, n) in enumerate(zip(lines, names))]))
+    piece = midi_read.read_midi(write(tmp_path / "f.mid", [named_track(v, n, channel=k) for k, (v, n) in enumerate(zip(lines, names))]))
     assert piece.voices is None and "more than four voices" in piece.no_voices and "Soprano 2" in piece.no_voices
 
 
@@ -86,28 +90,28 @@ def test_chords_keep_the_top_note_and_the_bass_keeps_the_bottom(tmp_path):
     chordal = [(0.0, 1.0, 72), (0.0, 1.0, 67), (1.0, 1.0, 71)]  # a two-note chord, then one note
     tracks = [named_track(chordal, "Soprano", 0), named_track(SATB[1], "Alto", 1), named_track(SATB[2], "Tenor", 2)]
     tracks.append(named_track([(0.0, 1.0, 48), (0.0, 1.0, 36), (1.0, 1.0, 43)], "Bass", 3))
-    voices = midi_io.read_midi(write(tmp_path / "f.mid", tracks)).voices
+    voices = midi_read.read_midi(write(tmp_path / "f.mid", tracks)).voices
     assert voices[0] == [(0.0, 1.0, 72), (1.0, 1.0, 71)]
     assert voices[3] == [(0.0, 1.0, 36), (1.0, 1.0, 43)]
 
 
 def test_overlapping_notes_in_a_part_are_cut_at_the_next_onset():
-    assert midi_io.monophonic([(0.0, 2.0, 60), (1.0, 1.0, 62), (1.0, 0.5, 59)]) == [(0.0, 1.0, 60), (1.0, 1.0, 62)]
-    assert midi_io.monophonic([(0.0, 1.0, 60), (0.0, 2.0, 60)]) == [(0.0, 2.0, 60)]  # same pitch twice: the longer
+    assert voice_parts.monophonic([(0.0, 2.0, 60), (1.0, 1.0, 62), (1.0, 0.5, 59)]) == [(0.0, 1.0, 60), (1.0, 1.0, 62)]
+    assert voice_parts.monophonic([(0.0, 1.0, 60), (0.0, 2.0, 60)]) == [(0.0, 2.0, 60)]  # same pitch twice: the longer
 
 
 def test_part_names_name_voices_by_their_first_word():
-    assert [midi_io.voice_of_name(n) for n in ["Sopran", "S.", "Canto", "Alt", "A.", "Tenore", "T.", "Bassus", "B."]] == [
+    assert [voice_parts.voice_of_name(n) for n in ["Sopran", "S.", "Canto", "Alt", "A.", "Tenore", "T.", "Bassus", "B."]] == [
         0, 0, 0, 1, 1, 2, 2, 3, 3
     ]
-    assert midi_io.voice_of_name("Soprano\rOboe 1,2\rViolin1") == 0
-    assert [midi_io.voice_of_name(n) for n in ["Basso continuo", "Bassoon", "Oboe", "Timpani", "", None]] == [None] * 6
+    assert voice_parts.voice_of_name("Soprano\rOboe 1,2\rViolin1") == 0
+    assert [voice_parts.voice_of_name(n) for n in ["Basso continuo", "Bassoon", "Oboe", "Timpani", "", None]] == [None] * 6
 
 
 def test_voices_midi_round_trip_is_exact_with_four_named_tracks_on_four_channels(tmp_path):
     path = tmp_path / "out.mid"
-    midi_io.write_voices_midi(SATB, path, bpm=72, programs=(52, 52, 48, 19))
-    piece = midi_io.read_midi(path)
+    midi_write.write_voices_midi(SATB, path, bpm=72, programs=(52, 52, 48, 19))
+    piece = midi_read.read_midi(path)
     assert piece.voices == SATB
     assert piece.bpm == pytest.approx(72, abs=0.5)
     # the held tenor note stays one note; the soprano's repeated C stays two
@@ -132,7 +136,7 @@ def test_voices_midi_round_trip_is_exact_with_four_named_tracks_on_four_channels
 
 def test_write_voices_midi_refuses_three_voices(tmp_path):
     with pytest.raises(ValueError, match="four voices"):
-        midi_io.write_voices_midi(SATB[:3], tmp_path / "x.mid")
+        midi_write.write_voices_midi(SATB[:3], tmp_path / "x.mid")
     assert not list(tmp_path.iterdir())
 
 
@@ -147,7 +151,7 @@ def test_chorale_musicxml_has_two_staves_four_voices_key_time_and_title(tmp_path
         [(0.0, 2.0, 41), (2.0, 2.0, 48), (4.0, 4.0, 41)],
     )
     path = tmp_path / "chorale.musicxml"
-    midi_io.write_chorale_musicxml(voices, path, bpm=80, title="Test Chorale")
+    musicxml.write_chorale_musicxml(voices, path, bpm=80, title="Test Chorale")
     score = converter.parse(str(path))
     assert len(score.parts) == 2
     assert score.metadata.bestTitle == "Test Chorale"
@@ -177,7 +181,7 @@ def test_chorale_musicxml_is_written_atomically(tmp_path):
     path = tmp_path / "c.musicxml"
     path.write_text("old")
     with pytest.raises(ValueError):
-        midi_io.write_chorale_musicxml(SATB[:2], path)
+        musicxml.write_chorale_musicxml(SATB[:2], path)
     assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["c.musicxml"]
 
 
@@ -205,7 +209,7 @@ def test_chorale_musicxml_upbeat_and_a_short_last_measure(tmp_path):
     # A quarter-note upbeat and three more beats: an upbeat measure and a three-beat last measure, no padding rests.
     voices = [[(float(b), 1.0, p + 2 * b) for b in range(4)] for p in (67, 62, 55, 43)]
     path = tmp_path / "upbeat.musicxml"
-    midi_io.write_chorale_musicxml(voices, path, title="Upbeat", pickup=1.0)
+    musicxml.write_chorale_musicxml(voices, path, title="Upbeat", pickup=1.0)
     for part in converter.parse(str(path)).parts:
         measures = part.getElementsByClass("Measure")
         assert [m.barDuration.quarterLength - m.paddingLeft - m.paddingRight for m in measures][:1] == [1.0]
@@ -216,9 +220,9 @@ def test_chorale_musicxml_upbeat_and_a_short_last_measure(tmp_path):
 def test_spelling_follows_the_key():
     from music21 import key
 
-    assert [midi_io._speller(key.Key("f#"))(m).name for m in (65, 63, 60)] == ["E#", "D#", "B#"]
-    assert [midi_io._speller(key.Key("F"))(m).name for m in (70, 63, 68)] == ["B-", "E-", "G#"]
-    assert [midi_io._speller(key.Key("d"))(m).name for m in (61, 63, 70, 71)] == ["C#", "E-", "B-", "B"]
+    assert [musicxml._speller(key.Key("f#"))(m).name for m in (65, 63, 60)] == ["E#", "D#", "B#"]
+    assert [musicxml._speller(key.Key("F"))(m).name for m in (70, 63, 68)] == ["B-", "E-", "G#"]
+    assert [musicxml._speller(key.Key("d"))(m).name for m in (61, 63, 70, 71)] == ["C#", "E-", "B-", "B"]
 
 
 def test_chorale_musicxml_moves_off_grid_times_to_sixteenths_and_triplets(tmp_path):
@@ -226,7 +230,7 @@ def test_chorale_musicxml_moves_off_grid_times_to_sixteenths_and_triplets(tmp_pa
 
     soprano = [(0.0, 1 / 3, 72), (1 / 3, 1 / 3, 74), (2 / 3, 1 / 3, 76), (1.0, 0.23, 77), (1.23, 2.77, 79)]
     path = tmp_path / "grid.musicxml"
-    midi_io.write_chorale_musicxml([soprano, [(0.0, 4.0, 67)], [(0.0, 4.0, 60)], [(0.0, 4.0, 48)]], path)
+    musicxml.write_chorale_musicxml([soprano, [(0.0, 4.0, 67)], [(0.0, 4.0, 60)], [(0.0, 4.0, 48)]], path)
     m1 = converter.parse(str(path)).parts[0].getElementsByClass("Measure")[0]
     top = next(v for v in m1.voices if str(v.id) == "1")
     got = []
@@ -240,7 +244,7 @@ def test_chorale_musicxml_moves_off_grid_times_to_sixteenths_and_triplets(tmp_pa
 
 
 def test_bar_phase_puts_offbeat_music_back_on_the_beats():
-    from music_lstm.events import bar_phase
+    from music_lstm.core.events import bar_phase
 
     # half notes starting half a beat late, the last one a whole note: shifted by 0.5 they fall on beats 1 and 3
     voice = [(0.5, 2.0, 60), (2.5, 2.0, 62), (4.5, 4.0, 64)]

@@ -6,14 +6,18 @@ an `Encoding` (common.py); `get(name)` gives one by the name `--encoding` takes.
     grid     16th-note frames of pitches, high to low
     satb     four sung lines: a pitch (struck or held) or a rest per voice, then a length, per onset
 
-An encoding plugs in with its module and one line in `_ENCODINGS`.
+An encoding plugs in with its module and one line in `_ENCODINGS`. Beside them: `jsb` (the JSB
+Chorales benchmark files, their frames as tokens, and the exact frame score) and `ingest` (a folder of
+MIDI files as one encoding's symbols).
+
+May import: `core`, `io`.
 
     python -c "from music_lstm import encodings; print(encodings.NAMES, encodings.get('voiced'))"
 """
 
 from __future__ import annotations
 
-from ..errors import ConfigError
+from ..core.errors import ConfigError
 from .chords import Chords
 from .common import ENCODER_VERSION, Decoded, Encoding, Grammar
 from .grid import Grid

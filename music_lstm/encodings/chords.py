@@ -11,8 +11,9 @@ then predicts the two parts with two softmaxes (`vocab.Factors`).
 
 from __future__ import annotations
 
-from ..events import Piece, Slice, slices
-from .common import Decoded, Encoding, duration_text, parse_duration, parse_pitch_name, pitch_name
+from ..core.events import Piece, Slice, slices
+from .common import Decoded, Encoding, duration_text, parse_duration
+from ..core.pitches import parse_pitch_name, pitch_name
 
 STEP = 0.5  # quarter notes between decoded symbols without durations
 REST = "rest"  # the symbol of a rest, with durations only

@@ -15,9 +15,9 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..events import Piece
+from ..core.events import Piece
 
-PITCH_NAMES = ("C", "C#", "D", "E-", "E", "F", "F#", "G", "G#", "A", "B-", "B")  # music21's default spelling
+from ..core.pitches import parse_pitch_name, pitch_name
 HELD = "~"  # suffix of a pitch event that continues a note already sounding
 MAX_DENOMINATOR = 12  # durations are multiples of 1/12 quarter (16ths and triplets)
 ENCODER_VERSION = 2  # part of the cached symbols' key: bump whenever an encoder's output changes
@@ -27,22 +27,6 @@ ENCODER_VERSION = 2  # part of the cached symbols' key: bump whenever an encoder
 OPEN_START_SLICES = 2
 
 Note = tuple[float, float, int]  # (offset, duration, pitch), quarter notes
-
-
-def pitch_name(midi: int) -> str:
-    return f"{PITCH_NAMES[midi % 12]}{midi // 12 - 1}"
-
-
-def parse_pitch_name(name: str) -> int:
-    """Inverse of `pitch_name`; raises ValueError on anything else."""
-    for k in sorted(range(12), key=lambda k: -len(PITCH_NAMES[k])):
-        if name.startswith(PITCH_NAMES[k]):
-            rest = name[len(PITCH_NAMES[k]):]
-            if rest.lstrip("-").isdigit():
-                midi = (int(rest) + 1) * 12 + k
-                if 0 <= midi <= 127:
-                    return midi
-    raise ValueError(f"not a pitch name: {name!r}")
 
 
 def pitch_token(midi: int, struck: bool) -> str:
@@ -142,6 +126,11 @@ class Encoding:
         """The encoding with its options in one string (`chords+durations`), for caches and reports."""
         return f"{self.name}+durations" if self.durations else self.name
 
+    @property
+    def cache_key(self) -> str:
+        """What, besides a file's parse, decides its symbols: the spec and the encoders' version."""
+        return f"{self.spec}|{ENCODER_VERSION}"
+
     def encode(self, piece: Piece) -> list[str]:
         """The piece as symbols. May refuse a piece it cannot represent: `errors.EncodingError`, whose
         one-line message becomes the file's skip reason."""
@@ -174,7 +163,7 @@ class Encoding:
     def default_sampling(self):
         """The sampling settings (`sampling.Sampling`) used unless the caller sets them: an encoding
         may have its own, chosen by measurement."""
-        from ..sampling import Sampling
+        from ..core.sampling import Sampling
 
         return Sampling()
 

@@ -3,12 +3,12 @@
 Pitch events are as in `voiced` (`E-4` struck, `E-4~` held). A grid's rhythm lies in its held marks,
 so it has no rhythm symbols of its own, and repeated frames are its way of holding: no chord guard.
 
-    python -c "from music_lstm.encodings import get; from music_lstm.events import Piece; print(get('grid').encode(Piece([(0, 0.5, 64), (0, 0.25, 48)])))"
+    python -c "from music_lstm.encodings import get; from music_lstm.core.events import Piece; print(get('grid').encode(Piece([(0, 0.5, 64), (0, 0.25, 48)])))"
 """
 
 from __future__ import annotations
 
-from ..events import Piece
+from ..core.events import Piece
 from .common import OPEN_START_SLICES, Decoded, Encoding, Writer, parse_pitch_token, pitch_token
 from .pitch_events import FRAME_END, EventGrammar, nearest_event, texture
 

@@ -29,10 +29,11 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..errors import EncodingError
-from ..events import Note, Piece, on_grid
-from ..voice_leading import voice_ranges
-from .common import Decoded, Encoding, nearest_of_kind, parse_pitch_name, pitch_name
+from ..core.errors import EncodingError
+from ..core.events import Note, Piece, on_grid
+from ..core.voices import voice_ranges
+from .common import Decoded, Encoding, nearest_of_kind
+from ..core.pitches import parse_pitch_name, pitch_name
 from .common import Grammar as BaseGrammar
 
 VOICES = "SATB"  # the voices' names, and their index in every returned tuple of lines
@@ -351,7 +352,7 @@ class SATB(Encoding):
 
     def default_sampling(self):
         """Chosen on the musical and voice-leading measurements of the default run (docs/BENCHMARKS.md)."""
-        from ..sampling import Sampling
+        from ..core.sampling import Sampling
 
         return Sampling(temperature=0.8, rhythm_temperature=0.8)
 

@@ -4,14 +4,14 @@ one duration event (`d1/2`: quarter notes to the next slice); a rest is its own 
 Pitch events are a pitch name for a newly struck note (`E-4`), with `~` for one held over (`E-4~`).
 Every voice's octave, every duration and every rest is kept, with about a hundred symbols.
 
-    python -c "from music_lstm.encodings import get; from music_lstm.events import Piece; print(get('voiced').encode(Piece([(0, 1, 64), (0, 2, 48), (1, 1, 65)])))"
+    python -c "from music_lstm.encodings import get; from music_lstm.core.events import Piece; print(get('voiced').encode(Piece([(0, 1, 64), (0, 2, 48), (1, 1, 65)])))"
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..events import Piece, slices
+from ..core.events import Piece, slices
 from .common import OPEN_START_SLICES, Decoded, Encoding, Writer, duration_text, parse_duration, parse_pitch_token, pitch_token
 from .pitch_events import EventGrammar, kinds, nearest_event, texture
 
