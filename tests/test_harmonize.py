@@ -355,35 +355,6 @@ def test_every_group_changes_something_even_inside_a_long_melody_note(tiny):
         assert encode_satb(decode_satb(out.symbols).voices) == out.symbols
 
 
-def test_lookahead_symbols_name_the_next_soprano_note_after_each_group():
-    from music_lstm.tasks.harmonizer import lookahead_symbols
-
-    voices = ([(0.0, 2.0, 72), (2.0, 1.0, 74)], [(0.0, 1.0, 67), (1.0, 2.0, 65)], [(0.0, 3.0, 60)], [(0.0, 3.0, 48)])
-    assert lookahead_symbols(voices) == ["C5", "next:D5", "G4", "C4", "C3", "d1",
-                                         "C5~", "next:D5", "F4", "C4~", "C3~", "d1",
-                                         "D5", "next:end", "F4~", "C4~", "C3~", "d1"]
-
-
-@pytest.mark.slow
-def test_lookahead_harmonizer_keeps_the_melody_and_scores_only_the_lower_voices():
-    from music_lstm.runs.config import Config
-    from music_lstm.tasks.harmonizer import LSTMHarmonizer, lookahead_symbols
-    from music_lstm.models.model import build_model
-
-    pieces = _training_pieces()
-    vocab = Vocab.from_sequences(lookahead_symbols(p) for p in pieces)
-    model = build_model(len(vocab), Config(units=8, embed_dim=4, dense_units=8))
-    harmonizer = LSTMHarmonizer.from_keras(model, vocab, lookahead=True)
-    melody = [(0.0, 1.0, 72), (1.0, 1.0, 73), (2.0, 2.0, 74)]
-    for out in harmonizer.harmonize(melody, num_outputs=3, seed=4):
-        assert out.voices[0] == melody
-        assert out.symbols == lookahead_symbols(out.voices)  # each group names the melody's next note
-    uniform = LSTMHarmonizer(_Uniform(len(vocab)), vocab, lookahead=True)
-    bits, quarters, _ = uniform.nll_bits(pieces[0])
-    groups = len(lookahead_symbols(pieces[0])) // 6
-    assert bits == pytest.approx(3 * groups * math.log2(len(vocab)))
-
-
 @pytest.fixture(scope="module")
 def satb_run(tmp_path_factory):
     """A tiny satb run folder trained by the package's own `train` on synthetic four-part files."""

@@ -65,6 +65,7 @@ def test_melody_context_needs_the_satb_encoding():
 def test_the_stepper_gives_the_models_probabilities_and_the_saved_model_loads_without_the_package(tmp_path):
     import keras
 
+    from music_lstm.models import factory
     from music_lstm.models.lstm import builtin_copy
 
     model = melody_context.build_model(30, Config(units=16, embed_dim=8, melody_context=True))
@@ -74,8 +75,8 @@ def test_the_stepper_gives_the_models_probabilities_and_the_saved_model_loads_wi
     expected = np.asarray(model([ids, frames[None], at[None]]))
     builtin_copy(model).save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras")
-    assert melody_context.is_melody_model(loaded) and not melody_context.is_melody_model(keras.Sequential([keras.layers.Dense(2)]))
-    stepper = melody_context.MelodyStepper(loaded)
+    stepper = factory.stepper("melody_lstm", loaded)  # the kind a run folder records
+    assert isinstance(stepper, melody_context.MelodyStepper)
     stepper.set_melody(frames)
     stepper.reset(1)
     got = np.stack([stepper.step(ids[:, t], at[None, t]) for t in range(ids.shape[1])], axis=1)

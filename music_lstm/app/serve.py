@@ -125,7 +125,7 @@ class Studio:
                 continue
             if task == "compose":
                 self.defaults["temperature"] = run.config.encoder().default_sampling().temperature
-                if run.config.melody_context or run.config.jsb:
+                if run.config.task != "compose":
                     self.unavailable[task] = f"{path}: a run that does not compose (it harmonizes, or reads JSB frames)"
             elif run.config.encoder().voices != 4:
                 self.unavailable[task] = f"{path}: harmonizing needs a four-voice run (train --encoding satb)"

@@ -93,7 +93,7 @@ def score_ngram(lm: KneserNey, pieces: list[np.ndarray]) -> dict:
 def evaluate(run_dir: str | os.PathLike = "runs/latest", log=lambda msg: print(msg, file=sys.stderr)) -> dict:
     """Score the run's model and the n-gram baselines on its held-out pieces; write `evaluation.json`."""
     run = run_folder.load_run(run_dir)
-    if run.config.melody_context:
+    if run.config.task == "harmonize":
         raise RunFolderError(f"{run.path}: a run that harmonizes a given melody (--melody-context): "
                              "measure it with evaluate --harmonize")
     train, val = run.corpus["train"], [p for p in run.corpus["val"] if len(p) >= 2]
@@ -105,7 +105,7 @@ def evaluate(run_dir: str | os.PathLike = "runs/latest", log=lambda msg: print(m
     models = {"lstm": score_model(run.model, val, run.factors)}
     for order, name in ((2, "kn_bigram"), (3, "kn_trigram")):
         models[name] = score_ngram(KneserNey(order, vocab_size).fit(train), val)
-    if not run.config.jsb:  # the held-out music's length: every model's total NLL per quarter note too
+    if run.config.task != "jsb":  # the held-out music's length: every model's total NLL per quarter note too
         quarters = sum(run.encoding.decode(run.vocab.decode(p)).end for p in val)
         for m in models.values():
             m["bits_per_quarter"] = m["cross_entropy"] * m["symbols"] / math.log(2) / quarters if quarters else float("nan")
@@ -117,7 +117,7 @@ def evaluate(run_dir: str | os.PathLike = "runs/latest", log=lambda msg: print(m
         "vocab_size": vocab_size,
         "models": models,
     }
-    if run.config.jsb:
+    if run.config.task == "jsb":
         report["jsb_test"] = jsb_test(run)
     run_folder.write_json(Path(run.path) / run_folder.EVALUATION, report)
     return report

@@ -121,10 +121,6 @@ def build_model(vocab_size: int, cfg, lstm=None):
     return model
 
 
-def is_melody_model(model) -> bool:
-    return any(layer.name == "melody_lstm" for layer in model.layers)
-
-
 class MelodyStepper(LSTMStepper):
     """`LSTMStepper` for `build_model`'s network: `set_melody` reads a melody's frames once; each
     `step(ids, frames)` adds, per row, the first LSTM's input product of that frame's melody output."""

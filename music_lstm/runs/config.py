@@ -81,6 +81,22 @@ class Config:
             if not ok:
                 raise ConfigError(f"invalid {name}: {getattr(self, name)!r}")
 
+    @property
+    def kind(self) -> str:
+        """The network these settings train (`models.factory.KINDS`). `config.json` records it beside the
+        settings; a folder saved before it did is read by this same rule (`run_folder.read_config`)."""
+        return "jsb_frames" if self.jsb else "melody_lstm" if self.melody_context else "lstm"
+
+    @property
+    def task(self) -> str:
+        """What a run of these settings is for: `compose` (a four-voice one harmonizes too), `harmonize`
+        (a network that reads the melody), or `jsb` (the JSB Chorales benchmark, scored only)."""
+        return "jsb" if self.jsb else "harmonize" if self.melody_context else "compose"
+
+    def to_dict(self) -> dict:
+        """What `config.json` holds: every setting, then the network's kind and the run's task."""
+        return {**dataclasses.asdict(self), "kind": self.kind, "task": self.task}
+
     def encoder(self) -> encodings.Encoding:
         """The encoding these settings name, with its options."""
         return encodings.get(self.encoding, self.durations)

@@ -82,7 +82,7 @@ def ship(run_dir, task: str, sampling: dict | None = None) -> Path:
     if task not in SHIPPED_TASKS:
         raise ValueError(f"invalid task: {task!r} (choose from {', '.join(SHIPPED_TASKS)})")
     run = load_run(run_dir)
-    if task == "compose" and run.config.melody_context:
+    if task == "compose" and run.config.task != "compose":
         raise RunFolderError(f"{run.path}: a --melody-context run harmonizes; it cannot ship as the model that composes")
     target = SHIPPED / task
     target.mkdir(parents=True, exist_ok=True)
@@ -111,17 +111,26 @@ def read_json(path: str | os.PathLike):
 # --- the files, one by one -------------------------------------------------------------------------
 
 def write_config(path: str | os.PathLike, cfg: Config) -> None:
-    write_json(path, dataclasses.asdict(cfg))
+    """The settings, and the network's kind and the run's task (`Config.to_dict`)."""
+    write_json(path, cfg.to_dict())
 
 
 def read_config(path: str | os.PathLike) -> Config:
-    """`config.json`; unknown keys (from a newer version) are ignored. RunFolderError if missing or bad."""
+    """`config.json`; unknown keys (from a newer version) are ignored. RunFolderError if missing or bad,
+    or if the kind and task it records are not those of its settings. A folder saved before they were
+    recorded (the shipped ones among them) has the kind and task its settings give (`Config.kind`)."""
     try:
-        return Config.from_dict(read_json(path))
+        raw = read_json(path)
+        cfg = Config.from_dict(raw)
     except FileNotFoundError:
         raise RunFolderError(f"{path}: missing (the run folder has no config)") from None
     except (ValueError, TypeError, AttributeError) as e:
         raise RunFolderError(f"{path}: not a valid config ({e})") from None
+    for field in ("kind", "task"):
+        if field in raw and raw[field] != getattr(cfg, field):
+            raise RunFolderError(f"{path}: records {field} {raw[field]!r}, but its settings are those of "
+                                 f"{getattr(cfg, field)!r}")
+    return cfg
 
 
 def write_vocab(path: str | os.PathLike, vocab: Vocab) -> None:
@@ -306,7 +315,13 @@ def load_run(run_dir: str | os.PathLike) -> Run:
     model_path = run / MODEL
     model = load_model(model_path)
     shapes = model.output_shape if isinstance(model.output_shape, list) else [model.output_shape]
-    factors = Factors(vocab) if len(shapes) == 2 else None
+    if "kind" in read_json(run / CONFIG):  # two softmaxes, a chord's and a duration's, for chords --durations
+        factors = Factors(vocab) if config.encoder().durations else None
+    else:  # a folder saved before config.json recorded the kind: today's rule, by the number of softmaxes
+        factors = Factors(vocab) if len(shapes) == 2 else None
+    if len(shapes) != (2 if factors else 1):
+        raise RunFolderError(f"{model_path}: a network with {len(shapes)} softmax output(s), where {CONFIG} "
+                             f"({config.encoding}{', durations' if config.durations else ''}) needs {2 if factors else 1}")
     if factors is not None and tuple(s[-1] for s in shapes) != factors.sizes:
         raise RunFolderError(f"{model_path}: predicts {shapes[0][-1]} chords and {shapes[1][-1]} durations but {VOCAB} has "
                              f"{factors.sizes[0]} and {factors.sizes[1]}: the files do not belong together")

@@ -85,7 +85,7 @@ def generate(
     any MusicXML, PNG, audio and SVG). `sampling`: the settings, or a dict of the ones to change from the
     run's encoding's own defaults (`Encoding.default_sampling`) and the run folder's `sampling.json`, if
     it has one (None = those)."""
-    from ..models.stepper import LSTMStepper
+    from ..models import factory
 
     programs = voice_programs(instrument)  # one program for all, or four (soprano to bass)
     check_rendering(fmt, audio, audio_format, soundfont)  # a missing SoundFont is reported before the network runs
@@ -96,10 +96,10 @@ def generate(
     if num_outputs < 1:
         raise ConfigError(f"invalid num_outputs: {num_outputs} (must be >= 1)")
     run = run or load_run(resolve_run(run_dir, "compose", log))  # None: runs/latest, else the shipped model
-    if run.config.jsb:
+    if run.config.task == "jsb":
         raise ConfigError(f"{run.path}: a run trained on JSB Chorales frames (--jsb); generate writes MIDI only from "
                           "runs trained on MIDI files")
-    if run.config.melody_context:
+    if run.config.task == "harmonize":
         raise ConfigError(f"{run.path}: a run that harmonizes a given melody (--melody-context) does not compose: "
                           "use harmonize with it, or generate with another run folder")
     encoding = run.config.encoder()
@@ -122,7 +122,7 @@ def generate(
         written_prompt = list(prompt)  # cut from the middle of a piece: it may start inside a slice
         key_shifts = run.corpus["train_shifts"][picked]  # a common_key run's music goes back to its prompt's key
     try:
-        stepper = LSTMStepper.from_keras(run.model, run.factors)
+        stepper = factory.stepper(run.config.kind, run.model, run.factors)
     except ValueError as e:
         raise RunFolderError(f"{run.path / MODEL}: {e}") from None
     vocabulary = run.vocab.index_to_symbol

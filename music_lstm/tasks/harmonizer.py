@@ -18,22 +18,18 @@ The soprano of every output is therefore the melody, note for note. Many harmoni
 sampled as one batch; `best_of` keeps, of each `best_of` samples, the one whose sampled symbols
 the network finds likeliest (its unmodified probabilities, so fewer, longer groups score higher).
 
-A network trained with `--melody-context` (`melody_context.py`) also reads the whole melody, what
+A network trained with `--melody-context` (`models/melody_context.py`) also reads the whole melody, what
 comes later included, at the start of the group it writes; the loop is the same. With `beam`, a beam
 search keeps the likeliest partial harmonizations at every A, T, B and length slot instead of sampling.
 
 `nll_bits` scores Bach's own alto, tenor and bass given his soprano: his stream is read with the
 soprano and length slots given, and only the A, T and B slots are counted, in bits per quarter note.
 
-With `lookahead`, the network reads one symbol more per group, after the soprano slot: the pitch of
-the next melody note struck after the group's start (`next:E5`, `next:end`), so it knows where the
-tune goes next. Such a network is trained on `lookahead_symbols` streams; when harmonizing that
-symbol is forced too.
+`eval.harmonization` harmonizes the soprano of held-out chorales with this and with the HMM baseline
+(`models.hmm_harmonizer`) and compares both with Bach; `tasks.harmonize` is the file task.
 
-`evaluate_harmonize` harmonizes the soprano of held-out chorales with this and with the HMM baseline
-(`hmm_harmonizer`) and compares both with Bach (`format_table`).
-
-    python benchmarks/harmonize_quality.py --voices /tmp/satb/voices.pkl --model satb.keras
+    python -c "from music_lstm.runs.run_folder import SHIPPED, load_run; from music_lstm.tasks.harmonizer import \
+LSTMHarmonizer; h = LSTMHarmonizer.from_run(load_run(SHIPPED / 'harmonize')); print(h.harmonize([(0, 1, 72), (1, 1, 74)])[0].voices)"
 """
 
 from __future__ import annotations
@@ -48,7 +44,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..models import melody_context
+from ..models import factory, melody_context
 from ..core.keys import key_shift, key_shifts
 from ..encodings import satb
 from ..core.errors import MelodyError
@@ -60,25 +56,6 @@ from ..core.vocab import Vocab
 BACH_RANGES = ((62, 78), (57, 71), (52, 67), (40, 60))  # S A T B, 1st-99th percentile (docs/BENCHMARKS_satb.md)
 DEFAULT_TEMPERATURE = 0.5  # agrees with Bach's chords more often than 0.75 or 1 (docs/BENCHMARKS.md, Harmonizing)
 GRID = 12  # melody onsets and lengths must be multiples of 1/12 quarter note (sixteenths, triplets)
-
-
-LOOK = "next:"  # prefix of the lookahead symbol
-
-
-def lookahead_symbols(voices: Sequence[Sequence[Note]], order: str = satb.ORDER) -> list[str]:
-    """The satb stream of four voices with, after each group's first slot (the soprano), the next
-    soprano note struck after the group's start: `next:` and its pitch, or `next:end`."""
-    symbols = satb.encode_satb(voices, order)
-    start = min(o for v in voices for o, d, _ in v if d > 0)
-    onsets = [(o - start, p) for o, _, p in satb.monophonic(voices[order.index("S")])]
-    out: list[str] = []
-    t = 0.0
-    for i in range(0, len(symbols), 5):
-        group = symbols[i:i + 5]
-        following = next((p for o, p in onsets if o > t + 1e-6), None)
-        out += group[:1] + [LOOK + ("end" if following is None else satb.pitch_name(following))] + group[1:]
-        t += satb.classify(group[4])[1]
-    return out
 
 
 @dataclass
@@ -98,18 +75,18 @@ def _fraction(x: float, what: str, name: str = "melody") -> Fraction:
 class LSTMHarmonizer:
     def __init__(self, stepper, vocab: Vocab, guard: bool = True, no_crossing: bool = True,
                  ranges: Sequence[tuple[int, int]] | None = BACH_RANGES, order: str = satb.ORDER,
-                 lookahead: bool = False, label: str | None = None, common_key: bool = False):
-        """`stepper` an `LSTMStepper` of a network trained on satb symbols (`lookahead_symbols` with
-        `lookahead`), `vocab` its vocabulary. `ranges` (S A T B) bound the sampled voices; the
+                 label: str | None = None, common_key: bool = False):
+        """`stepper` the NumPy stepper of a network trained on satb symbols (`models.factory.stepper`),
+        `vocab` its vocabulary. `ranges` (S A T B) bound the sampled voices; the
         soprano is never bound by them. `label` tells it apart in a report (`system_name`).
         `common_key`: the network learned every piece in C major's key signature (`train --common-key`),
         so a melody is moved there (`augment.key_shift`) and its harmonization moved back."""
         self.label, self.common_key = label, common_key
         if not order.startswith("S"):
             raise ValueError(f"the soprano slot must come first to be forced before the others, not {order!r}")
-        self.stepper, self.vocab, self.order, self.lookahead = stepper, vocab, order, lookahead
-        # What each position of a group holds: the soprano, the lookahead, a sampled voice, the length.
-        self.roles = ["S"] + (["N"] if lookahead else []) + ["v", "v", "v", "D"]
+        self.stepper, self.vocab, self.order = stepper, vocab, order
+        # What each position of a group holds: the soprano, a sampled voice, the length.
+        self.roles = ["S", "v", "v", "v", "D"]
         self.guard, self.no_crossing, self.ranges = guard, no_crossing, ranges
         self.symbols = vocab.index_to_symbol
         self.durations = {}  # length -> id
@@ -122,14 +99,10 @@ class LSTMHarmonizer:
         self._lengths_filling = lru_cache(maxsize=None)(self._lengths_filling_uncached)
 
     @classmethod
-    def from_keras(cls, model, vocab: Vocab, **options) -> "LSTMHarmonizer":
-        """A network of `model.build_model` (left to right), or of `melody_context.build_model` (reads the
-        whole melody too)."""
-        if melody_context.is_melody_model(model):
-            return cls(melody_context.MelodyStepper(model), vocab, **options)
-        from ..models.stepper import LSTMStepper
-
-        return cls(LSTMStepper.from_keras(model), vocab, **options)
+    def from_keras(cls, model, vocab: Vocab, kind: str = "lstm", **options) -> "LSTMHarmonizer":
+        """A network of `kind` (`models.factory.KINDS`): an `lstm` of `model.build_model` (left to right),
+        or a `melody_lstm` of `melody_context.build_model` (reads the whole melody too)."""
+        return cls(factory.stepper(kind, model), vocab, **options)
 
     @property
     def reads_melody(self) -> bool:
@@ -141,7 +114,9 @@ class LSTMHarmonizer:
         if run.config.encoding != satb.SATB.name:
             raise MelodyError(run.path, f"a {run.config.encoding} run cannot harmonize: "
                                         f"train one with --encoding {satb.SATB.name}")
-        return cls.from_keras(run.model, run.vocab, common_key=run.config.common_key, **options)
+        if run.config.task == "jsb":
+            raise MelodyError(run.path, "a run trained on JSB Chorales frames (--jsb) cannot harmonize")
+        return cls.from_keras(run.model, run.vocab, run.config.kind, common_key=run.config.common_key, **options)
 
     def key_shift(self, notes: Sequence[Note], name: str = "melody") -> int:
         """The semitones this network wants `notes` moved by: 0 unless `common_key`; then the shift to C
@@ -175,10 +150,6 @@ class LSTMHarmonizer:
             if o < e:
                 raise MelodyError(name, "notes overlap: a melody is one note at a time")
         bounds = sorted({t for o, e, _ in notes for t in (o, e)})
-        if self.lookahead:
-            for symbol in [LOOK + satb.pitch_name(p) for _, _, p in notes] + [LOOK + "end"]:
-                if symbol not in self.vocab:
-                    raise MelodyError(name, f"{symbol} is outside what this model was trained on")
         soprano = []
         for a, b in zip(bounds, bounds[1:]):
             note = next(((o, p) for o, e, p in notes if o <= a < e), None)
@@ -197,10 +168,6 @@ class LSTMHarmonizer:
                                             "never holds that pitch over two groups, nor has that length")
         self._onsets = [(o, p) for o, _, p in notes]
         return start, bounds, soprano
-
-    def _lookahead_id(self, t: Fraction) -> int:
-        following = next((p for o, p in self._onsets if o > t), None)
-        return self.vocab.symbol_to_index[LOOK + ("end" if following is None else satb.pitch_name(following))]
 
     def _soprano_id(self, t: Fraction, bounds, soprano) -> tuple[int, int]:
         """(id, stretch index) of the soprano slot at time t."""
@@ -278,8 +245,6 @@ class LSTMHarmonizer:
                 for r in range(batch):
                     if live[r]:
                         ids[r], stretch[r] = self._soprano_id(times[r], bounds, soprano)
-            elif role == "N":
-                ids = np.array([self._lookahead_id(t) if t < end else 0 for t in times])
             elif role == "v":
                 banned = grammar.ban()
                 if slot == last_voice:
@@ -307,7 +272,7 @@ class LSTMHarmonizer:
                     rows[r].append(int(ids[r]))
                     if role in "vD" and not beam:  # a beam search scored its rows as it chose them
                         log_prob[r] += math.log(max(probs[r, ids[r]], 1e-300))
-            grammar.feed(ids)  # the lookahead symbol is no satb symbol: the grammar skips it
+            grammar.feed(ids)
             if self.reads_melody:  # the melody where the next symbol's group begins (times move at a length)
                 probs = self.stepper.step(ids, np.array([melody_context.frame_of(float(t)) for t in times]))
             else:
@@ -365,7 +330,7 @@ class LSTMHarmonizer:
                 banned[r] = ~grammar.is_rest
 
     def _voices(self, symbols: list[str], start: Fraction, melody: Sequence[Note]) -> tuple[list[Note], ...]:
-        decoded = satb.decode_satb([s for s in symbols if not s.startswith(LOOK)], order=self.order)
+        decoded = satb.decode_satb(symbols, order=self.order)
         shift = float(start)
         voices = [[(round(o + shift, 6), d, p) for o, d, p in v] for v in decoded.voices]
         given = sorted(melody)
@@ -383,7 +348,7 @@ class LSTMHarmonizer:
         B symbols were outside the vocabulary (not counted)."""
         shift = key_shift(Piece([n for v in voices for n in v])) if self.common_key else 0  # as training moved it
         voices = [[(o, d, p + shift) for o, d, p in v] for v in voices]
-        symbols = lookahead_symbols(voices, self.order) if self.lookahead else satb.encode_satb(voices, self.order)
+        symbols = satb.encode_satb(voices, self.order)
         ids = self.vocab.encode(symbols)
         if self.reads_melody:
             probs = self.stepper.probabilities(ids[None, :], *melody_context.piece_inputs(symbols))[0]
@@ -399,5 +364,4 @@ class LSTMHarmonizer:
                 unknown += 1
                 continue
             bits -= math.log2(max(float(probs[t - 1, ids[t]]), 1e-300))
-        plain = [s for s in symbols if not s.startswith(LOOK)]
-        return bits, satb.decode_satb(plain, order=self.order).end, unknown
+        return bits, satb.decode_satb(symbols, order=self.order).end, unknown

@@ -21,21 +21,20 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from ..encodings import jsb
-from ..models import melody_context
-from . import melody_windows
-from ..runs import run_folder
+from ..core.errors import RunFolderError
 from ..core.keys import key_shift
-from .augment import shifts
-from .callbacks import Checkpointer, CtrlC, HistoryWriter, TimeBudget, learning_rate, save_best
-from ..runs.config import Config
+from ..core.vocab import Factors, Vocab
+from ..encodings import jsb
 from ..encodings.ingest import encode_folder
 from ..io.corpus import load_folder
+from ..models import factory
+from ..runs import run_folder
+from ..runs.config import Config
+from . import melody_windows
+from .augment import shifts
+from .callbacks import Checkpointer, CtrlC, HistoryWriter, TimeBudget, learning_rate, save_best
 from .dataset import key_windows, overlap_weights, split_pieces, tf_dataset
 from .distribute import shard_by_data, strategy_for, writable_run_dir
-from ..core.errors import RunFolderError
-from ..models.model import build_model
-from ..core.vocab import Factors, Vocab
 
 RESUME_SETTINGS = ("epochs", "max_minutes", "patience")  # what --resume takes from the command line
 
@@ -117,10 +116,10 @@ def _train(cfg, data_dir, run, resume, recursive, workers, use_cache, cache_dir,
         + (f"; training pieces in {len(keys)} keys ({cfg.transpose_low:+d}..{cfg.transpose_high:+d} semitones)" if len(keys) > 1 else ""))
 
     x, y, w = key_windows([[vocab.encode(s) for s in keyed] for keyed in variants], cfg.seq_len)
-    if cfg.melody_context:  # each window also carries its melody's frames (melody_context.py)
+    if cfg.kind == "melody_lstm":  # each window also carries its melody's frames (models/melody_context.py)
         x = (x, *melody_windows.key_windows(variants, cfg.seq_len))
     if len(keys) == 1:
-        x, y, w = x[:, 0] if not cfg.melody_context else tuple(a[:, 0] for a in x), y[:, 0], w[:, 0]  # no key to draw
+        x, y, w = x[:, 0] if cfg.kind != "melody_lstm" else tuple(a[:, 0] for a in x), y[:, 0], w[:, 0]  # no key to draw
     val_seqs = [vocab.encode(seqs[n]) for n in val_names]
 
     # Only now: a multi-worker strategy must exist before any TensorFlow op runs, and the parser pool
@@ -137,7 +136,7 @@ def _train(cfg, data_dir, run, resume, recursive, workers, use_cache, cache_dir,
     val_ds = None
     if val_seqs:
         vx, vy, vw = overlap_weights(val_seqs, cfg.seq_len)
-        if cfg.melody_context:
+        if cfg.kind == "melody_lstm":
             vx = (vx, *melody_windows.windows([seqs[n] for n in val_names], cfg.seq_len))
         val_ds = shard_by_data(tf_dataset(vx, vy, vw, global_batch, shuffle=False, seed=seed, factors=factors))
 
@@ -154,10 +153,7 @@ def _train(cfg, data_dir, run, resume, recursive, workers, use_cache, cache_dir,
         log(f"resuming after epoch {initial_epoch} (best {monitor} {state['best']:.4f}, learning rate {learning_rate(model.optimizer):.2g})")
     else:
         with strategy.scope():
-            if cfg.melody_context:
-                model = melody_context.build_model(len(vocab), cfg)
-            else:
-                model = build_model(len(vocab), cfg, factors.sizes if factors else None)
+            model = factory.build(cfg.kind, len(vocab), cfg, factors.sizes if factors else None)
         history, initial_epoch = [], 0
         checkpointer = Checkpointer(run, monitor, cfg.patience, cfg.lr_decay)
     writer = HistoryWriter(run, history)
