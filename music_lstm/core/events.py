@@ -1,6 +1,6 @@
 """Plain-value music: a `Piece` of notes, and its onset slices (what music21's `chordify` gives).
 
-Pure Python, no music21: notes come in from `midi_io` as `(offset, duration, midi_pitch)` in quarter
+Pure Python, no music21: notes come in from `io.midi_read` as `(offset, duration, midi_pitch)` in quarter
 notes, and every voice of every part is kept. `slices` cuts the piece at every onset and release, so each
 slice lists the pitches sounding in it, which of them are struck there and which are held over, and
 its duration; a stretch where nothing sounds is a rest slice.
@@ -22,7 +22,7 @@ class Piece:
     notes: list[Note] = field(default_factory=list)  # every note of every part
     bpm: float | None = None  # first tempo mark, if the file has one
     # The four sung lines (soprano, alto, tenor, bass), each a monophonic list of notes, when the file
-    # gives them (`midi_io` decides by its part-selection rule); None otherwise.
+    # gives them (`io.voice_parts` decides by its part-selection rule); None otherwise.
     voices: tuple[list[Note], ...] | None = None
     # Why the file gives no four voices (one line), when `voices` is None.
     no_voices: str | None = None

@@ -46,7 +46,7 @@ class Config:
     # a given melody (melody_context.py); such a run harmonizes, it does not compose.
     melody_context: bool = False
     # Every piece (training and held out) is moved to the key signature of C major / A minor before it is
-    # encoded (`augment.key_shift`, at most a tritone; transposition, if any, starts from there); generated
+    # encoded (`core.keys.key_shift`, at most a tritone; transposition, if any, starts from there); generated
     # music is moved back to the key of the piece its prompt came from. On: its samples stay in key and are
     # harder to tell from Bach's (docs/BENCHMARKS.md).
     common_key: bool = True

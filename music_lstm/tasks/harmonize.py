@@ -21,7 +21,7 @@ def harmonize_files(run_dir, source, output="harmonized.mid", num_outputs: int =
     folder (`run_dir`; None: runs/latest, else the model shipped with the package), harmonize it
     `num_outputs` times (sampled, or the likeliest found by a beam search of width `beam` > 0) and
     write each as four-track MIDI at `output` (numbered
-    `_1`, `_2`... when several) with what generate writes beside its MIDI files (`generate.write_piece`:
+    `_1`, `_2`... when several) with what generate writes beside its MIDI files (`outfiles.write_piece`:
     MusicXML, piano roll, audio, score pages). Returns the MIDI files, then the others. Every check
     (settings, melody, run folder, the model's reach) comes before the first file is written.
     `harmonizer`, where given, is used instead of loading `run_dir` (a network loaded once, harmonizing

@@ -80,7 +80,7 @@ class LSTMHarmonizer:
         `vocab` its vocabulary. `ranges` (S A T B) bound the sampled voices; the
         soprano is never bound by them. `label` tells it apart in a report (`system_name`).
         `common_key`: the network learned every piece in C major's key signature (`train --common-key`),
-        so a melody is moved there (`augment.key_shift`) and its harmonization moved back."""
+        so a melody is moved there (`core.keys.key_shift`) and its harmonization moved back."""
         self.label, self.common_key = label, common_key
         if not order.startswith("S"):
             raise ValueError(f"the soprano slot must come first to be forced before the others, not {order!r}")
@@ -120,7 +120,7 @@ class LSTMHarmonizer:
 
     def key_shift(self, notes: Sequence[Note], name: str = "melody") -> int:
         """The semitones this network wants `notes` moved by: 0 unless `common_key`; then the shift to C
-        major's key signature (`augment.key_shifts`), or where a melody alone leaves that in doubt and
+        major's key signature (`core.keys.key_shifts`), or where a melody alone leaves that in doubt and
         the network never saw a moved pitch, the next best shift whose pitches it knows."""
         if not self.common_key:
             return 0
