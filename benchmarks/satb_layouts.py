@@ -28,7 +28,8 @@ import numpy as np  # noqa: E402
 
 from music_lstm.runs.config import Config  # noqa: E402
 from music_lstm.training.dataset import key_windows, overlap_weights, split_pieces, tf_dataset  # noqa: E402
-from music_lstm.encodings.satb import Grammar, decode_satb, encode_satb, monophonic, rhythm_mask  # noqa: E402
+from music_lstm.core.lines import monophonic  # noqa: E402
+from music_lstm.encodings.satb import Grammar, decode_satb, encode_satb, rhythm_mask  # noqa: E402
 from music_lstm.core.sampling import Sampling  # noqa: E402
 from music_lstm.core.vocab import Vocab  # noqa: E402
 
@@ -39,7 +40,7 @@ def parallels(voices) -> tuple[int, int]:
     """(parallels, transitions): a transition is a pair of consecutive onsets (of any voice) where all
     four voices sound and some voice moves; a parallel is a pair of voices moving the same way from a
     perfect interval class (0 or 7 semitones mod 12) into the same one."""
-    lines = [monophonic(v) for v in voices]
+    lines = [monophonic(v, on_grid=True) for v in voices]
     onsets = sorted({o for line in lines for o, _, _ in line})
     at = [tuple(next((p for o, d, p in line if o <= t < o + d - 1e-9), -1) for line in lines) for t in onsets]
     count = transitions = 0
@@ -66,7 +67,7 @@ EXCERPT = 48  # onsets per excerpt for the classifier
 
 def onset_pitches(voices) -> np.ndarray:
     """(onsets, 4): the pitch each voice sounds at each onset of any voice (-1 silent), and whether it strikes."""
-    lines = [monophonic(v) for v in voices]
+    lines = [monophonic(v, on_grid=True) for v in voices]
     onsets = sorted({o for line in lines for o, _, _ in line})
     pitch = np.full((len(onsets), 4), -1)
     struck = np.zeros((len(onsets), 4), bool)

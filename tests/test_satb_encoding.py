@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from music_lstm.encodings.satb import training_voices, REST, Grammar, classify, decode_satb, encode_satb, monophonic, nearest_satb, rhythm_mask
+from music_lstm.core.lines import monophonic
+from music_lstm.encodings.satb import training_voices, REST, Grammar, classify, decode_satb, encode_satb, nearest_satb, rhythm_mask
 
 # S holds C5 over two beats; A re-strikes G4; T rests on beat 2; B doubles T in unison on beat 3.
 VOICES = (
@@ -45,7 +46,7 @@ def test_needs_four_voices():
 
 
 def test_overlapping_notes_in_one_voice_become_a_line():
-    assert monophonic([(0, 2, 60), (0, 1, 64), (1, 1, 62)]) == [(0, 1, 64), (1, 1, 62)]
+    assert monophonic([(0, 2, 60), (0, 1, 64), (1, 1, 62)], on_grid=True) == [(0, 1, 64), (1, 1, 62)]
 
 
 line = st.lists(st.tuples(st.sampled_from([0, 0, 0.5, 1]), st.sampled_from([0.25, 0.5, 1, 1.5, 2]),

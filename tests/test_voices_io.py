@@ -4,7 +4,7 @@ as MIDI tracks and as a two-staff chorale score."""
 import pytest
 from midi_bytes import TPQ, midi_bytes, track_bytes, write
 
-from music_lstm.core import instruments
+from music_lstm.core import instruments, lines
 from music_lstm.io import midi_read
 from music_lstm.io import midi_write
 from music_lstm.io import musicxml
@@ -96,8 +96,8 @@ def test_chords_keep_the_top_note_and_the_bass_keeps_the_bottom(tmp_path):
 
 
 def test_overlapping_notes_in_a_part_are_cut_at_the_next_onset():
-    assert voice_parts.monophonic([(0.0, 2.0, 60), (1.0, 1.0, 62), (1.0, 0.5, 59)]) == [(0.0, 1.0, 60), (1.0, 1.0, 62)]
-    assert voice_parts.monophonic([(0.0, 1.0, 60), (0.0, 2.0, 60)]) == [(0.0, 2.0, 60)]  # same pitch twice: the longer
+    assert lines.monophonic([(0.0, 2.0, 60), (1.0, 1.0, 62), (1.0, 0.5, 59)]) == [(0.0, 1.0, 60), (1.0, 1.0, 62)]
+    assert lines.monophonic([(0.0, 1.0, 60), (0.0, 2.0, 60)]) == [(0.0, 2.0, 60)]  # same pitch twice: the longer
 
 
 def test_part_names_name_voices_by_their_first_word():

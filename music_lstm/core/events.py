@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-GRID = 1e-6  # offsets are compared after rounding to this, so float noise never makes a new slice
+GRID = 1e-6  # offsets are compared after rounding to this, so float noise never makes a new slice or group
+MAX_DENOMINATOR = 12  # lengths are multiples of 1/12 quarter note (16ths and triplets)
 
 
 Note = tuple[float, float, int]  # (offset, duration, midi pitch), quarter notes
@@ -48,13 +49,14 @@ class Slice:
         return not self.pitches
 
 
-def _q(x: float) -> float:
+def quantize(x: float) -> float:
+    """`x` (quarter notes) rounded to `GRID`: two times that float noise tells apart become one."""
     return round(x / GRID) * GRID
 
 
 def slices(notes: list[tuple[float, float, int]]) -> list[Slice]:
     """Cut notes into onset slices: one per stretch between consecutive onsets/releases."""
-    spans = sorted((_q(o), _q(o + d), p) for o, d, p in notes if d > 0)
+    spans = sorted((quantize(o), quantize(o + d), p) for o, d, p in notes if d > 0)
     if not spans:
         return []
     bounds = sorted({t for s, e, _ in spans for t in (s, e)})

@@ -15,11 +15,10 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..core.events import Piece
+from ..core.events import MAX_DENOMINATOR, Piece
 
 from ..core.pitches import parse_pitch_name, pitch_name
 HELD = "~"  # suffix of a pitch event that continues a note already sounding
-MAX_DENOMINATOR = 12  # durations are multiples of 1/12 quarter (16ths and triplets)
 ENCODER_VERSION = 2  # part of the cached symbols' key: bump whenever an encoder's output changes
 
 # A stream cut from the middle of a piece (`open_start`) may begin inside a slice, and the first whole

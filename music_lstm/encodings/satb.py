@@ -30,10 +30,11 @@ from fractions import Fraction
 import numpy as np
 
 from ..core.errors import EncodingError
-from ..core.events import Note, Piece, on_grid
+from ..core.events import GRID, MAX_DENOMINATOR, Note, Piece, on_grid, quantize
+from ..core.lines import monophonic
+from ..core.pitches import parse_pitch_name, pitch_name
 from ..core.voices import voice_ranges
 from .common import Decoded, Encoding, nearest_of_kind
-from ..core.pitches import parse_pitch_name, pitch_name
 from .common import Grammar as BaseGrammar
 
 VOICES = "SATB"  # the voices' names, and their index in every returned tuple of lines
@@ -41,16 +42,10 @@ ORDER = "SATB"  # the slot order within a group; any permutation of VOICES works
 HELD = "~"  # suffix of a pitch held over from the group before
 REST = "rest"  # a voice that is silent in this group
 DUR = "d"  # prefix of a group's length: `d1/2`
-MAX_DENOMINATOR = 12  # lengths are multiples of 1/12 quarter note (16ths and triplets)
-GRID = 1e-6  # offsets are compared after rounding to this, so float noise never makes a new group
 BEAT = 1.0  # quarter notes: `keep_beat` lets no group begun between two beats sound past the next one
 EIGHTH = 0.5  # and no note struck between two eighths sound past the next one
 PERFECT = (0, 7)  # interval classes the guard refuses to move into in parallel: unison/octave, fifth
 CLASHES = (1, 11)  # interval classes `no_clash` refuses between two voices struck together: a 2nd, a 7th
-
-
-def _q(x: float) -> float:
-    return round(x / GRID) * GRID
 
 
 def _check_order(order: str) -> list[int]:
@@ -63,39 +58,20 @@ def duration_symbol(quarters: float) -> str:
     return DUR + str(Fraction(quarters).limit_denominator(MAX_DENOMINATOR))
 
 
-def monophonic(notes: Sequence[Note]) -> list[Note]:
-    """One note at a time: of notes struck together the highest is kept, and a note is cut short
-    where the next one starts."""
-    by_onset: dict[float, tuple[float, int]] = {}
-    for o, d, p in notes:
-        if d > 0:
-            o, end = _q(o), _q(o + d)
-            if o not in by_onset or p > by_onset[o][1]:
-                by_onset[o] = (end, p)
-    onsets = sorted(by_onset)
-    out = []
-    for i, o in enumerate(onsets):
-        end, p = by_onset[o]
-        if i + 1 < len(onsets):
-            end = min(end, onsets[i + 1])
-        out.append((o, end - o, p))
-    return out
-
-
 def encode_satb(voices: Sequence[Sequence[Note]], order: str = ORDER) -> list[str]:
     """Four lines (soprano, alto, tenor, bass: lists of (offset, duration, pitch)) as symbols; the
     first group starts at the first onset. A line with overlapping notes is made monophonic first."""
     if len(voices) != len(VOICES):
         raise ValueError(f"need {len(VOICES)} voices (S, A, T, B), got {len(voices)}")
     slots = _check_order(order)
-    lines = [monophonic(v) for v in voices]
-    bounds = sorted({t for line in lines for o, d, _ in line for t in (o, _q(o + d))})
+    lines = [monophonic(v, on_grid=True) for v in voices]
+    bounds = sorted({t for line in lines for o, d, _ in line for t in (o, quantize(o + d))})
     out: list[str] = []
     at = [0] * len(lines)  # per voice: the first note not yet over
     for a, b in zip(bounds, bounds[1:]):
         tokens = []
         for v, line in enumerate(lines):
-            while at[v] < len(line) and _q(line[at[v]][0] + line[at[v]][1]) <= a:
+            while at[v] < len(line) and quantize(line[at[v]][0] + line[at[v]][1]) <= a:
                 at[v] += 1
             if at[v] < len(line) and line[at[v]][0] <= a:
                 o, _, p = line[at[v]]

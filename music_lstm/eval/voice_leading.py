@@ -53,11 +53,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..core.events import GRID, VOICE_NAMES, Note, quantize
 from ..core.voices import Voices, voice_ranges
-
-Note = tuple[float, float, int]
-VOICE_NAMES = ("Soprano", "Alto", "Tenor", "Bass")
-GRID = 1e-6
 
 PERFECT = (0, 7)  # interval classes: unison/octave, fifth
 LEAP = 2  # semitones; a larger melodic step is a leap
@@ -101,17 +98,13 @@ class VSlice:
         return all(p is not None for p in self.pitches)
 
 
-def _q(x: float) -> float:
-    return round(x / GRID) * GRID
-
-
 def voice_slices(voices: Voices) -> list[VSlice]:
     """The onset slices of four voices: one per time at which any voice strikes a note or falls silent."""
     if len(voices) != 4:
         raise ValueError(f"need four voices, got {len(voices)}")
     spans = []
     for v in voices:
-        notes = sorted((_q(o), _q(o + d), p) for o, d, p in v if d > 0)
+        notes = sorted((quantize(o), quantize(o + d), p) for o, d, p in v if d > 0)
         spans.append((np.array([n[0] for n in notes]), np.array([n[1] for n in notes]), [n[2] for n in notes]))
     starts_all = {s for starts, _, _ in spans for s in starts.tolist()}
     # a rest starts where a note ends and its voice strikes nothing else then
@@ -138,11 +131,11 @@ def voice_slices(voices: Voices) -> list[VSlice]:
 
 def crop_voices(voices: Voices, n_slices: int) -> list[list[Note]]:
     """The piece up to its `n_slices`-th onset slice; notes still sounding there are cut short."""
-    onsets = sorted({_q(o) for v in voices for o, d, _ in v if d > 0})
+    onsets = sorted({quantize(o) for v in voices for o, d, _ in v if d > 0})
     if len(onsets) <= n_slices:
         return [list(v) for v in voices]
     cut = onsets[n_slices]
-    return [[(o, min(d, cut - o), p) for o, d, p in v if _q(o) < cut] for v in voices]
+    return [[(o, min(d, cut - o), p) for o, d, p in v if quantize(o) < cut] for v in voices]
 
 
 def chord_type(pcs) -> str | None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..core.errors import MelodyError, MidiError
 from ..core.events import Note
+from ..core.lines import top_line
 from .midi_read import parse_midi
 from .voice_parts import select_voices
 
@@ -100,26 +101,6 @@ def into_soprano_reach(line: list[Note], name: str = "melody") -> tuple[list[Not
     word = "up" if k > 0 else "down"
     moved = [(o, d, p + 12 * k) for o, d, p in line]
     return moved, f"moved {word} {abs(k)} octave{'s' if abs(k) > 1 else ''} into a soprano's reach ({reach})"
-
-
-def top_line(notes: list[Note]) -> list[Note]:
-    """The highest line of a polyphonic texture: at each onset its highest struck note, unless a
-    higher note struck earlier is still sounding; each kept note cut short where the next starts."""
-    highest: dict[float, Note] = {}
-    for o, d, p in notes:
-        key = round(o, 6)
-        if key not in highest or p > highest[key][2] or (p == highest[key][2] and d > highest[key][1]):
-            highest[key] = (o, d, p)
-    line: list[Note] = []
-    for key in sorted(highest):
-        o, d, p = highest[key]
-        if line:
-            po, pd, pp = line[-1]
-            if po + pd > o + 1e-6 and pp > p:  # under a higher note still sounding: an inner voice
-                continue
-            line[-1] = (po, min(pd, o - po), pp)
-        line.append((o, d, p))
-    return line
 
 
 def melody_key(notes: list[Note]) -> str:

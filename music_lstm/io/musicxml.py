@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..core.events import Note
 from ..core.files import atomic_path
-from .voice_parts import monophonic
+from ..core.lines import monophonic
 
 
 def write_musicxml(notes: list[tuple[float, float, int]], path: str | os.PathLike, bpm: float = 90.0) -> None:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 
 from ..core.events import VOICE_NAMES, Note
+from ..core.lines import monophonic
 
 # Part names that say which voice a part sings: the first word of the name, lower case, without dots
 # or numbers ("Soprano 1" -> "soprano", "S." -> "s", "Bass\rContinuo" -> "bass").
@@ -99,16 +100,3 @@ def _without_doublings(parts: list[list[Note]]) -> list[int]:
                     kept.remove(i)
                     break
     return kept
-
-
-def monophonic(notes: list[Note], lowest: bool = False) -> list[Note]:
-    """One note at a time: of the notes struck together keep the highest (the lowest when `lowest`,
-    for the bass), the longer of two on the same pitch; a note still sounding when the next one is
-    struck is cut short there."""
-    by_onset: dict[float, Note] = {}
-    for o, d, p in notes:
-        best = by_onset.get(o)
-        if best is None or (p < best[2] if lowest else p > best[2]) or (p == best[2] and d > best[1]):
-            by_onset[o] = (o, d, p)
-    line = [by_onset[o] for o in sorted(by_onset)]
-    return [(o, min(d, nxt[0] - o), p) for (o, d, p), nxt in zip(line, line[1:])] + line[-1:]

@@ -18,7 +18,6 @@ Atomic: every file goes to a temporary file beside it first and is moved into pl
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import sys

@@ -48,14 +48,13 @@ from ..models import factory, melody_context
 from ..core.keys import key_shift, key_shifts
 from ..encodings import satb
 from ..core.errors import MelodyError
-from ..core.events import Note, Piece
+from ..core.events import MAX_DENOMINATOR, Note, Piece
 from ..core.sampling import sample
 from ..core.vocab import Vocab
 
 
 BACH_RANGES = ((62, 78), (57, 71), (52, 67), (40, 60))  # S A T B, 1st-99th percentile (docs/BENCHMARKS_satb.md)
 DEFAULT_TEMPERATURE = 0.5  # agrees with Bach's chords more often than 0.75 or 1 (docs/BENCHMARKS.md, Harmonizing)
-GRID = 12  # melody onsets and lengths must be multiples of 1/12 quarter note (sixteenths, triplets)
 
 
 @dataclass
@@ -66,7 +65,7 @@ class Harmonization:
 
 
 def _fraction(x: float, what: str, name: str = "melody") -> Fraction:
-    f = Fraction(x).limit_denominator(GRID)
+    f = Fraction(x).limit_denominator(MAX_DENOMINATOR)
     if abs(float(f) - x) > 1e-6:
         raise MelodyError(name, f"{what} {x:g} is not on the grid of sixteenths and triplets")
     return f
