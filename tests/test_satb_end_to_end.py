@@ -10,7 +10,7 @@ import shutil
 import pytest
 
 from music_lstm.io import midi_read
-from music_lstm.core import voices
+from music_lstm.core.ranges import voice_ranges
 from music_lstm.eval import voice_leading
 from music_lstm.app.cli import main
 
@@ -32,7 +32,7 @@ def satb_run(tmp_path_factory):
 
 def _training_ranges(data, run):
     train = json.loads((run / "split.json").read_text())["train"]
-    return voices.voice_ranges([midi_read.read_midi(data / name).voices for name in train])
+    return voice_ranges([midi_read.read_midi(data / name).voices for name in train])
 
 
 def _generated(run, out, *flags):

@@ -9,7 +9,7 @@ from music_lstm.eval import two_sample
 from music_lstm.eval.metrics import voice_report_pieces
 from music_lstm.core.events import Piece
 from music_lstm.eval.voice_leading import chord_type, compare, crop_voices, format_table, measure, voice_slices
-from music_lstm.core.voices import voice_ranges
+from music_lstm.core.ranges import voice_ranges
 
 
 def chorale(*chords, duration=1.0):

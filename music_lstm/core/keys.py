@@ -13,13 +13,20 @@ from .events import Piece
 MAJOR = (0, 2, 4, 5, 7, 9, 11)  # pitch classes of a major scale above its tonic
 
 
+def major_profile(weights) -> np.ndarray:
+    """(12,): per tonic pitch class, how much of `weights` (12,: an amount per pitch class, e.g.
+    sounding time or note counts) its major scale holds. Its argmax is the key a piece is read in."""
+    weights = np.asarray(weights, dtype=float)
+    return np.array([weights[[(r + k) % 12 for k in MAJOR]].sum() for r in range(12)])
+
+
 def key_shifts(piece: Piece) -> list[int]:
     """All twelve shifts (-6..5), best first: the one that moves the major scale holding most of the
     piece's sounding time onto C's, then the others by how much of the piece their scale holds."""
     weight = np.zeros(12)
     for _, d, p in piece.notes:
         weight[p % 12] += d
-    held = [weight[[(r + k) % 12 for k in MAJOR]].sum() for r in range(12)]
+    held = major_profile(weight)
     return [(-r + 6) % 12 - 6 for r in sorted(range(12), key=lambda r: (-held[r], r))]
 
 

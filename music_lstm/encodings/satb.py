@@ -33,7 +33,7 @@ from ..core.errors import EncodingError
 from ..core.events import GRID, MAX_DENOMINATOR, Note, Piece, on_grid, quantize
 from ..core.lines import monophonic
 from ..core.pitches import parse_pitch_name, pitch_name
-from ..core.voices import voice_ranges
+from ..core.ranges import RANGE_PERCENTILES, voice_ranges
 from .common import Decoded, Encoding, nearest_of_kind
 from .common import Grammar as BaseGrammar
 
@@ -314,7 +314,6 @@ class Grammar(BaseGrammar):
 
 
 
-RANGE_PERCENTILES = (1, 99)  # each voice's range while sampling: these percentiles of its training pitches
 
 
 class SATB(Encoding):

@@ -22,13 +22,13 @@ import numpy as np
 
 from ..core.errors import ConfigError, MusicLSTMError, RunFolderError
 from . import two_sample
-from ..core import voices
+from ..core.ranges import Voices, voice_ranges
 from . import voice_leading
 from ..core.events import slices
+from ..core.keys import MAJOR
 
 Note = tuple[float, float, int]
 NGRAM = 8  # chords per n-gram for the copy rate
-MAJOR = (0, 2, 4, 5, 7, 9, 11)
 HARMONIC_MINOR = (0, 2, 3, 5, 7, 8, 11)
 SCALES = [frozenset((root + step) % 12 for step in steps) for steps in (MAJOR, HARMONIC_MINOR) for root in range(12)]
 
@@ -236,7 +236,7 @@ def evaluate_generated(
         held_out = [corpus.pieces[n] for n in val_names if n in corpus.pieces]
         trained = [corpus.pieces[n].voices for n in train_names if n in corpus.pieces and corpus.pieces[n].voices]
         try:
-            ranges = voices.voice_ranges(trained) if trained else None
+            ranges = voice_ranges(trained) if trained else None
             result.voices_text, result.voices = voice_report_pieces(pieces, held_out, ranges=ranges)
         except ValueError as e:  # no held-out piece with four voices, or a voice without notes
             log(f"no voice-leading comparison: {e}")
@@ -245,8 +245,8 @@ def evaluate_generated(
     return result
 
 def voice_report(
-    generated: dict[str, voices.Voices],
-    reference: list[voices.Voices],
+    generated: dict[str, Voices],
+    reference: list[Voices],
     crop_slices: int | None = None,
     seed: int = 0,
     excerpt_slices: int | None = None,

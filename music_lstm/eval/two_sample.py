@@ -28,12 +28,12 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .voice_leading import CHORD_TYPES, LEAP, PAIRS, VSlice, chord_type, moves, transition_events, voice_slices
-from ..core.voices import Voices
+from ..core.keys import major_profile
+from ..core.ranges import Voices
 
 EXCERPT = 48  # onset slices per excerpt
 FOLDS = 5
 L2 = 1.0
-MAJOR = (0, 2, 4, 5, 7, 9, 11)
 DURATION_BINS = (0.375, 0.625, 1.125, 2.25)  # slice durations: a 16th or less, ~8th, ~quarter, up to a half, longer
 
 
@@ -81,7 +81,7 @@ def excerpt_features(sl: list[VSlice]) -> np.ndarray:
         ps = [s.pitches[v] for s in sl if s.pitches[v] is not None]
         feats.append(np.array([np.mean(ps) / 12 if ps else 0.0, np.std(ps) / 12 if ps else 0.0]))
     pcs = np.bincount([p % 12 for s in sl for p in s.pitches if p is not None], minlength=12).astype(float)
-    tonic = int(np.argmax([sum(pcs[(r + k) % 12] for k in MAJOR) for r in range(12)]))
+    tonic = int(np.argmax(major_profile(pcs)))
     feats.append(np.roll(pcs, -tonic) / max(pcs.sum(), 1))
     return np.concatenate(feats)
 

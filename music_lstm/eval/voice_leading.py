@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..core.events import GRID, VOICE_NAMES, Note, quantize
-from ..core.voices import Voices, voice_ranges
+from ..core.ranges import Voices, voice_ranges
 
 PERFECT = (0, 7)  # interval classes: unison/octave, fifth
 LEAP = 2  # semitones; a larger melodic step is a leap

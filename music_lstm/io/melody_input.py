@@ -13,12 +13,12 @@ from pathlib import Path
 from ..core.errors import MelodyError, MidiError
 from ..core.events import Note
 from ..core.lines import top_line
+from ..core.ranges import SOPRANO_REACH
 from .midi_read import parse_midi
 from .voice_parts import select_voices
 
 # --- a melody to harmonize --------------------------------------------------------------------------
 
-SOPRANO_REACH = (60, 81)  # C4..A5: what a soprano line may hold; a melody outside is moved by octaves
 MAX_MELODY_NOTES = 2_000  # longer melodies are refused (a chorale tune has 30 to 80 notes)
 MAX_MELODY_QUARTERS = 1_000.0  # and so are melodies that last longer than this (about 8 minutes at 120 bpm)
 TINY = "tinyNotation:"

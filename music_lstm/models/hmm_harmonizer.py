@@ -28,13 +28,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.events import Note
+from ..core.ranges import VOICING_RANGES  # where each voice may go when voiced
 
 REST = 12  # the soprano symbol of a beat where the soprano is silent
 OTHER = -1  # the state code of every rare chord
 # Chords a state can stand for: a bass pitch class and a set of pitch classes holding it.
 POSSIBLE_CHORDS = 12 * 2**11
-# Where each voice may go when voiced (midi pitches, a little wider than Bach's 1st-99th percentiles).
-VOICING_RANGES = ((60, 81), (55, 74), (48, 69), (38, 62))  # S, A, T, B
 START = (72, 65, 58, 48)  # the voices' notional previous pitches before the first beat
 
 

@@ -49,11 +49,11 @@ from ..core.keys import key_shift, key_shifts
 from ..encodings import satb
 from ..core.errors import MelodyError
 from ..core.events import MAX_DENOMINATOR, Note, Piece
+from ..core.ranges import BACH_RANGES
 from ..core.sampling import sample
 from ..core.vocab import Vocab
 
 
-BACH_RANGES = ((62, 78), (57, 71), (52, 67), (40, 60))  # S A T B, 1st-99th percentile (docs/BENCHMARKS_satb.md)
 DEFAULT_TEMPERATURE = 0.5  # agrees with Bach's chords more often than 0.75 or 1 (docs/BENCHMARKS.md, Harmonizing)
 
 
