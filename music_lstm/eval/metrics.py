@@ -26,6 +26,7 @@ from ..core.ranges import Voices, voice_ranges
 from . import voice_leading
 from ..core.events import slices
 from ..core.keys import MAJOR
+from .tables import band_table, outside_lines
 
 Note = tuple[float, float, int]
 NGRAM = 8  # chords per n-gram for the copy rate
@@ -170,22 +171,9 @@ def compare(
 
 def format_table(c: Comparison) -> str:
     """One row per metric: the Bach mean and band, the generated mean and how many fall inside."""
-    n = len(c.generated)
-    single = next(iter(c.generated)) if n == 1 else None
-    head = f"{'metric':<34}{'Bach mean':>10}  {'Bach 5-95%':<17}{'generated':>10}  {'inside band':<11}"
-    note = "outside the Bach band" if single else "fewer than 3/4 of the pieces inside the Bach band"
-    lines = [f"pieces cropped to {c.crop_onsets} onsets; * = {note}", head, "-" * len(head)]
-    counts = c.inside_counts()
-    for m, (label, fmt) in METRICS.items():
-        r = c.reference[m]
-        band = f"[{fmt.format(r['p5'])}, {fmt.format(r['p95'])}]"
-        gen = float(np.mean([v[m] for v in c.generated.values()]))
-        mark = "*" if (single and m in c.outside[single]) or (not single and counts[m] < 0.75 * n) else " "
-        lines.append(f"{label:<34}{fmt.format(r['mean']):>10}  {band:<17}{fmt.format(gen):>10}{mark} {counts[m]}/{n}")
-    if n > 1:
-        for name, ms in c.outside.items():
-            if ms:
-                lines.append(f"{name}: outside on {', '.join(METRICS[m][0] for m in ms)}")
+    lines = band_table("metric", METRICS, c.reference, c.generated, c.outside,
+                       f"pieces cropped to {c.crop_onsets} onsets")
+    lines += outside_lines(METRICS, c.outside)
     if c.voices_text:
         lines += ["", c.voices_text]
     return "\n".join(lines)

@@ -55,6 +55,7 @@ import numpy as np
 
 from ..core.events import GRID, VOICE_NAMES, Note, quantize
 from ..core.ranges import Voices, voice_ranges
+from .tables import band_table, outside_lines
 
 PERFECT = (0, 7)  # interval classes: unison/octave, fifth
 LEAP = 2  # semitones; a larger melodic step is a leap
@@ -301,18 +302,9 @@ def format_table(c: VoiceComparison) -> str:
     """One row per measure: the Bach mean and band, the generated median and how many fall inside; then the
     parallels against Bach's percentiles, and the two-sample test if it was run."""
     n = len(c.generated)
-    single = next(iter(c.generated)) if n == 1 else None
-    head = f"{'voice leading':<38}{'Bach mean':>10}  {'Bach 5-95%':<17}{'generated':>10}  {'inside band':<11}"
-    note = "outside the Bach band" if single else "fewer than 3/4 of the pieces inside the Bach band"
     crop = f"pieces cropped to {c.crop_slices} onset slices; " if c.crop_slices else ""
-    lines = [f"{crop}generated = median piece; * = {note}", head, "-" * len(head)]
-    counts = c.inside_counts()
-    for m, (label, fmt) in c.rows.items():
-        r = c.reference[m]
-        band = f"[{fmt.format(r['p5'])}, {fmt.format(r['p95'])}]"
-        gen = float(np.median([v[m] for v in c.generated.values()])) if n else float("nan")
-        mark = "*" if (single and m in c.outside[single]) or (not single and counts[m] < 0.75 * n) else " "
-        lines.append(f"{label:<38}{fmt.format(r['mean']):>10}  {band:<17}{fmt.format(gen):>10}{mark} {counts[m]}/{n}")
+    lines = band_table("voice leading", c.rows, c.reference, c.generated, c.outside,
+                       f"{crop}generated = median piece", width=38, summary=np.median)
     p = c.reference["parallels"]
     gen_med = float(np.median([v["parallels"] for v in c.generated.values()])) if n else float("nan")
     lines.append(
@@ -331,8 +323,5 @@ def format_table(c: VoiceComparison) -> str:
             parts.append(f"Bach vs Bach {b['accuracy']:.2f}")
         head = "classifier two-sample test, cross-validated accuracy (0.5 = cannot tell apart): "
         lines.append(head + "; ".join(parts))
-    if n > 1:
-        for name, ms in c.outside.items():
-            if ms:
-                lines.append(f"{name}: outside on {', '.join(c.rows[m][0] for m in ms)}")
+    lines += outside_lines(c.rows, c.outside)
     return "\n".join(lines)
