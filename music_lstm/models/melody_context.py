@@ -29,7 +29,7 @@ import numpy as np
 
 from ..encodings import satb
 from ..core.events import Note
-from .stepper import LSTMStepper, _gate_scale
+from .stepper import LSTMStepper, _gate_scale, run_lstm
 
 
 FRAME = 0.5  # quarter notes per melody frame
@@ -97,9 +97,8 @@ def build_model(vocab_size: int, cfg, lstm=None):
     import keras
     from keras import layers, ops
 
-    from . import lstm as lstm_layers
+    from .model import body, compile_model
 
-    lstm = lstm or lstm_layers.LSTM
     symbols = keras.Input(shape=(None,), dtype="int32", name="symbols")
     frames = keras.Input(shape=(None,), dtype="int32", name="frames")
     at = keras.Input(shape=(None,), dtype="int32", name="at")
@@ -108,17 +107,10 @@ def build_model(vocab_size: int, cfg, lstm=None):
     context = ops.take_along_axis(melody, ops.expand_dims(at, -1), axis=1)  # (batch, steps, 2 * MELODY_UNITS)
     x = layers.Concatenate(name="with_melody")([layers.Embedding(vocab_size, cfg.embed_dim, name="embedding")(symbols),
                                                 context])
-    x = lstm(cfg.units, return_sequences=True, name="lstm_1")(x)
-    x = layers.Dropout(cfg.dropout, name="dropout_1")(x)
-    x = lstm(cfg.units, return_sequences=True, name="lstm_2")(x)
-    x = layers.Dropout(cfg.dropout, name="dropout_2")(x)
-    x = layers.Dense(cfg.dense_units, activation="relu", name="dense")(x)
+    for layer in body(cfg, lstm):  # the same stack as model.build_model's, after the concatenation
+        x = layer(x)
     out = layers.Dense(vocab_size, activation="softmax", name="output")(x)
-    model = keras.Model([symbols, frames, at], out, name="music_lstm_melody")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=cfg.learning_rate),
-                  loss=keras.losses.SparseCategoricalCrossentropy(reduction="mean_with_sample_weight"),
-                  weighted_metrics=["sparse_categorical_accuracy"])
-    return model
+    return compile_model(keras.Model([symbols, frames, at], out, name="music_lstm_melody"), cfg)
 
 
 class MelodyStepper(LSTMStepper):
@@ -141,8 +133,8 @@ class MelodyStepper(LSTMStepper):
     def set_melody(self, frames: np.ndarray) -> None:
         """Read the melody's frames (frame symbols, `frame_symbols`); a frame past its end reads the last."""
         x = self._melody_embedding[np.asarray(frames, np.int64)]  # (frames, embed)
-        forward = _run_lstm(x, *self._directions[0])
-        backward = _run_lstm(x[::-1], *self._directions[1])[::-1]
+        forward = run_lstm(x, *self._directions[0])
+        backward = run_lstm(x[::-1], *self._directions[1])[::-1]
         self.melody = np.concatenate([forward, backward], axis=1) @ self._k_melody
 
     def probabilities(self, ids: np.ndarray, frames: np.ndarray | None = None, at: np.ndarray | None = None):
@@ -157,19 +149,3 @@ class MelodyStepper(LSTMStepper):
         ids = np.asarray(ids)
         frames = np.zeros(len(ids), np.int64) if frames is None else np.minimum(frames, len(self.melody) - 1)
         return self._head(self._advance(ids, self.melody[frames]))
-
-
-def _run_lstm(x: np.ndarray, kernel: np.ndarray, recurrent: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """A Keras LSTM (tanh, sigmoid gates in the order i, f, c, o) over x (steps, features): (steps, units)."""
-    units = recurrent.shape[0]
-    inputs = x @ kernel + bias  # (steps, 4u)
-    h = np.zeros(units, np.float32)
-    c = np.zeros(units, np.float32)
-    out = np.empty((len(x), units), np.float32)
-    for t in range(len(x)):
-        z = inputs[t] + h @ recurrent
-        i, f, o = (1.0 / (1.0 + np.exp(-z[k * units:(k + 1) * units])) for k in (0, 1, 3))
-        c = f * c + i * np.tanh(z[2 * units:3 * units])
-        h = o * np.tanh(c)
-        out[t] = h
-    return out

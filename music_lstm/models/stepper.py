@@ -148,3 +148,19 @@ class LSTMStepper:
         ids = np.atleast_2d(np.asarray(ids))
         self.reset(ids.shape[0])
         return np.stack([self.step(ids[:, t]) for t in range(ids.shape[1])], axis=1)
+
+
+def run_lstm(x: np.ndarray, kernel: np.ndarray, recurrent: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """One Keras LSTM layer (tanh, sigmoid gates in the order i, f, c, o) over a whole sequence x
+    (steps, features), from a zero state: (steps, units). The same cell as the stepper's."""
+    scale = _gate_scale(recurrent.shape[0])
+    inputs = (np.asarray(x, np.float32) @ kernel + bias) * scale  # (steps, 4u)
+    r = (np.asarray(recurrent, np.float32) * scale).astype(np.float32)
+    h = np.zeros((1, recurrent.shape[0]), np.float32)
+    c = np.zeros_like(h)
+    out = np.empty((len(x), h.shape[1]), np.float32)
+    for t in range(len(x)):
+        z = (inputs[t] + h @ r).astype(np.float32)  # (1, 4u)
+        LSTMStepper._cell(z, c, h)
+        out[t] = h[0]
+    return out
