@@ -33,7 +33,7 @@ symbol is forced too.
 `evaluate_harmonize` harmonizes the soprano of held-out chorales with this and with the HMM baseline
 (`hmm_harmonizer`) and compares both with Bach (`format_table`).
 
-    python benchmarks/harmonize_quality.py --voices /tmp/satb/voices.pkl --model satb.keras
+    python -m music_lstm evaluate --harmonize --run-dir RUN
 """
 
 from __future__ import annotations
@@ -60,8 +60,8 @@ from .sampling import sample
 from .vocab import Vocab
 from . import voice_leading
 
-BACH_RANGES = ((62, 78), (57, 71), (52, 67), (40, 60))  # S A T B, 1st-99th percentile (docs/BENCHMARKS_satb.md)
-DEFAULT_TEMPERATURE = 0.5  # agrees with Bach's chords more often than 0.75 or 1 (docs/BENCHMARKS.md, Harmonizing)
+BACH_RANGES = ((62, 78), (57, 71), (52, 67), (40, 60))  # S A T B: each voice's 1st-99th percentile in bach/'s chorales
+DEFAULT_TEMPERATURE = 0.5  # chosen on chord agreement with Bach (docs/BENCHMARKS.md, "Harmonizing a melody")
 GRID = 12  # melody onsets and lengths must be multiples of 1/12 quarter note (sixteenths, triplets)
 
 

@@ -11,7 +11,7 @@ epoch, and are scored exactly on the held-out pieces run whole: cross-entropy pe
 (b) the chord's plus the duration's), on the events both can score, and the share of held-out events
 each cannot score because its vocabulary lacks them.
 
-    python benchmarks/durations_head.py --minutes 4
+    python experiments/durations_head.py --minutes 4
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ validation perplexity exp(val_loss) first dropped below the bigram's, and below 
 Results are appended to `--results` (one JSON line per variant), and the table of all of them printed,
 so variants can be run one at a time (each its own short heavy job).
 
-    python benchmarks/tune_defaults.py --minutes 4 --variant default
-    python benchmarks/tune_defaults.py --table
+    python experiments/tune_defaults.py --minutes 4 --variant default
+    python experiments/tune_defaults.py --table
 """
 
 from __future__ import annotations

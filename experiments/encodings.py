@@ -6,7 +6,7 @@ once; bits per second at the data's tempo, so encodings with different symbol ra
 then `--pieces` pieces are generated with the default settings and compared with the run's held-out
 Bach pieces (`music_lstm.metrics`, cropped to the median chorale's onsets).
 
-    python benchmarks/encodings.py --runs /tmp/voiced-run /tmp/grid-run --out /tmp/enc-compare
+    python experiments/encodings.py --runs /tmp/voiced-run /tmp/grid-run --out /tmp/enc-compare
 """
 
 from __future__ import annotations
