@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the package, from a checkout
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def load(data_dir: str, cfg):
@@ -95,6 +95,9 @@ def main() -> int:
     ap.add_argument("--data-dir", default="bach")
     ap.add_argument("--minutes", type=float, default=4.0, help="training budget per network (default: 4)")
     args = ap.parse_args()
+    from music_lstm.__main__ import quiet_tensorflow
+
+    quiet_tensorflow()  # TensorFlow's C++ start-up lines are not the output
 
     import keras
 
