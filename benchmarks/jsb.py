@@ -334,11 +334,11 @@ def main(argv: list[str] | None = None) -> int:
     print("* chosen on valid")
     if not separated:
         print("\npublished, test NLL in nats per frame on quarter-note JSB (lower is better):")
-        print(f"  {'model':<14} {'NLL':>5}  {'kind':<42} {'source':<58} status")
+        print(f"  {'model':<14} {'NLL':>7}  {'kind':<42} {'source':<58} status")
         for model, value, kind, source, status in PUBLISHED:
-            print(f"  {model:<14} {value:>5}  {kind:<42} {source:<58} {status}")
+            print(f"  {model:<14} {value:>7}  {kind:<42} {source:<58} {status}")
         if chosen:
-            print(f"  {'music_lstm':<14} {results[chosen]['test']['per_frame']:>5.2f}  {'exact, every frame and silence scored':<42} "
+            print(f"  {'music_lstm':<14} {results[chosen]['test']['per_frame']:>7.2f}  {'exact, every frame and silence scored':<42} "
                   f"{chosen + ' (chosen on valid), this run':<58} measured")
         print("  'cited': taken as quoted in the literature, not read in the paper; a bound or orderless figure is "
               "another quantity than an exact chronological likelihood")
