@@ -206,6 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder for each request's files, a new subfolder each (default: a temporary folder, removed at exit)")
     p.add_argument("--soundfont", default=None, metavar="FILE",
                    help="SoundFont for the page's audio (default: the system's General MIDI one)")
+    p.add_argument("--token", default=None,
+                   help="the token every request must carry (default: a new random one, printed in the page's address)")
+    p.add_argument("--keep-requests", type=int, default=50, metavar="N",
+                   help="request folders kept, the newest; older ones are removed (default: 50)")
+    p.add_argument("--keep-mb", type=float, default=200.0, metavar="MB",
+                   help="at most this many MB of request folders, the oldest removed first (default: 200)")
 
     p = sub.add_parser("export-bach", help="write music21's Bach chorales as MIDI files")
     p.add_argument("--out", default="bach", help="folder to write (default: bach)")
@@ -331,7 +337,8 @@ def _generate(args) -> None:
 def _serve(args) -> None:
     from .serve import serve
 
-    serve(args.run_dir, port=args.port, host=args.host, output_dir=args.output_dir, soundfont=args.soundfont)
+    serve(args.run_dir, port=args.port, host=args.host, output_dir=args.output_dir, soundfont=args.soundfont,
+          token=args.token, keep_requests=args.keep_requests, keep_mb=args.keep_mb)
 
 
 def _export_bach(args) -> None:

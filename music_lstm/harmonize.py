@@ -444,14 +444,16 @@ def harmonize_files(run_dir, source, output="harmonized.mid", num_outputs: int =
                     temperature: float = DEFAULT_TEMPERATURE, seed: int | None = 0, fmt: str = "midi",
                     instrument: str | int = 0, plot: bool = False, audio: bool = False, audio_format: str = "wav",
                     soundfont=None, score: bool = False, bpm: float | None = None, beam: int = 0,
-                    log=lambda msg: print(msg, file=sys.stderr)) -> list:
+                    log=lambda msg: print(msg, file=sys.stderr), run=None, harmonizer=None) -> list:
     """`python -m music_lstm harmonize`: read the melody (`midi_io.read_melody`), then the satb run
     folder (`run_dir`; None: runs/latest, else the model shipped with the package), harmonize it
     `num_outputs` times (sampled, or the likeliest found by a beam search of width `beam` > 0) and
     write each as four-track MIDI at `output` (numbered
     `_1`, `_2`... when several) with what generate writes beside its MIDI files (`generate.write_piece`:
     MusicXML, piano roll, audio, score pages). Returns the MIDI files, then the others. Every check
-    (settings, melody, run folder, the model's reach) comes before the first file is written."""
+    (settings, melody, run folder, the model's reach) comes before the first file is written. `run` (a
+    loaded `run_folder.Run`) and `harmonizer` (its `LSTMHarmonizer`), when given, are used instead of
+    reading the folder again (the local page loads them once)."""
     from . import midi_io
     from .errors import ConfigError
     from .generate import DEFAULT_BPM, check_rendering, output_paths, write_piece
@@ -473,8 +475,8 @@ def harmonize_files(run_dir, source, output="harmonized.mid", num_outputs: int =
     if message:
         log(message)
     name = midi_io.TINY if str(source).lstrip().startswith(midi_io.TINY) else str(source)
-    run = load_run(resolve_run(run_dir, "harmonize", log))  # None: runs/latest, else the shipped model
-    harmonizer = LSTMHarmonizer.from_run(run)
+    run = run or load_run(resolve_run(run_dir, "harmonize", log))  # None: runs/latest, else the shipped model
+    harmonizer = harmonizer or LSTMHarmonizer.from_run(run)
     key = midi_io.melody_key(melody)
     log(f"harmonizing {len(melody)} notes in {key} with the run folder {run.path}")
     outs = harmonizer.harmonize(melody, num_outputs=num_outputs, best_of=best_of, temperature=temperature,

@@ -43,27 +43,31 @@ def _audio_expected() -> bool:
     return problem is None
 
 
+TOKEN = "token-for-tests"
+
+
 class Page:
-    """A server in a thread of this process, and raw HTTP requests to it (http.client sends a path as given)."""
+    """A server in a thread of this process, and raw HTTP requests to it (http.client sends a path as given),
+    each with the server's token unless told otherwise (`token=None`)."""
 
     def __init__(self, studio):
         self.studio = studio
-        self.server = serve.make_server(studio, "127.0.0.1", 0)
+        self.server = serve.make_server(studio, "127.0.0.1", 0, token=TOKEN)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    def request(self, method, path, body=None, headers=None):
+    def request(self, method, path, body=None, headers=None, token=TOKEN):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
         try:
-            conn.request(method, path, body=body, headers=headers or {})
+            conn.request(method, path, body=body, headers={**({"X-Token": token} if token else {}), **(headers or {})})
             answer = conn.getresponse()
             return answer.status, dict(answer.getheaders()), answer.read()
         finally:
             conn.close()
 
-    def get(self, path, headers=None):
-        return self.request("GET", path, headers=headers)
+    def get(self, path, headers=None, token=TOKEN):
+        return self.request("GET", path, headers=headers, token=token)
 
     def post(self, path, obj):
         status, _, body = self.request("POST", path, json.dumps(obj).encode(), {"Content-Type": "application/json"})
@@ -149,7 +153,7 @@ def test_the_page_and_info_are_served(page):
     status, _, body = page.get("/api/info")
     info = json.loads(body)
     assert status == 200 and info["upload_limit"] == serve.UPLOAD_LIMIT
-    assert info["runs"]["compose"] == info["runs"]["harmonize"] == str(page.studio.runs["harmonize"])
+    assert info["runs"]["compose"] == info["runs"]["harmonize"] == "no_run"  # the folder's name, not its path
     assert page.get("/nothing")[0] == 404
 
 
