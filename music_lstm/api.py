@@ -87,46 +87,42 @@ def _melody(melody):
 
     if streams.is_stream(melody):
         name = f"music21 {type(melody).__name__}"
-        try:
-            with streams.stream_file(melody) as path:
+        with streams.stream_file(melody, name) as path:
+            try:
                 notes, message = midi_io.read_melody(path)
-                return notes, message, name, midi_io.melody_time_signature(path)
-        except MelodyError as e:
-            raise MelodyError(name, e.reason) from None
-        except Exception as e:  # music21 could not write the stream out: not something it can notate
-            raise MelodyError(name, f"cannot be read as music ({type(e).__name__}: {str(e)[:100]})") from None
-    if isinstance(melody, os.PathLike):
-        source = os.fspath(melody)
-    elif isinstance(melody, str):
-        source = melody.strip()
-        if not source.startswith(midi_io.TINY) and not _is_path(source):
-            source = f"{midi_io.TINY} {source}"
-    else:
+            except MelodyError as e:  # named as the stream, not the temporary file
+                raise MelodyError(name, e.reason) from None
+            return notes, message, name, midi_io.melody_time_signature(path)
+    if not isinstance(melody, (str, os.PathLike)):
         raise MelodyError(type(melody).__name__, "a melody is tinyNotation text, the path of a MIDI or MusicXML "
                                                  "file, or a music21 stream")
-    notes, message = midi_io.read_melody(source)
-    name = midi_io.TINY if source.startswith(midi_io.TINY) else source  # as the command line names it
-    return notes, message, name, midi_io.melody_time_signature(source)
+    notes, message = midi_io.read_melody(melody)  # text is a typed tune or a file's name by `midi_io.is_tune`
+    name = midi_io.TINY if midi_io.is_tune(melody) else str(melody)  # as the command line names it
+    return notes, message, name, midi_io.melody_time_signature(melody)
 
 
-def _is_path(text: str) -> bool:
-    """A string naming a file rather than tinyNotation notes: an existing path, or one word with a MIDI
-    or MusicXML suffix or a folder in it (tinyNotation has spaces between notes, or is one note)."""
-    from .midi_io import MIDI_SUFFIXES, MUSICXML_SUFFIXES
+def _setting(name: str, value, check):
+    """`value` checked as the command line checks its flag (a `cli_checks` type: the same bounds), a
+    ConfigError in the same words; None stays None (the default)."""
+    if value is None:
+        return None
+    from argparse import ArgumentTypeError
 
-    if Path(text).exists():
-        return True
-    one_word = not any(c.isspace() for c in text)
-    return one_word and (Path(text).suffix.lower() in MIDI_SUFFIXES + MUSICXML_SUFFIXES or os.sep in text)
+    if isinstance(value, bool):  # True is 1 to Python, but no count or temperature
+        raise ConfigError(f"invalid {name}: {value} (must be a number)")
+    try:
+        return check(str(value))
+    except ArgumentTypeError as e:
+        raise ConfigError(f"invalid {name}: {e}") from None
 
 
-def _check(num_outputs, bpm) -> int:
-    n = 1 if num_outputs is None else num_outputs
-    if n < 1:
-        raise ConfigError(f"invalid num_outputs: {n} (must be >= 1)")
-    if bpm is not None and not 10 <= bpm <= 400:
-        raise ConfigError(f"invalid bpm: {bpm} (must be between 10 and 400)")
-    return n
+def _common(num_outputs, seed, bpm) -> int:
+    """The outputs to write, once `num_outputs`, `seed` and `bpm` are checked."""
+    from . import cli_checks as check
+
+    _setting("seed", seed, check.seed)
+    _setting("bpm", bpm, check.bpm)
+    return 1 if num_outputs is None else _setting("num_outputs", num_outputs, check.count)
 
 
 # --- the two tasks ---------------------------------------------------------------------------------------
@@ -145,17 +141,16 @@ def harmonize(melody, *, run_dir=None, seed: int | None = 0, temperature: float 
     one-line notes the command line prints on stderr (which run folder, what was done to the melody)."""
     import numpy as np
 
+    from . import cli_checks as check
     from .generate import DEFAULT_BPM
     from .harmonize import DEFAULT_TEMPERATURE, LSTMHarmonizer
     from .midi_io import melody_key
 
-    n = _check(num_outputs, bpm)
-    temperature = DEFAULT_TEMPERATURE if temperature is None else temperature
-    if best_of < 1:
-        raise ConfigError(f"invalid best_of: {best_of} (must be >= 1)")
-    if temperature < 0:
-        raise ConfigError(f"invalid temperature: {temperature} (must be >= 0)")
-    if beam < 0 or (beam and beam < n):
+    n = _common(num_outputs, seed, bpm)
+    temperature = DEFAULT_TEMPERATURE if temperature is None else _setting("temperature", temperature, check.temperature)
+    best_of = _setting("best_of", best_of, check.count)
+    beam = _setting("beam", beam, check.beam)
+    if beam and beam < n:
         raise ConfigError(f"invalid beam: {beam} (0 to sample, else at least num_outputs, {n})")
     notes, message, name, meter = _melody(melody)
     if message:
@@ -185,14 +180,19 @@ def compose(*, length: int = 500, seed: int | None = None, temperature: float | 
     `sampling.json`, else its encoding's defaults); `allow_parallels`, `allow_clashes`, `allow_syncopation`
     lift the guards; `primer` a MIDI file whose symbols start the piece (`include_primer`: kept in it);
     `run_dir` (None: runs/latest, else the model shipped with music_lstm); `bpm` as on the command line."""
+    from . import cli_checks as check
     from .generate import DEFAULT_BPM, check_composes, compose_pieces
     from .midi_io import melody_key
     from .sampling import Sampling
 
-    n = _check(num_outputs, bpm)
-    given = {k: v for k, v in (("temperature", temperature), ("rhythm_temperature", rhythm_temperature),
-                               ("rhythm_top_p", rhythm_top_p), ("top_k", top_k), ("top_p", top_p),
-                               ("max_repeat", max_repeat), ("max_chord_repeat", max_chord_repeat)) if v is not None}
+    n = _common(num_outputs, seed, bpm)
+    length = _setting("length", length, check.length)
+    settings = {"temperature": (temperature, check.temperature),
+                "rhythm_temperature": (rhythm_temperature, check.rhythm_temperature),
+                "rhythm_top_p": (rhythm_top_p, check.probability_mass), "top_k": (top_k, check.top_k),
+                "top_p": (top_p, check.probability_mass), "max_repeat": (max_repeat, check.repeats),
+                "max_chord_repeat": (max_chord_repeat, check.repeats)}
+    given = {k: _setting(k, v, c) for k, (v, c) in settings.items() if v is not None}
     given.update({k: False for k, lifted in (("parallels_guard", allow_parallels), ("no_clash", allow_clashes),
                                              ("keep_beat", allow_syncopation)) if lifted})
     Sampling(**given)  # a bad setting is a ConfigError before the network loads

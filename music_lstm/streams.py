@@ -93,11 +93,17 @@ def four_part_score(voices, key_name: str | None = None, time_signature: str = "
 
 
 @contextlib.contextmanager
-def stream_file(s):
-    """Yield the path of a temporary MusicXML file holding the music21 stream `s`; removed afterwards."""
+def stream_file(s, name: str = "music21 stream"):
+    """Yield the path of a temporary MusicXML file holding the music21 stream `s`; removed afterwards.
+    A stream music21 cannot write out is a MelodyError naming it `name`."""
+    from .errors import MelodyError
+
     with tempfile.TemporaryDirectory(prefix="music_lstm_") as folder:
         path = Path(folder) / "melody.musicxml"
-        s.write("musicxml", fp=str(path))
+        try:
+            s.write("musicxml", fp=str(path))
+        except Exception as e:  # music21 raises many kinds; all mean it cannot be notated
+            raise MelodyError(name, f"cannot be written as MusicXML ({type(e).__name__}: {str(e)[:100]})") from None
         yield path
 
 
