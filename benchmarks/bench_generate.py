@@ -7,6 +7,7 @@
 writing included), alternating the two. Prints tables; the figures go in docs/BENCHMARKS.md.
 
     python benchmarks/bench_generate.py --run-dir /tmp/bench512 --cli
+    python benchmarks/bench_generate.py --smoke   # the shipped compose model, a few symbols: seconds
 """
 
 from __future__ import annotations
@@ -90,7 +91,17 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=5, help="timed runs of ours per row; the median is shown")
     ap.add_argument("--cli", action="store_true", help="also time the CLI at --length 1020 against --length 20")
     ap.add_argument("--cli-repeats", type=int, default=3)
+    ap.add_argument("--smoke", action="store_true", help="the shipped compose model, --length 20 --seed-length 5 "
+                    "--window 16 --batches 1,2 --repeats 1: checks that the benchmark runs")
     args = ap.parse_args(argv)
+    if args.smoke:
+        from music_lstm.runs.run_folder import SHIPPED
+
+        args.run_dir, args.length, args.seed_length, args.window = str(SHIPPED / "compose"), 20, 5, 16
+        args.batches, args.repeats, args.cli = "1,2", 1, False
+    from music_lstm.app.cli import quiet_tensorflow
+
+    quiet_tensorflow()  # TensorFlow's C++ start-up lines are not the benchmark's output
 
     from music_lstm.io import midi_write
     from music_lstm.tasks.generate import random_windows

@@ -5,6 +5,7 @@ Each measurement runs in a fresh Python process with its own empty (or, for the 
 cache folder, and times `encode_folder` alone, the call `train` makes before it builds the model.
 
     python benchmarks/bench_ingest.py --data-dir bach
+    python benchmarks/bench_ingest.py --smoke   # the first 4 files of bach/: seconds
 """
 
 from __future__ import annotations
@@ -72,11 +73,24 @@ def load() -> str:
     return "load average %.2f, %.2f, %.2f" % os.getloadavg()
 
 
+def smoke(args) -> int:
+    """The benchmark on a copy of the first few files of the folder."""
+    import shutil
+
+    with tempfile.TemporaryDirectory() as folder:
+        for f in sorted(Path(args.data_dir).glob("*.mid"))[:4]:
+            shutil.copy(f, folder)
+        return main(["--data-dir", folder, "--workers", str(args.workers)])
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data-dir", default=str(ROOT / "bach"))
     ap.add_argument("--workers", type=int, default=os.cpu_count(), help="the 'all cores' run (default: all)")
+    ap.add_argument("--smoke", action="store_true", help="only the first 4 files of --data-dir: checks that it runs")
     args = ap.parse_args(argv)
+    if args.smoke:
+        return smoke(args)
     cores = args.workers
     print(f"{args.data_dir}; {os.cpu_count()} cores; {load()} before")
     free_before = spare_cores(cores)

@@ -6,6 +6,7 @@ the two take turns, so a busy spell on the machine hits both alike. Prints secon
 ratio; the figures go in docs/BENCHMARKS.md.
 
     python benchmarks/bench_lstm.py
+    python benchmarks/bench_lstm.py --smoke   # one tiny size, one step: seconds
 """
 
 from __future__ import annotations
@@ -29,7 +30,13 @@ def main() -> int:
     ap.add_argument("--vocab", type=int, default=566, help="softmax size (default: 566, the seed symbols of bach/)")
     ap.add_argument("--steps", type=int, default=6, help="timed steps per setup and round (default: 6)")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--smoke", action="store_true", help="--sizes 16x4 --vocab 32 --steps 1 --rounds 1: checks that it runs")
     args = ap.parse_args()
+    if args.smoke:
+        args.sizes, args.vocab, args.steps, args.rounds = "16x4", 32, 1, 1
+    from music_lstm.app.cli import quiet_tensorflow
+
+    quiet_tensorflow()  # TensorFlow's C++ start-up lines are not the benchmark's output
 
     import keras
 

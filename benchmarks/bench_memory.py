@@ -7,6 +7,7 @@ command line. Peak RSS is the process's own (`ru_maxrss`); parser workers are se
 that each hold one file at a time.
 
     python benchmarks/bench_memory.py --files 10000 --small 1000
+    python benchmarks/bench_memory.py --smoke   # 24 and 12 files, no training: seconds
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def make_folder(folder: Path, n: int) -> None:
 
 def measure(mode: str, folder: Path, cache: Path, workers: int, run_dir: Path | None = None) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-           "TF_CPP_MIN_LOG_LEVEL": "2"}
+           "TF_CPP_MIN_LOG_LEVEL": "3"}
     argv = [sys.executable, "-c", CHILD, mode, str(folder), str(cache), str(workers)]
     if run_dir:
         argv.append(str(run_dir))
@@ -91,7 +92,10 @@ def main(argv=None) -> int:
     ap.add_argument("--small", type=int, default=1_000)
     ap.add_argument("--workers", type=int, default=os.cpu_count())
     ap.add_argument("--skip-train", action="store_true")
+    ap.add_argument("--smoke", action="store_true", help="--files 24 --small 12 --skip-train: checks that it runs")
     args = ap.parse_args(argv)
+    if args.smoke:
+        args.files, args.small, args.skip_train = 24, 12, True
     print(f"{os.cpu_count()} cores; {load()} before")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

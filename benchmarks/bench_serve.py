@@ -116,7 +116,7 @@ def main() -> int:
         def page():
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
             conn.request("POST", "/api/harmonize", json.dumps({"melody": MELODY, "seed": SEED}),
-                         {"Content-Type": "application/json"})
+                         {"Content-Type": "application/json", "X-Token": server.token})
             answer = conn.getresponse()
             body = json.loads(answer.read())
             conn.close()

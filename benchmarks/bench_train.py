@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the package, from a checkout
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 SEED_WINDOW, SEED_BATCH = 100, 64
 
@@ -145,6 +145,9 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=3.0, help="training budget for part 2, 0 = skip (default: 3)")
     ap.add_argument("--run-dir", default="runs/bench_train")
     args = ap.parse_args()
+    from music_lstm.app.cli import quiet_tensorflow
+
+    quiet_tensorflow()  # TensorFlow's C++ start-up lines are not the output
 
     import keras
 

@@ -6,6 +6,7 @@ length occur; then it generates `--pieces` pieces at the default settings with t
 it off, and the seed's way (argmax, no guard), and prints the longest run in each.
 
     python benchmarks/repeat_runs.py --run-dir runs/latest
+    python benchmarks/repeat_runs.py --smoke   # the shipped compose model, 2 short pieces: seconds
 """
 
 from __future__ import annotations
@@ -44,7 +45,15 @@ def main(argv=None) -> int:
     ap.add_argument("--pieces", type=int, default=20)
     ap.add_argument("--length", type=int, default=500)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--smoke", action="store_true", help="the shipped compose model, --pieces 2 --length 40: checks that it runs")
     args = ap.parse_args(argv)
+    if args.smoke:
+        from music_lstm.runs.run_folder import SHIPPED
+
+        args.run_dir, args.pieces, args.length = str(SHIPPED / "compose"), 2, 40
+    from music_lstm.app.cli import quiet_tensorflow
+
+    quiet_tensorflow()  # TensorFlow's C++ start-up lines are not the benchmark's output
 
     from music_lstm.tasks.generate import random_windows
     from music_lstm.runs.run_folder import load_run, read_history

@@ -33,7 +33,7 @@ def main() -> int:
     proc = subprocess.Popen([sys.executable, "-m", "music_lstm", "serve", "--port", "0", "--run-dir", args.run_dir],
                             cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
-        url = re.search(r"http://\S+/", proc.stdout.readline())[0]
+        url = re.search(r"http://\S+/\?token=\S+", proc.stdout.readline())[0]  # the page needs its token
         options = webdriver.ChromeOptions()
         options.binary_location = "/usr/bin/chromium"
         for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1360,1480",

@@ -116,7 +116,8 @@ def test_a_bad_value_is_a_config_error_of_one_line(capsys):
 
         Sampling(top_p=0)
     assert main(["generate", "--bpm", "5"]) == 2
-    assert capsys.readouterr().err == "music_lstm: error: invalid bpm: 5.0 (must be between 10 and 400)\n"
+    assert capsys.readouterr().err == ("music_lstm: error: invalid bpm: 5 (must be a tempo in beats per minute from 10 to 400) "
+                                       "(see music_lstm generate --help)\n")
 
 
 def test_a_bug_keeps_its_traceback(monkeypatch):
@@ -138,3 +139,133 @@ def test_verbose_leaves_tensorflow_its_messages(monkeypatch):
     monkeypatch.setattr(cli, "_generate", lambda args: None)
     assert main(["generate"]) == 0 and quieted == [True]
     assert main(["--verbose", "generate"]) == 0 and main(["generate", "--verbose"]) == 0 and quieted == [True]
+
+
+# --- every value checked before any work (cli_checks) ---------------------------------------------------
+
+TUNE = "tinyNotation: 4/4 c'4 d' e' f' g'2"
+
+
+@pytest.fixture
+def harmonize_calls(monkeypatch):
+    from music_lstm.tasks import harmonize
+
+    seen = []
+    monkeypatch.setattr(harmonize, "harmonize_files", lambda *a, **kw: seen.append((a, kw)) or [])
+    return seen
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["generate", "--seed", "-1"], ("invalid seed: -1", "4294967295")),
+    (["generate", "--seed", str(2**32)], ("invalid seed",)),
+    (["harmonize", TUNE, "--seed", "-1"], ("invalid seed: -1",)),
+    (["generate", "--temperature", "inf"], ("invalid temperature: inf", "finite")),
+    (["harmonize", TUNE, "--temperature", "inf"], ("invalid temperature: inf", "finite")),
+    (["harmonize", TUNE, "--temperature", "nan"], ("invalid temperature: nan", "finite")),
+    (["generate", "--top-p", "nan"], ("invalid top_p",)),
+    (["generate", "--rhythm-top-p", "1.5"], ("invalid rhythm_top_p",)),
+    (["generate", "--rhythm-temperature", "0"], ("invalid rhythm_temperature",)),
+    (["generate", "--bpm", "inf"], ("invalid bpm",)),
+    (["generate", "--length", "1000000000"], ("invalid length: 1000000000", "20000")),
+    (["generate", "--num-outputs", "100000"], ("invalid num_outputs",)),
+    (["harmonize", TUNE, "--beam", "100000"], ("invalid beam",)),
+    (["harmonize", TUNE, "--best-of", "0"], ("invalid best_of",)),
+    (["evaluate", "--harmonize", "--temperature", "nan"], ("invalid temperature",)),
+    (["train", "--learning-rate", "nan"], ("invalid learning_rate",)),
+])
+def test_a_bad_value_is_refused_in_one_line_before_any_work(argv, words, calls, harmonize_calls, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("music_lstm: error: "), err
+    for w in words:
+        assert w in err[0], err[0]
+    assert not calls and not harmonize_calls  # nothing ran
+
+
+def test_an_output_that_is_a_folder_or_in_a_missing_folder_is_refused_and_nothing_is_written(
+        tmp_path, calls, harmonize_calls, capsys):
+    before = sorted(tmp_path.rglob("*"))
+    for argv in (["generate", "--output", str(tmp_path)], ["harmonize", TUNE, "--output", str(tmp_path)],
+                 ["generate", "--output", str(tmp_path / "no" / "g.mid")],
+                 ["generate", "--output-dir", str(tmp_path), "--output", "."],
+                 ["generate", "--output-dir", str(tmp_path / "no"), "--output", "g.mid/"]):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.splitlines()
+        assert len(err) == 1 and "output" in err[0], err
+    assert not calls and not harmonize_calls and sorted(tmp_path.rglob("*")) == before
+    (tmp_path / "a_file").write_text("x")
+    assert main(["generate", "--output-dir", str(tmp_path / "a_file")]) == 2
+    assert main(["generate", "--output-dir", str(tmp_path / "new" / "deeper"), "--output", "g.mid"]) == 0  # made later
+    assert calls[-1]["output_dir"] == str(tmp_path / "new" / "deeper")
+
+
+def test_a_bad_value_from_the_shell_is_one_line_exit_2_without_tensorflow(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "music_lstm", "generate", "--seed", "-1", "--output", str(tmp_path / "g.mid")],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines() == [
+        "music_lstm: error: invalid seed: -1 (must be a whole number from 0 to 4294967295) (see music_lstm generate --help)"]
+    assert not list(tmp_path.iterdir())
+
+
+# --- a --run-dir before the command's name (issue 21, bug 1) ---------------------------------------------
+
+def test_a_run_dir_given_before_the_command_reaches_it(calls, harmonize_calls):
+    assert main(["--run-dir", "runs/x", "generate"]) == 0
+    assert calls[-1]["run_dir"] == "runs/x"  # was None: generate's own default overwrote it
+    assert main(["--run-dir", "runs/x", "generate", "--run-dir", "runs/y"]) == 0
+    assert calls[-1]["run_dir"] == "runs/y"  # after the name wins
+    assert main(["generate"]) == 0
+    assert calls[-1]["run_dir"] is None  # none given: runs/latest, else the shipped model (resolve_run)
+    assert main(["--run-dir", "runs/x", "harmonize", TUNE]) == 0
+    assert harmonize_calls[-1][0][0] == "runs/x"
+    assert main(["harmonize", TUNE]) == 0
+    assert harmonize_calls[-1][0][0] is None
+
+
+def test_a_run_dir_before_evaluate_or_train_reaches_it(monkeypatch):
+    from music_lstm.app import cli
+
+    seen = []
+    monkeypatch.setattr(cli, "_evaluate", lambda args: seen.append(args.run_dir))
+    monkeypatch.setattr(cli, "_train", lambda args: seen.append(args.run_dir))
+    monkeypatch.setattr(cli, "quiet_tensorflow", lambda: None)
+    assert main(["--run-dir", "runs/x", "evaluate"]) == main(["--run-dir", "runs/x", "train"]) == 0
+    assert main(["evaluate"]) == 0
+    assert seen == ["runs/x", "runs/x", "runs/latest"]
+
+
+# --- harmonize samples under generate's grammar (issue 21, bug 4) ---------------------------------------
+
+@pytest.mark.slow
+def test_harmonize_samples_under_the_grammar_generate_uses_for_the_run():
+    import dataclasses
+
+    import numpy as np
+
+    from music_lstm.tasks import harmonizer
+    from music_lstm.io import melody_input
+    from music_lstm.encodings import satb
+    from music_lstm.runs.run_folder import SHIPPED, load_run, read_sampling
+
+    run = load_run(SHIPPED / "harmonize")
+    harmonizer = harmonizer.LSTMHarmonizer.from_run(run)
+    encoding = run.config.encoder()
+    sampling = dataclasses.replace(encoding.default_sampling(), **read_sampling(run.path))
+    symbols = run.vocab.index_to_symbol
+    ours = harmonizer._grammar(8)
+    generates = encoding.grammar(symbols, 8, sampling, pieces=run.corpus["train"],
+                                 piece_shifts=run.corpus["train_shifts"], row_shifts=np.zeros(8, np.int64))
+    assert (ours.in_range == generates.in_range).all()  # the run's training ranges, not BACH_RANGES
+    assert not (ours.in_range == satb.Grammar(symbols, 8, ranges=harmonizer.BACH_RANGES).in_range).all()
+    assert (ours.guard, ours.no_clash, ours.keep_beat) == (sampling.parallels_guard, sampling.no_clash, sampling.keep_beat)
+    assert ours.no_clash and ours.keep_beat and ours.no_crossing  # and voices do not cross, as the docs say
+    # The guards hold in what comes out: no two voices struck together a minor second or major seventh apart.
+    melody, _ = melody_input.read_melody("tinyNotation: 4/4 c'4 d' e' f' g'2 e'2 f'4 e' d' c' d'2 c'2")
+    for out in harmonizer.harmonize(melody, num_outputs=4, temperature=1.0, seed=3):
+        struck: dict[float, list[int]] = {}
+        for voice in out.voices:
+            for o, _, p in voice:
+                struck.setdefault(round(o, 6), []).append(p)
+        for pitches in struck.values():
+            assert not any(abs(a - b) % 12 in (1, 11) for i, a in enumerate(pitches) for b in pitches[i + 1:]), pitches

@@ -44,27 +44,31 @@ def _audio_expected() -> bool:
     return problem is None
 
 
+TOKEN = "token-for-tests"
+
+
 class Page:
-    """A server in a thread of this process, and raw HTTP requests to it (http.client sends a path as given)."""
+    """A server in a thread of this process, and raw HTTP requests to it (http.client sends a path as given),
+    each with the server's token unless told otherwise (`token=None`)."""
 
     def __init__(self, studio):
         self.studio = studio
-        self.server = serve.make_server(studio, "127.0.0.1", 0)
+        self.server = serve.make_server(studio, "127.0.0.1", 0, token=TOKEN)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    def request(self, method, path, body=None, headers=None):
+    def request(self, method, path, body=None, headers=None, token=TOKEN):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
         try:
-            conn.request(method, path, body=body, headers=headers or {})
+            conn.request(method, path, body=body, headers={**({"X-Token": token} if token else {}), **(headers or {})})
             answer = conn.getresponse()
             return answer.status, dict(answer.getheaders()), answer.read()
         finally:
             conn.close()
 
-    def get(self, path, headers=None):
-        return self.request("GET", path, headers=headers)
+    def get(self, path, headers=None, token=TOKEN):
+        return self.request("GET", path, headers=headers, token=token)
 
     def post(self, path, obj):
         status, _, body = self.request("POST", path, json.dumps(obj).encode(), {"Content-Type": "application/json"})
@@ -150,7 +154,7 @@ def test_the_page_and_info_are_served(page):
     status, _, body = page.get("/api/info")
     info = json.loads(body)
     assert status == 200 and info["upload_limit"] == serve.UPLOAD_LIMIT
-    assert info["runs"]["compose"] == info["runs"]["harmonize"] == str(page.studio.runs["harmonize"])
+    assert info["runs"]["compose"] == info["runs"]["harmonize"] == "no_run"  # the folder's name, not its path
     assert page.get("/nothing")[0] == 404
 
 
@@ -312,6 +316,8 @@ def test_harmonize_answers_the_score_roll_audio_and_downloads_each_in_its_own_fo
     assert status == 200, answer
     assert answer["seed"] == 3 and answer["id"].startswith("harmonize-")
     assert answer["messages"][-1].startswith("harmonizing 7 notes in C major")
+    assert "with the run folder run" in answer["messages"][-1]  # by its name: no path of the server's
+    assert str(run_page.studio.root) not in json.dumps(answer) and "/tmp" not in json.dumps(answer)
     files = _files(run_page, answer)
     assert {"midi", "musicxml", "score"} <= set(files) and "roll" not in files  # the page draws the roll
     assert files["midi"][:4] == b"MThd" and b"<score-partwise" in files["musicxml"]
@@ -399,6 +405,7 @@ def test_serve_stops_on_sigterm_and_removes_its_temporary_folder(tiny_satb_run):
         line = proc.stdout.readline()
         folder = Path(re.search(r"files in (\S+);", line)[1])
         assert folder.is_dir(), line
+        assert re.search(r"http://127\.0\.0\.1:\d+/\?token=[\w-]{32} \(compose run, harmonize run;", line), line
     finally:
         proc.terminate()
         code = proc.wait(timeout=60)
@@ -437,3 +444,60 @@ def test_without_a_soundfont_the_page_still_harmonizes_and_says_why_there_is_no_
         p.close()
     assert status == 200 and "audio" not in answer["files"] and "midi" in answer["files"]
     assert answer["messages"][0].startswith("no audio: ") and "none.sf2" in answer["messages"][0]
+
+
+@pytest.mark.slow
+def test_the_run_folder_is_loaded_once_at_start_not_per_request(tiny_satb_run, tmp_path, monkeypatch):
+    from music_lstm.tasks import generate
+    from music_lstm.tasks import harmonizer
+    from music_lstm.runs import run_folder
+
+    loads, harmonizers = [], []
+    real_load, real_from_run = run_folder.load_run, harmonizer.LSTMHarmonizer.from_run.__func__
+
+    def load_run(path):
+        loads.append(path)
+        return real_load(path)
+
+    def from_run(cls, run, **options):
+        harmonizers.append(run.path)
+        return real_from_run(cls, run, **options)
+
+    monkeypatch.setattr(run_folder, "load_run", load_run)
+    monkeypatch.setattr(generate, "load_run", load_run)
+    monkeypatch.setattr(harmonizer.LSTMHarmonizer, "from_run", classmethod(from_run))
+    studio = serve.Studio(tiny_satb_run, tmp_path / "out")
+    studio.load()
+    p = Page(studio)
+    try:
+        answers = [p.post("/api/compose", {"length": 40, "seed": 1}), p.post("/api/compose", {"length": 40}),
+                   p.post("/api/harmonize", {"melody": TUNE, "seed": 1}), p.post("/api/harmonize", {"melody": OTHER})]
+    finally:
+        p.close()
+    assert [a[0] for a in answers[:2]] == [200, 200], answers
+    assert all(a[0] in (200, 400) for a in answers[2:]), answers  # harmonized, or the tiny model's one line
+    assert loads == [tiny_satb_run] and harmonizers == [tiny_satb_run]  # one folder for both tasks, read once
+
+
+@pytest.mark.slow
+def test_the_default_temperature_shown_is_the_runs_sampling_json_and_none_sent_keeps_it(tiny_satb_run, tmp_path,
+                                                                                        monkeypatch):
+    from music_lstm.tasks import generate
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_satb_run, run)
+    (run / "sampling.json").write_text(json.dumps({"temperature": 0.37}))
+    studio = serve.Studio(run, tmp_path / "out")
+    studio.load()
+    asked = []
+    monkeypatch.setattr(generate, "generate", lambda **kw: asked.append(kw["sampling"]) or [])
+    p = Page(studio)
+    try:
+        info = json.loads(p.get("/api/info")[2])
+        without = p.post("/api/compose", {"length": 40})
+        given = p.post("/api/compose", {"length": 40, "temperature": 0.9})
+    finally:
+        p.close()
+    assert info["defaults"]["temperature"] == 0.37  # the run's own, not its encoding's
+    assert without[0] == given[0] == 200
+    assert asked == [None, {"temperature": 0.9}]  # None: generate takes the run's sampling.json

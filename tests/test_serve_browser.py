@@ -63,8 +63,8 @@ def server(tiny_satb_run, tmp_path_factory):
                                  str(tiny_satb_run), "--output-dir", str(out / "files")],
                                 cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, text=True)
     try:
-        line = proc.stdout.readline()  # "serving RUN on http://127.0.0.1:PORT/ (...)", once it listens
-        match = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        line = proc.stdout.readline()  # "serving on http://127.0.0.1:PORT/?token=T (...)", once it listens
+        match = re.search(r"http://127\.0\.0\.1:\d+/\?token=[\w-]+", line)
         assert match, f"no address in {line!r}; stderr: {log.read_text()}"
         yield match[0]
     finally:
@@ -88,7 +88,7 @@ def browser():
     driver.quit()
 
 
-def _fetch(url: str) -> bytes:
+def _fetch(url: str) -> bytes:  # a file's URL on the page carries the token
     with urllib.request.urlopen(url, timeout=60) as answer:
         assert answer.status == 200, url
         return answer.read()
@@ -115,6 +115,38 @@ def _harmonize(browser, melody: str):
     return browser.execute_script("return window.progressShown")
 
 
+def test_the_page_keeps_its_token_and_sends_only_the_settings_changed(server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(server)
+    WebDriverWait(browser, WAIT).until(lambda d: "run folder" in d.find_element(By.ID, "run").text)
+    assert "token" not in browser.current_url  # out of the address bar, kept for the tab
+    browser.refresh()  # a reload still has it
+    WebDriverWait(browser, WAIT).until(lambda d: "run folder" in d.find_element(By.ID, "run").text)
+    browser.execute_script("""
+        window.sent = [];
+        const real = window.fetch;
+        window.fetch = (url, options) => { if (options && options.body) window.sent.push(JSON.parse(options.body));
+                                           return real(url, options); };""")
+    browser.find_element(By.ID, "compose").click()
+    WebDriverWait(browser, WAIT).until(lambda d: d.execute_script("return window.sent.length") == 1)
+    assert browser.execute_script("return window.sent[0]") == {}  # the run's own defaults apply
+    WebDriverWait(browser, WAIT).until(lambda d: not d.find_element(By.ID, "compose").get_property("disabled"))
+    box = browser.find_element(By.ID, "temperature")
+    box.clear()
+    box.send_keys("0.9")
+    browser.find_element(By.ID, "compose").click()
+    WebDriverWait(browser, WAIT).until(lambda d: d.execute_script("return window.sent.length") == 2)
+    assert browser.execute_script("return window.sent[1]") == {"temperature": "0.9"}
+    WebDriverWait(browser, WAIT).until(lambda d: not d.find_element(By.ID, "compose").get_property("disabled"))
+    bare = server.split("?")[0]
+    browser.execute_script("sessionStorage.clear()")
+    browser.get(bare)  # without its token the page says where to find it, and nothing is answered
+    WebDriverWait(browser, WAIT).until(lambda d: d.find_element(By.ID, "error").is_displayed())
+    assert "token" in browser.find_element(By.ID, "error").text
+
+
 def test_typed_melody_shows_the_score_plays_the_wav_and_offers_the_downloads(server, browser, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
@@ -126,7 +158,7 @@ def test_typed_melody_shows_the_score_plays_the_wav_and_offers_the_downloads(ser
     assert "Harmonization" in browser.find_element(By.ID, "title").text
 
     pages = browser.find_elements(By.CSS_SELECTOR, "#score img.score-page")
-    assert pages and all(p.get_attribute("src").endswith(".svg") for p in pages)
+    assert pages and all(p.get_attribute("src").split("?")[0].endswith(".svg") for p in pages)
     WebDriverWait(browser, WAIT).until(lambda d: d.execute_script(
         "return [...document.querySelectorAll('#score img')].every(i => i.complete && i.naturalWidth > 0)"))
     assert b"<svg" in _fetch(pages[0].get_attribute("src"))
@@ -149,7 +181,7 @@ def test_typed_melody_shows_the_score_plays_the_wav_and_offers_the_downloads(ser
         return
     player = browser.find_element(By.ID, "player")
     src = player.get_attribute("src")
-    assert src.endswith(".wav") and links["wav"].get_attribute("href") == src
+    assert src.split("?")[0].endswith(".wav") and links["wav"].get_attribute("href") == src
     wav = _fetch(src)
     assert wav[:4] == b"RIFF" and wav[8:12] == b"WAVE" and len(wav) > 44
     # The browser itself decodes it: its duration is known, and it plays.
@@ -199,5 +231,5 @@ def test_an_uploaded_midi_melody_and_compose_both_show_their_results(server, bro
     WebDriverWait(browser, WAIT).until(lambda d: "chorale" in d.find_element(By.ID, "title").text
                                        or d.find_element(By.ID, "error").is_displayed())
     assert not browser.find_element(By.ID, "error").is_displayed(), browser.find_element(By.ID, "error").text
-    assert browser.find_element(By.ID, "dl-midi").get_attribute("href").endswith("/chorale.mid")
+    assert browser.find_element(By.ID, "dl-midi").get_attribute("href").split("?")[0].endswith("/chorale.mid")
     assert browser.find_elements(By.CSS_SELECTOR, "#score img.score-page")

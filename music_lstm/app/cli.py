@@ -13,9 +13,14 @@ import os
 import sys
 
 from .. import __version__
+from . import cli_checks as check
 
 TENSORFLOW_COMMANDS = (None, "train", "generate", "harmonize", "evaluate", "serve")  # the ones that load TensorFlow
 DESCRIPTION = "Learn music from a folder of MIDI files with an LSTM, and write new music as MIDI."
+# Each command's --run-dir when none is given, before or after the command's name (None: runs/latest
+# when it exists, else the model shipped for the task).
+RUN_DIR_DEFAULTS = {None: "runs/latest", "train": "runs/latest", "evaluate": "runs/latest", "generate": None,
+                    "harmonize": None, "serve": None}
 
 
 def _train_args(p: argparse.ArgumentParser) -> None:
@@ -35,18 +40,18 @@ def _train_args(p: argparse.ArgumentParser) -> None:
                    help="--jsb: how a frame's pitches are written, high to low, low to high, relative, or voices "
                         "(default: high, voices for a voice-separated file)")
     p.add_argument("--epochs", type=int, default=d.epochs, help=f"most epochs to train (default: {d.epochs})")
-    p.add_argument("--max-minutes", type=float, default=d.max_minutes, help=f"training time budget, 0 = none (default: {d.max_minutes})")
+    p.add_argument("--max-minutes", type=check.finite, default=d.max_minutes, help=f"training time budget, 0 = none (default: {d.max_minutes})")
     p.add_argument("--seq-len", type=int, default=d.seq_len, help=f"window length in symbols (default: {d.seq_len})")
     p.add_argument("--units", type=int, default=d.units, help=f"cells per LSTM layer (default: {d.units})")
     p.add_argument("--embed-dim", type=int, default=d.embed_dim, help=f"symbol embedding size (default: {d.embed_dim})")
-    p.add_argument("--dropout", type=float, default=d.dropout, help=f"dropout after each LSTM (default: {d.dropout})")
+    p.add_argument("--dropout", type=check.finite, default=d.dropout, help=f"dropout after each LSTM (default: {d.dropout})")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"windows per step on each replica (default: {d.batch_size})")
-    p.add_argument("--learning-rate", type=float, default=d.learning_rate, help=f"Adam learning rate (default: {d.learning_rate})")
-    p.add_argument("--lr-decay", type=float, default=d.lr_decay, help=f"learning rate factor after an epoch without improvement, 1 = constant (default: {d.lr_decay})")
+    p.add_argument("--learning-rate", type=check.finite, default=d.learning_rate, help=f"Adam learning rate (default: {d.learning_rate})")
+    p.add_argument("--lr-decay", type=check.finite, default=d.lr_decay, help=f"learning rate factor after an epoch without improvement, 1 = constant (default: {d.lr_decay})")
     p.add_argument("--transpose", type=int, nargs=2, metavar=("LOW", "HIGH"), default=[d.transpose_low, d.transpose_high],
                    help=f"also train on the training pieces moved LOW..HIGH semitones, 0 0 = off (default: {d.transpose_low} {d.transpose_high})")
     p.add_argument("--patience", type=int, default=d.patience, help=f"epochs without improvement before stopping (default: {d.patience})")
-    p.add_argument("--val-fraction", type=float, default=d.val_fraction, help=f"share of pieces held out (default: {d.val_fraction})")
+    p.add_argument("--val-fraction", type=check.finite, default=d.val_fraction, help=f"share of pieces held out (default: {d.val_fraction})")
     p.add_argument("--encoding", default=d.encoding, choices=CHOICES, metavar="{" + ",".join(NAMES) + "}",
                    help="symbols: chords (one per onset, chords without octaves; 'seed' is its old name), voiced "
                         f"(pitches + durations per onset), grid (16th frames), satb (four sung lines; needs four-part files) "
@@ -77,19 +82,24 @@ def _generate_args(p: argparse.ArgumentParser, with_seed: bool = True) -> None:
         return "(default: the run's encoding's: " + ", ".join(f"{n} {v}" for n, v in values.items()) + ")"
 
     four = ", ".join(n for n in NAMES if get(n).voices == 4)
-    p.add_argument("--output", default="generated_midi.mid", help="MIDI file to write (default: generated_midi.mid)")
-    p.add_argument("--output-dir", default=None, help="folder for the output file(s)")
-    p.add_argument("--length", type=int, default=500, help="symbols to generate (default: 500)")
-    p.add_argument("--num-outputs", type=int, default=1, help="pieces to write, stepped as one batch (default: 1)")
-    p.add_argument("--temperature", type=float, default=None, help=f"0 = argmax {default('temperature')}")
-    p.add_argument("--rhythm-temperature", type=float, default=None,
+    p.add_argument("--output", type=check.output_file, default="generated_midi.mid",
+                   help="MIDI file to write, in a folder that exists (default: generated_midi.mid)")
+    p.add_argument("--output-dir", default=None, help="folder for the output file(s), made when missing")
+    p.add_argument("--length", type=check.length, default=500,
+                   help=f"symbols to generate, 1 to {check.MAX_LENGTH} (default: 500)")
+    p.add_argument("--num-outputs", type=check.count, default=1,
+                   help=f"pieces to write, stepped as one batch, 1 to {check.MAX_OUTPUTS} (default: 1)")
+    p.add_argument("--temperature", type=check.temperature, default=None,
+                   help=f"0 = argmax, at most {check.MAX_TEMPERATURE:g} {default('temperature')}")
+    p.add_argument("--rhythm-temperature", type=check.rhythm_temperature, default=None,
                    help=f"temperature among durations and rests (lengths) {default('rhythm_temperature')}")
-    p.add_argument("--rhythm-top-p", type=float, default=None,
+    p.add_argument("--rhythm-top-p", type=check.probability_mass, default=None,
                    help=f"nucleus sampling mass among the lengths alone {default('rhythm_top_p')}")
-    p.add_argument("--top-k", type=int, default=None, help="sample among the k likeliest symbols, 0 = all (default: 0)")
-    p.add_argument("--top-p", type=float, default=None, help="nucleus sampling mass (default: 1.0 = off)")
-    p.add_argument("--max-repeat", type=int, default=None, help=f"most times a symbol may repeat in a row, 0 = no guard {default('max_repeat')}")
-    p.add_argument("--max-chord-repeat", type=int, default=None,
+    p.add_argument("--top-k", type=check.top_k, default=None, help="sample among the k likeliest symbols, 0 = all (default: 0)")
+    p.add_argument("--top-p", type=check.probability_mass, default=None, help="nucleus sampling mass (default: 1.0 = off)")
+    p.add_argument("--max-repeat", type=check.repeats, default=None,
+                   help=f"most times a symbol may repeat in a row, 0 = no guard {default('max_repeat')}")
+    p.add_argument("--max-chord-repeat", type=check.repeats, default=None,
                    help=f"chord-slice encodings: most times a chord may repeat in a row, 0 = no guard {default('max_chord_repeat')}")
     p.add_argument("--allow-parallels", action="store_true",
                    help=f"four-voice encodings ({four}): let two voices move in parallel perfect fifths, octaves or "
@@ -104,12 +114,14 @@ def _generate_args(p: argparse.ArgumentParser, with_seed: bool = True) -> None:
     p.add_argument("--include-primer", action="store_true", help="write the primer into the output too")
     _output_args(p)
     if with_seed:
-        p.add_argument("--seed", type=int, default=None, help="random seed for a reproducible piece")
+        p.add_argument("--seed", type=check.seed, default=None,
+                       help=f"random seed for a reproducible piece, 0 to {check.MAX_SEED}")
 
 
 def _output_args(p: argparse.ArgumentParser) -> None:
     """The flags for what is written beside each piece: shared by generate and harmonize."""
-    p.add_argument("--bpm", type=float, default=None, help="tempo of the output (default: the training data's, else 90)")
+    p.add_argument("--bpm", type=check.bpm, default=None,
+                   help=f"tempo of the output, {check.MIN_BPM:g} to {check.MAX_BPM:g} (default: the training data's, else 90)")
     p.add_argument("--instrument", default="0",
                    help="General MIDI program 0-127, or piano, harpsichord, organ, guitar, strings, choir, flute; four-voice "
                         "encodings also take four separated by commas, soprano to bass (choir,choir,strings,organ) (default: 0 = piano)")
@@ -130,47 +142,58 @@ def _harmonize_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("melody", metavar="MELODY",
                    help="a MIDI, MusicXML or .mxl file (a polyphonic one gives its top line), or tinyNotation text "
                         "such as \"tinyNotation: 4/4 c'4 d' e' f' g'2\"")
-    p.add_argument("--run-dir", default=None,
-                   help="satb run folder to read (default: runs/latest when it exists, else the model shipped with music_lstm)")
-    p.add_argument("--output", default="harmonized.mid", help="MIDI file to write (default: harmonized.mid)")
-    p.add_argument("--num-outputs", type=int, default=1, help="harmonizations to write (default: 1)")
-    p.add_argument("--best-of", type=int, default=1, metavar="K",
+    _run_dir_arg(p, "satb run folder to read (default: runs/latest when it exists, else the model shipped with music_lstm)")
+    p.add_argument("--output", type=check.output_file, default="harmonized.mid",
+                   help="MIDI file to write, in a folder that exists (default: harmonized.mid)")
+    p.add_argument("--num-outputs", type=check.count, default=1,
+                   help=f"harmonizations to write, 1 to {check.MAX_OUTPUTS} (default: 1)")
+    p.add_argument("--best-of", type=check.count, default=1, metavar="K",
                    help="sample K harmonizations for each output and keep the one the model finds likeliest (default: 1)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    p.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE,
-                   help=f"0 = argmax (default: {DEFAULT_TEMPERATURE})")
-    p.add_argument("--beam", type=int, default=0, metavar="K",
+    p.add_argument("--seed", type=check.seed, default=0, help=f"random seed, 0 to {check.MAX_SEED} (default: 0)")
+    p.add_argument("--temperature", type=check.temperature, default=DEFAULT_TEMPERATURE,
+                   help=f"0 = argmax, at most {check.MAX_TEMPERATURE:g} (default: {DEFAULT_TEMPERATURE})")
+    p.add_argument("--beam", type=check.beam, default=0, metavar="K",
                    help="write the likeliest harmonizations a beam search of width K finds, instead of sampling "
                         "(--temperature, --best-of and --seed then do not apply; default: 0, sample)")
     _output_args(p)
 
 
+def _run_dir_arg(p: argparse.ArgumentParser, help: str) -> None:
+    """--run-dir after a command's name. Its default is not set here but in `main` (`RUN_DIR_DEFAULTS`):
+    a subcommand's default would overwrite the value given before the command's name."""
+    p.add_argument("--run-dir", default=argparse.SUPPRESS, help=help)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ..runs.run_folder import DATA
-    parser = argparse.ArgumentParser(prog="music_lstm", description=DESCRIPTION)
+    parser = check.OneLineParser(prog="music_lstm", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"music_lstm {__version__}")
     parser.add_argument("--verbose", action="store_true", help="also show TensorFlow's own start-up and runtime messages")
-    parser.add_argument("--run-dir", default="runs/latest", help="run folder (default: runs/latest)")
+    parser.add_argument("--run-dir", default=argparse.SUPPRESS,
+                        help="run folder, for the command too (default: the command's; runs/latest with no command)")
+    # What every command also takes after its name; SUPPRESS keeps a value given before the name.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help="show TensorFlow's own messages")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_parser = sub.add_parser
 
-    def add_parser(*a, **kw):  # every command also takes --verbose after its name
-        p = _add_parser(*a, **kw)
-        p.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help="show TensorFlow's own messages")
-        return p
+    parser.commands = {}  # name -> its parser, whose name a refusal after parsing gives
+
+    def add_parser(name, *a, **kw):
+        parser.commands[name] = _add_parser(name, *a, parents=[common], **kw)
+        return parser.commands[name]
 
     sub.add_parser = add_parser
 
     p = sub.add_parser("train", help="train on a folder of MIDI files into a run folder")
-    p.add_argument("--run-dir", default="runs/latest", help="run folder to write (default: runs/latest)")
+    _run_dir_arg(p, "run folder to write (default: runs/latest)")
     _train_args(p)
-    p.add_argument("--seed", type=int, default=0, help="seed for the split, shuffling and weights (default: 0)")
+    p.add_argument("--seed", type=check.seed, default=0, help="seed for the split, shuffling and weights (default: 0)")
     p.add_argument("--resume", action="store_true",
                    help="carry on from the run folder's last checkpoint with its saved settings (only --epochs, --max-minutes, --patience apply)")
 
     p = sub.add_parser("generate", help="write new MIDI from a trained run folder")
-    p.add_argument("--run-dir", default=None,
-                   help="run folder to read (default: runs/latest when it exists, else the model shipped with music_lstm)")
+    _run_dir_arg(p, "run folder to read (default: runs/latest when it exists, else the model shipped with music_lstm)")
     _generate_args(p)
 
     p = sub.add_parser("harmonize", help="write alto, tenor and bass under a melody with a trained satb run folder")
@@ -179,25 +202,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="score a run on its held-out pieces against n-gram baselines, "
                        "or (--generated) compare generated MIDI with them on musical metrics, "
                        "or (--harmonize) harmonize their sopranos and compare with Bach's lower voices")
-    p.add_argument("--run-dir", default="runs/latest", help="run folder to read (default: runs/latest)")
+    _run_dir_arg(p, "run folder to read (default: runs/latest)")
     p.add_argument("--data-dir", default=None, help=f"folder of the run's MIDI files (default: the one recorded in {DATA})")
     p.add_argument("--generated", nargs="+", metavar="FILE.mid", default=None, help="generated MIDI files to measure")
     p.add_argument("--crop", type=int, default=None, help="onsets each piece is cropped to (default: the training pieces' median)")
     p.add_argument("--json", default=None, metavar="FILE.json", help="also write the figures as JSON")
     p.add_argument("--against", nargs="+", metavar="RUN_DIR", default=None,
                    help="--harmonize: also harmonize with these satb run folders, one row each")
-    p.add_argument("--temperature", type=float, default=None,
+    p.add_argument("--temperature", type=check.temperature, default=None,
                    help="--harmonize: sampling temperature of the harmonizers (default: harmonize's)")
-    p.add_argument("--best-of", type=int, default=1, metavar="K",
+    p.add_argument("--best-of", type=check.count, default=1, metavar="K",
                    help="--harmonize: keep the likeliest of K samples per chorale (default: 1)")
-    p.add_argument("--beam", type=int, default=0, metavar="K",
+    p.add_argument("--beam", type=check.beam, default=0, metavar="K",
                    help="--harmonize: a beam search of width K instead of sampling (default: 0, sample)")
     p.add_argument("--harmonize", action="store_true",
                    help="satb runs: harmonize the soprano of each held-out chorale and compare with Bach's and an HMM's")
 
     p = sub.add_parser("serve", help="a local web page to compose and harmonize in a browser (on 127.0.0.1 only)")
-    p.add_argument("--run-dir", default=None,
-                   help="run folder to read (default: runs/latest when it exists, else the models shipped with music_lstm)")
+    _run_dir_arg(p, "run folder to read (default: runs/latest when it exists, else the models shipped with music_lstm)")
     p.add_argument("--port", type=int, default=8000, help="port to listen on, 0 = any free one (default: 8000)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on; any other than 127.0.0.1 lets other machines use the page, "
@@ -206,6 +228,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder for each request's files, a new subfolder each (default: a temporary folder, removed at exit)")
     p.add_argument("--soundfont", default=None, metavar="FILE",
                    help="SoundFont for the page's audio (default: the system's General MIDI one)")
+    p.add_argument("--token", default=None,
+                   help="the token every request must carry (default: a new random one, printed in the page's address)")
+    p.add_argument("--keep-requests", type=int, default=50, metavar="N",
+                   help="request folders kept, the newest; older ones are removed (default: 50)")
+    p.add_argument("--keep-mb", type=float, default=200.0, metavar="MB",
+                   help="at most this many MB of request folders, the oldest removed first (default: 200)")
 
     p = sub.add_parser("export-bach", help="write music21's Bach chorales as MIDI files")
     p.add_argument("--out", default="bach", help="folder to write (default: bach)")
@@ -331,7 +359,8 @@ def _generate(args) -> None:
 def _serve(args) -> None:
     from .serve import serve
 
-    serve(args.run_dir, port=args.port, host=args.host, output_dir=args.output_dir, soundfont=args.soundfont)
+    serve(args.run_dir, port=args.port, host=args.host, output_dir=args.output_dir, soundfont=args.soundfont,
+          token=args.token, keep_requests=args.keep_requests, keep_mb=args.keep_mb)
 
 
 def _export_bach(args) -> None:
@@ -374,12 +403,20 @@ def quiet_tensorflow() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ..core.errors import MusicLSTMError
+
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(argv)
+    try:  # every value is checked before any work: a bad one is one line (cli_checks)
+        args = parser.parse_args(argv)
+        if not hasattr(args, "run_dir"):
+            args.run_dir = RUN_DIR_DEFAULTS.get(args.command)
+        check.check_paths(parser.commands.get(args.command, parser), args)
+    except MusicLSTMError as e:
+        print(f"music_lstm: error: {e}", file=sys.stderr)
+        return 2
     if not args.verbose and args.command in TENSORFLOW_COMMANDS:
         quiet_tensorflow()
-    from ..core.errors import MusicLSTMError
 
     try:
         if args.command is None:  # the whole job: train on bach/, then generate

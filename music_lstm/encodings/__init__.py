@@ -30,7 +30,7 @@ _ENCODINGS: dict[str, type[Encoding]] = {
     "grid": Grid,
     "satb": SATB,
 }
-DEFAULT = "satb"  # measured best on voice leading (docs/BENCHMARKS.md)
+DEFAULT = "satb"  # measured best on voice leading (docs/BENCHMARKS.md, "Four voices")
 ALIASES = {"seed": "chords"}  # the name the chords encoding had first; runs saved with it still load
 NAMES = tuple(_ENCODINGS)
 CHOICES = NAMES + tuple(ALIASES)  # what the command line accepts

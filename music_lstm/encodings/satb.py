@@ -326,7 +326,7 @@ class SATB(Encoding):
     empty_hint = "the satb encoding needs files of four parts (soprano, alto, tenor, bass); use --encoding voiced for other music"
 
     def default_sampling(self):
-        """Chosen on the musical and voice-leading measurements of the default run (docs/BENCHMARKS.md)."""
+        """Chosen on the musical and voice-leading measurements of the default run (docs/BENCHMARKS.md, "Four voices")."""
         from ..core.sampling import Sampling
 
         return Sampling(temperature=0.8, rhythm_temperature=0.8)

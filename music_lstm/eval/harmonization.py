@@ -19,8 +19,9 @@ import numpy as np
 from ..core.errors import MelodyError
 from ..core.events import Note
 from ..models.hmm_harmonizer import HMMHarmonizer, beats, chord_states
-from ..tasks.harmonizer import DEFAULT_TEMPERATURE, LSTMHarmonizer
 from . import voice_leading
+from ..tasks.harmonizer import DEFAULT_TEMPERATURE, LSTMHarmonizer, run_grammar
+
 
 # --- evaluation -------------------------------------------------------------------------------------
 
@@ -179,7 +180,7 @@ def evaluate_run(run_dir, data_dir=None, json_path=None, temperature: float = DE
         from ..models.ngram import KneserNey, NgramStepper
 
         kn = KneserNey(ngram_order, len(run.vocab)).fit(run.corpus["train"])
-        others.append(LSTMHarmonizer(NgramStepper(kn), run.vocab))
+        others.append(LSTMHarmonizer(NgramStepper(kn), run.vocab, grammar=run_grammar(run)))
     report = evaluate_harmonize(harmonizer, held_out, hmm, temperature=temperature, best_of=best_of, seed=seed,
                                 others=others, beam=beam)
     if json_path is not None:

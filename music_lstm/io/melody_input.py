@@ -1,11 +1,13 @@
-"""A melody to harmonize (`read_melody`) comes from a MIDI file, a MusicXML/.mxl file or tinyNotation
-text (`"tinyNotation: 4/4 c'4 d' e' f' g'2"`), as one line of notes; the rules are in its docstring.
+"""A melody to harmonize (`read_melody`) comes from a MIDI file, a MusicXML/.mxl file (known by its
+content, read within bounds: `melody_files`) or tinyNotation text (`"4/4 c'4 d' e' f' g'2"`, the
+`tinyNotation:` prefix optional), as one line of notes; the rules are in its docstring.
 
     python -c "from music_lstm.io.melody_input import read_melody; print(read_melody(\"tinyNotation: 4/4 c'4 d' e' f'\"))"
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from pathlib import Path
@@ -14,13 +16,15 @@ from ..core.errors import MelodyError, MidiError
 from ..core.events import Note
 from ..core.lines import top_line
 from ..core.ranges import SOPRANO_REACH
+from . import melody_files
 from .midi_read import parse_midi
 from .voice_parts import select_voices
 
 # --- a melody to harmonize --------------------------------------------------------------------------
 
-MAX_MELODY_NOTES = 2_000  # longer melodies are refused (a chorale tune has 30 to 80 notes)
-MAX_MELODY_QUARTERS = 1_000.0  # and so are melodies that last longer than this (about 8 minutes at 120 bpm)
+MAX_OCTAVES_MOVED = 2  # a melody further out than this is a mistake, not a register: refused
+# The limits on a melody (notes, bars, time signatures, file sizes) live in melody_files, quoted by the docs.
+MAX_MELODY_NOTES, MAX_MELODY_BARS = melody_files.MAX_MELODY_NOTES, melody_files.MAX_MELODY_BARS
 TINY = "tinyNotation:"
 MUSICXML_SUFFIXES = (".xml", ".musicxml", ".mxl")
 MIDI_SUFFIXES = (".mid", ".midi")
@@ -29,12 +33,40 @@ MIDI_SUFFIXES = (".mid", ".midi")
 # anything else without a word, so it is checked here.
 _TINY_TOKEN = re.compile(
     r"""^(?:\d+/\d+|(?:trip|quad)\{|\}|_\S*|(?:(?:trip|quad)\{)?(?:r|[a-gA-G]+(?:#+|-+|n)?'*)(?:\d+\.*)?~?\}?)$""")
+_TINY_NOTE = re.compile(r"""^(?:(?:trip|quad)\{)?[a-gA-G]""")
+_TINY_METER = re.compile(r"^(\d+)/(\d+)$")
+
+
+def is_tune(source: str | os.PathLike) -> bool:
+    """Whether `source` is typed tinyNotation rather than a file's name: text beginning `tinyNotation:`,
+    or, where no file has that name, text whose every word is a tinyNotation token (`4/4 c'4 d' e'2`).
+    A path object is always a file. The command line and the local page read a typed tune by this rule."""
+    if isinstance(source, os.PathLike):
+        return False
+    text = str(source).strip()
+    if text.startswith(TINY):
+        return True
+    words = text.split()
+    if not words or not all(_TINY_TOKEN.match(w) for w in words):
+        return False
+    try:
+        return not Path(text).exists()
+    except (OSError, ValueError):  # a name too long for a file, or with a NUL in it
+        return True
+
+
+def as_tune(text: str) -> str:
+    """Typed text as tinyNotation, the prefix added where it was left out: for text that must never be
+    taken for a file's name (what a web page sends)."""
+    text = str(text).strip()
+    return text if text.startswith(TINY) else f"{TINY} {text}"
 
 
 def read_melody(source: str | os.PathLike) -> tuple[list[Note], str | None]:
     """One line of notes to harmonize, and a one-line message saying what was done to it (or None).
 
-    `source` is a MIDI file, a MusicXML or .mxl file, or tinyNotation text beginning `tinyNotation:`.
+    `source` is a MIDI file, a MusicXML or .mxl file (each known by its content, not its name:
+    `melody_files`), or tinyNotation text, with or without its `tinyNotation:` prefix (`is_tune`).
     Notes are (offset, duration, midi pitch), quarter notes from the source's own start, one at a time.
 
     - A polyphonic source gives its top line, and the message says so: the soprano part when the
@@ -45,18 +77,24 @@ def read_melody(source: str | os.PathLike) -> tuple[list[Note], str | None]:
     - Chords only (every onset strikes two or more notes, and the file has no four voices) is
       refused: there is no tune to take.
     - A melody outside a soprano's reach (`SOPRANO_REACH`) is moved by whole octaves into it, the
-      message saying by how much; one whose span does not fit the reach in any octave is refused.
-    - An empty or unreadable source, one with no notes, or one longer than `MAX_MELODY_NOTES` notes
-      or `MAX_MELODY_QUARTERS` quarter notes raises `MelodyError` (one line: the source, the reason).
+      message saying by how much; one whose span fits the reach in no octave, or only
+      `MAX_OCTAVES_MOVED` octaves or more away, is refused.
+    - An empty, unreadable or too large source, one with no notes, a time signature other than 1 to 16
+      over 1, 2, 4, 8 or 16, or more than `MAX_MELODY_NOTES` notes or `MAX_MELODY_BARS` bars raises
+      `MelodyError` (one line: the source, the reason), a typed tune's before music21 reads it.
     """
     text = str(source)
-    if text.lstrip().startswith(TINY):
+    if is_tune(source):
         name = _short(text)
-        parts = _tiny_parts(text.lstrip(), name)
+        parts, meter = _tiny_parts(text.strip(), name)
+        voices = None
+    elif not _exists(text) and _looks_typed(text):  # a tune with a word music21 does not know: say which
+        name = _short(text)
+        parts, meter = _tiny_parts(text.strip(), name)
         voices = None
     else:
         name = text
-        parts, voices = _file_parts(Path(text))
+        parts, voices, meter = _file_parts(Path(text))
     notes = sorted(n for _, part in parts for n in part if n[1] > 0)
     if not notes:
         raise MelodyError(name, "no notes")
@@ -75,30 +113,49 @@ def read_melody(source: str | os.PathLike) -> tuple[list[Note], str | None]:
         messages.append(f"polyphonic: harmonizing its top line ({len(line)} of {len(notes)} notes)")
     else:
         line = notes
-    end = max(o + d for o, d, _ in line)
-    if len(line) > MAX_MELODY_NOTES or end > MAX_MELODY_QUARTERS:
-        raise MelodyError(name, f"too long ({len(line)} notes, {end:.0f} quarter notes; at most "
-                                f"{MAX_MELODY_NOTES} notes and {MAX_MELODY_QUARTERS:.0f} quarter notes)")
+    _check_length(len(line), max(o + d for o, d, _ in line), meter, name)
     line, moved = into_soprano_reach(line, name)
     if moved:
         messages.append(moved)
     return line, "; ".join(messages) or None
 
 
+def _check_length(notes: int, end: float, meter: tuple[int, int], name) -> None:
+    """MelodyError when a melody of `notes` notes ending at `end` quarter notes is over the limits."""
+    bar = 4 * meter[0] / meter[1]
+    bars = math.ceil(end / bar - 1e-9)
+    if notes > MAX_MELODY_NOTES or bars > MAX_MELODY_BARS:
+        raise MelodyError(name, f"too long ({notes} notes, {bars} bars of {meter[0]}/{meter[1]}; at most "
+                                f"{MAX_MELODY_NOTES} notes and {MAX_MELODY_BARS} bars)")
+
+
+def _check_meter(numerator: int, denominator: int, name) -> tuple[int, int]:
+    if numerator not in melody_files.METER_NUMERATORS or denominator not in melody_files.METER_DENOMINATORS:
+        raise MelodyError(name, f"a time signature of {numerator}/{denominator} (give 1 to 16 beats over "
+                                f"{', '.join(map(str, melody_files.METER_DENOMINATORS))})")
+    return numerator, denominator
+
+
 def into_soprano_reach(line: list[Note], name: str = "melody") -> tuple[list[Note], str | None]:
     """The line moved by the fewest octaves that bring it inside `SOPRANO_REACH`, and a message
-    saying so (None when it was inside); MelodyError when it fits in no octave."""
+    saying so (None when it was inside); MelodyError when it fits in no octave, or only more than
+    `MAX_OCTAVES_MOVED` octaves away (a tune far above or below any voice is a mistake to say)."""
     low, high = min(p for _, _, p in line), max(p for _, _, p in line)
     lo, hi = SOPRANO_REACH
     if lo <= low and high <= hi:
         return line, None
-    fits = [k for k in range(-10, 11) if lo <= low + 12 * k and high + 12 * k <= hi]
+    fits = [k for k in range(-11, 12) if lo <= low + 12 * k and high + 12 * k <= hi]
     reach = f"{_name(lo)}-{_name(hi)}"
     if not fits:
         raise MelodyError(name, f"spans {_name(low)}-{_name(high)}: outside a soprano's reach ({reach}) "
                                 "in every octave")
     k = min(fits, key=abs)
     word = "up" if k > 0 else "down"
+    if abs(k) > MAX_OCTAVES_MOVED:
+        where = "above" if k < 0 else "below"
+        raise MelodyError(name, f"spans {_name(low)}-{_name(high)}: {abs(k)} octaves {where} a soprano's reach "
+                                f"({reach}); give the tune in the octave it is sung "
+                                f"(at most {MAX_OCTAVES_MOVED} octaves are moved)")
     moved = [(o, d, p + 12 * k) for o, d, p in line]
     return moved, f"moved {word} {abs(k)} octave{'s' if abs(k) > 1 else ''} into a soprano's reach ({reach})"
 
@@ -123,15 +180,17 @@ def melody_key(notes: list[Note]) -> str:
 
 def melody_time_signature(source: str | os.PathLike) -> str:
     """The time signature a melody source gives first (tinyNotation's leading `3/4`, or a file's
-    first), as text; `4/4` when it gives none or cannot be read."""
-    text = str(source).lstrip()
-    if text.startswith(TINY):
-        m = re.match(r"\s*(\d+)/(\d+)\b", text[len(TINY):])
+    first), as text; `4/4` when it gives none or cannot be read. A file is read as `read_melody` reads
+    it (by its content, within the same bounds)."""
+    if is_tune(source):
+        body = str(source).strip()
+        body = body[len(TINY):] if body.startswith(TINY) else body
+        m = re.match(r"\s*(\d+)/(\d+)\b", body)
         return f"{m.group(1)}/{m.group(2)}" if m else "4/4"
     try:
-        from music21 import converter, meter
+        from music21 import meter
 
-        found = converter.parse(str(source)).recurse().getElementsByClass(meter.TimeSignature)
+        found = _music21_score(Path(source)).recurse().getElementsByClass(meter.TimeSignature)
         return found[0].ratioString if found else "4/4"
     except Exception:  # a source read_melody accepted, but music21 reads no meter from it
         return "4/4"
@@ -152,46 +211,68 @@ def _name(midi: int) -> str:
     return pitch_name(midi).replace("-", "b")
 
 
-def _tiny_parts(text: str, name: str) -> list[tuple[str | None, list[Note]]]:
-    body = text[len(TINY):]
-    bad = [t for t in body.split() if not _TINY_TOKEN.match(t)]
+def _exists(text: str) -> bool:
+    try:
+        return Path(text).exists()
+    except (OSError, ValueError):
+        return False
+
+
+def _looks_typed(text: str) -> bool:
+    """Text that is meant as notes rather than a file's name: several words, one of them a note."""
+    words = text.split()
+    return (len(words) > 1 and any(_TINY_NOTE.match(w) and _TINY_TOKEN.match(w) for w in words)
+            and not any(Path(w).suffix.lower() in MIDI_SUFFIXES + MUSICXML_SUFFIXES for w in words))
+
+
+def _tiny_parts(text: str, name: str) -> tuple[list[tuple[str | None, list[Note]]], tuple[int, int]]:
+    """The notes of tinyNotation `text` (its prefix optional) and its time signature, the words and
+    the limits checked before music21 reads it (music21 takes a long time over `1/1024`)."""
+    body = text[len(TINY):] if text.startswith(TINY) else text
+    words = body.split()
+    bad = [t for t in words if not _TINY_TOKEN.match(t)]
     if bad:
         raise MelodyError(name, f"not tinyNotation: {bad[0]!r} "
                                 "(notes look like c'4, e-8., r2, with an optional 3/4 first)")
+    meters = [_check_meter(int(m.group(1)), int(m.group(2)), name) for m in map(_TINY_METER.match, words) if m]
+    notes = sum(1 for t in words if _TINY_NOTE.match(t))
+    if notes > MAX_MELODY_NOTES:
+        raise MelodyError(name, f"too long ({notes} notes; at most {MAX_MELODY_NOTES} notes and {MAX_MELODY_BARS} bars)")
     from music21 import converter
 
     try:
-        score = converter.parse(text)
+        score = converter.parse(f"{TINY} {body}")
     except Exception as e:  # music21 raises many kinds on bad text; all mean "unreadable"
         raise MelodyError(name, f"cannot be read as tinyNotation ({_reason(e)})") from None
-    return [(None, _stream_notes(score))]
+    return [(None, _stream_notes(score))], (meters[0] if meters else (4, 4))
 
 
-def _file_parts(path: Path) -> tuple[list[tuple[str | None, list[Note]]], tuple | None]:
-    """(name, notes) per part, and the four voices when a MIDI file gives them."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise MelodyError(path, "no such file (a melody is a MIDI or MusicXML file, "
-                                "or text beginning 'tinyNotation:')") from None
-    except OSError as e:
-        raise MelodyError(path, f"cannot be read ({e.strerror or e})") from None
-    if not data:
-        raise MelodyError(path, "empty file (0 bytes)")
-    if data[:4] == b"MThd" or path.suffix.lower() in MIDI_SUFFIXES:
+def _music21_score(path: Path):
+    """music21's score of a melody file, read from its bytes (`melody_files.melody_bytes`: by content, bounded)."""
+    from music21 import converter
+
+    kind, data = melody_files.melody_bytes(path)
+    return converter.parseData(data, format="midi" if kind == melody_files.MIDI else "musicxml")
+
+
+def _file_parts(path: Path) -> tuple[list[tuple[str | None, list[Note]]], tuple | None, tuple[int, int]]:
+    """(name, notes) per part, the four voices when the file gives them, and its first time signature
+    (4/4 for MIDI), every time signature checked."""
+    kind, data = melody_files.melody_bytes(path)  # by content, within bounds: a MelodyError otherwise
+    if kind == melody_files.MIDI:
         try:
             piece = parse_midi(data, path)
         except MidiError as e:
             raise MelodyError(path, e.reason) from None
-        return [(None, piece.notes)], piece.voices
-    if path.suffix.lower() not in MUSICXML_SUFFIXES and b"<score-partwise" not in data[:4000]:
-        raise MelodyError(path, "neither a MIDI nor a MusicXML file")
-    from music21 import converter
+        return [(None, piece.notes)], piece.voices, (4, 4)
+    from music21 import converter, meter
 
     try:
-        score = converter.parse(str(path), format="musicxml")
+        score = converter.parseData(data, format="musicxml")
     except Exception as e:
         raise MelodyError(path, f"damaged MusicXML ({_reason(e)})") from None
+    meters = [_check_meter(int(ts.numerator), int(ts.denominator), path)
+              for ts in score.recurse().getElementsByClass(meter.TimeSignature)]
     parts = []
     for part in score.parts or [score]:
         # A staff of two voices (a chorale's soprano and alto) is two parts, upper voice first.
@@ -199,7 +280,7 @@ def _file_parts(path: Path) -> tuple[list[tuple[str | None, list[Note]]], tuple 
         parts += [(getattr(part, "partName", None), _stream_notes(p)) for p in split]
     parts = [(n, notes) for n, notes in parts if notes]
     voices, _ = select_voices(parts) if len(parts) >= 4 else (None, None)
-    return parts, voices
+    return parts, voices, (meters[0] if meters else (4, 4))
 
 
 def _stream_notes(s) -> list[Note]:

@@ -15,7 +15,7 @@ bass under the melody (see `voice`), so the soprano is the melody exactly.
 labels per beat only (not the voicing or the rhythm of the alto, tenor and bass, which the LSTM's
 figure also pays for), so the two figures are not the same quantity.
 
-    python benchmarks/harmonize_quality.py --voices /tmp/satb/voices.pkl --model satb.keras
+    python -m music_lstm evaluate --harmonize --run-dir RUN
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ that loop, so the backward pass multiplies by transposed matrices and builds eve
 one step at a time. `FusedLSTM` computes the same outputs and gradients (tested against Keras to
 float rounding) with one matrix product per step each way: the input product for all steps before
 the loop, the weight gradients as three products over all steps after it, and the recurrent kernel
-transposed once. `benchmarks/bench_lstm.py` measures the gain (docs/BENCHMARKS.md).
+transposed once. `benchmarks/bench_lstm.py` measures the gain (docs/BENCHMARKS.md, "Training").
 
 Anywhere else (a GPU, where Keras uses cuDNN; another backend; a mask; dropout inside the layer; other
 activations) it is Keras's LSTM. `builtin_copy` gives the same network with Keras's own LSTM layers:

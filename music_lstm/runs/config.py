@@ -24,7 +24,7 @@ class Config:
     embed_dim: int = 64  # symbol embedding size
     units: int = 128  # cells in each of the two LSTM layers; small learns faster within minutes on a CPU
     dense_units: int = 256  # the Dense layer between the LSTMs and the softmax, as in the seed
-    dropout: float = 0.3  # after each LSTM layer; 0.3 learns satb faster within the time budget (docs/BENCHMARKS.md)
+    dropout: float = 0.3  # after each LSTM layer; 0.3 learns satb faster in the budget (docs/BENCHMARKS.md, "The satb encoding")
     batch_size: int = 16  # windows per step; bach/ gives few windows, so small batches mean more updates
     epochs: int = 40  # upper bound; early stopping and max_minutes usually end training first
     learning_rate: float = 3e-3  # Adam
@@ -48,7 +48,7 @@ class Config:
     # Every piece (training and held out) is moved to the key signature of C major / A minor before it is
     # encoded (`core.keys.key_shift`, at most a tritone; transposition, if any, starts from there); generated
     # music is moved back to the key of the piece its prompt came from. On: its samples stay in key and are
-    # harder to tell from Bach's (docs/BENCHMARKS.md).
+    # harder to tell from Bach's (docs/BENCHMARKS.md, "One key and the beat").
     common_key: bool = True
 
     def __post_init__(self):

@@ -85,8 +85,6 @@ def generate(
     any MusicXML, PNG, audio and SVG). `sampling`: the settings, or a dict of the ones to change from the
     run's encoding's own defaults (`Encoding.default_sampling`) and the run folder's `sampling.json`, if
     it has one (None = those)."""
-    from ..models import factory
-
     programs = voice_programs(instrument)  # one program for all, or four (soprano to bass)
     check_rendering(fmt, audio, audio_format, soundfont)  # a missing SoundFont is reported before the network runs
     if bpm is not None and not 10 <= bpm <= 400:
@@ -96,19 +94,65 @@ def generate(
     if num_outputs < 1:
         raise ConfigError(f"invalid num_outputs: {num_outputs} (must be >= 1)")
     run = run or load_run(resolve_run(run_dir, "compose", log))  # None: runs/latest, else the shipped model
+    check_composes(run)
+    encoding = run.config.encoder()
+    if encoding.voices != 4 and len(set(programs)) > 1:
+        raise ConfigError(f"invalid instrument: {instrument!r} (one per voice needs a four-voice encoding; "
+                          f"the run's is {encoding.name})")
+    pieces = compose_pieces(run, length, sampling, primer, include_primer, seed, num_outputs, log)
+    paths = output_paths(output, num_outputs, output_dir)
+    bpm = bpm or run.bpm or DEFAULT_BPM
+    written, extra = [], []
+    for path, piece in zip(paths, pieces):
+        decoded = piece.decoded
+        if decoded.repairs:
+            log(f"{path}: repaired {decoded.repairs} of {decoded.events} events ({decoded.repair_fraction:.1%}) that broke the {encoding.name} grammar")
+        if not decoded.notes:
+            raise MusicLSTMError(f"{path}: the generated symbols hold no note (try a longer --length)")
+        extra += write_piece(path, decoded.notes, piece.voices, bpm, programs, fmt=fmt, plot=plot, audio=audio,
+                             audio_format=audio_format, soundfont=soundfont, score=score,
+                             title=f"Chorale: {path.stem}", pickup=piece.pickup)
+        written.append(path)
+    return written + extra
+
+
+def check_composes(run: Run) -> None:
+    """A ConfigError unless `run` can compose: trained on MIDI files, and not to harmonize a given melody."""
     if run.config.task == "jsb":
         raise ConfigError(f"{run.path}: a run trained on JSB Chorales frames (--jsb); generate writes MIDI only from "
                           "runs trained on MIDI files")
     if run.config.task == "harmonize":
         raise ConfigError(f"{run.path}: a run that harmonizes a given melody (--melody-context) does not compose: "
                           "use harmonize with it, or generate with another run folder")
+
+
+@dataclasses.dataclass
+class Composition:
+    """One piece `compose_pieces` sampled, nothing written yet."""
+
+    decoded: Decoded  # its notes, in the key of its prompt, and how many events were repaired
+    voices: list | None  # S A T B for a four-voice encoding, else None
+    pickup: float  # quarter notes before the first barline (music cut from the middle of a piece)
+    log_prob: float  # natural log of the network's probability of the sampled symbols
+
+
+def compose_pieces(run: Run, length: int = 500, sampling: Sampling | dict | None = None,
+                   primer: str | os.PathLike | None = None, include_primer: bool = False, seed=None,
+                   num_outputs: int = 1, log=lambda msg: print(msg, file=sys.stderr)) -> list[Composition]:
+    """The sampling half of `generate`: `num_outputs` pieces of `length` symbols from the loaded `run`,
+    decoded, in memory (`generate` writes them; the Python API returns them). `seed` an int, None or a
+    `numpy.random.Generator`."""
+    from ..models import factory
+
+    if length < 1:
+        raise ConfigError(f"invalid length: {length} (must be >= 1)")
+    if num_outputs < 1:
+        raise ConfigError(f"invalid num_outputs: {num_outputs} (must be >= 1)")
+    check_composes(run)
     encoding = run.config.encoder()
     if not isinstance(sampling, Sampling):  # the encoding's defaults, then the run's own, then the caller's
         sampling = dataclasses.replace(encoding.default_sampling(), **{**read_sampling(run.path), **(sampling or {})})
     four = encoding.voices == 4
-    if not four and len(set(programs)) > 1:
-        raise ConfigError(f"invalid instrument: {instrument!r} (one per voice needs a four-voice encoding; "
-                          f"the run's is {encoding.name})")
     rng = np.random.default_rng(seed)
     window = run.config.seq_len
     if primer is not None:
@@ -136,31 +180,31 @@ def generate(
                 grammar.feed(column)
     # where the new music begins in its beat, for a grammar that keeps time: written from there
     starts = getattr(grammar, "position", np.zeros(num_outputs)).copy()
-    probs = stepper.prime(prompt)
-    ids = generate_ids(stepper.step, probs, length, sampling, rng, history=prompt, grammar=grammar,
+    rows = np.arange(num_outputs)
+    log_prob = np.zeros(num_outputs)
+    last = [stepper.prime(prompt)]
+
+    def step(ids):  # each sampled symbol scored by the network's own probability before stepping on
+        log_prob[:] += np.log(np.maximum(last[0][rows, ids], 1e-300))
+        last[0] = stepper.step(ids)
+        return last[0]
+
+    ids = generate_ids(step, last[0], length, sampling, rng, history=prompt, grammar=grammar,
                        rhythm=encoding.rhythm_mask(vocabulary))
-    paths = output_paths(output, num_outputs, output_dir)
-    bpm = bpm or run.bpm or DEFAULT_BPM
-    written, extra = [], []
-    for path, context, whole, row, start, shift in zip(paths, prompt, written_prompt, ids, starts, key_shifts):
+    log_prob += np.log(np.maximum(last[0][rows, ids[:, -1]], 1e-300))  # the last symbol, never stepped on
+    pieces = []
+    for context, whole, row, start, shift, score in zip(prompt, written_prompt, ids, starts, key_shifts, log_prob):
         context, symbols = run.vocab.decode(context), run.vocab.decode(row)
         if include_primer:
             decoded = encoding.decode(run.vocab.decode(whole) + symbols, open_start=primer is None)
         else:  # the prompt is read too, so a note it holds into the new music is no error
             decoded = on_the_beat(encoding.decode_continuation(context, symbols), start)
         decoded = moved(decoded, -int(shift))
-        if decoded.repairs:
-            log(f"{path}: repaired {decoded.repairs} of {decoded.events} events ({decoded.repair_fraction:.1%}) that broke the {encoding.name} grammar")
-        if not decoded.notes:
-            raise MusicLSTMError(f"{path}: the generated symbols hold no note (try a longer --length)")
         voices = decoded.voices if four else None
         # music cut from the middle of a piece starts anywhere in the bar: barred where its notes fall on beats
-        pickup = (4.0 - bar_phase(voices)) % 4.0 if voices is not None else 0.0
-        extra += write_piece(path, decoded.notes, voices, bpm, programs, fmt=fmt, plot=plot, audio=audio,
-                             audio_format=audio_format, soundfont=soundfont, score=score,
-                             title=f"Chorale: {path.stem}", pickup=pickup)
-        written.append(path)
-    return written + extra
+        pickup = (4.0 - bar_phase(voices)) % 4.0 if voices is not None and decoded.notes else 0.0
+        pieces.append(Composition(decoded, voices, pickup, float(score)))
+    return pieces
 
 
 def moved(decoded: Decoded, semitones: int) -> Decoded:

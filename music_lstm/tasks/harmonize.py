@@ -12,20 +12,21 @@ import numpy as np
 
 from .harmonizer import DEFAULT_TEMPERATURE, LSTMHarmonizer
 
+
 def harmonize_files(run_dir, source, output="harmonized.mid", num_outputs: int = 1, best_of: int = 1,
                     temperature: float = DEFAULT_TEMPERATURE, seed: int | None = 0, fmt: str = "midi",
                     instrument: str | int = 0, plot: bool = False, audio: bool = False, audio_format: str = "wav",
                     soundfont=None, score: bool = False, bpm: float | None = None, beam: int = 0,
-                    harmonizer: LSTMHarmonizer | None = None, log=lambda msg: print(msg, file=sys.stderr)) -> list:
+                    log=lambda msg: print(msg, file=sys.stderr), run=None, harmonizer=None) -> list:
     """`python -m music_lstm harmonize`: read the melody (`melody_input.read_melody`), then the satb run
     folder (`run_dir`; None: runs/latest, else the model shipped with the package), harmonize it
     `num_outputs` times (sampled, or the likeliest found by a beam search of width `beam` > 0) and
     write each as four-track MIDI at `output` (numbered
     `_1`, `_2`... when several) with what generate writes beside its MIDI files (`outfiles.write_piece`:
     MusicXML, piano roll, audio, score pages). Returns the MIDI files, then the others. Every check
-    (settings, melody, run folder, the model's reach) comes before the first file is written.
-    `harmonizer`, where given, is used instead of loading `run_dir` (a network loaded once, harmonizing
-    many melodies)."""
+    (settings, melody, run folder, the model's reach) comes before the first file is written. `run` (a
+    loaded `run_folder.Run`) and `harmonizer` (an `LSTMHarmonizer`, its own or another one), when given,
+    are used instead of reading the folder again (the local page and the Python API load them once)."""
     from ..core.errors import ConfigError
     from ..core.instruments import voice_programs
     from ..io import melody_input
@@ -46,19 +47,16 @@ def harmonize_files(run_dir, source, output="harmonized.mid", num_outputs: int =
     melody, message = melody_input.read_melody(source)
     if message:
         log(message)
-    name = melody_input.TINY if str(source).lstrip().startswith(melody_input.TINY) else str(source)
-    run_bpm = None
+    name = melody_input.TINY if melody_input.is_tune(source) else str(source)
     if harmonizer is None:
-        run = load_run(resolve_run(run_dir, "harmonize", log))  # None: runs/latest, else the shipped model
-        harmonizer, run_bpm = LSTMHarmonizer.from_run(run), run.bpm
-        where = f"the run folder {run.path}"
-    else:
-        where = harmonizer.label or "the harmonizer given"
+        run = run or load_run(resolve_run(run_dir, "harmonize", log))  # None: runs/latest, else the shipped model
+        harmonizer = LSTMHarmonizer.from_run(run)
+    where = f"the run folder {run.path}" if run is not None else harmonizer.label or "the harmonizer given"
     key = melody_input.melody_key(melody)
     log(f"harmonizing {len(melody)} notes in {key} with {where}")
     outs = harmonizer.harmonize(melody, num_outputs=num_outputs, best_of=best_of, temperature=temperature,
                                 seed=np.random.default_rng(seed), name=name, beam=beam)
-    bpm = bpm or run_bpm or DEFAULT_BPM
+    bpm = bpm or (run.bpm if run is not None else None) or DEFAULT_BPM
     meter = melody_input.melody_time_signature(source) if fmt == "musicxml" or score else "4/4"
     written, extra = [], []
     for out, path in zip(outs, output_paths(output, num_outputs)):

@@ -5,9 +5,12 @@ then the group's length). To harmonize, the stream is written group by group:
 
 - the S slot is forced to the melody at the group's start: its pitch struck where a melody note
   begins, held (`~`) where one goes on, `rest` where the melody is silent;
-- A, T and B are sampled from the network under the satb `Grammar` (the voice-leading guard, no
-  crossing and Bach's voice ranges on by default), so they see the soprano of their own group and
-  everything before it, nothing after;
+- A, T and B are sampled from the network under the satb `Grammar`, so they see the soprano of their
+  own group and everything before it, nothing after. A harmonizer made from a run folder (`from_run`)
+  samples under the grammar `generate` samples that run's music under (`run_grammar`: the guards the
+  run's sampling settings turn on, parallels, clashes and the beat, and each voice in the range of the
+  run's training pieces), with voices that do not cross besides; one made from a bare network, under
+  the parallels guard, no crossing and `BACH_RANGES`;
 - the length slot is sampled too, but only among lengths that end the group no later than the
   melody's next onset or release (and leave a gap the vocabulary's lengths can fill). So groups follow
   the union of the melody's onsets and those the sampled voices choose; where a group starts inside
@@ -28,8 +31,7 @@ soprano and length slots given, and only the A, T and B slots are counted, in bi
 `eval.harmonization` harmonizes the soprano of held-out chorales with this and with the HMM baseline
 (`models.hmm_harmonizer`) and compares both with Bach; `tasks.harmonize` is the file task.
 
-    python -c "from music_lstm.runs.run_folder import SHIPPED, load_run; from music_lstm.tasks.harmonizer import \
-LSTMHarmonizer; h = LSTMHarmonizer.from_run(load_run(SHIPPED / 'harmonize')); print(h.harmonize([(0, 1, 72), (1, 1, 74)])[0].voices)"
+    python -m music_lstm evaluate --harmonize --run-dir RUN
 """
 
 from __future__ import annotations
@@ -54,7 +56,24 @@ from ..core.sampling import sample
 from ..core.vocab import Vocab
 
 
-DEFAULT_TEMPERATURE = 0.5  # agrees with Bach's chords more often than 0.75 or 1 (docs/BENCHMARKS.md, Harmonizing)
+DEFAULT_TEMPERATURE = 0.5  # chosen on chord agreement with Bach (docs/BENCHMARKS.md, "Harmonizing a melody")
+
+
+def run_grammar(run):
+    """`grammar(symbols, batch, shift)` making the satb `Grammar` `generate` samples `run`'s music under
+    (`Encoding.grammar`): the guards of the run's sampling settings (its encoding's defaults, then its
+    `sampling.json`) and each voice in its training pieces' range, moved `shift` semitones as the music is."""
+    from ..runs.run_folder import read_sampling
+
+    encoding = run.config.encoder()
+    sampling = dataclasses.replace(encoding.default_sampling(), **read_sampling(run.path))
+    pieces, shifts = run.corpus["train"], run.corpus["train_shifts"]
+
+    def grammar(symbols, batch: int, shift: int = 0):
+        return encoding.grammar(symbols, batch, sampling, pieces=pieces, piece_shifts=shifts,
+                                row_shifts=np.full(batch, shift))
+
+    return grammar
 
 
 @dataclass
@@ -74,10 +93,12 @@ def _fraction(x: float, what: str, name: str = "melody") -> Fraction:
 class LSTMHarmonizer:
     def __init__(self, stepper, vocab: Vocab, guard: bool = True, no_crossing: bool = True,
                  ranges: Sequence[tuple[int, int]] | None = BACH_RANGES, order: str = satb.ORDER,
-                 label: str | None = None, common_key: bool = False):
+                 label: str | None = None, common_key: bool = False, grammar=None):
         """`stepper` the NumPy stepper of a network trained on satb symbols (`models.factory.stepper`),
         `vocab` its vocabulary. `ranges` (S A T B) bound the sampled voices; the
         soprano is never bound by them. `label` tells it apart in a report (`system_name`).
+        `grammar(symbols, batch, shift)`, when given, makes the satb `Grammar` to sample under instead of
+        `guard` and `ranges` (`run_grammar`: generate's, for a run), for music moved `shift` semitones.
         `common_key`: the network learned every piece in C major's key signature (`train --common-key`),
         so a melody is moved there (`core.keys.key_shift`) and its harmonization moved back."""
         self.label, self.common_key = label, common_key
@@ -86,7 +107,7 @@ class LSTMHarmonizer:
         self.stepper, self.vocab, self.order = stepper, vocab, order
         # What each position of a group holds: the soprano, a sampled voice, the length.
         self.roles = ["S", "v", "v", "v", "D"]
-        self.guard, self.no_crossing, self.ranges = guard, no_crossing, ranges
+        self.guard, self.no_crossing, self.ranges, self.make_grammar = guard, no_crossing, ranges, grammar
         self.symbols = vocab.index_to_symbol
         self.durations = {}  # length -> id
         for i, s in enumerate(self.symbols):
@@ -114,7 +135,9 @@ class LSTMHarmonizer:
             raise MelodyError(run.path, f"a {run.config.encoding} run cannot harmonize: "
                                         f"train one with --encoding {satb.SATB.name}")
         if run.config.task == "jsb":
-            raise MelodyError(run.path, "a run trained on JSB Chorales frames (--jsb) cannot harmonize")
+            raise MelodyError(run.path, "a run trained on JSB Chorales frames (--jsb) cannot harmonize: "
+                                        f"train one on MIDI files with --encoding {satb.SATB.name}")
+        options = {"grammar": run_grammar(run), **options}
         return cls.from_keras(run.model, run.vocab, run.config.kind, common_key=run.config.common_key, **options)
 
     def key_shift(self, notes: Sequence[Note], name: str = "melody") -> int:
@@ -208,19 +231,27 @@ class LSTMHarmonizer:
         if shift:
             melody = [(o, d, p + shift) for o, d, p in melody]
         with threadpool_limits(1, user_api="blas"):  # small products: a second BLAS thread only waits on a busy machine
-            outs = self._harmonize(melody, num_outputs, best_of, temperature, seed, name, beam)
+            outs = self._harmonize(melody, num_outputs, best_of, temperature, seed, name, beam, shift)
         if shift:
             outs = [dataclasses.replace(h, voices=tuple([(o, d, p - shift) for o, d, p in v] for v in h.voices))
                     for h in outs]
         return outs
 
-    def _harmonize(self, melody, num_outputs, best_of, temperature, seed, name, beam=0) -> list[Harmonization]:
+    def _grammar(self, batch: int, shift: int = 0):
+        """The satb `Grammar` the lower voices are sampled under, for music moved `shift` semitones."""
+        if self.make_grammar is None:
+            return satb.Grammar(self.symbols, batch, order=self.order, guard=self.guard,
+                                no_crossing=self.no_crossing, ranges=self.ranges)
+        grammar = self.make_grammar(self.symbols, batch, shift)
+        grammar.no_crossing = self.no_crossing  # generate's grammar lets voices cross; a harmonization does not
+        return grammar
+
+    def _harmonize(self, melody, num_outputs, best_of, temperature, seed, name, beam=0, shift=0) -> list[Harmonization]:
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         start, bounds, soprano = self._plan(melody, name)
         end = bounds[-1]
         batch = beam or num_outputs * best_of
-        grammar = satb.Grammar(self.symbols, batch, order=self.order, guard=self.guard,
-                               no_crossing=self.no_crossing, ranges=self.ranges)
+        grammar = self._grammar(batch, shift)
         grammar.synced[:] = True  # the stream begins at a group's first slot
         times = [Fraction(0)] * batch
         stretch = [0] * batch
@@ -254,9 +285,11 @@ class LSTMHarmonizer:
                     ids = sample(probs, rng, temperature=temperature, banned=banned)
             else:
                 banned = np.ones_like(probs, dtype=bool)
+                by_grammar = grammar.ban()  # the beat guard's lengths, where the melody leaves a choice
                 for r in range(batch):
                     if live[r]:
-                        banned[r, self._allowed_lengths(times[r], bounds, stretch[r], soprano)] = False
+                        ok = self._allowed_lengths(times[r], bounds, stretch[r], soprano)
+                        banned[r, [i for i in ok if not by_grammar[r, i]] or ok] = False
                     else:
                         banned[r, next(iter(self.durations.values()))] = False
                 if beam:

@@ -11,7 +11,7 @@ epoch, and are scored exactly on the held-out pieces run whole: cross-entropy pe
 (b) the chord's plus the duration's), on the events both can score, and the share of held-out events
 each cannot score because its vocabulary lacks them.
 
-    python benchmarks/durations_head.py --minutes 4
+    python experiments/durations_head.py --minutes 4
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the package, from a checkout
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def load(data_dir: str, cfg):
@@ -95,6 +95,9 @@ def main() -> int:
     ap.add_argument("--data-dir", default="bach")
     ap.add_argument("--minutes", type=float, default=4.0, help="training budget per network (default: 4)")
     args = ap.parse_args()
+    from music_lstm.app.cli import quiet_tensorflow
+
+    quiet_tensorflow()  # TensorFlow's C++ start-up lines are not the output
 
     import keras
 

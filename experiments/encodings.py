@@ -6,7 +6,7 @@ once; bits per second at the data's tempo, so encodings with different symbol ra
 then `--pieces` pieces are generated with the default settings and compared with the run's held-out
 Bach pieces (`music_lstm.eval.metrics`, cropped to the median chorale's onsets).
 
-    python benchmarks/encodings.py --runs /tmp/voiced-run /tmp/grid-run --out /tmp/enc-compare
+    python experiments/encodings.py --runs /tmp/voiced-run /tmp/grid-run --out /tmp/enc-compare
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
@@ -62,6 +62,9 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--length", type=int, nargs="+", default=[500], help="symbols per piece, one per run or one for all (default: 500, generate's default)")
     args = ap.parse_args()
+    from music_lstm.app.cli import quiet_tensorflow
+
+    quiet_tensorflow()  # TensorFlow's C++ start-up lines are not the output
     out = Path(args.out)
     results = {}
     lengths = args.length * len(args.runs) if len(args.length) == 1 else args.length

@@ -7,8 +7,8 @@ validation perplexity exp(val_loss) first dropped below the bigram's, and below 
 Results are appended to `--results` (one JSON line per variant), and the table of all of them printed,
 so variants can be run one at a time (each its own short heavy job).
 
-    python benchmarks/tune_defaults.py --minutes 4 --variant default
-    python benchmarks/tune_defaults.py --table
+    python experiments/tune_defaults.py --minutes 4 --variant default
+    python experiments/tune_defaults.py --table
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ VARIANTS = {
 
 
 def run_variant(name: str, minutes: float, data_dir: str, out: Path, encoding: str | None = None) -> dict:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from music_lstm.runs.config import Config
     from music_lstm.eval.likelihood import evaluate
     from music_lstm.training.train import train
@@ -98,6 +98,9 @@ def main() -> int:
     ap.add_argument("--results", default="runs/tune/results.jsonl")
     ap.add_argument("--table", action="store_true", help="only print the table of the results so far")
     args = ap.parse_args()
+    from music_lstm.app.cli import quiet_tensorflow
+
+    quiet_tensorflow()  # TensorFlow's C++ start-up lines are not the output
     results = Path(args.results)
     if not args.table:
         for name in args.variant or ["default"]:

@@ -1,0 +1,104 @@
+"""Every script in benchmarks/ and experiments/ runs from a checkout: `--help` at once without TensorFlow, and each
+script that offers `--smoke` runs whole at that size, printing no line of TensorFlow's C++ start-up.
+
+The scripts are found by listing the folders, so a new one is covered without editing this file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPTS = sorted([*ROOT.glob("benchmarks/*.py"), *ROOT.glob("experiments/*.py")])
+SMOKE = [p for p in SCRIPTS if '"--smoke"' in p.read_text(encoding="utf-8")]
+# TensorFlow's C++ start-up lines (`I0000 00:00:... cudart_stub.cc`, `E0000 ... failed call to cuInit`) and absl's notice.
+TF_LINE = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:|absl::InitializeLog|cuda_|cuInit|oneDNN", re.M)
+
+# Imports each script as `__main__` with `--help` and reports whether TensorFlow or Keras got loaded.
+HELP = """
+import contextlib, io, runpy, sys
+sys.argv = [sys.argv[1], "--help"]
+out = io.StringIO()
+code = 0
+try:
+    with contextlib.redirect_stdout(out):
+        runpy.run_path(sys.argv[0], run_name="__main__")
+except SystemExit as e:
+    code = e.code or 0
+print(code, "tensorflow" in sys.modules or "keras" in sys.modules, len(out.getvalue()))
+"""
+
+
+def run(argv: list[str], timeout: float) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "GRPC_VERBOSITY")}
+    return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def test_the_folders_hold_scripts():
+    assert len(SCRIPTS) >= 8 and len(SMOKE) >= 5
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_help_answers_without_tensorflow(script):
+    out = run([sys.executable, "-c", HELP, str(script)], timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    code, tf_loaded, help_chars = out.stdout.split()
+    assert code == "0", f"--help exited {code}"
+    assert tf_loaded == "False", "--help imported TensorFlow"
+    assert int(help_chars) > 40, "--help printed no usage"
+    assert not TF_LINE.search(out.stderr), out.stderr
+
+
+def tiny_jsb(path: Path) -> Path:
+    """A JSB file in the published layout: train/valid/test lists of sequences of pitch sets (a silent frame too)."""
+    chords = [[60, 64, 67, 72], [62, 65, 69, 74], [59, 62, 67, 74], [], [57, 60, 64, 69], [55, 59, 62, 67]]
+    seq = lambda k: [chords[(i * (k + 1)) % len(chords)] for i in range(12 + k)]  # noqa: E731
+    path.write_text(json.dumps({"train": [seq(k) for k in range(6)], "valid": [seq(7), seq(8)], "test": [seq(9), seq(10)]}))
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", SMOKE, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_smoke_size_runs_quietly(script, tmp_path):
+    argv = [sys.executable, str(script), "--smoke"]
+    if script.name == "jsb.py":
+        argv += ["--data", str(tiny_jsb(tmp_path / "tiny.json")), "--results-dir", str(tmp_path / "results")]
+    out = run(argv, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip(), "printed no table"
+    assert not TF_LINE.search(out.stderr), "TensorFlow's start-up lines on stderr:\n" + out.stderr[:2000]
+    if script.name == "jsb.py":
+        check_jsb_results(tmp_path / "results", out.stdout)
+
+
+def check_jsb_results(folder: Path, printed: str):
+    files = list(folder.glob("jsb-*.json"))
+    assert len(files) == 1, files
+    r = json.loads(files[0].read_text())
+    assert r["benchmark"] == "jsb" and r["seed"] == 0 and r["smoke"] is True
+    assert re.fullmatch(r"[0-9a-f]{7,40}(-dirty)?|unknown", r["commit"])
+    assert "CPUs" in r["machine"] and "/" not in r["machine"]  # the machine in words, no paths
+    chosen = r["chosen"]
+    assert r["chosen_on_valid"].startswith("LSTM") and chosen["parameters"] > 0
+    for key in ("valid_per_frame", "test_per_frame", "test_per_note", "train_seconds"):
+        assert math.isfinite(chosen[key]) and chosen[key] > 0, key
+    assert r["results"][r["chosen_on_valid"]]["test"]["per_frame"] == chosen["test_per_frame"]
+    assert r["settings"]["units"] == 16 and r["seconds"] > 0
+    # The printed table: every published figure, with its kind and whether it was checked against its paper.
+    for model, figure in (("SRNN", "4.74"), ("Coconet", "5.03"), ("DBN-LSTM", "3.47"), ("TP-LSTM-NADE", "5.88"),
+                          ("BALSTM", "5.86"), ("LSTM-NADE", "6.00"), ("RNN-RBM", "6.27"), ("RNN-NADE", "5.56")):
+        line = next((ln for ln in printed.splitlines() if ln.split()[:1] == [model]), None)
+        assert line is not None, f"{model} missing from the published table"
+        assert figure in line and re.search(r"\b(cited|checked)$", line), line
+        assert "Table" in line, line
+    assert "bound" in next(ln for ln in printed.splitlines() if ln.strip().startswith("SRNN"))
+    assert "orderless" in next(ln for ln in printed.splitlines() if ln.strip().startswith("Coconet"))
+    assert f"{chosen['test_per_frame']:.2f}" in next(ln for ln in printed.splitlines() if ln.strip().startswith("music_lstm"))
