@@ -18,8 +18,9 @@ def _vlq(n: int) -> bytes:
     return bytes(reversed(out))
 
 
-def track_bytes(notes, channel: int = 0, tempo_bpm: float | None = None, extra_meta=()) -> bytes:
-    """notes: (onset_quarters, duration_quarters, pitch[, channel]); channel 0-based (9 = drums)."""
+def track_events(notes, channel: int = 0, tempo_bpm: float | None = None, extra_meta=()) -> list[tuple[int, bytes]]:
+    """A track's events as (delta ticks, event bytes), end of track included.
+    notes: (onset_quarters, duration_quarters, pitch[, channel]); channel 0-based (9 = drums)."""
     events = []  # (tick, order, bytes)
     if tempo_bpm:
         us = int(60_000_000 / tempo_bpm)
@@ -32,12 +33,23 @@ def track_bytes(notes, channel: int = 0, tempo_bpm: float | None = None, extra_m
         events.append((t_on, 2, bytes([0x90 | c, pitch, 80])))
         events.append((t_off, 1, bytes([0x80 | c, pitch, 0])))
     events.sort(key=lambda e: (e[0], e[1]))
-    body, last = b"", 0
+    out, last = [], 0
     for tick, _, payload in events:
-        body += _vlq(tick - last) + payload
+        out.append((tick - last, payload))
         last = tick
-    body += b"\x00\xff\x2f\x00"
-    return b"MTrk" + struct.pack(">I", len(body)) + body
+    return out + [(0, b"\xff\x2f\x00")]
+
+
+def chunk(events, length: int | None = None) -> bytes:
+    """An MTrk chunk of (delta, event bytes); a delta given as bytes is written as it is (a damaged VLQ),
+    and `length` replaces the true length in the chunk header."""
+    body = b"".join((d if isinstance(d, bytes) else _vlq(d)) + payload for d, payload in events)
+    return b"MTrk" + struct.pack(">I", len(body) if length is None else length) + body
+
+
+def track_bytes(notes, channel: int = 0, tempo_bpm: float | None = None, extra_meta=()) -> bytes:
+    """notes: (onset_quarters, duration_quarters, pitch[, channel]); channel 0-based (9 = drums)."""
+    return chunk(track_events(notes, channel, tempo_bpm, extra_meta))
 
 
 def midi_bytes(tracks: list[bytes], fmt: int = 1) -> bytes:
@@ -70,7 +82,10 @@ def chorale(path: Path, bars: int = 4, shift: int = 0, tempo_bpm: float = 100.0)
     return write(path, tracks)
 
 
-def chorale_folder(folder: Path, shifts=(0, 2, -3, 5, 7, -5), bars: int = 6) -> Path:
+SHIFTS = (0, 2, -3, 5, 7, -5)  # chorale_folder's keys: C, D, A, F, G, G (an octave lower)
+
+
+def chorale_folder(folder: Path, shifts=SHIFTS, bars: int = 6) -> Path:
     """A folder of small four-voice pieces, one per key shift: the corpus most tests train on."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from midi_bytes import SHIFTS  # the training pieces' keys
 
 from music_lstm.io import midi_read
 from music_lstm.io import midi_write
@@ -12,9 +13,6 @@ from music_lstm.core.keys import key_shift
 from music_lstm.core.events import Piece
 
 C_MAJOR = {0, 2, 4, 5, 7, 9, 11}
-SHIFTS = (0, 2, -3, 5, 7, -5)  # the fixture's keys: C, D, A, F, G, G (an octave lower)
-TINY = ["--epochs", "2", "--units", "16", "--embed-dim", "8", "--seq-len", "32", "--batch-size", "8",
-        "--max-minutes", "0", "--workers", "1", "--val-fraction", "0.34"]
 
 
 def scale(tonic: int, octave: int = 60) -> list:
@@ -36,15 +34,10 @@ def test_key_shift_weighs_notes_by_how_long_they_sound():
     assert key_shift(Piece(d_major + [(8.0, 20.0, 65)])) != -2  # an F held longer than the rest together
 
 
-@pytest.fixture(scope="module")
-def common_run(tmp_path_factory):
-    import midi_bytes
-
-    root = tmp_path_factory.mktemp("common")
-    data = midi_bytes.chorale_folder(root / "midi", shifts=SHIFTS)
-    run = root / "run"
-    assert main(["train", "--data-dir", str(data), "--run-dir", str(run), "--common-key", *TINY]) == 0
-    return data, run
+@pytest.fixture
+def common_run(tiny_run):
+    """The session's satb run: trained in one key, the default (`--common-key`)."""
+    return tiny_run("satb")[:2]
 
 
 def _in_key(pitches, shift) -> bool:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import tiny_flags
 
 from music_lstm.training import distribute
 from music_lstm.io import midi_read
@@ -20,8 +21,8 @@ from music_lstm.app.cli import main
 from music_lstm.core.errors import MusicLSTMError
 
 ROOT = Path(__file__).parent.parent
-TINY = ["--encoding", "seed", "--epochs", "1", "--units", "16", "--embed-dim", "8", "--seq-len", "16", "--batch-size", "8",
-        "--dropout", "0", "--max-minutes", "0", "--workers", "1"]
+ONE_EPOCH = ("--encoding", "seed", "--epochs", "1", "--seq-len", "16", "--dropout", "0")  # no dropout noise
+TINY = tiny_flags(*ONE_EPOCH)
 
 
 def tf_config(addresses, index, kind="worker"):
@@ -233,7 +234,7 @@ def test_two_workers_from_the_readme_match_one_process_with_the_same_global_batc
     _generates(chief, tmp_path)
 
     single = tmp_path / "single"
-    assert main(["train", "--data-dir", str(corpus_dir), "--run-dir", str(single), *TINY, "--batch-size", "16"]) == 0
+    assert main(["train", "--data-dir", str(corpus_dir), "--run-dir", str(single), *tiny_flags(*ONE_EPOCH, "--batch-size", "16")]) == 0
     multi = json.loads((chief / "history.json").read_text())
     one = json.loads((single / "history.json").read_text())
     assert len(multi) == len(one) == 1

@@ -355,18 +355,10 @@ def test_every_group_changes_something_even_inside_a_long_melody_note(tiny):
         assert encode_satb(decode_satb(out.symbols).voices) == out.symbols
 
 
-@pytest.fixture(scope="module")
-def satb_run(tmp_path_factory):
-    """A tiny satb run folder trained by the package's own `train` on synthetic four-part files."""
-    from music_lstm.app.cli import main
-
-    root = tmp_path_factory.mktemp("satb")
-    data = midi_bytes.chorale_folder(root / "midi")
-    run = root / "run"
-    tiny = ["--epochs", "2", "--units", "16", "--embed-dim", "8", "--seq-len", "32", "--batch-size", "8",
-            "--max-minutes", "0", "--workers", "1", "--val-fraction", "0.34"]
-    assert main(["train", "--data-dir", str(data), "--run-dir", str(run), "--encoding", "satb", *tiny]) == 0
-    return data, run
+@pytest.fixture
+def satb_run(tiny_run):
+    """The session's tiny satb run, trained by the package's own `train` on synthetic four-part files."""
+    return tiny_run("satb")[:2]
 
 
 @pytest.mark.slow

@@ -1,11 +1,9 @@
 """`python -m music_lstm harmonize` and `evaluate --harmonize`: each flag reaches `harmonize_files`, a
-bad melody is one line with exit 2 and no file, `--help` loads no TensorFlow, and a tiny satb run
+bad melody is one line with exit 2 and no file, and a tiny satb run
 harmonizes a typed tune (its soprano the tune exactly) and evaluates on its held-out chorales."""
 
 import json
 import shutil
-import subprocess
-import sys
 
 import midi_bytes
 import pytest
@@ -17,8 +15,6 @@ from music_lstm.app.cli import main
 TUNE = "tinyNotation: 4/4 c'4 d' e' f' g'2 e'2 c'1"
 TUNE_NOTES = [(0.0, 1.0, 72), (1.0, 1.0, 74), (2.0, 1.0, 76), (3.0, 1.0, 77), (4.0, 2.0, 79), (6.0, 2.0, 76),
               (8.0, 4.0, 72)]
-TINY = ["--epochs", "2", "--units", "16", "--embed-dim", "8", "--seq-len", "32", "--batch-size", "8",
-        "--max-minutes", "0", "--workers", "1", "--val-fraction", "0.34", "--transpose", "-6", "6"]
 
 
 # --- the wiring, with a stand-in for the work -----------------------------------------------------------
@@ -67,15 +63,6 @@ def test_every_harmonize_flag_changes_what_harmonize_files_is_given(calls, capsy
         assert main(["harmonize", TUNE, flag] + ([value] if value is not None else [])) == 0
         assert changed(calls[-1]), flag
         assert not changed(default), f"{flag} is already the default"
-
-
-def test_harmonize_help_does_not_import_tensorflow():
-    code = "import sys; from music_lstm.app.cli import main\n" \
-           "try:\n    main(['harmonize', '--help'])\nexcept SystemExit:\n    pass\n" \
-           "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules and 'music21' not in sys.modules"
-    out = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    assert "--best-of" in out.stdout and "tinyNotation" in out.stdout
 
 
 # --- bad melodies: one line, exit 2, nothing written (the melody is read before the run folder) ----------
@@ -135,15 +122,11 @@ def test_evaluate_harmonize_without_a_run_is_one_line_naming_it(tmp_path, capsys
 
 # --- a tiny satb run --------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def satb_run(tmp_path_factory):
-    """A tiny satb run trained on synthetic four-part files in six keys, seen in every key, so its
-    held-out pieces and a typed tune in C are within its pitches."""
-    root = tmp_path_factory.mktemp("satb")
-    data = midi_bytes.chorale_folder(root / "midi")
-    run = root / "run"
-    assert main(["train", "--data-dir", str(data), "--run-dir", str(run), "--encoding", "satb", *TINY]) == 0
-    return data, run
+@pytest.fixture
+def satb_run(tiny_run):
+    """The session's tiny satb run: its held-out pieces and a typed tune in C are within its pitches
+    (every piece is learned in C's key signature)."""
+    return tiny_run("satb")[:2]
 
 
 @pytest.mark.slow

@@ -5,7 +5,6 @@ harmonizer it is measured against."""
 import numpy as np
 import pytest
 
-import midi_bytes
 from music_lstm.models import melody_context
 from music_lstm.training import melody_windows
 from music_lstm.runs.config import Config
@@ -105,19 +104,11 @@ def test_the_ngram_stepper_gives_the_ngram_distribution_after_each_id():
 TUNE = "tinyNotation: 4/4 c'4 d' e' f' g'2 e'2 c'1"
 TUNE_NOTES = [(0.0, 1.0, 72), (1.0, 1.0, 74), (2.0, 1.0, 76), (3.0, 1.0, 77), (4.0, 2.0, 79), (6.0, 2.0, 76),
               (8.0, 4.0, 72)]
-TINY = ["--epochs", "2", "--units", "16", "--embed-dim", "8", "--seq-len", "32", "--batch-size", "8",
-        "--max-minutes", "0", "--workers", "1", "--val-fraction", "0.34", "--transpose", "-6", "6"]
 
 
-@pytest.fixture(scope="module")
-def melody_run(tmp_path_factory):
-    from music_lstm.app.cli import main
-
-    root = tmp_path_factory.mktemp("melody")
-    data = midi_bytes.chorale_folder(root / "midi")
-    run = root / "run"
-    assert main(["train", "--data-dir", str(data), "--run-dir", str(run), "--melody-context", *TINY]) == 0
-    return data, run
+@pytest.fixture
+def melody_run(tiny_run):
+    return tiny_run("melody")[:2]
 
 
 @pytest.mark.slow

@@ -9,25 +9,20 @@ import shutil
 
 import pytest
 
+from midi_bytes import SHIFTS  # the training pieces' keys
+
 from music_lstm.io import midi_read
 from music_lstm.core.ranges import voice_ranges
 from music_lstm.eval import voice_leading
 from music_lstm.app.cli import main
 
-TINY = ["--epochs", "2", "--units", "16", "--embed-dim", "8", "--seq-len", "32", "--batch-size", "8",
-        "--max-minutes", "0", "--workers", "1", "--val-fraction", "0.34"]
 NAMES = (b"Soprano", b"Alto", b"Tenor", b"Bass")
+SHARPS = {0: 0, 7: 1, 2: 2, 9: 3, 4: 4, 11: 5, 6: 6, 1: -5, 8: -4, 3: -3, 10: -2, 5: -1}  # a major key's signature
 
 
-@pytest.fixture(scope="module")
-def satb_run(tmp_path_factory):
-    import midi_bytes
-
-    root = tmp_path_factory.mktemp("satb")
-    data = midi_bytes.chorale_folder(root / "midi")
-    run = root / "run"
-    assert main(["train", "--data-dir", str(data), "--run-dir", str(run), *TINY]) == 0  # no --encoding: the default
-    return data, run
+@pytest.fixture
+def satb_run(tiny_run):
+    return tiny_run("satb")[:2]  # trained with no --encoding: the default
 
 
 def _training_ranges(data, run):
@@ -133,7 +128,13 @@ def test_musicxml_is_a_chorale_score_and_the_piano_roll_is_written(satb_run, tmp
     _generated(run, out, "--length", "200", "--seed", "2", "--format", "musicxml", "--plot")
     score = converter.parse(str(out.with_suffix(".musicxml")))
     assert len(score.parts) == 2 and score.metadata.bestTitle == "Chorale: hymn"
-    assert score.recurse().getElementsByClass("KeySignature").first() is not None
+    # the signature of the key the music is in: one of the training pieces' keys (a common-key run writes
+    # each piece back in its prompt's key), the one major scale (with the pieces' one C#) holding every note
+    pitches = {p % 12 for line in midi_read.read_midi(out).voices for _, _, p in line}
+    tonics = [t for t in range(12) if {(p - t) % 12 for p in pitches} <= {0, 1, 2, 4, 5, 7, 9, 11}]
+    assert len(tonics) == 1 and tonics[0] in {s % 12 for s in SHIFTS}, (sorted(pitches), tonics)
+    signatures = {s.sharps for s in score.recurse().getElementsByClass("KeySignature")}
+    assert signatures == {SHARPS[tonics[0]]}, (signatures, tonics)
     assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -232,14 +233,14 @@ def test_a_missing_soundfont_is_one_line_before_any_file_is_written(satb_run, tm
     assert not out.exists()
 
 
-def test_a_folder_without_four_part_files_says_to_use_voiced(tmp_path, capsys):
+def test_a_folder_without_four_part_files_says_to_use_voiced(tmp_path, capsys, tiny):
     import midi_bytes
 
     folder = tmp_path / "piano"
     folder.mkdir()
     for k in range(2):
         midi_bytes.write(folder / f"solo{k}.mid", [midi_bytes.track_bytes([(i, 1, 60 + i % 5) for i in range(16)])])
-    rc = main(["train", "--data-dir", str(folder), "--run-dir", str(tmp_path / "run"), "--encoding", "satb", *TINY])
+    rc = main(["train", "--data-dir", str(folder), "--run-dir", str(tmp_path / "run"), "--encoding", "satb", *tiny()])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and err[-1].startswith(f"music_lstm: error: {folder}: no usable MIDI file (2 skipped)")
     assert "use --encoding voiced" in err[-1] and "four parts" in err[-1]

@@ -1,13 +1,9 @@
-"""A tiny run with transposition: held-out evaluation, --resume with optimizer state, Ctrl-C, curves."""
+"""A tiny run with transposition: held-out evaluation, --resume with optimizer state, Ctrl-C, curves.
+(A real SIGINT to a training process: test_run_folder.py.)"""
 
 import json
 import math
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -15,22 +11,13 @@ import pytest
 
 from music_lstm.app.cli import main
 
-TINY = ["--encoding", "seed", "--units", "16", "--embed-dim", "8", "--seq-len", "16", "--batch-size", "8", "--max-minutes", "0",
-        "--workers", "1", "--transpose", "-2", "2"]
-
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def run2(tmp_path_factory):
-    """A run folder after two epochs, shared by the tests below (each copies it before changing it)."""
-    import midi_bytes
-
-    root = tmp_path_factory.mktemp("evaltrain")
-    data = midi_bytes.chorale_folder(root / "midi")
-    run = root / "run"
-    assert main(["train", "--data-dir", str(data), "--run-dir", str(run), "--epochs", "2", *TINY]) == 0
-    return data, run
+@pytest.fixture
+def run2(tiny_run):
+    """The session's tiny seed run (two epochs, transposed -2..2): each test below copies it before changing it."""
+    return tiny_run("seed")[:2]
 
 
 def _copy(run, tmp_path):
@@ -164,25 +151,3 @@ def test_interrupt_mid_epoch_keeps_the_best_model_and_resume_picks_up(run2, tmp_
     assert main(["generate", "--run-dir", str(run), "--output", str(tmp_path / "g.mid"), "--length", "8"]) == 0
     assert main(["train", "--resume", "--run-dir", str(run), "--epochs", "2", "--max-minutes", "0"]) == 0
     assert [h["epoch"] for h in json.loads((run / "history.json").read_text())] == [1, 2]
-
-
-def test_sigint_during_training_exits_cleanly(run2, tmp_path):
-    data, _ = run2
-    run = tmp_path / "run"
-    root = Path(__file__).resolve().parent.parent
-    env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "music_lstm", "train", "--data-dir", str(data), "--run-dir", str(run), "--epochs", "500",
-         *TINY, "--patience", "1000"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )  # patience 1000: early stopping must not end training before the signal does
-    deadline = time.monotonic() + 240
-    while not (run / "train_state.json").exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert proc.poll() is None, proc.communicate()[1]
-    time.sleep(0.5)  # somewhere in the next epoch
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
-    assert "Traceback" not in err and "holds the best model so far" in err and "music_lstm: interrupted" in err
-    assert (run / "model.keras").is_file() and _no_temporaries(run)
-    assert main(["evaluate", "--run-dir", str(run)]) == 0

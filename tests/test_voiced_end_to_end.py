@@ -9,21 +9,12 @@ import pytest
 from music_lstm.io import midi_read
 from music_lstm.app.cli import main
 
-TINY = ["--epochs", "2", "--units", "16", "--embed-dim", "8", "--seq-len", "32", "--batch-size", "8",
-        "--max-minutes", "0", "--workers", "1", "--val-fraction", "0.34"]
-
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def voiced_run(tmp_path_factory):
-    import midi_bytes
-
-    root = tmp_path_factory.mktemp("voiced")
-    data = midi_bytes.chorale_folder(root / "midi")  # written at 100 bpm
-    run = root / "run"
-    assert main(["train", "--data-dir", str(data), "--run-dir", str(run), "--encoding", "voiced", *TINY]) == 0
-    return data, run
+@pytest.fixture
+def voiced_run(tiny_run):
+    return tiny_run("voiced")[:2]  # six pieces written at 100 bpm
 
 
 def test_voiced_run_records_its_encoding_and_a_small_vocabulary(voiced_run):
@@ -97,10 +88,10 @@ def test_evaluate_without_a_run_is_one_line_error(tmp_path, capsys):
     assert rc == 2 and len(err) == 1 and "split.json" in err[0]
 
 
-def test_seed_with_durations_trains_and_writes_real_durations(voiced_run, tmp_path, capsys):
+def test_seed_with_durations_trains_and_writes_real_durations(voiced_run, tmp_path, capsys, tiny):
     data, _ = voiced_run
     run = tmp_path / "seedrun"
-    assert main(["train", "--data-dir", str(data), "--run-dir", str(run), *TINY, "--encoding", "seed", "--durations", "--epochs", "1"]) == 0
+    assert main(["train", "--data-dir", str(data), "--run-dir", str(run), *tiny("--encoding", "seed", "--durations", "--epochs", "1")]) == 0
     assert json.loads((run / "config.json").read_text())["durations"] is True
     out = tmp_path / "s.mid"
     assert main(["generate", "--run-dir", str(run), "--output", str(out), "--length", "60", "--seed", "0"]) == 0
