@@ -243,13 +243,14 @@ def test_harmonize_samples_under_the_grammar_generate_uses_for_the_run():
 
     import numpy as np
 
-    from music_lstm.tasks import harmonizer
-    from music_lstm.io import melody_input
+    from music_lstm.core.ranges import BACH_RANGES
     from music_lstm.encodings import satb
+    from music_lstm.io import melody_input
     from music_lstm.runs.run_folder import SHIPPED, load_run, read_sampling
+    from music_lstm.tasks.harmonizer import LSTMHarmonizer
 
     run = load_run(SHIPPED / "harmonize")
-    harmonizer = harmonizer.LSTMHarmonizer.from_run(run)
+    harmonizer = LSTMHarmonizer.from_run(run)
     encoding = run.config.encoder()
     sampling = dataclasses.replace(encoding.default_sampling(), **read_sampling(run.path))
     symbols = run.vocab.index_to_symbol
@@ -257,7 +258,7 @@ def test_harmonize_samples_under_the_grammar_generate_uses_for_the_run():
     generates = encoding.grammar(symbols, 8, sampling, pieces=run.corpus["train"],
                                  piece_shifts=run.corpus["train_shifts"], row_shifts=np.zeros(8, np.int64))
     assert (ours.in_range == generates.in_range).all()  # the run's training ranges, not BACH_RANGES
-    assert not (ours.in_range == satb.Grammar(symbols, 8, ranges=harmonizer.BACH_RANGES).in_range).all()
+    assert not (ours.in_range == satb.Grammar(symbols, 8, ranges=BACH_RANGES).in_range).all()
     assert (ours.guard, ours.no_clash, ours.keep_beat) == (sampling.parallels_guard, sampling.no_clash, sampling.keep_beat)
     assert ours.no_clash and ours.keep_beat and ours.no_crossing  # and voices do not cross, as the docs say
     # The guards hold in what comes out: no two voices struck together a minor second or major seventh apart.

