@@ -128,7 +128,7 @@ def main() -> int:
         def direct():
             count[0] += 1
             harmonize_files(args.run_dir, MELODY, Path(tmp) / f"direct{count[0]}" / "harmonized.mid", seed=SEED,
-                            **studio._outputs(), log=lambda msg: None)
+                            outputs=studio._outputs(), log=lambda msg: None)
 
         page()  # warm up both paths (first use of each library's code)
         direct()

@@ -1,6 +1,7 @@
 """The command line's wiring: each generate flag reaches `generate`, --version, the console script,
 export-bach on a few chorales, a truly empty folder, and which errors become one line."""
 
+import dataclasses
 import shutil
 import subprocess
 import sys
@@ -22,8 +23,8 @@ def calls(monkeypatch):
 
     seen = []
 
-    def fake(run_dir, output, **kw):
-        seen.append({"run_dir": run_dir, "output": output, **kw})
+    def fake(run_dir, output, outputs, **kw):  # the output options one `Outputs`, its fields checked one by one
+        seen.append({"run_dir": run_dir, "output": output, **kw, **dataclasses.asdict(outputs)})
         return []
 
     monkeypatch.setattr(generate, "generate", fake)

@@ -283,6 +283,7 @@ def test_evaluate_harmonize_reports_both_systems_against_bach(tiny):
 @pytest.mark.slow
 def test_harmonize_files_writes_four_tracks_whose_soprano_is_the_melody(tiny, tmp_path):
     from music_lstm.tasks.harmonize import harmonize_files
+    from music_lstm.tasks.outfiles import Outputs
 
     harmonizer, _ = tiny
     logged = []
@@ -293,7 +294,7 @@ def test_harmonize_files_writes_four_tracks_whose_soprano_is_the_melody(tiny, tm
         piece = midi_read.read_midi(p)
         assert piece.voices is not None and piece.voices[0] == TUNE_NOTES
     assert "F major" in logged[-1] or "C major" in logged[-1]
-    mid, xml = harmonize_files(None, TUNE, tmp_path / "out.mid", fmt="musicxml", harmonizer=harmonizer,
+    mid, xml = harmonize_files(None, TUNE, tmp_path / "out.mid", outputs=Outputs(fmt="musicxml"), harmonizer=harmonizer,
                                log=logged.append)
     assert mid.suffix == ".mid" and xml.suffix == ".musicxml"
     assert melody_input.read_melody(xml)[0] == TUNE_NOTES  # the score's soprano part, read back

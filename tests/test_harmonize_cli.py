@@ -2,6 +2,7 @@
 bad melody is one line with exit 2 and no file, and a tiny satb run
 harmonizes a typed tune (its soprano the tune exactly) and evaluates on its held-out chorales."""
 
+import dataclasses
 import json
 import shutil
 
@@ -26,8 +27,8 @@ def calls(monkeypatch):
 
     seen = []
 
-    def fake(run_dir, source, output, **kw):
-        seen.append({"run_dir": run_dir, "source": source, "output": output, **kw})
+    def fake(run_dir, source, output, outputs, **kw):  # the output options one `Outputs`, its fields one by one
+        seen.append({"run_dir": run_dir, "source": source, "output": output, **kw, **dataclasses.asdict(outputs)})
         return [output]
 
     monkeypatch.setattr(harmonize, "harmonize_files", fake)

@@ -326,9 +326,7 @@ def _harmonize(args) -> None:
 
     paths = harmonize_files(
         args.run_dir, args.melody, args.output, num_outputs=args.num_outputs, best_of=args.best_of,
-        temperature=args.temperature, seed=args.seed, fmt=args.format, instrument=args.instrument, plot=args.plot,
-        audio=args.audio, audio_format=args.audio_format, soundfont=args.soundfont, score=args.score, bpm=args.bpm,
-        beam=args.beam,
+        temperature=args.temperature, seed=args.seed, outputs=_outputs(args), beam=args.beam,
     )
     for path in paths:
         print(f"wrote {path}")
@@ -343,14 +341,21 @@ def _evaluate_generated(args) -> None:
         print(f"wrote {args.json}")
 
 
+def _outputs(args):
+    """generate's and harmonize's output options, as one `tasks.outfiles.Outputs`."""
+    from ..tasks.outfiles import Outputs
+
+    return Outputs(fmt=args.format, plot=args.plot, audio=args.audio, audio_format=args.audio_format,
+                   soundfont=args.soundfont, score=args.score, bpm=args.bpm, instrument=args.instrument)
+
+
 def _generate(args) -> None:
     from ..tasks.generate import generate
 
     paths = generate(
         args.run_dir, args.output, length=args.length, sampling=_sampling(args), primer=args.primer,
         include_primer=args.include_primer, seed=args.seed, num_outputs=args.num_outputs, output_dir=args.output_dir,
-        bpm=args.bpm, instrument=args.instrument, fmt=args.format, plot=args.plot, audio=args.audio,
-        audio_format=args.audio_format, soundfont=args.soundfont, score=args.score,
+        outputs=_outputs(args),
     )
     for path in paths:
         print(f"wrote {path}")

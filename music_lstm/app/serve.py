@@ -223,7 +223,7 @@ class Studio:
         run = self._available("compose")
         return self._job("compose", seed, lambda folder, log: generate(
             run=run, output="chorale.mid", length=length, sampling=sampling, seed=seed, output_dir=folder,
-            **self._outputs(), log=log))
+            outputs=self._outputs(), log=log))
 
     def harmonize(self, params: dict) -> dict:
         from ..tasks.harmonizer import DEFAULT_TEMPERATURE
@@ -251,17 +251,18 @@ class Studio:
 
         def work(source, folder: Path, log):
             return harmonize_files(None, source, folder / "harmonized.mid", temperature=temperature, seed=seed,
-                                   **self._outputs(), log=log, run=self._available("harmonize"),
+                                   outputs=self._outputs(), log=log, run=self._available("harmonize"),
                                    harmonizer=self.harmonizer)
 
         upload_name = Path(str(upload.get("name") or "")).name[:100] if isinstance(upload, dict) else None
         return self._job("harmonize", seed, work, upload_name, read)
 
-    def _outputs(self) -> dict:
+    def _outputs(self):
         """What each request writes beside its MIDI file: the score (MusicXML and SVG) and audio. The page
         draws the piano roll itself from the MIDI file (matplotlib's PNG was a fifth of a request's time)."""
-        return {"fmt": "musicxml", "plot": False, "audio": self.no_audio is None, "soundfont": self.soundfont,
-                "score": True}
+        from ..tasks.outfiles import Outputs
+
+        return Outputs(fmt="musicxml", plot=False, audio=self.no_audio is None, soundfont=self.soundfont, score=True)
 
     def _job(self, kind: str, seed: int, work, upload_name: str | None = None, read=None) -> dict:
         """`read(folder)` (the melody's checks) and then `work([source,] folder, log)` under the lock, in a new

@@ -25,11 +25,10 @@ from ..core.keys import key_shift
 from ..encodings.common import Decoded
 from ..core.errors import ConfigError, EncodingError, MusicLSTMError, RunFolderError
 from ..core.events import bar_phase
-from ..core.instruments import voice_programs
 from ..runs.run_folder import CORPUS, MODEL, Run, load_run, read_sampling, resolve_run
 from ..core.sampling import Sampling, generate_ids
 
-from .outfiles import DEFAULT_BPM, check_rendering, output_paths, write_piece
+from .outfiles import DEFAULT_BPM, Outputs, output_paths, write_piece
 
 def primer_ids(run: Run, primer: str | os.PathLike, log) -> tuple[np.ndarray, int]:
     """The primer file's symbols as ids, and the semitones it was moved first (a `common_key` run's key,
@@ -71,24 +70,14 @@ def generate(
     num_outputs: int = 1,
     output_dir: str | os.PathLike | None = None,
     run: Run | None = None,
-    bpm: float | None = None,
-    instrument: str | int = 0,
-    fmt: str = "midi",
-    plot: bool = False,
-    audio: bool = False,
-    audio_format: str = "wav",
-    soundfont: str | os.PathLike | None = None,
-    score: bool = False,
+    outputs: Outputs = Outputs(),
     log=lambda msg: print(msg, file=sys.stderr),
 ) -> list[Path]:
     """Generate `num_outputs` pieces of `length` symbols; returns the files written (MIDI first, then
     any MusicXML, PNG, audio and SVG). `sampling`: the settings, or a dict of the ones to change from the
     run's encoding's own defaults (`Encoding.default_sampling`) and the run folder's `sampling.json`, if
-    it has one (None = those)."""
-    programs = voice_programs(instrument)  # one program for all, or four (soprano to bass)
-    check_rendering(fmt, audio, audio_format, soundfont)  # a missing SoundFont is reported before the network runs
-    if bpm is not None and not 10 <= bpm <= 400:
-        raise ConfigError(f"invalid bpm: {bpm} (must be between 10 and 400)")
+    it has one (None = those). `outputs`: what is written beside each MIDI file, the tempo and instruments."""
+    outputs.check()  # a missing SoundFont is reported before the network runs
     if length < 1:
         raise ConfigError(f"invalid length: {length} (must be >= 1)")
     if num_outputs < 1:
@@ -96,12 +85,12 @@ def generate(
     run = run or load_run(resolve_run(run_dir, "compose", log))  # None: runs/latest, else the shipped model
     check_composes(run)
     encoding = run.config.encoder()
-    if encoding.voices != 4 and len(set(programs)) > 1:
-        raise ConfigError(f"invalid instrument: {instrument!r} (one per voice needs a four-voice encoding; "
+    if encoding.voices != 4 and len(set(outputs.programs)) > 1:
+        raise ConfigError(f"invalid instrument: {outputs.instrument!r} (one per voice needs a four-voice encoding; "
                           f"the run's is {encoding.name})")
     pieces = compose_pieces(run, length, sampling, primer, include_primer, seed, num_outputs, log)
     paths = output_paths(output, num_outputs, output_dir)
-    bpm = bpm or run.bpm or DEFAULT_BPM
+    bpm = outputs.bpm or run.bpm or DEFAULT_BPM
     written, extra = [], []
     for path, piece in zip(paths, pieces):
         decoded = piece.decoded
@@ -109,9 +98,8 @@ def generate(
             log(f"{path}: repaired {decoded.repairs} of {decoded.events} events ({decoded.repair_fraction:.1%}) that broke the {encoding.name} grammar")
         if not decoded.notes:
             raise MusicLSTMError(f"{path}: the generated symbols hold no note (try a longer --length)")
-        extra += write_piece(path, decoded.notes, piece.voices, bpm, programs, fmt=fmt, plot=plot, audio=audio,
-                             audio_format=audio_format, soundfont=soundfont, score=score,
-                             title=f"Chorale: {path.stem}", pickup=piece.pickup)
+        extra += write_piece(path, decoded.notes, piece.voices, bpm, outputs, title=f"Chorale: {path.stem}",
+                             pickup=piece.pickup)
         written.append(path)
     return written + extra
 

@@ -11,30 +11,27 @@ import sys
 import numpy as np
 
 from .harmonizer import DEFAULT_TEMPERATURE, LSTMHarmonizer
+from .outfiles import Outputs
 
 
 def harmonize_files(run_dir, source, output="harmonized.mid", num_outputs: int = 1, best_of: int = 1,
-                    temperature: float = DEFAULT_TEMPERATURE, seed: int | None = 0, fmt: str = "midi",
-                    instrument: str | int = 0, plot: bool = False, audio: bool = False, audio_format: str = "wav",
-                    soundfont=None, score: bool = False, bpm: float | None = None, beam: int = 0,
-                    log=lambda msg: print(msg, file=sys.stderr), run=None, harmonizer=None) -> list:
+                    temperature: float = DEFAULT_TEMPERATURE, seed: int | None = 0, outputs: Outputs = Outputs(),
+                    beam: int = 0, log=lambda msg: print(msg, file=sys.stderr), run=None, harmonizer=None) -> list:
     """`python -m music_lstm harmonize`: read the melody (`melody_input.read_melody`), then the satb run
     folder (`run_dir`; None: runs/latest, else the model shipped with the package), harmonize it
     `num_outputs` times (sampled, or the likeliest found by a beam search of width `beam` > 0) and
     write each as four-track MIDI at `output` (numbered
-    `_1`, `_2`... when several) with what generate writes beside its MIDI files (`outfiles.write_piece`:
+    `_1`, `_2`... when several) with what `outputs` asks for beside each (`outfiles.write_piece`:
     MusicXML, piano roll, audio, score pages). Returns the MIDI files, then the others. Every check
     (settings, melody, run folder, the model's reach) comes before the first file is written. `run` (a
     loaded `run_folder.Run`) and `harmonizer` (an `LSTMHarmonizer`, its own or another one), when given,
     are used instead of reading the folder again (the local page and the Python API load them once)."""
     from ..core.errors import ConfigError
-    from ..core.instruments import voice_programs
     from ..io import melody_input
     from ..runs.run_folder import load_run, resolve_run
-    from .outfiles import DEFAULT_BPM, check_rendering, output_paths, write_piece
+    from .outfiles import DEFAULT_BPM, output_paths, write_piece
 
-    programs = voice_programs(instrument)
-    check_rendering(fmt, audio, audio_format, soundfont)
+    outputs.check()
     for flag, value in (("num_outputs", num_outputs), ("best_of", best_of)):
         if value < 1:
             raise ConfigError(f"invalid {flag}: {value} (must be >= 1)")
@@ -42,8 +39,6 @@ def harmonize_files(run_dir, source, output="harmonized.mid", num_outputs: int =
         raise ConfigError(f"invalid temperature: {temperature} (must be >= 0)")
     if beam < 0 or (beam and beam < num_outputs):
         raise ConfigError(f"invalid beam: {beam} (0 to sample, else at least --num-outputs, {num_outputs})")
-    if bpm is not None and not 10 <= bpm <= 400:
-        raise ConfigError(f"invalid bpm: {bpm} (must be between 10 and 400)")
     melody, message = melody_input.read_melody(source)
     if message:
         log(message)
@@ -56,13 +51,12 @@ def harmonize_files(run_dir, source, output="harmonized.mid", num_outputs: int =
     log(f"harmonizing {len(melody)} notes in {key} with {where}")
     outs = harmonizer.harmonize(melody, num_outputs=num_outputs, best_of=best_of, temperature=temperature,
                                 seed=np.random.default_rng(seed), name=name, beam=beam)
-    bpm = bpm or (run.bpm if run is not None else None) or DEFAULT_BPM
-    meter = melody_input.melody_time_signature(source) if fmt == "musicxml" or score else "4/4"
+    bpm = outputs.bpm or (run.bpm if run is not None else None) or DEFAULT_BPM
+    meter = melody_input.melody_time_signature(source) if outputs.fmt == "musicxml" or outputs.score else "4/4"
     written, extra = [], []
     for out, path in zip(outs, output_paths(output, num_outputs)):
         notes = sorted(n for v in out.voices for n in v)
-        extra += write_piece(path, notes, out.voices, bpm, programs, fmt=fmt, plot=plot, audio=audio,
-                             audio_format=audio_format, soundfont=soundfont, score=score,
-                             title=f"Harmonization in {key}", time_signature=meter)
+        extra += write_piece(path, notes, out.voices, bpm, outputs, title=f"Harmonization in {key}",
+                             time_signature=meter)
         written.append(path)
     return written + extra

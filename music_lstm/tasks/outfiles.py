@@ -1,5 +1,7 @@
 """Where a task's pieces go, and each piece written: MIDI or MusicXML (four voices as four tracks or a
 chorale score), with `--plot`'s piano roll, `--audio`'s recording and `--score`'s SVG pages beside it.
+`Outputs` holds those options (format, plot, audio, its format and SoundFont, score, bpm, instrument),
+passed whole from the command line and the page to `generate` and `harmonize_files` and on to `write_piece`.
 
     python -c "from music_lstm.tasks.outfiles import output_paths; print(output_paths('out.mid', 3))"
 """
@@ -7,12 +9,39 @@ chorale score), with `--plot`'s piano roll, `--audio`'s recording and `--score`'
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.errors import ConfigError
+from ..core.instruments import voice_programs
 
 DEFAULT_BPM = 90.0  # when neither --bpm nor the training data gives a tempo
 FORMATS = ("midi", "musicxml")
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """What a task writes beside each piece's MIDI file, and how the piece sounds."""
+
+    fmt: str = "midi"  # midi, or musicxml: NAME.musicxml beside it (a chorale score for four voices)
+    plot: bool = False  # NAME.png, a piano roll
+    audio: bool = False  # NAME.<audio_format>, through FluidSynth and `soundfont`
+    audio_format: str = "wav"
+    soundfont: str | os.PathLike | None = None  # None: the environment's, else the usual places (io.render)
+    score: bool = False  # NAME.svg, the score's pages through Verovio
+    bpm: float | None = None  # None: the training pieces' tempo, else DEFAULT_BPM
+    instrument: str | int = 0  # General MIDI program(s): one for all, or four, soprano to bass
+
+    @property
+    def programs(self) -> list[int]:
+        return voice_programs(self.instrument)
+
+    def check(self) -> None:
+        """A bad value or a missing SoundFont is a one-line error before any work is done."""
+        voice_programs(self.instrument)  # an unknown instrument is a ConfigError
+        check_rendering(self.fmt, self.audio, self.audio_format, self.soundfont)
+        if self.bpm is not None and not 10 <= self.bpm <= 400:
+            raise ConfigError(f"invalid bpm: {self.bpm} (must be between 10 and 400)")
 
 
 def output_paths(output: str | os.PathLike, n: int, output_dir: str | os.PathLike | None = None) -> list[Path]:
@@ -41,15 +70,15 @@ def check_rendering(fmt: str = "midi", audio: bool = False, audio_format: str = 
         raise ConfigError(f"invalid format: {fmt!r} (choose from {', '.join(FORMATS)})")
 
 
-def write_piece(path: Path, notes, voices, bpm: float, programs, fmt: str = "midi", plot: bool = False,
-                audio: bool = False, audio_format: str = "wav", soundfont: str | os.PathLike | None = None,
-                score: bool = False, title: str | None = None, pickup: float = 0.0,
-                time_signature: str = "4/4") -> list[Path]:
+def write_piece(path: Path, notes, voices, bpm: float, outputs: Outputs = Outputs(), title: str | None = None,
+                pickup: float = 0.0, time_signature: str = "4/4") -> list[Path]:
     """Write one piece as MIDI at `path` (four named tracks when `voices` are given, else one track of
-    `notes`) and beside it what was asked for: NAME.musicxml (a chorale score for four voices), the
-    piano roll NAME.png, audio NAME.<audio_format>, score pages NAME.svg. Returns the files written
-    besides the MIDI file, in that order."""
+    `notes`) at `bpm` and beside it what `outputs` asks for: NAME.musicxml (a chorale score for four
+    voices), the piano roll NAME.png, audio NAME.<audio_format>, score pages NAME.svg. Returns the files
+    written besides the MIDI file, in that order."""
     from ..io import midi_write, musicxml
+
+    fmt, score, programs = outputs.fmt, outputs.score, outputs.programs
 
     path = Path(path)
     if voices is not None:
@@ -65,15 +94,16 @@ def write_piece(path: Path, notes, voices, bpm: float, programs, fmt: str = "mid
         else:
             musicxml.write_musicxml(notes, xml, bpm=bpm)
         extra.append(xml)
-    if plot:
+    if outputs.plot:
         from ..io.plotting import piano_roll
 
         piano_roll(notes, path.with_suffix(".png"), title=path.stem, voices=voices)
         extra.append(path.with_suffix(".png"))
-    if audio:
+    if outputs.audio:
         from ..io.render import render_audio
 
-        extra.append(render_audio(path, path.with_suffix("." + audio_format), soundfont, fmt=audio_format))
+        extra.append(render_audio(path, path.with_suffix("." + outputs.audio_format), outputs.soundfont,
+                                  fmt=outputs.audio_format))
     if score:
         from ..io.render import render_score
 
