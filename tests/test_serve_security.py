@@ -19,7 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from music_lstm.app import serve
+from music_lstm.app import serve, studio
+from music_lstm.runs.run_folder import SHIPPED
 from test_serve import TOKEN, TUNE, Page
 
 JSON = {"Content-Type": "application/json"}
@@ -275,7 +276,7 @@ def test_a_saved_upload_is_hidden_and_never_served_back(page, tmp_path):
     folder.mkdir()
     import base64
 
-    saved = serve._save_upload({"name": "../../evil.musicxml", "data": base64.b64encode(b"<x/>").decode()}, folder)
+    saved = studio._save_upload({"name": "../../evil.musicxml", "data": base64.b64encode(b"<x/>").decode()}, folder)
     assert saved == folder / ".melody.musicxml" and saved.read_bytes() == b"<x/>"
 
 
@@ -293,8 +294,7 @@ def test_no_absolute_path_in_info_or_in_an_error(tmp_path):
     assert str(tmp_path) not in body and "/tmp" not in body and str(tmp_path) not in refused.decode()
     assert "no_run" in info["unavailable"]["harmonize"] and "none.sf2" in info["no_audio"]
     assert info["runs"] == {"compose": "no_run", "harmonize": "no_run"}
-    assert serve.run_label(serve.Path(serve.__file__).parent / "shipped" / "harmonize", "harmonize") == \
-        "shipped harmonize model"
+    assert studio.run_label(SHIPPED / "harmonize", "harmonize") == "shipped harmonize model"
 
 
 def test_messages_lose_every_absolute_path(tmp_path):
@@ -341,7 +341,7 @@ def test_the_limits_are_checked_and_the_flags_default_to_them(tmp_path):
 
 
 def test_a_melody_too_long_for_the_page_is_400_before_the_network(page, tmp_path):
-    for melody in ("tinyNotation: 1/1024 c'4 d'", "tinyNotation: 4/4 " + "c'4 " * (serve.MAX_NOTES + 1)):
+    for melody in ("tinyNotation: 1/1024 c'4 d'", "tinyNotation: 4/4 " + "c'4 " * (studio.MAX_NOTES + 1)):
         status, _, body = page.request("POST", "/api/harmonize", json.dumps({"melody": melody}).encode(), JSON)
         assert status == 400, melody
         assert page.studio.jobs["count"] == 0  # the network's lock was never taken
