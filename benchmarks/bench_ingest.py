@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 CHILD = """
 import json, resource, sys, time
-from music_lstm.io.corpus import encode_folder
+from music_lstm.encodings.ingest import encode_folder
 def cpu():
     return sum(r.ru_utime + r.ru_stime for r in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
 cpu0 = cpu()

@@ -37,7 +37,7 @@ if mode == "notes":  # the baseline: keep every piece's notes, then encode them 
     corpus = load_folder(folder, workers=workers, cache_dir=cache, **quiet)
     seqs = {n: get("chords").encode(p) for n, p in corpus.pieces.items()}
 elif mode == "stream":
-    from music_lstm.io.corpus import encode_folder
+    from music_lstm.encodings.ingest import encode_folder
     seqs = encode_folder(folder, "chords", workers=workers, cache_dir=cache, **quiet).sequences
 else:  # one epoch of a tiny model, through the command line's own entry point
     from music_lstm.app.cli import main

@@ -120,7 +120,7 @@ def test_unreadable_file_is_skipped(tmp_path):
     chorale(d / "good.mid", bars=2)
     chorale(d / "locked.mid", bars=2, shift=2)
     os.chmod(d / "locked.mid", 0)
-    code = ("import sys; from music_lstm.io.corpus import encode_folder\n"
+    code = ("import sys; from music_lstm.encodings.ingest import encode_folder\n"
             "c = encode_folder(sys.argv[1], 'seed', workers=1, use_cache=False, progress=False)\n"
             "print(sorted(c.sequences), c.skipped)")
     prefix = []

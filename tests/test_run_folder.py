@@ -81,7 +81,7 @@ def test_generate_on_a_corrupt_model_prints_one_line_from_the_command_line(run, 
 TRAINER = r"""
 import sys
 from keras.src.saving import saving_lib
-from music_lstm import callbacks
+from music_lstm.training import callbacks
 from music_lstm.app.cli import main
 
 def say(*words):

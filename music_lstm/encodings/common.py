@@ -5,7 +5,7 @@ An encoding turns a `Piece` into symbols (strings) and back. Decoding never trus
 ill-formed event is repaired and counted, so generated music is always well formed and the share of
 repaired events can be reported.
 
-    python -c "from music_lstm.encodings.common import pitch_name; print(pitch_name(63))"
+    python -c "from music_lstm.core.pitches import pitch_name; print(pitch_name(63))"
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ changed files. A bad file costs one line naming it and the reason, never the run
 each file is read, encoded to symbols in the worker and only the symbols come back, so a folder of
 any size costs its symbols in memory, not its notes.
 
-    python -c "from music_lstm.io.corpus import encode_folder; print(len(encode_folder('bach', 'voiced').sequences))"
+    python -c "from music_lstm.encodings.ingest import encode_folder; print(len(encode_folder('bach', 'voiced').sequences))"
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ Verovio, in-process, one SVG per page. Failures a user can fix (no SoundFont, no
 that is not MIDI or MusicXML) raise `RenderError` with one line saying what to do.
 
     python -c "from music_lstm.io import render; render.render_audio('out.mid', 'out.wav')"
-    python -c "from music_lstm import render; print(render.render_score('out.musicxml', 'out.svg'))"
+    python -c "from music_lstm.io import render; print(render.render_score('out.musicxml', 'out.svg'))"
 
 Why FluidSynth's command-line program rather than a Python binding: rendering a one-minute four-part
 chorale took about as long through `fluidsynth -F` as through `pyfluidsynth` (the same library, which

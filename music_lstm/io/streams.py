@@ -8,7 +8,7 @@ touches music21.
   a polyphonic one its top line).
 - `write_mxl`: the chorale score of `midi_io.write_chorale_musicxml`, compressed as .mxl, atomically.
 
-    python -c "from music_lstm import streams; streams.four_part_score([[(0, 1, 72)], [(0, 1, 67)], [(0, 1, 64)], [(0, 1, 48)]]).show('text')"
+    python -c "from music_lstm.io import streams; streams.four_part_score([[(0, 1, 72)], [(0, 1, 67)], [(0, 1, 64)], [(0, 1, 48)]]).show('text')"
 """
 
 from __future__ import annotations
