@@ -15,7 +15,7 @@ import importlib
 import sys
 import types
 
-__version__ = "0.1.0"
+from .version import __version__
 
 _LAZY = {"compose": "api", "Chorale": "result"}  # name -> the module that holds it
 __all__ = ["__version__", "compose", "harmonize", "Chorale"]

@@ -22,7 +22,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import __version__
+from .version import __version__
 from .errors import ConfigError, EncodingError, MidiError, MusicLSTMError
 from .events import Piece
 
