@@ -99,7 +99,7 @@ def main(argv=None) -> int:
 
         args.run_dir, args.length, args.seed_length, args.window = str(SHIPPED / "compose"), 20, 5, 16
         args.batches, args.repeats, args.cli = "1,2", 1, False
-    from music_lstm.app.cli import quiet_tensorflow
+    from music_lstm.core.quiet import quiet_tensorflow
 
     quiet_tensorflow()  # TensorFlow's C++ start-up lines are not the benchmark's output
 

@@ -63,7 +63,7 @@ def main() -> int:
     args = ap.parse_args()
     if args.smoke:
         args.quarters, args.runs = 16, 1
-    from music_lstm.app.cli import quiet_tensorflow
+    from music_lstm.core.quiet import quiet_tensorflow
 
     quiet_tensorflow()  # TensorFlow's C++ start-up lines are not the benchmark's output
     run = run_folder.load_run(args.run_dir)

@@ -34,7 +34,7 @@ def main() -> int:
     args = ap.parse_args()
     if args.smoke:
         args.sizes, args.vocab, args.steps, args.rounds = "16x4", 32, 1, 1
-    from music_lstm.app.cli import quiet_tensorflow
+    from music_lstm.core.quiet import quiet_tensorflow
 
     quiet_tensorflow()  # TensorFlow's C++ start-up lines are not the benchmark's output
 

@@ -145,7 +145,7 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=3.0, help="training budget for part 2, 0 = skip (default: 3)")
     ap.add_argument("--run-dir", default="runs/bench_train")
     args = ap.parse_args()
-    from music_lstm.app.cli import quiet_tensorflow
+    from music_lstm.core.quiet import quiet_tensorflow
 
     quiet_tensorflow()  # TensorFlow's C++ start-up lines are not the output
 

@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
             setattr(args, k, v)
     results_dir = args.results_dir or (None if args.smoke else str(ROOT / "benchmarks" / "results"))
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
-    from music_lstm.app.cli import quiet_tensorflow
+    from music_lstm.core.quiet import quiet_tensorflow
 
     quiet_tensorflow()  # before Keras: TensorFlow's C++ start-up lines are not the benchmark's output
     began = time.perf_counter()

@@ -51,7 +51,7 @@ def main(argv=None) -> int:
         from music_lstm.runs.run_folder import SHIPPED
 
         args.run_dir, args.pieces, args.length = str(SHIPPED / "compose"), 2, 40
-    from music_lstm.app.cli import quiet_tensorflow
+    from music_lstm.core.quiet import quiet_tensorflow
 
     quiet_tensorflow()  # TensorFlow's C++ start-up lines are not the benchmark's output
 

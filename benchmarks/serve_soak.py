@@ -108,7 +108,7 @@ def requests(n: int, rng: random.Random, bombs: dict) -> list[tuple[str, object]
         ("zip bomb .mxl (300 MB of whitespace)", upload("spaces.mxl", bombs["spaces"])),
         ("tinyNotation 1/1024", lambda c: c.post("/api/harmonize", {"melody": "tinyNotation: 1/1024 c'4 d'"})),
         ("2,000-note tune", lambda c: c.post("/api/harmonize", {"melody": "tinyNotation: 4/4 " + "c'8 d' " * 1000})),
-        ("compose at the most (2,000)", lambda c: c.post("/api/compose", {"length": 2000, "seed": 3})),
+        ("compose at the most", lambda c: c.post("/api/compose", {"length": c.limits["length"], "seed": 3})),
         ("foreign Host", lambda c: c.post("/api/harmonize", {"melody": TUNES[0]}, host="evil.example:8000")),
         ("no token", lambda c: c.post("/api/harmonize", {"melody": TUNES[0]}, token=False)),
         ("text/plain", lambda c: c.send("POST", "/api/harmonize", b'{"melody": "c4"}', {"Content-Type": "text/plain"})),
@@ -174,6 +174,7 @@ def main() -> int:
             if not match:
                 raise SystemExit(f"serve did not start: {line!r} {log.read_text()[-2000:]}")
             client = Client(int(match[1]))
+            client.limits = json.loads(client.send("GET", "/api/info")[1])["limits"]
             start = time.perf_counter()
             first = client.post("/api/harmonize", {"melody": TUNES[0], "seed": 1})
             if first[0] != 200:
@@ -192,6 +193,7 @@ def main() -> int:
 
             threading.Thread(target=watch, daemon=True).start()
             statuses: collections.Counter = collections.Counter()
+            held: dict[str, float] = {}  # label -> the longest its requests held the network's lock
             by_label: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
             plan = requests(n - 1, rng, bombs)
             k = 0
@@ -200,9 +202,11 @@ def main() -> int:
                 batch = plan[k:k + size]
                 with ThreadPoolExecutor(len(batch)) as pool:
                     answers = list(pool.map(lambda item: item[1](client), batch))
-                for (label, _), (status, _) in zip(batch, answers):
+                for (label, _), (status, body) in zip(batch, answers):
                     statuses[status] += 1
                     by_label[label][status] += 1
+                    if status == 200 and body[:1] == b"{" and b'"lock_seconds"' in body:
+                        held[label] = max(held.get(label, 0.0), json.loads(body)["lock_seconds"])
                 k += size
             done.set()
             seconds = time.perf_counter() - start
@@ -211,7 +215,13 @@ def main() -> int:
             jobs = json.loads(info)["jobs"] if info_status == 200 else {}
         finally:
             proc.terminate()
-            proc.wait(timeout=60)
+            try:
+                proc.wait(timeout=60)
+                stopped = "stopped on SIGTERM"
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                stopped = "DID NOT STOP within 60 s of SIGTERM (killed)"
             folders = [p for p in out.iterdir() if p.is_dir()] if out.exists() else []
             size = sum(f.stat().st_size for p in folders for f in p.rglob("*") if f.is_file())
         text = log.read_text()
@@ -220,9 +230,12 @@ def main() -> int:
     print(f"requests: {n} ({seconds:.0f} s), answers: "
           + ", ".join(f"{s}: {v}" for s, v in sorted(statuses.items(), key=lambda kv: str(kv[0]))))
     for label in sorted(by_label):
-        print(f"  {label:<36} " + ", ".join(f"{s}: {v}" for s, v in sorted(by_label[label].items(), key=str)))
+        print(f"  {label:<36} " + ", ".join(f"{s}: {v}" for s, v in sorted(by_label[label].items(), key=str))
+              + (f" (lock held at most {held[label]:.2f} s)" if label in held else ""))
     print(f"server still answering: {'yes' if alive else 'NO'}; 5xx other than 503: {server_errors}; "
-          f"tracebacks in its log: {text.count('Traceback')}; TensorFlow lines: {len(tf_lines)}")
+          f"tracebacks in its log: {text.count('Traceback')}; TensorFlow lines: {len(tf_lines)}; {stopped}")
+    if "Traceback" in text or not stopped.startswith("stopped"):
+        print(text[-3000:])
     print(f"memory: {after_first / 1024:.0f} MB after the first request, peak {peak[0] / 1024:.0f} MB "
           f"({peak[0] / after_first - 1:+.1%}; goal within 20%)")
     print(f"network lock: longest hold {jobs.get('longest_lock_s', float('nan')):.2f} s over {jobs.get('count', 0)} "
@@ -230,7 +243,7 @@ def main() -> int:
     print(f"output folder: {len(folders)} request folders, {size / mb:.1f} MB "
           f"(limits {args.keep_requests} and {args.keep_mb:g} MB)")
     ok = alive and not server_errors and peak[0] <= 1.2 * after_first and jobs.get("longest_lock_s", 99) <= 10 \
-        and len(folders) <= args.keep_requests and size <= args.keep_mb * mb and not tf_lines
+        and len(folders) <= args.keep_requests and size <= args.keep_mb * mb and not tf_lines and stopped.startswith("s")
     print("all goals met" if ok else "a goal missed")
     return 0 if ok else 1
 

@@ -56,11 +56,12 @@ def main(argv=None) -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--pieces", type=int, default=20)
     args = ap.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
-    from music_lstm.app.cli import quiet_tensorflow
+    from music_lstm.core.quiet import quiet_tensorflow
 
     quiet_tensorflow()  # TensorFlow's C++ start-up lines are not the output
 
-    from music_lstm.app.cli import _sampling, build_parser, quiet_tensorflow
+    from music_lstm.app.cli import _sampling, build_parser
+    from music_lstm.core.quiet import quiet_tensorflow
     from music_lstm.runs.run_folder import load_run
 
     quiet_tensorflow()

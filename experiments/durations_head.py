@@ -95,7 +95,7 @@ def main() -> int:
     ap.add_argument("--data-dir", default="bach")
     ap.add_argument("--minutes", type=float, default=4.0, help="training budget per network (default: 4)")
     args = ap.parse_args()
-    from music_lstm.app.cli import quiet_tensorflow
+    from music_lstm.core.quiet import quiet_tensorflow
 
     quiet_tensorflow()  # TensorFlow's C++ start-up lines are not the output
 

@@ -62,7 +62,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--length", type=int, nargs="+", default=[500], help="symbols per piece, one per run or one for all (default: 500, generate's default)")
     args = ap.parse_args()
-    from music_lstm.app.cli import quiet_tensorflow
+    from music_lstm.core.quiet import quiet_tensorflow
 
     quiet_tensorflow()  # TensorFlow's C++ start-up lines are not the output
     out = Path(args.out)

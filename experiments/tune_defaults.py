@@ -98,7 +98,7 @@ def main() -> int:
     ap.add_argument("--results", default="runs/tune/results.jsonl")
     ap.add_argument("--table", action="store_true", help="only print the table of the results so far")
     args = ap.parse_args()
-    from music_lstm.app.cli import quiet_tensorflow
+    from music_lstm.core.quiet import quiet_tensorflow
 
     quiet_tensorflow()  # TensorFlow's C++ start-up lines are not the output
     results = Path(args.results)

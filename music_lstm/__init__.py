@@ -12,13 +12,13 @@ From Python (docs/API.md):
 a score is.
 
 The package is in layers, each a subpackage that imports only from the ones below it (DESIGN.md draws
-them): core < io < encodings < models < runs < training < tasks < eval < app. `__version__` is the
-one name any layer may import from here.
+them): core < io < encodings < models < runs < training < tasks < eval < app. No layer imports this
+front; the version is `core.version`'s.
 """
 
 import importlib
 
-__version__ = "0.1.0"
+from .core.version import __version__
 
 _LAZY = {"compose": "app.api", "harmonize": "app.api", "Chorale": "tasks.result"}  # name -> its module
 __all__ = ["__version__", "compose", "harmonize", "Chorale"]

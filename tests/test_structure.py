@@ -108,7 +108,7 @@ def _literals(path: Path) -> list[tuple[int, str]]:
 def test_encoding_names_appear_only_inside_the_encodings_package():
     from music_lstm import encodings
 
-    names = set(encodings.CHOICES)
+    names = set(encodings.CHOICES) - {"seed"}  # chords' old name is also the word for a random seed
     outside = [(str(p.relative_to(ROOT)), line, v) for n, p in modules().items() if not n.startswith("music_lstm.encodings")
                for line, v in _literals(p) if v in names]
     assert not outside

@@ -61,7 +61,7 @@ def _entry(run_dir, task: str, log) -> list:
         return _runs[key]
     for line in said:  # which folder was taken: said once, when it is loaded
         log(line)
-    from .cli import quiet_tensorflow
+    from ..core.quiet import quiet_tensorflow
 
     quiet_tensorflow()
     entry = [run_folder.load_run(folder), None]

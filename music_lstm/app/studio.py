@@ -27,7 +27,8 @@ TASKS = ("compose", "harmonize")  # what the page does, each with its own run fo
 UPLOAD_LIMIT = 1 << 20  # bytes of an uploaded melody file; a chorale melody is a few kB
 MELODY_SUFFIXES = (".mid", ".midi", ".xml", ".musicxml", ".mxl")
 DEFAULT_LENGTH = 500  # symbols to compose, as `generate`'s --length
-MAX_LENGTH = 2000  # the most a page may ask for (the shipped model writes it well within the lock's 10 s)
+MAX_LENGTH = 500  # the most a page may ask for: the shipped model composes and engraves 500 in 7 s, 1,000 in 9 to
+# 12 (on a busy machine), 2,000 in 35; the command line takes more
 MAX_NOTES = 400  # a melody's notes, bars and quarter notes the page harmonizes: each keeps a request's
 MAX_BARS = 200  # hold on the network lock within 10 s with the shipped model (a chorale tune has 30 to
 MAX_QUARTERS = 800.0  # 80 notes in 10 to 20 bars); the command line takes longer ones

@@ -22,7 +22,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import __version__
+from ..core.version import __version__
 from ..core.errors import ConfigError, EncodingError, MidiError, MusicLSTMError
 from ..core.events import Piece
 

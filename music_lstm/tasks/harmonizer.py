@@ -7,10 +7,10 @@ then the group's length). To harmonize, the stream is written group by group:
   begins, held (`~`) where one goes on, `rest` where the melody is silent;
 - A, T and B are sampled from the network under the satb `Grammar`, so they see the soprano of their
   own group and everything before it, nothing after. A harmonizer made from a run folder (`from_run`)
-  samples under the grammar `generate` samples that run's music under (`run_grammar`: the guards the
-  run's sampling settings turn on, parallels, clashes and the beat, and each voice in the range of the
-  run's training pieces), with voices that do not cross besides; one made from a bare network, under
-  the parallels guard, no crossing and `BACH_RANGES`;
+  samples under the guards `generate` samples that run's music under (`run_grammar`: those the run's
+  sampling settings turn on, parallels, clashes and the beat), with voices that do not cross and Bach's
+  voice ranges (`BACH_RANGES`) besides; one made from a bare network, under the parallels guard, no
+  crossing and `BACH_RANGES`;
 - the length slot is sampled too, but only among lengths that end the group no later than the
   melody's next onset or release (and leave a gap the vocabulary's lengths can fill). So groups follow
   the union of the melody's onsets and those the sampled voices choose; where a group starts inside
@@ -59,19 +59,21 @@ from ..core.vocab import Vocab
 DEFAULT_TEMPERATURE = 0.5  # chosen on chord agreement with Bach (docs/BENCHMARKS.md, "Harmonizing a melody")
 
 
-def run_grammar(run):
-    """`grammar(symbols, batch, shift)` making the satb `Grammar` `generate` samples `run`'s music under
-    (`Encoding.grammar`): the guards of the run's sampling settings (its encoding's defaults, then its
-    `sampling.json`) and each voice in its training pieces' range, moved `shift` semitones as the music is."""
+def run_grammar(run, ranges: Sequence[tuple[int, int]] | None = BACH_RANGES):
+    """`grammar(symbols, batch, shift)` making the satb `Grammar` a harmonization of `run` is sampled under:
+    the guards `generate` samples the run's music under (its sampling settings, the encoding's defaults then
+    its `sampling.json`: parallels, clashes, the beat), voices that do not cross, and `ranges` (S A T B,
+    in the network's key, so `shift` leaves them where they are). Not generate's ranges, taken from the
+    training pieces: with a forced soprano they leave a lower voice of a small run too little room, and
+    its stream breaks (tests/test_harmonize.py, the tiny satb run)."""
     from ..runs.run_folder import read_sampling
 
     encoding = run.config.encoder()
     sampling = dataclasses.replace(encoding.default_sampling(), **read_sampling(run.path))
-    pieces, shifts = run.corpus["train"], run.corpus["train_shifts"]
 
     def grammar(symbols, batch: int, shift: int = 0):
-        return encoding.grammar(symbols, batch, sampling, pieces=pieces, piece_shifts=shifts,
-                                row_shifts=np.full(batch, shift))
+        return satb.Grammar(symbols, batch, guard=sampling.parallels_guard, no_crossing=True, ranges=ranges,
+                            no_clash=sampling.no_clash, keep_beat=sampling.keep_beat)
 
     return grammar
 
@@ -242,9 +244,7 @@ class LSTMHarmonizer:
         if self.make_grammar is None:
             return satb.Grammar(self.symbols, batch, order=self.order, guard=self.guard,
                                 no_crossing=self.no_crossing, ranges=self.ranges)
-        grammar = self.make_grammar(self.symbols, batch, shift)
-        grammar.no_crossing = self.no_crossing  # generate's grammar lets voices cross; a harmonization does not
-        return grammar
+        return self.make_grammar(self.symbols, batch, shift)
 
     def _harmonize(self, melody, num_outputs, best_of, temperature, seed, name, beam=0, shift=0) -> list[Harmonization]:
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
@@ -358,8 +358,8 @@ class LSTMHarmonizer:
             banned[r] |= grammar.held & (grammar.pitch == before)
             if before < 0:
                 banned[r] |= grammar.is_rest
-            if banned[r].all():
-                banned[r] = ~grammar.is_rest
+            if banned[r].all():  # the guards leave nothing that changes: any struck pitch (never a length)
+                banned[r] = ~grammar.struck
 
     def _voices(self, symbols: list[str], start: Fraction, melody: Sequence[Note]) -> tuple[list[Note], ...]:
         decoded = satb.decode_satb(symbols, order=self.order)
