@@ -125,9 +125,9 @@ def test_evaluate_harmonize_without_a_run_is_one_line_naming_it(tmp_path, capsys
 
 @pytest.fixture
 def satb_run(tiny_run):
-    """The session's tiny satb run: its held-out pieces and a typed tune in C are within its pitches
-    (every piece is learned in C's key signature)."""
-    return tiny_run("satb")[:2]
+    """The session's tiny satb run that sees its pieces in every key: its held-out pieces and a typed tune
+    in C are within its pitches, held notes and lengths."""
+    return tiny_run("satb_all_keys")[:2]
 
 
 @pytest.mark.slow
