@@ -48,6 +48,9 @@ def harmonize_files(run_dir, source, output="harmonized.mid", num_outputs: int =
         harmonizer = LSTMHarmonizer.from_run(run)
     where = f"the run folder {run.path}" if run is not None else harmonizer.label or "the harmonizer given"
     key = melody_input.melody_key(melody)
+    if not harmonizer.reads_melody:  # a compose run harmonizes too, but hears none of the tune ahead
+        where += (" (a run trained to compose: it reads the tune only up to the chord it writes; "
+                  "train --melody-context for one that reads the whole tune)")
     log(f"harmonizing {len(melody)} notes in {key} with {where}")
     outs = harmonizer.harmonize(melody, num_outputs=num_outputs, best_of=best_of, temperature=temperature,
                                 seed=np.random.default_rng(seed), name=name, beam=beam)
