@@ -65,18 +65,32 @@ def tiny_jsb(path: Path) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def smoke_runs(tmp_path_factory):
+    """Every `--smoke` script run once, two at a time: each is mostly one core's work (TensorFlow's import,
+    a shipped model's load, a small network), so the pair shares the CI machine's two cores."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(script: Path):
+        folder = tmp_path_factory.mktemp(script.stem)
+        argv = [sys.executable, str(script), "--smoke"]
+        if script.name == "jsb.py":
+            argv += ["--data", str(tiny_jsb(folder / "tiny.json")), "--results-dir", str(folder / "results")]
+        return run(argv, timeout=300), folder
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(SMOKE, pool.map(one, SMOKE)))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("script", SMOKE, ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_smoke_size_runs_quietly(script, tmp_path):
-    argv = [sys.executable, str(script), "--smoke"]
-    if script.name == "jsb.py":
-        argv += ["--data", str(tiny_jsb(tmp_path / "tiny.json")), "--results-dir", str(tmp_path / "results")]
-    out = run(argv, timeout=300)
+def test_smoke_size_runs_quietly(script, smoke_runs):
+    out, folder = smoke_runs[script]
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip(), "printed no table"
     assert not TF_LINE.search(out.stderr), "TensorFlow's start-up lines on stderr:\n" + out.stderr[:2000]
     if script.name == "jsb.py":
-        check_jsb_results(tmp_path / "results", out.stdout)
+        check_jsb_results(folder / "results", out.stdout)
 
 
 def check_jsb_results(folder: Path, printed: str):
