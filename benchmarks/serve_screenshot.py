@@ -21,7 +21,8 @@ MELODY = "tinyNotation: 4/4 g2 g4 f# e d g a b2 b4 b b a g c' b2 a2 g2 a4 b a g 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--run-dir", default="runs/latest", help="a satb run folder (default: runs/latest)")
+    ap.add_argument("--run-dir", default=None,
+                    help="a satb run folder (default: serve's own choice, runs/latest else the shipped models)")
     ap.add_argument("--output", default=str(ROOT / "docs" / "serve_page.png"), help="PNG to write")
     ap.add_argument("--seed", default="2", help="the harmonization's seed (default: 2)")
     args = ap.parse_args()
@@ -30,10 +31,15 @@ def main() -> int:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    proc = subprocess.Popen([sys.executable, "-m", "music_lstm", "serve", "--port", "0", "--run-dir", args.run_dir],
+    run_dir = [] if args.run_dir is None else ["--run-dir", args.run_dir]
+    proc = subprocess.Popen([sys.executable, "-m", "music_lstm", "serve", "--port", "0", *run_dir],
                             cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
-        url = re.search(r"http://\S+/\?token=\S+", proc.stdout.readline())[0]  # the page needs its token
+        found = re.search(r"http://\S+/\?token=\S+", proc.stdout.readline())  # the page needs its token
+        if found is None:  # serve said why on stderr and stopped
+            print("serve_screenshot: the page did not start", file=sys.stderr)
+            return 2
+        url = found[0]
         options = webdriver.ChromeOptions()
         options.binary_location = "/usr/bin/chromium"
         for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1360,1480",
@@ -42,7 +48,7 @@ def main() -> int:
         driver = webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"), options=options)
         try:
             driver.get(url)
-            WebDriverWait(driver, 60).until(lambda d: "run folder" in d.find_element(By.ID, "run").text)
+            WebDriverWait(driver, 60).until(lambda d: "harmonize" in d.find_element(By.ID, "run").text)  # its run folder shown
             box = driver.find_element(By.ID, "melody")
             box.clear()
             box.send_keys(MELODY)
