@@ -134,6 +134,28 @@ def score(probs_list, token_seqs, corpus: Corpus, renormalise: bool = True) -> d
     return jsb.score(probs_list, token_seqs, corpus.order, corpus.vocab.symbol_to_index, renormalise)
 
 
+def frame_nlls(probs_list, token_seqs, corpus: Corpus) -> np.ndarray:
+    """Every frame's exact NLL (`jsb.frame_nll`), the split's sequences one after another: what an
+    ensemble mixes."""
+    return np.concatenate([jsb.frame_nll(p, t, corpus.order, corpus.vocab.symbol_to_index)
+                           for p, t in zip(probs_list, token_seqs)])
+
+
+def ensemble(paths: list[str]) -> dict:
+    """The mixture of the members' frame distributions, equal weights: each frame's probability is the
+    mean of the members' (each an exact conditional given the frames before it), so the product over
+    frames is again a proper distribution and its NLL exact. `paths`: the members' `.frames.npz` files
+    (one per run, `--save-frames`), every split's frames in the same order."""
+    members = [np.load(p) for p in paths]
+    out = {}
+    for split in ("valid", "test"):
+        nll = np.stack([m[split] for m in members])  # (members, frames)
+        mixed = -(np.logaddexp.reduce(-nll, axis=0) - math.log(len(members)))
+        out[split] = {"per_frame": float(mixed.mean()), "frames": int(mixed.size),
+                      "members_per_frame": [float(n.mean()) for n in nll]}
+    return out
+
+
 def ngram_baseline(corpus: Corpus, order: int, split: str) -> dict:
     from music_lstm.models.ngram import KneserNey
 
@@ -263,6 +285,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--results-dir", default=None,
                     help="folder for this run's results JSON (default: benchmarks/results; with --smoke none unless given)")
     ap.add_argument("--json", help="write the results here too")
+    ap.add_argument("--save-frames", action="store_true",
+                    help="also write the chosen row's per-frame valid and test NLL beside the results JSON (.frames.npz)")
+    ap.add_argument("--ensemble", nargs="+", metavar="NPZ",
+                    help="train nothing: score the mixture of these runs' .frames.npz (equal weights) and write its results")
     ap.add_argument("--smoke", action="store_true",
                     help=f"a few sequences per split and a tiny network ({', '.join(f'--{k} {v}' for k, v in SMOKE.items() if k != 'transpose')}, "
                          "no transposition): checks that the benchmark runs, in seconds")
@@ -276,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
 
     quiet_tensorflow()  # before Keras: TensorFlow's C++ start-up lines are not the benchmark's output
     began = time.perf_counter()
+    if args.ensemble:
+        return run_ensemble(args, results_dir)
 
     try:
         data = jsb.read_jsb(args.data)
@@ -296,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{s} {len(data.splits[s])} sequences / {data.frames(s)} frames" for s in jsb.SPLITS)
         + f"; {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
 
-    results = {}
+    results, frames = {}, {}
     for order in orders:
         corpus = make_corpus(data, order, shifts)
         t = time.perf_counter()
@@ -314,7 +342,10 @@ def main(argv: list[str] | None = None) -> int:
             test = score(sequence_probs(run["model"], [corpus.vocab.encode(t) for t in corpus.test]), corpus.test, corpus)
             raw = score(sequence_probs(run["model"], [corpus.vocab.encode(t) for t in corpus.test]), corpus.test, corpus,
                         renormalise=False)
-            run.pop("model")
+            model = run.pop("model")
+            if args.save_frames:
+                frames[name] = {split: frame_nlls(sequence_probs(model, [corpus.vocab.encode(t) for t in seqs]), seqs, corpus)
+                                for split, seqs in (("valid", corpus.valid), ("test", corpus.test))}
             results[name] = {"order": order, "transpose": transpose, **run, "test": test,
                              "test_per_frame_not_renormalised": raw["per_frame"]}
             log(f"  test {test['per_frame']:.4f} nats/frame ({raw['per_frame']:.4f} without renormalising)")
@@ -350,6 +381,34 @@ def main(argv: list[str] | None = None) -> int:
         write_json(args.json, {"data": Path(args.data).name, "args": vars(args), "chosen": chosen, "results": results})
     if results_dir:
         path = write_results(Path(results_dir), Path(args.data).name, args, chosen, results, time.perf_counter() - began)
+        print(f"\nresults: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name}")
+        if chosen in frames:
+            np.savez(path.with_suffix(".frames.npz"), **frames[chosen])
+            print(f"per-frame NLL: {path.with_suffix('.frames.npz').name}")
+    return 0
+
+
+def run_ensemble(args, results_dir) -> int:
+    """`--ensemble`: the members' mixture on valid and test, printed and written as one results JSON."""
+    try:
+        scored = ensemble(args.ensemble)
+    except (OSError, KeyError, ValueError) as e:
+        print(f"error: --ensemble: {e}", file=sys.stderr)
+        return 2
+    for split in ("valid", "test"):
+        r = scored[split]
+        print(f"ensemble of {len(args.ensemble)}, {split}: {r['per_frame']:.4f} nats/frame over {r['frames']} frames "
+              f"(members {', '.join(f'{v:.4f}' for v in r['members_per_frame'])})")
+    if results_dir:
+        from music_lstm.run_folder import write_json
+
+        stamp = datetime.datetime.now(datetime.timezone.utc)
+        path = Path(results_dir) / f"jsb-ensemble{len(args.ensemble)}-{Path(args.data).stem}-{stamp:%Y%m%dT%H%M%SZ}.json"
+        write_json(path, {"benchmark": "jsb-ensemble", "data": Path(args.data).name, "commit": commit(),
+                          "date": stamp.isoformat(timespec="seconds"), "kind": "mixture of the members' frame "
+                          "distributions, equal weights: an exact NLL", "members": [Path(p).name for p in args.ensemble],
+                          "valid_per_frame": scored["valid"]["per_frame"], "test_per_frame": scored["test"]["per_frame"],
+                          "results": scored})
         print(f"\nresults: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name}")
     return 0
 
