@@ -116,3 +116,30 @@ def check_jsb_results(folder: Path, printed: str):
     assert "bound" in next(ln for ln in printed.splitlines() if ln.strip().startswith("SRNN"))
     assert "orderless" in next(ln for ln in printed.splitlines() if ln.strip().startswith("Coconet"))
     assert f"{chosen['test_per_frame']:.2f}" in next(ln for ln in printed.splitlines() if ln.strip().startswith("music_lstm"))
+
+
+def test_the_jsb_ensemble_is_the_mixture_of_its_members_frame_probabilities(tmp_path):
+    """`jsb.py --ensemble`: each frame's probability the members' mean, so the NLL stays exact; one member
+    alone is itself, and a mixture is never worse than its members' mean NLL (Jensen)."""
+    import importlib.util
+
+    import numpy as np
+
+    spec = importlib.util.spec_from_file_location("jsb_benchmark", ROOT / "benchmarks" / "jsb.py")
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = bench  # its dataclasses look their module up
+    spec.loader.exec_module(bench)
+    rng = np.random.default_rng(0)
+    members = [{s: rng.uniform(0.5, 9.0, size=n) for s, n in (("valid", 7), ("test", 11))} for _ in range(3)]
+    paths = []
+    for i, m in enumerate(members):
+        paths.append(tmp_path / f"m{i}.frames.npz")
+        np.savez(paths[-1], **m)
+    out = bench.ensemble([str(p) for p in paths])
+    for split in ("valid", "test"):
+        probs = np.mean([np.exp(-m[split]) for m in members], axis=0)
+        assert out[split]["per_frame"] == pytest.approx(float(np.mean(-np.log(probs))), rel=1e-12)
+        assert out[split]["frames"] == members[0][split].size
+        assert out[split]["per_frame"] <= np.mean([m[split].mean() for m in members])
+    alone = bench.ensemble([str(paths[1])])
+    assert alone["test"]["per_frame"] == pytest.approx(members[1]["test"].mean(), rel=1e-12)
