@@ -1,0 +1,75 @@
+"""A run folder of the `fill_lstm` kind (the network that writes any cells given the others):
+`config.json` records `kind` "fill_lstm", `task` "harmonize", the network's sizes and how it was
+trained; `model.keras` the network; `split.json` the pieces trained on and held out; `history.json`.
+Written and read with `run_folder`'s atomic helpers.
+
+    python -c "from music_lstm.runs.fill_run import is_fill_run; print(is_fill_run('music_lstm/shipped/harmonize'))"
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from ..core.errors import RunFolderError
+from ..models.fill import FillSizes
+from .run_folder import CONFIG, HISTORY, MODEL, SPLIT, read_json, write_json
+
+KIND = "fill_lstm"
+
+
+@dataclass(frozen=True)
+class FillConfig:
+    sizes: FillSizes = field(default_factory=FillSizes)
+    crop: int = 128  # sixteenths per training window
+    batch_size: int = 32
+    max_minutes: float = 30.0
+    epochs: int = 400  # upper bound; the time budget usually ends training first
+    patience: int = 40  # epochs without a better validation loss before stopping
+    seed: int = 0
+    source: str = ""  # where the pieces came from ("music21 corpus", or a MIDI folder)
+    kind: str = KIND
+    task: str = "harmonize"
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["sizes"] = asdict(self.sizes)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict, where: str = CONFIG) -> "FillConfig":
+        if d.get("kind") != KIND:
+            raise RunFolderError(f"{where}: not a {KIND} run (kind {d.get('kind')!r})")
+        known = {f.name for f in fields(cls)}
+        sizes = FillSizes(**{k: v for k, v in d.get("sizes", {}).items() if k in {f.name for f in fields(FillSizes)}})
+        return cls(**{k: v for k, v in d.items() if k in known and k != "sizes"}, sizes=sizes)
+
+
+def is_fill_run(path) -> bool:
+    """Does the run folder at `path` record the `fill_lstm` kind?"""
+    try:
+        return json.loads((Path(path) / CONFIG).read_text()).get("kind") == KIND
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def write_fill_config(run: Path, cfg: FillConfig) -> None:
+    write_json(Path(run) / CONFIG, cfg.to_json())
+
+
+def read_fill_config(run: Path) -> FillConfig:
+    path = Path(run) / CONFIG
+    try:
+        return FillConfig.from_json(read_json(path), str(path))
+    except (OSError, ValueError, TypeError) as e:
+        raise RunFolderError(f"{path}: unreadable ({e})") from None
+
+
+def load_fill_model(run: Path):
+    from .run_folder import load_model
+
+    path = Path(run) / MODEL
+    if not path.exists():
+        raise RunFolderError(f"{path}: no network (train first)")
+    return load_model(path)

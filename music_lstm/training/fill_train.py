@@ -1,0 +1,197 @@
+"""Training the `fill_lstm` network (`models.fill`): pieces as cells (`encodings.cells`), random
+windows of `crop` sixteenths, and in each a mask drawn as the sampler will ask (`draw_mask`): the
+soprano given and some of the other voices' cells; some whole voices given; a passage of bars and
+voices to rewrite; or any cells. The loss counts the masked cells only. The best network by the
+validation loss (a fixed set of masks on pieces kept out of training) is kept.
+
+    python -m music_lstm train-fill --bach-corpus --holdout music_lstm/shipped/harmonize/split.json --run-dir runs/fill
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..core.errors import MelodyError
+from ..core.files import atomic_path
+from ..encodings import cells
+from ..models.fill import build_fill_model, voice_rows
+from ..runs import fill_run
+from ..runs.run_folder import HISTORY, MODEL, SPLIT, save_model, write_json
+
+VALIDATION_PIECES = 24  # training pieces set aside for the validation loss
+
+
+def draw_mask(rng: np.random.Generator, T: int, bar: int) -> np.ndarray:
+    """(4, T) bool, True where a cell is to be written, of one of the shapes the sampler asks for."""
+    r = rng.random()
+    rate = 1.0 if rng.random() < 0.3 else rng.uniform(0.05, 1.0)
+    mask = np.zeros((4, T), bool)
+    if r < 0.35:  # a melody given: the other voices, some of their cells already written
+        mask[1:] = rng.random((3, T)) < rate
+    elif r < 0.55:  # some whole voices given
+        given = rng.random(4) < 0.5
+        if given.all() or not given.any():
+            given[rng.integers(4)] = not given.all()
+        mask[~given] = rng.random((int((~given).sum()), T)) < rate
+    elif r < 0.8:  # a passage of one to three bars, some voices
+        length = min(T, int(rng.integers(1, 4)) * bar)
+        start = int(rng.integers(0, max(1, T - length + 1)))
+        voices = rng.random(4) < 0.5
+        if not voices.any():
+            voices[rng.integers(4)] = True
+        rate = 1.0 if rng.random() < 0.6 else rng.uniform(0.3, 1.0)
+        mask[voices, start:start + length] = rng.random((int(voices.sum()), length)) < rate
+    else:  # any cells
+        mask = rng.random((4, T)) < rate
+    if not mask.any():
+        mask[rng.integers(4), rng.integers(T)] = True
+    return mask
+
+
+def batch(pieces: list[cells.Cells], rng: np.random.Generator, size: int, crop: int):
+    """Inputs, targets and weights for `size` random windows of `crop` sixteenths (shorter pieces padded
+    with rests and zero weight)."""
+    tok = np.full((size, crop, 4), cells.REST, np.int32)
+    feat = np.zeros((size, crop, cells.FEATURES), np.float32)
+    weight = np.zeros((size, crop, 4), np.float32)
+    for i in range(size):
+        p = pieces[rng.integers(len(pieces))]
+        T = p.steps
+        start = int(rng.integers(0, max(1, (T - crop) // cells.STEPS + 1))) * cells.STEPS if T > crop else 0
+        n = min(crop, T - start)
+        tok[i, :n] = p.tokens[:, start:start + n].T
+        feat[i, :n] = p.features[start:start + n]
+        mask = draw_mask(rng, n, int(round(p.score.bar_length * cells.STEPS)))
+        weight[i, :n] = mask.T
+    target = tok.copy()
+    inputs = np.where(weight > 0, cells.MASK, tok)
+    return [voice_rows(inputs), feat], target, weight
+
+
+def load_scores(names: list[str], cache: Path | None, log=print) -> dict:
+    """name -> Score4 for music21's corpus chorales named (those it cannot read are said and skipped),
+    kept in `cache` (a pickle) once read."""
+    from ..io.chorale_scores import corpus_score
+
+    have = {}
+    if cache is not None and cache.exists():
+        try:
+            have = pickle.loads(cache.read_bytes())
+        except Exception:  # a stale or damaged cache is read again
+            have = {}
+    missing = [n for n in names if n not in have]
+    for k, n in enumerate(missing):
+        try:
+            have[n] = corpus_score(n)
+        except MelodyError as e:
+            log(f"skipped {n}: {e.reason}")
+            have[n] = None
+        except Exception as e:  # a corpus file music21 cannot read
+            log(f"skipped {n}: {type(e).__name__}: {str(e)[:80]}")
+            have[n] = None
+        if k % 50 == 49:
+            log(f"read {k + 1} of {len(missing)} chorales")
+    if missing and cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(cache) as tmp:
+            Path(tmp).write_bytes(pickle.dumps(have))
+    return {n: have[n] for n in names if have.get(n) is not None}
+
+
+def encode_all(scores: dict, log=print) -> dict[str, cells.Cells]:
+    out = {}
+    for n, s in scores.items():
+        try:
+            out[n] = cells.encode(s, snap=True)
+        except MelodyError as e:
+            log(f"skipped {n}: {e.reason}")
+    return out
+
+
+def train_fill(run_dir, train_scores: dict, held_out: list[str], cfg: fill_run.FillConfig,
+               log=lambda m: print(m, file=sys.stderr)) -> Path:
+    """Train on `train_scores` (name -> Score4), write the run folder; `held_out` names are recorded in
+    split.json as the pieces kept out."""
+    from ..core.quiet import quiet_tensorflow
+
+    tf = quiet_tensorflow()
+    import keras
+
+    run = Path(run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(cfg.seed)
+    keras.utils.set_random_seed(cfg.seed)
+    encoded = encode_all(train_scores, log)
+    names = sorted(encoded)
+    order = rng.permutation(len(names))
+    n_val = min(VALIDATION_PIECES, max(1, len(names) // 10)) if len(names) > 1 else 0
+    val_names = [names[i] for i in order[:n_val]]
+    train_names = [names[i] for i in order[n_val:]] or val_names
+    train = [encoded[n] for n in train_names]
+    val = [encoded[n] for n in val_names] or train
+    vx, vy, vw = batch(val, np.random.default_rng(12345), max(64, cfg.batch_size), cfg.crop)
+    fill_run.write_fill_config(run, cfg)
+    write_json(run / SPLIT, {"train": train_names, "validation_loss": val_names, "validation": list(held_out)})
+    model = build_fill_model(cfg.sizes)
+    steps = max(1, sum(p.steps for p in train) // (cfg.crop * cfg.batch_size))
+    best, wait, history = float("inf"), 0, []
+    start = time.time()
+    for epoch in range(1, cfg.epochs + 1):
+        losses = []
+        for _ in range(steps):
+            x, y, w = batch(train, rng, cfg.batch_size, cfg.crop)
+            losses.append(float(model.train_on_batch(x, y, sample_weight=w)))
+        v = float(model.evaluate(vx, vy, sample_weight=vw, verbose=0, batch_size=64))
+        # Keras averages over all cells; per masked cell is what is comparable between runs
+        scale = float(vw.size / max(float(vw.sum()), 1.0))
+        history.append({"epoch": epoch, "loss": float(np.mean(losses)), "val_loss": v * scale,
+                        "minutes": (time.time() - start) / 60})
+        better = v < best - 1e-4
+        log(f"epoch {epoch}: loss {np.mean(losses):.4f}, validation {v * scale:.4f} nats per masked cell"
+            + (" (best)" if better else ""))
+        if better:
+            best, wait = v, 0
+            save_model(model, run / MODEL)
+        else:
+            wait += 1
+        write_json(run / HISTORY, history)
+        if wait >= cfg.patience or (cfg.max_minutes and time.time() - start > cfg.max_minutes * 60):
+            break
+    return run
+
+
+def main(argv=None) -> int:
+    """`python -m music_lstm.training.fill_train`: train on music21's chorales, the pieces of a split.json's
+    "validation" list held out."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m music_lstm.training.fill_train")
+    ap.add_argument("--holdout", required=True, help="a split.json whose 'validation' pieces are kept out")
+    ap.add_argument("--run-dir", default="runs/fill")
+    ap.add_argument("--minutes", type=float, default=30.0)
+    ap.add_argument("--units", type=int, default=160)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--limit", type=int, default=None, help="train on the first N pieces only")
+    ap.add_argument("--cache", default=str(Path.home() / ".cache" / "music_lstm" / "chorale_scores.pkl"))
+    a = ap.parse_args(argv)
+    from ..io.chorale_scores import corpus_names
+    from ..models.fill import FillSizes
+
+    split = json.loads(Path(a.holdout).read_text())
+    held = {Path(n).stem for n in split["validation"]}
+    names = [n for n in corpus_names() if n not in held][: a.limit]
+    scores = load_scores(names, Path(a.cache), log=lambda m: print(m, file=sys.stderr))
+    cfg = fill_run.FillConfig(sizes=FillSizes(units=a.units), max_minutes=a.minutes, seed=a.seed,
+                              source="music21 corpus (MusicXML, fermatas as written)")
+    train_fill(a.run_dir, scores, sorted(held), cfg)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
