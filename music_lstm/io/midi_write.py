@@ -1,5 +1,6 @@
 """Writing MIDI files by hand (the Standard MIDI File format is small): one track of notes
-(`write_midi`), or four voices as four named tracks, a channel and a program each (`write_voices_midi`;
+(`write_midi`), or four voices as four named tracks, a channel and a program each, the key signature in the
+first when given (`write_voices_midi`;
 `core.instruments.voice_programs` reads `--instrument`). Every file is written atomically.
 
     python -c "from music_lstm.io.midi_write import write_midi; write_midi([(0, 1, 60), (1, 1, 64)], 'two.mid')"
@@ -45,21 +46,36 @@ def write_voices_midi(
     programs=(0, 0, 0, 0),
     names=VOICE_NAMES,
     velocity: int = 80,
+    sharps: int | None = None,
+    minor: bool = False,
 ) -> None:
     """Write four voices as a MIDI file of four named tracks (Soprano, Alto, Tenor, Bass), atomically.
 
     Each voice is a list of `(offset, duration, midi_pitch)` notes; track k plays on channel k+1 with
-    `programs[k]` (General MIDI, 0-based, see `instruments.voice_programs`). The first track also holds the tempo.
+    `programs[k]` (General MIDI, 0-based, see `instruments.voice_programs`). The first track also holds the
+    tempo and, when `sharps` is given (sharps > 0, flats < 0, -7..7), the key signature (`minor`: a minor
+    key's), as Bach's chorale files do; `sharps=None` writes none.
     """
     voices, programs, names = list(voices), list(programs), list(names)
     if not (len(voices) == len(programs) == len(names) == 4):
         raise ValueError(f"four voices, programs and names are needed, got {len(voices)}, {len(programs)}, {len(names)}")
+    key = None if sharps is None else key_signature_event(sharps, minor)
     tracks = [
-        _track_chunk(v, channel=k, program=programs[k], velocity=velocity, bpm=bpm if k == 0 else None, name=names[k])
+        _track_chunk(v, channel=k, program=programs[k], velocity=velocity, bpm=bpm if k == 0 else None, name=names[k],
+                     key=key if k == 0 else None)
         for k, v in enumerate(voices)
     ]
     with atomic_path(path) as tmp:
         Path(tmp).write_bytes(_file_bytes(tracks))
+
+
+def key_signature_event(sharps: int, minor: bool = False) -> bytes:
+    """The key signature meta event `FF 59 02 sf mi`: sf the sharps (> 0) or flats (< 0) as a signed
+    byte, mi 1 for a minor key, 0 for major. A ValueError outside -7..7 (no key signature has more)."""
+    sharps = int(sharps)
+    if not -7 <= sharps <= 7:
+        raise ValueError(f"a key signature has -7 to 7 sharps, got {sharps}")
+    return b"\xff\x59\x02" + bytes((sharps & 0xFF, 1 if minor else 0))
 
 
 def _file_bytes(tracks: list[bytes]) -> bytes:
@@ -67,8 +83,9 @@ def _file_bytes(tracks: list[bytes]) -> bytes:
     return header + TICKS_PER_QUARTER.to_bytes(2, "big") + b"".join(tracks)
 
 
-def _track_chunk(notes, channel: int, program: int, velocity: int, bpm: float | None, name: str | None = None) -> bytes:
-    """One MTrk chunk: optional name and tempo, a program change, the notes (no running status)."""
+def _track_chunk(notes, channel: int, program: int, velocity: int, bpm: float | None, name: str | None = None,
+                 key: bytes | None = None) -> bytes:
+    """One MTrk chunk: optional name, tempo and key signature event, a program change, the notes (no running status)."""
     timed: list[tuple[int, int, bytes]] = []  # (tick, order, event): note-offs before note-ons at a tick
     if name is not None:
         text = str(name).encode("latin-1", "replace")
@@ -76,6 +93,8 @@ def _track_chunk(notes, channel: int, program: int, velocity: int, bpm: float | 
     if bpm is not None:
         tempo_us = int(round(60_000_000 / max(1.0, float(bpm))))
         timed.append((0, 0, b"\xff\x51\x03" + tempo_us.to_bytes(3, "big")))
+    if key is not None:
+        timed.append((0, 0, key))
     timed.append((0, 1, bytes([0xC0 | channel, int(program) & 0x7F])))
     vel = int(velocity) & 0x7F
     for offset, dur, pitch in notes:

@@ -1,7 +1,7 @@
 """Scores in MusicXML through music21: notes chordified on one staff (`write_musicxml`), or four
 voices as a chorale score (`write_chorale_musicxml`): two staves, soprano and alto on the treble staff,
-tenor and bass on the bass staff, stems apart, with the key signature of the analysed key and pitches
-spelled in that key.
+tenor and bass on the bass staff, stems apart, with the key signature given (else the analysed key's)
+and pitches spelled in that key.
 
     python -c "from music_lstm.io.musicxml import write_musicxml; write_musicxml([(0, 1, 60), (1, 1, 64)], 'two.musicxml')"
 """
@@ -42,10 +42,13 @@ def write_chorale_musicxml(
     time_signature: str = "4/4",
     pickup: float = 0.0,
     composer: str | None = None,
+    sharps: int | None = None,
+    minor: bool = False,
 ) -> None:
     """Write four voices as a chorale score in MusicXML, atomically: two staves, soprano (stems up)
     and alto (stems down) on the treble staff, tenor (up) and bass (down) on the bass staff, with the
-    key signature of the piece's key (music21's key analysis of all four voices), `time_signature`,
+    key signature `sharps` (> 0 sharps, < 0 flats; `minor` a minor key's, which spells its raised sixth
+    and seventh) or, when `sharps` is None, that of music21's key analysis of all four voices, `time_signature`,
     measures, ties across barlines, the tempo and `title`. `pickup` is the length in quarter notes of
     an upbeat before the first barline (0 for none). Pitches are spelled in the key; onsets and
     releases are moved to the nearest sixteenth or eighth-note triplet; no composer is named unless
@@ -71,7 +74,12 @@ def write_chorale_musicxml(
             n = note.Note(p)
             n.quarterLength = d
             everything.insert(o, n)
-    tonality = everything.analyze("key") if len(everything.notes) else key.Key("C")
+    if sharps is not None:
+        if not -7 <= int(sharps) <= 7:
+            raise ValueError(f"a key signature has -7 to 7 sharps, got {sharps}")
+        tonality = key.KeySignature(int(sharps)).asKey("minor" if minor else "major")
+    else:
+        tonality = everything.analyze("key") if len(everything.notes) else key.Key("C")
     spell = _speller(tonality)
 
     def measures_of(line) -> list:
