@@ -67,6 +67,20 @@ def score_of(score, name: str = "", parts: list[tuple[str | None, list[Note]]] |
     return Score4(tuple(voices), ts, pickup, sharps, mode, tuple(fermatas), name, written)
 
 
+def score_signs(score) -> tuple[tuple[int, int], float, int | None, str | None]:
+    """What a music21 score says besides its notes: its first time signature (4/4 when none), the
+    pickup (`_pickup`), its first key signature's sharps (None when it has none) and that signature's
+    mode (None when the file does not say)."""
+    from music21 import key, meter
+
+    meters = list(score.recurse().getElementsByClass(meter.TimeSignature))
+    ts = (int(meters[0].numerator), int(meters[0].denominator)) if meters else (4, 4)
+    sigs = list(score.recurse().getElementsByClass(key.KeySignature))
+    sharps = int(sigs[0].sharps) if sigs else None
+    mode = getattr(sigs[0], "mode", None) if sigs else None
+    return ts, _pickup(score, ts), sharps, mode if mode in ("major", "minor") else None
+
+
 def read_score(path: str | os.PathLike) -> Score4:
     """The `Score4` of a MusicXML or MIDI file of four voices (a MelodyError naming the file otherwise)."""
     from music21 import converter

@@ -1,6 +1,8 @@
 """A melody to harmonize (`read_melody`) comes from a MIDI file, a MusicXML/.mxl file (known by its
 content, read within bounds: `melody_files`) or tinyNotation text (`"4/4 c'4 d' e' f' g'2"`, the
-`tinyNotation:` prefix optional), as one line of notes; the rules are in its docstring.
+`tinyNotation:` prefix optional), as one line of notes; the rules are in its docstring. `read_tune`
+reads the same with what the source says besides the notes (`TuneInput`: metre, key signature, phrase
+ends); in typed text a note followed by `^` (`c'2^`) carries a fermata, which tinyNotation lacks.
 
     python -c "from music_lstm.io.melody_input import read_melody; print(read_melody(\"tinyNotation: 4/4 c'4 d' e' f'\"))"
 """
@@ -10,11 +12,13 @@ from __future__ import annotations
 import math
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..core.errors import MelodyError, MidiError
 from ..core.events import Note
 from ..core.lines import top_line
+from ..core.phrases import phrase_ends
 from ..core.ranges import SOPRANO_REACH
 from . import melody_files
 from .midi_read import parse_midi
@@ -30,9 +34,11 @@ MUSICXML_SUFFIXES = (".xml", ".musicxml", ".mxl")
 MIDI_SUFFIXES = (".mid", ".midi")
 # A tinyNotation token music21 understands: a note or rest with octave marks, accidentals, a duration,
 # dots and a tie; a time signature; the brackets of triplets and quadruplets; a lyric. music21 skips
-# anything else without a word, so it is checked here.
+# anything else without a word, so it is checked here. A note may end in `^`, a fermata (ours, not
+# tinyNotation's: taken off before music21 reads the text).
 _TINY_TOKEN = re.compile(
-    r"""^(?:\d+/\d+|(?:trip|quad)\{|\}|_\S*|(?:(?:trip|quad)\{)?(?:r|[a-gA-G]+(?:#+|-+|n)?'*)(?:\d+\.*)?~?\}?)$""")
+    r"""^(?:\d+/\d+|(?:trip|quad)\{|\}|_\S*|(?:(?:trip|quad)\{)?(?:r(?:\d+\.*)?~?|[a-gA-G]+(?:#+|-+|n)?'*(?:\d+\.*)?~?\^?)\}?)$""")
+FERMATA = "^"  # after a typed note: a fermata on it, the end of a phrase
 _TINY_NOTE = re.compile(r"""^(?:(?:trip|quad)\{)?[a-gA-G]""")
 _TINY_METER = re.compile(r"^(\d+)/(\d+)$")
 
@@ -83,18 +89,71 @@ def read_melody(source: str | os.PathLike) -> tuple[list[Note], str | None]:
       over 1, 2, 4, 8 or 16, or more than `MAX_MELODY_NOTES` notes or `MAX_MELODY_BARS` bars raises
       `MelodyError` (one line: the source, the reason), a typed tune's before music21 reads it.
     """
+    tune = _read(source)
+    return tune.notes, tune.remark
+
+
+@dataclass(frozen=True)
+class TuneInput:
+    """A melody with what its source says besides the notes (`read_tune`)."""
+
+    notes: list[Note]  # one line, as `read_melody` gives it
+    meter: tuple[int, int]  # the first time signature (numerator, denominator); 4/4 when none is given
+    pickup: float  # quarter notes before the first barline (0: typed text, MIDI, or no short first bar)
+    sharps: int | None  # the first key signature (sharps > 0, flats < 0); None when the source has none
+    mode: str | None  # "major" or "minor" when the source says so, else None
+    fermatas: tuple[float, ...]  # onsets of the notes that end a phrase
+    fermatas_written: bool  # True: marked in the source; False: found by `core.phrases.phrase_ends`
+    remark: str | None  # what was done to the melody (as `read_melody` says), or None
+
+
+def read_tune(source: str | os.PathLike) -> TuneInput:
+    """`read_melody`'s line (same sources, checks and limits, same remark) with the source's metre,
+    pickup, key signature, mode and phrase ends.
+
+    - Typed tinyNotation: the metre is its first time signature, no pickup, no key signature or mode;
+      a note token ending in `^` (`c'2^`, `e'4.~^`) marks a fermata on that note (on a tied note's
+      continuation, on the note it continues).
+    - MusicXML: the first time and key signatures, the mode where the key says it, the pickup from a
+      short first measure (`chorale_scores.score_signs`); fermatas from the notes that carry one and
+      sound the melody's pitch at that time, in any part.
+    - MIDI: the first time and key signature events (the key's mode is the event's), no pickup, no fermatas.
+
+    A source that marks no fermata gets its phrase ends from `core.phrases.phrase_ends` (and
+    `fermatas_written` False). A time signature outside the limits is a MelodyError, as for a MusicXML
+    melody.
+    """
+    tune = _read(source)
+    marked = _on_line(tune.notes, tune.marks)
+    if marked:
+        fermatas, written = marked, True
+    else:
+        fermatas, written = phrase_ends(tune.notes, tune.meter, tune.pickup), False
+    return TuneInput(tune.notes, tune.meter, tune.pickup, tune.sharps, tune.mode, tuple(fermatas), written, tune.remark)
+
+
+@dataclass(frozen=True)
+class _Read:
+    notes: list[Note]
+    remark: str | None
+    meter: tuple[int, int]
+    pickup: float = 0.0
+    sharps: int | None = None
+    mode: str | None = None
+    marks: tuple[Note, ...] = ()  # (offset, duration, pitch) of the source's notes that carry a fermata
+
+
+def _read(source: str | os.PathLike) -> _Read:
+    """The melody's line and remark (`read_melody`'s rules) with what the source says besides."""
     text = str(source)
-    if is_tune(source):
+    signs: dict = {}
+    if is_tune(source) or (not _exists(text) and _looks_typed(text)):  # the second: a word music21 does not know
         name = _short(text)
-        parts, meter = _tiny_parts(text.strip(), name)
-        voices = None
-    elif not _exists(text) and _looks_typed(text):  # a tune with a word music21 does not know: say which
-        name = _short(text)
-        parts, meter = _tiny_parts(text.strip(), name)
+        parts, meter, marks = _tiny_parts(text.strip(), name)
         voices = None
     else:
         name = text
-        parts, voices, meter = _file_parts(Path(text))
+        parts, voices, meter, signs, marks = _file_parts(Path(text))
     notes = sorted(n for _, part in parts for n in part if n[1] > 0)
     if not notes:
         raise MelodyError(name, "no notes")
@@ -114,10 +173,24 @@ def read_melody(source: str | os.PathLike) -> tuple[list[Note], str | None]:
     else:
         line = notes
     _check_length(len(line), max(o + d for o, d, _ in line), meter, name)
+    kept = line
     line, moved = into_soprano_reach(line, name)
     if moved:
         messages.append(moved)
-    return line, "; ".join(messages) or None
+    shift = line[0][2] - kept[0][2]  # the octaves moved, so the marks' pitches move with the line
+    marks = tuple((o, d, p + shift) for o, d, p in marks)
+    return _Read(line, "; ".join(messages) or None, meter, marks=marks, **signs)
+
+
+def _on_line(line: list[Note], marks) -> list[float]:
+    """Onsets of the line's notes that a mark falls in (struck or held there) at the note's own pitch."""
+    out = set()
+    for t, _, pitch in marks:
+        for o, d, p in line:
+            if o - 1e-6 <= t < o + d - 1e-6 and p == pitch:
+                out.add(float(o))
+                break
+    return sorted(out)
 
 
 def _check_length(notes: int, end: float, meter: tuple[int, int], name) -> None:
@@ -225,9 +298,10 @@ def _looks_typed(text: str) -> bool:
             and not any(Path(w).suffix.lower() in MIDI_SUFFIXES + MUSICXML_SUFFIXES for w in words))
 
 
-def _tiny_parts(text: str, name: str) -> tuple[list[tuple[str | None, list[Note]]], tuple[int, int]]:
-    """The notes of tinyNotation `text` (its prefix optional) and its time signature, the words and
-    the limits checked before music21 reads it (music21 takes a long time over `1/1024`)."""
+def _tiny_parts(text: str, name: str) -> tuple[list[tuple[str | None, list[Note]]], tuple[int, int], tuple[Note, ...]]:
+    """The notes of tinyNotation `text` (its prefix optional), its time signature and the notes marked
+    `^` (a fermata), the words and the limits checked before music21 reads it (music21 takes a long
+    time over `1/1024`)."""
     body = text[len(TINY):] if text.startswith(TINY) else text
     words = body.split()
     bad = [t for t in words if not _TINY_TOKEN.match(t)]
@@ -240,11 +314,20 @@ def _tiny_parts(text: str, name: str) -> tuple[list[tuple[str | None, list[Note]
         raise MelodyError(name, f"too long ({notes} notes; at most {MAX_MELODY_NOTES} notes and {MAX_MELODY_BARS} bars)")
     from music21 import converter
 
+    note_words = [t for t in words if _TINY_NOTE.match(t)]
+    marked = [k for k, t in enumerate(note_words) if FERMATA in t]
     try:
-        score = converter.parse(f"{TINY} {body}")
+        score = converter.parse(f"{TINY} {' '.join(t.replace(FERMATA, '') for t in words)}")
     except Exception as e:  # music21 raises many kinds on bad text; all mean "unreadable"
         raise MelodyError(name, f"cannot be read as tinyNotation ({_reason(e)})") from None
-    return [(None, _stream_notes(score))], (meters[0] if meters else (4, 4))
+    marks: tuple[Note, ...] = ()
+    if marked:
+        struck = list(score.flatten().notes)  # one per note word, in order (tied pieces apart)
+        if len(struck) != len(note_words):
+            raise MelodyError(name, f"cannot place its fermatas ({len(note_words)} notes typed, {len(struck)} read)")
+        marks = tuple((float(struck[k].offset), float(struck[k].quarterLength), int(struck[k].pitch.midi))
+                      for k in marked)
+    return [(None, _stream_notes(score))], (meters[0] if meters else (4, 4)), marks
 
 
 def _music21_score(path: Path):
@@ -255,17 +338,23 @@ def _music21_score(path: Path):
     return converter.parseData(data, format="midi" if kind == melody_files.MIDI else "musicxml")
 
 
-def _file_parts(path: Path) -> tuple[list[tuple[str | None, list[Note]]], tuple | None, tuple[int, int]]:
-    """(name, notes) per part, the four voices when the file gives them, and its first time signature
-    (4/4 for MIDI), every time signature checked."""
+def _file_parts(path: Path):
+    """(name, notes) per part, the four voices when the file gives them, its first time signature
+    (4/4 for MIDI), every time signature checked, what else it says (`_Read`'s pickup, sharps and
+    mode, as keywords) and its notes that carry a fermata."""
     kind, data = melody_files.melody_bytes(path)  # by content, within bounds: a MelodyError otherwise
     if kind == melody_files.MIDI:
         try:
             piece = parse_midi(data, path)
         except MidiError as e:
             raise MelodyError(path, e.reason) from None
-        return [(None, piece.notes)], piece.voices, (4, 4)
-    from music21 import converter, meter
+        meter, sharps, mode = _midi_signs(data)
+        if meter is not None:
+            meter = _check_meter(*meter, path)
+        return [(None, piece.notes)], piece.voices, meter or (4, 4), {"sharps": sharps, "mode": mode}, ()
+    from music21 import converter, expressions, meter
+
+    from .chorale_scores import score_signs
 
     try:
         score = converter.parseData(data, format="musicxml")
@@ -280,7 +369,47 @@ def _file_parts(path: Path) -> tuple[list[tuple[str | None, list[Note]]], tuple 
         parts += [(getattr(part, "partName", None), _stream_notes(p)) for p in split]
     parts = [(n, notes) for n, notes in parts if notes]
     voices, _ = select_voices(parts) if len(parts) >= 4 else (None, None)
-    return parts, voices, (meters[0] if meters else (4, 4))
+    _, pickup, sharps, mode = score_signs(score)
+    marks = tuple((float(el.getOffsetInHierarchy(score)), float(el.quarterLength), int(p.midi))
+                  for el in score.recurse().notes if any(isinstance(e, expressions.Fermata) for e in el.expressions)
+                  for p in el.pitches)
+    signs = {"pickup": pickup, "sharps": sharps, "mode": mode}
+    return parts, voices, (meters[0] if meters else (4, 4)), signs, marks
+
+
+def _midi_signs(data: bytes) -> tuple[tuple[int, int] | None, int | None, str | None]:
+    """A MIDI file's first time signature, key signature (sharps) and its mode, each None when absent
+    (the first by time over all tracks)."""
+    from music21 import midi as m21midi
+    from music21.midi import DeltaTime, MetaEvents
+
+    mf = m21midi.MidiFile()
+    try:
+        mf.readstr(data)
+    except Exception:  # parse_midi read it already; what music21 cannot read again says nothing
+        return None, None, None
+    found: dict = {}
+    for track in mf.tracks:
+        tick = 0
+        for ev in track.events:
+            if isinstance(ev, DeltaTime):
+                tick += ev.time
+                continue
+            payload = ev.data if isinstance(ev.data, bytes) else b""
+            if ev.type == MetaEvents.TIME_SIGNATURE and len(payload) >= 2 and payload[0] >= 1 and payload[1] <= 6:
+                kind, value = "meter", (payload[0], 2 ** payload[1])
+            elif ev.type == MetaEvents.KEY_SIGNATURE and len(payload) >= 2:
+                sf = int.from_bytes(payload[:1], "big", signed=True)
+                if not -7 <= sf <= 7:
+                    continue
+                kind, value = "key", (sf, "minor" if payload[1] == 1 else "major")
+            else:
+                continue
+            if kind not in found or tick < found[kind][0]:
+                found[kind] = (tick, value)
+    meter = found["meter"][1] if "meter" in found else None
+    sharps, mode = found["key"][1] if "key" in found else (None, None)
+    return meter, sharps, mode
 
 
 def _stream_notes(s) -> list[Note]:
