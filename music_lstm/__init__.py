@@ -7,7 +7,7 @@ From Python (docs/API.md):
     chorale.write("tune.mid")
     chorale.to_music21().show()
 
-`compose`, `harmonize` (app/api.py) and `Chorale` (tasks/result.py) are loaded on first use, so
+`compose`, `harmonize`, `rewrite` (app/api.py) and `Chorale` (tasks/result.py) are loaded on first use, so
 `import music_lstm` stays instant: TensorFlow is imported when a network is first loaded, music21 when
 a score is.
 
@@ -20,8 +20,8 @@ import importlib
 
 from .core.version import __version__
 
-_LAZY = {"compose": "app.api", "harmonize": "app.api", "Chorale": "tasks.result"}  # name -> its module
-__all__ = ["__version__", "compose", "harmonize", "Chorale"]
+_LAZY = {"compose": "app.api", "harmonize": "app.api", "rewrite": "app.api", "Chorale": "tasks.result"}  # name -> its module
+__all__ = ["__version__", "compose", "harmonize", "rewrite", "Chorale"]
 
 
 def __getattr__(name: str):

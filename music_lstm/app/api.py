@@ -39,7 +39,7 @@ def _stamp(folder: Path) -> tuple:
     from ..runs.run_folder import CONFIG, MODEL, VOCAB
 
     stamp = []
-    for name in (MODEL, CONFIG, VOCAB):
+    for name in (MODEL, CONFIG, VOCAB):  # a fill_lstm folder has no vocab.json: None, the same every time
         try:
             st = (folder / name).stat()
             stamp.append((st.st_mtime_ns, st.st_size))
@@ -64,7 +64,14 @@ def _entry(run_dir, task: str, log) -> list:
     from ..core.quiet import quiet_tensorflow
 
     quiet_tensorflow()
-    entry = [run_folder.load_run(folder), None]
+    from ..runs.fill_run import is_fill_run
+
+    if is_fill_run(folder):  # the network that writes any voices or passage: its sampler is the entry
+        from ..tasks.fill import FillWriter
+
+        entry = [None, FillWriter.from_run(folder)]
+    else:
+        entry = [run_folder.load_run(folder), None]
     for old in [k for k in _runs if k[0] == key[0]]:  # the same folder before it was trained again
         del _runs[old]
     _runs[key] = entry
@@ -130,7 +137,7 @@ def _common(num_outputs, seed, bpm) -> int:
 # --- the two tasks ---------------------------------------------------------------------------------------
 
 def harmonize(melody, *, run_dir=None, seed: int | None = 0, temperature: float | None = None, best_of: int = 1,
-              beam: int = 0, num_outputs: int | None = None, bpm: float | None = None, log=_stderr):
+              beam: int = 0, num_outputs: int | None = None, bpm: float | None = None, keep=None, log=_stderr):
     """Write alto, tenor and bass under `melody` with a satb run folder's network, as
     `python -m music_lstm harmonize` does; returns a `Chorale` (a list of `num_outputs` when given).
 
@@ -140,7 +147,12 @@ def harmonize(melody, *, run_dir=None, seed: int | None = 0, temperature: float 
     model shipped with music_lstm). `seed`, `temperature` (None: harmonize's default, 0.5; 0 = argmax),
     `best_of` (keep the likeliest of K samples per output), `beam` (a beam search of width K instead of
     sampling), `bpm` (None: the training data's tempo, else 90) as on the command line. `log` takes the
-    one-line notes the command line prints on stderr (which run folder, what was done to the melody)."""
+    one-line notes the command line prints on stderr (which run folder, what was done to the melody).
+
+    With a fill_lstm run folder (the shipped one), `keep` ("soprano,bass" or a list of voice names;
+    None: the melody is the soprano) keeps those parts of `melody` (a file of up to four parts, or a
+    `Chorale`) note for note and writes the others, as `harmonize FILE --keep VOICES` does; `best_of`
+    and `beam` are the left-to-right harmonizer's and do not apply."""
     import numpy as np
 
     from . import cli_checks as check
@@ -149,15 +161,21 @@ def harmonize(melody, *, run_dir=None, seed: int | None = 0, temperature: float 
     from ..io.melody_input import melody_key
 
     n = _common(num_outputs, seed, bpm)
-    temperature = DEFAULT_TEMPERATURE if temperature is None else _setting("temperature", temperature, check.temperature)
+    temperature = None if temperature is None else _setting("temperature", temperature, check.temperature)
     best_of = _setting("best_of", best_of, check.count)
     beam = _setting("beam", beam, check.beam)
     if beam and beam < n:
         raise ConfigError(f"invalid beam: {beam} (0 to sample, else at least num_outputs, {n})")
+    entry = _entry(run_dir, "harmonize", log)
+    if entry[0] is None:
+        return _fill_harmonize(entry[1], melody, keep, n, seed, temperature if temperature is None else
+                               _setting("temperature", temperature, check.temperature), bpm, num_outputs, log)
+    if keep is not None:
+        raise ConfigError(f"{entry[1].path if entry[1] is not None else run_dir}: keep needs a fill_lstm run folder")
+    temperature = DEFAULT_TEMPERATURE if temperature is None else temperature
     notes, message, name, meter = _melody(melody)
     if message:
         log(message)
-    entry = _entry(run_dir, "harmonize", log)
     run = entry[0]
     if entry[1] is None:
         entry[1] = LSTMHarmonizer.from_run(run)
@@ -166,6 +184,82 @@ def harmonize(melody, *, run_dir=None, seed: int | None = 0, temperature: float 
     key = melody_key(notes)
     chorales = [Chorale(tuple(list(v) for v in out.voices), key, meter, out.log_prob, "harmonize", run.path,
                         bpm or run.bpm or DEFAULT_BPM, remark=message) for out in outs]
+    return chorales if num_outputs is not None else chorales[0]
+
+
+def _score_of(source, keep, log):
+    """The Score4 to write into, and a remark: a `Chorale`, a music21 stream, tinyNotation or a file."""
+    from ..io import streams
+    from ..tasks import steer
+
+    if isinstance(source, Chorale):
+        score = source.to_score4()
+        if keep is not None:
+            score = score.with_voices([v if k in keep else [] for k, v in enumerate(score.voices)])
+        return score, None
+    if streams.is_stream(source):
+        name = f"music21 {type(source).__name__}"
+        with streams.stream_file(source, name) as path:
+            try:
+                return _score_of(path, keep, log)
+            except MelodyError as e:
+                raise MelodyError(name, e.reason) from None
+    if not isinstance(source, (str, os.PathLike)):
+        raise MelodyError(type(source).__name__, "a melody or score is tinyNotation text, the path of a MIDI or "
+                                                 "MusicXML file, a music21 stream, or a Chorale")
+    if keep is None or keep == (0,) and steer._one_line(source):
+        return steer.tune_of(source)
+    return steer.parts_score(source, keep), None
+
+
+def _fill_harmonize(writer, melody, keep, n, seed, temperature, bpm, num_outputs, log):
+    from ..tasks import steer
+    from ..tasks.outfiles import DEFAULT_BPM
+
+    keep_voices = steer.parse_voices(keep) if keep is not None else None
+    score, remark = _score_of(melody, keep_voices, log)
+    if remark:
+        log(remark)
+    keep_voices = keep_voices or (0,)
+    outs = steer.fill_harmonize(writer, score, keep_voices, n, seed, temperature)
+    chorales = [Chorale.from_score4(o, float("nan"), "harmonize", writer.path, bpm or DEFAULT_BPM, remark)
+                for o in outs]
+    return chorales if num_outputs is not None else chorales[0]
+
+
+def rewrite(source, *, bars, voices=None, run_dir=None, seed: int | None = 0, temperature: float | None = None,
+            num_outputs: int | None = None, bpm: float | None = None, log=_stderr):
+    """Write bars `bars` (a pair (A, B), 1-based and inclusive, or "A-B") of `voices` ("alto,tenor" or a
+    list; None: all four) of a four-voice `source` again, every other note as it was, as
+    `python -m music_lstm rewrite` does; returns a `Chorale` (a list of `num_outputs` when given).
+    `source`: a `Chorale`, the path of a four-part MIDI or MusicXML file, or a music21 stream."""
+    from . import cli_checks as check
+    from ..io.chorale_scores import read_score
+    from ..io import streams
+    from ..tasks import steer
+    from ..tasks.outfiles import DEFAULT_BPM
+
+    n = _common(num_outputs, seed, bpm)
+    temperature = None if temperature is None else _setting("temperature", temperature, check.temperature)
+    span = steer.parse_bars(bars) if isinstance(bars, str) else tuple(int(b) for b in bars)
+    if len(span) != 2:
+        raise MelodyError("bars", f"{bars!r} is not a bar range (A, B)")
+    which = steer.parse_voices(voices)
+    if isinstance(source, Chorale):
+        score = source.to_score4()
+    elif streams.is_stream(source):
+        with streams.stream_file(source, "music21 stream") as path:
+            score = read_score(path)
+    elif isinstance(source, (str, os.PathLike)):
+        score = read_score(source)
+    else:
+        raise MelodyError(type(source).__name__, "a score is a Chorale, a MIDI or MusicXML file's path, or a music21 stream")
+    entry = _entry(run_dir, "harmonize", log)
+    if entry[0] is not None:
+        raise ConfigError(f"{entry[0].path}: a left-to-right run rewrites no passage (give a fill_lstm run folder)")
+    outs = steer.fill_rewrite(entry[1], score, span, which, n, seed, temperature)
+    tempo = bpm or (source.bpm if isinstance(source, Chorale) else None) or DEFAULT_BPM
+    chorales = [Chorale.from_score4(o, float("nan"), "harmonize", entry[1].path, tempo) for o in outs]
     return chorales if num_outputs is not None else chorales[0]
 
 

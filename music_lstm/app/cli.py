@@ -16,12 +16,12 @@ from ..core.version import __version__
 from ..core.quiet import quiet_tensorflow
 from . import cli_checks as check
 
-TENSORFLOW_COMMANDS = (None, "train", "generate", "harmonize", "evaluate", "serve")  # the ones that load TensorFlow
+TENSORFLOW_COMMANDS = (None, "train", "train-fill", "generate", "harmonize", "rewrite", "evaluate", "serve")  # the ones that load TensorFlow
 DESCRIPTION = "Learn music from a folder of MIDI files with an LSTM, and write new music as MIDI."
 # Each command's --run-dir when none is given, before or after the command's name (None: runs/latest
 # when it exists, else the model shipped for the task).
 RUN_DIR_DEFAULTS = {None: "runs/latest", "train": "runs/latest", "evaluate": "runs/latest", "generate": None,
-                    "harmonize": None, "serve": None}
+                    "harmonize": None, "rewrite": None, "serve": None, "train-fill": "runs/fill"}
 
 
 def _train_args(p: argparse.ArgumentParser) -> None:
@@ -151,12 +151,44 @@ def _harmonize_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--best-of", type=check.count, default=1, metavar="K",
                    help="sample K harmonizations for each output and keep the one the model finds likeliest (default: 1)")
     p.add_argument("--seed", type=check.seed, default=0, help=f"random seed, 0 to {check.MAX_SEED} (default: 0)")
-    p.add_argument("--temperature", type=check.temperature, default=DEFAULT_TEMPERATURE,
-                   help=f"0 = argmax, at most {check.MAX_TEMPERATURE:g} (default: {DEFAULT_TEMPERATURE})")
+    p.add_argument("--temperature", type=check.temperature, default=None,
+                   help=f"0 = argmax, at most {check.MAX_TEMPERATURE:g} (default: {DEFAULT_TEMPERATURE} for a left-to-right "
+                        "run, the sampler's 0.7 for a fill_lstm run)")
     p.add_argument("--beam", type=check.beam, default=0, metavar="K",
                    help="write the likeliest harmonizations a beam search of width K finds, instead of sampling "
                         "(--temperature, --best-of and --seed then do not apply; default: 0, sample)")
+    p.add_argument("--keep", metavar="VOICES", default=None,
+                   help="MELODY is a file of up to four parts: keep the parts named (comma-separated from "
+                        "soprano,alto,tenor,bass) note for note and write the others; four parts are S, A, T, B, "
+                        "fewer are the voices named, in order (a fill_lstm run folder)")
     _output_args(p)
+
+
+def _rewrite_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", metavar="FILE", help="a four-part MIDI or MusicXML file")
+    _run_dir_arg(p, "fill_lstm run folder to read (default: runs/latest when it exists, else the model shipped with music_lstm)")
+    p.add_argument("--bars", required=True, metavar="A-B",
+                   help="the bars to write again, 1-based and inclusive (2-3; a single bar: 4)")
+    p.add_argument("--voices", default="soprano,alto,tenor,bass",
+                   help="the voices to write again, comma-separated (default: soprano,alto,tenor,bass)")
+    p.add_argument("--output", type=check.output_file, default="rewritten.mid",
+                   help="MIDI file to write, in a folder that exists (default: rewritten.mid)")
+    p.add_argument("--num-outputs", type=check.count, default=1,
+                   help=f"versions to write, 1 to {check.MAX_OUTPUTS} (default: 1)")
+    p.add_argument("--seed", type=check.seed, default=0, help=f"random seed, 0 to {check.MAX_SEED} (default: 0)")
+    p.add_argument("--temperature", type=check.temperature, default=None,
+                   help="each draw's temperature, 0 = argmax (default: the sampler's, 0.7)")
+    _output_args(p)
+
+
+def _train_fill_args(p: argparse.ArgumentParser) -> None:
+    _run_dir_arg(p, "run folder to write (default: runs/fill)")
+    p.add_argument("--holdout", required=True, metavar="SPLIT",
+                   help="a split.json whose \"validation\" pieces are kept out of training")
+    p.add_argument("--minutes", type=float, default=30.0, help="training time budget (default: 30)")
+    p.add_argument("--units", type=int, default=160, help="cells per direction of each LSTM layer (default: 160)")
+    p.add_argument("--seed", type=check.seed, default=0, help="seed (default: 0)")
+    p.add_argument("--limit", type=int, default=None, help="train on the first N chorales only")
 
 
 def _run_dir_arg(p: argparse.ArgumentParser, help: str) -> None:
@@ -199,6 +231,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("harmonize", help="write alto, tenor and bass under a melody with a trained satb run folder")
     _harmonize_args(p)
+
+    p = sub.add_parser("rewrite", help="write bars A-B of some voices of a four-part file again, every other note kept")
+    _rewrite_args(p)
+
+    p = sub.add_parser("train-fill", help="train the network that writes any voices or passage (fill_lstm) "
+                                          "on music21's Bach chorales")
+    _train_fill_args(p)
 
     p = sub.add_parser("evaluate", help="score a run on its held-out pieces against n-gram baselines, "
                        "or (--generated) compare generated MIDI with them on musical metrics, "
@@ -323,14 +362,49 @@ def _evaluate_harmonize(args) -> None:
 
 
 def _harmonize(args) -> None:
+    from ..runs.fill_run import is_fill_run
+    from ..runs.run_folder import resolve_run
     from ..tasks.harmonize import harmonize_files
+
+    said = []
+    folder = resolve_run(args.run_dir, "harmonize", said.append)
+    if args.keep is not None or is_fill_run(folder):
+        from ..tasks.steer import harmonize_fill_files, parse_voices
+
+        keep = parse_voices(args.keep) if args.keep is not None else None
+        for line in said:
+            print(line, file=sys.stderr)
+        paths = harmonize_fill_files(folder, args.melody, keep, args.output, num_outputs=args.num_outputs,
+                                     seed=args.seed, temperature=args.temperature,
+                                     outputs=_outputs(args))
+        for path in paths:
+            print(f"wrote {path}")
+        return
+    from ..tasks.harmonizer import DEFAULT_TEMPERATURE
 
     paths = harmonize_files(
         args.run_dir, args.melody, args.output, num_outputs=args.num_outputs, best_of=args.best_of,
-        temperature=args.temperature, seed=args.seed, outputs=_outputs(args), beam=args.beam,
+        temperature=DEFAULT_TEMPERATURE if args.temperature is None else args.temperature, seed=args.seed, outputs=_outputs(args), beam=args.beam,
     )
     for path in paths:
         print(f"wrote {path}")
+
+
+def _rewrite(args) -> None:
+    from ..tasks.steer import parse_bars, parse_voices, rewrite_files
+
+    bars, voices = parse_bars(args.bars), parse_voices(args.voices)
+    paths = rewrite_files(args.run_dir, args.file, bars, voices, args.output, num_outputs=args.num_outputs,
+                          seed=args.seed, temperature=args.temperature, outputs=_outputs(args))
+    for path in paths:
+        print(f"wrote {path}")
+
+
+def _train_fill(args) -> None:
+    from ..training.fill_train import run_training
+
+    run_training(args.holdout, args.run_dir, minutes=args.minutes, units=args.units, seed=args.seed, limit=args.limit)
+    print(f"wrote {args.run_dir}")
 
 
 def _evaluate_generated(args) -> None:
@@ -406,6 +480,10 @@ def main(argv: list[str] | None = None) -> int:
             _generate(args)
         elif args.command == "harmonize":
             _harmonize(args)
+        elif args.command == "rewrite":
+            _rewrite(args)
+        elif args.command == "train-fill":
+            _train_fill(args)
         elif args.command == "evaluate":
             _evaluate(args)
         elif args.command == "serve":

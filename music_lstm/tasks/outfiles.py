@@ -71,18 +71,20 @@ def check_rendering(fmt: str = "midi", audio: bool = False, audio_format: str = 
 
 
 def write_piece(path: Path, notes, voices, bpm: float, outputs: Outputs = Outputs(), title: str | None = None,
-                pickup: float = 0.0, time_signature: str = "4/4") -> list[Path]:
+                pickup: float = 0.0, time_signature: str = "4/4", sharps: int | None = None,
+                minor: bool = False) -> list[Path]:
     """Write one piece as MIDI at `path` (four named tracks when `voices` are given, else one track of
     `notes`) at `bpm` and beside it what `outputs` asks for: NAME.musicxml (a chorale score for four
     voices), the piano roll NAME.png, audio NAME.<audio_format>, score pages NAME.svg. Returns the files
-    written besides the MIDI file, in that order."""
+    written besides the MIDI file, in that order. `sharps` (and `minor`): the key signature both files
+    carry (None: the MIDI file none, the score music21's analysis)."""
     from ..io import midi_write, musicxml
 
     fmt, score, programs = outputs.fmt, outputs.score, outputs.programs
 
     path = Path(path)
     if voices is not None:
-        midi_write.write_voices_midi(voices, path, bpm=bpm, programs=programs)
+        midi_write.write_voices_midi(voices, path, bpm=bpm, programs=programs, sharps=sharps, minor=minor)
     else:
         midi_write.write_midi(notes, path, bpm=bpm, program=programs[0])
     extra = []
@@ -90,7 +92,7 @@ def write_piece(path: Path, notes, voices, bpm: float, outputs: Outputs = Output
     if fmt == "musicxml" or score:
         if voices is not None:
             musicxml.write_chorale_musicxml(voices, xml, bpm=bpm, title=title or path.stem, pickup=pickup,
-                                           time_signature=time_signature)
+                                           time_signature=time_signature, sharps=sharps, minor=minor)
         else:
             musicxml.write_musicxml(notes, xml, bpm=bpm)
         extra.append(xml)

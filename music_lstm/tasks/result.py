@@ -35,6 +35,26 @@ class Chorale:
     bpm: float = 90.0  # the tempo it is written at
     pickup: float = 0.0  # quarter notes before the first barline (composed music starts anywhere in a bar)
     remark: str | None = None  # what was done to the melody first (its top line taken, moved by octaves), if anything
+    sharps: int | None = None  # the key signature written (> 0 sharps, < 0 flats); None: none is known
+    fermatas: tuple[float, ...] = ()  # onsets of the soprano notes that end a phrase
+
+    @property
+    def minor(self) -> bool:
+        return self.key.endswith("minor")
+
+    def to_score4(self):
+        """The four voices with their metre, pickup, key signature and phrase ends, as `core.scores.Score4`."""
+        from ..core.scores import Score4
+
+        num, den = (int(x) for x in self.time_signature.split("/"))
+        return Score4(tuple(list(v) for v in self.voices), (num, den), self.pickup, self.sharps or 0,
+                      "minor" if self.minor else "major", tuple(self.fermatas), self.title, bool(self.fermatas))
+
+    @classmethod
+    def from_score4(cls, score, log_prob: float, task: str, run_dir, bpm: float = 90.0, remark: str | None = None,
+                    key: str | None = None) -> "Chorale":
+        return cls(tuple(list(v) for v in score.voices), key or score.key_name, f"{score.meter[0]}/{score.meter[1]}",
+                   log_prob, task, Path(run_dir), bpm, score.pickup, remark, score.sharps, tuple(score.fermatas))
 
     @property
     def melody(self) -> list[Note]:
@@ -59,9 +79,10 @@ class Chorale:
 
         path = Path(path)
         suffix = path.suffix.lower()
-        score = {"bpm": self.bpm, "title": self.title, "time_signature": self.time_signature, "pickup": self.pickup}
+        score = {"bpm": self.bpm, "title": self.title, "time_signature": self.time_signature, "pickup": self.pickup,
+                 "sharps": self.sharps, "minor": self.minor}
         if suffix in MIDI_SUFFIXES:
-            midi_write.write_voices_midi(self.voices, path, bpm=self.bpm)
+            midi_write.write_voices_midi(self.voices, path, bpm=self.bpm, sharps=self.sharps, minor=self.minor)
         elif suffix in MUSICXML_SUFFIXES:
             musicxml.write_chorale_musicxml(self.voices, path, **score)
         elif suffix == MXL_SUFFIX:

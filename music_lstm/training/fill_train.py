@@ -4,7 +4,7 @@ soprano given and some of the other voices' cells; some whole voices given; a pa
 voices to rewrite; or any cells. The loss counts the masked cells only. The best network by the
 validation loss (a fixed set of masks on pieces kept out of training) is kept.
 
-    python -m music_lstm train-fill --bach-corpus --holdout music_lstm/shipped/harmonize/split.json --run-dir runs/fill
+    python -m music_lstm train-fill --holdout music_lstm/shipped/harmonize/split.json --run-dir runs/fill
 """
 
 from __future__ import annotations
@@ -166,32 +166,24 @@ def train_fill(run_dir, train_scores: dict, held_out: list[str], cfg: fill_run.F
     return run
 
 
-def main(argv=None) -> int:
-    """`python -m music_lstm.training.fill_train`: train on music21's chorales, the pieces of a split.json's
-    "validation" list held out."""
-    import argparse
-
-    ap = argparse.ArgumentParser(prog="python -m music_lstm.training.fill_train")
-    ap.add_argument("--holdout", required=True, help="a split.json whose 'validation' pieces are kept out")
-    ap.add_argument("--run-dir", default="runs/fill")
-    ap.add_argument("--minutes", type=float, default=30.0)
-    ap.add_argument("--units", type=int, default=160)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--limit", type=int, default=None, help="train on the first N pieces only")
-    ap.add_argument("--cache", default=str(Path.home() / ".cache" / "music_lstm" / "chorale_scores.pkl"))
-    a = ap.parse_args(argv)
+def run_training(holdout, run_dir, minutes: float = 30.0, units: int = 160, seed: int = 0, limit: int | None = None,
+                 cache=None, log=lambda m: print(m, file=sys.stderr)) -> Path:
+    """`python -m music_lstm train-fill`: train on music21's chorales, the pieces of the split.json
+    `holdout`'s "validation" list kept out (recorded in the run's split.json)."""
+    from ..core.errors import ConfigError
     from ..io.chorale_scores import corpus_names
     from ..models.fill import FillSizes
 
-    split = json.loads(Path(a.holdout).read_text())
-    held = {Path(n).stem for n in split["validation"]}
-    names = [n for n in corpus_names() if n not in held][: a.limit]
-    scores = load_scores(names, Path(a.cache), log=lambda m: print(m, file=sys.stderr))
-    cfg = fill_run.FillConfig(sizes=FillSizes(units=a.units), max_minutes=a.minutes, seed=a.seed,
+    try:
+        split = json.loads(Path(holdout).read_text())
+        held = {Path(n).stem for n in split["validation"]}
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ConfigError(f"{holdout}: not a split.json with a validation list ({type(e).__name__})") from None
+    if minutes <= 0 or units < 1 or (limit is not None and limit < 1):
+        raise ConfigError("invalid setting: --minutes, --units and --limit must be positive")
+    names = [n for n in corpus_names() if n not in held][:limit]
+    cache = Path(cache) if cache else Path.home() / ".cache" / "music_lstm" / "chorale_scores.pkl"
+    scores = load_scores(names, cache, log=log)
+    cfg = fill_run.FillConfig(sizes=FillSizes(units=units), max_minutes=minutes, seed=seed,
                               source="music21 corpus (MusicXML, fermatas as written)")
-    train_fill(a.run_dir, scores, sorted(held), cfg)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return train_fill(run_dir, scores, sorted(held), cfg, log=log)

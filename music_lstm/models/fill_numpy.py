@@ -1,0 +1,72 @@
+"""The `fill_lstm` network (`models.fill`) run in NumPy: the whole piece at once, both directions,
+for many copies of it as one batch. The sampler (`tasks.fill`) calls it once per resampling round,
+so no framework call sits in that loop. Must agree with the Keras model (tested to 1e-4).
+
+    python -c "from music_lstm.models.fill_numpy import FillNet; help(FillNet.probs)"
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..encodings.cells import VOCAB
+from .stepper import LSTMStepper, _gate_scale
+
+
+class FillNet:
+    def __init__(self, embedding, layers, dense, logits):
+        """embedding (4*VOCAB, E); layers [((kernel, recurrent, bias) forward, (...) backward)] per
+        bidirectional layer; dense and logits (W, b)."""
+        self.embedding = np.asarray(embedding, np.float32)
+        self.layers = []
+        for fwd, bwd in layers:
+            self.layers.append(tuple(self._prep(*w) for w in (fwd, bwd)))
+        self.dense = tuple(np.asarray(a, np.float32) for a in dense)
+        self.logits = tuple(np.asarray(a, np.float32) for a in logits)
+
+    @staticmethod
+    def _prep(kernel, recurrent, bias):
+        scale = _gate_scale(np.asarray(recurrent).shape[0])
+        return (np.asarray(kernel, np.float32) * scale, np.asarray(recurrent, np.float32) * scale,
+                np.asarray(bias, np.float32) * scale)
+
+    @classmethod
+    def from_keras(cls, model) -> "FillNet":
+        emb = model.get_layer("embedding").get_weights()[0]
+        layers = []
+        for k in (1, 2):
+            bi = model.get_layer(f"bilstm_{k}")
+            layers.append((tuple(bi.forward_layer.get_weights()), tuple(bi.backward_layer.get_weights())))
+        return cls(emb, layers, model.get_layer("dense").get_weights(), model.get_layer("logits").get_weights())
+
+    @staticmethod
+    def _run(x, kernel, recurrent, bias, reverse: bool) -> np.ndarray:
+        B, T, _ = x.shape
+        u = recurrent.shape[0]
+        inputs = x @ kernel + bias  # (B, T, 4u), sigmoid gates pre-halved
+        h = np.zeros((B, u), np.float32)
+        c = np.zeros((B, u), np.float32)
+        out = np.empty((B, T, u), np.float32)
+        steps = range(T - 1, -1, -1) if reverse else range(T)
+        for t in steps:
+            z = inputs[:, t] + h @ recurrent
+            LSTMStepper._cell(z, c, h)
+            out[:, t] = h
+        return out
+
+    def probs(self, rows: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """(B, T, 4, VOCAB) probabilities for tokens given as embedding rows (`models.fill.voice_rows`,
+        (B, T, 4)) and features (B, T, F)."""
+        B, T, _ = rows.shape
+        emb = self.embedding[rows].reshape(B, T, -1)
+        here = np.concatenate([emb, np.asarray(features, np.float32)], axis=-1)
+        x = here
+        for fwd, bwd in self.layers:
+            x = np.concatenate([self._run(x, *fwd, reverse=False), self._run(x, *bwd, reverse=True)], axis=-1)
+        x = np.concatenate([x, here], axis=-1)
+        x = np.maximum(x @ self.dense[0] + self.dense[1], 0)
+        z = (x @ self.logits[0] + self.logits[1]).reshape(B, T, 4, VOCAB)
+        z -= z.max(axis=-1, keepdims=True)
+        np.exp(z, out=z)
+        z /= z.sum(axis=-1, keepdims=True)
+        return z

@@ -1,0 +1,312 @@
+"""Writing any cells of four voices given the others, with the `fill_lstm` network: harmonizing a
+melody, writing the voices a file does not give (`--keep`), rewriting a passage (`rewrite`).
+
+The sampler is blocked Gibbs sampling with an annealed mask (as Coconet's): all cells to write start
+masked and are drawn from the network's distributions; then, round after round, a random share of
+them (falling from all to `FINAL_SHARE`) is masked again and redrawn given everything else, the music
+after a cell as well as before it. So a note written early can still be revised when what follows
+makes it wrong, which left-to-right writing cannot do.
+
+What every draw respects: each voice's range (Bach's, `core.ranges.BACH_RANGES`, two semitones wider);
+no rest while a given voice sounds; a held note only after a note. In the last rounds, and in a check
+at the end, each cell is drawn under the voice-leading guard: no parallel fifths or octaves with any
+other voice (both voices moving the same way into the same perfect interval), no crossing. Cells that
+repeat an earlier stretch of the melody (`links`) copy the harmony written there.
+
+    python -m music_lstm harmonize "c'4 d' e' f' g'2^" --seed 1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from ..core.errors import MelodyError
+from ..core.ranges import BACH_RANGES
+from ..core.scores import Score4
+from ..encodings import cells
+from ..encodings.cells import HOLD, MASK, REST, VOCAB
+from ..models.fill import voice_rows
+
+TEMPERATURE = 0.7  # each draw's softmax temperature
+ROUNDS = 24  # resampling rounds after the first draw
+FINAL_SHARE = 0.05  # the share of cells redrawn in the last rounds
+GUARD_FROM = 0.25  # rounds redrawing this share or less draw under the voice-leading guard
+WIDEN = 2  # semitones each voice may go beyond Bach's range
+VOICES = ("soprano", "alto", "tenor", "bass")
+
+PITCHES = np.arange(VOCAB) - 3 + cells.LOW  # the pitch of each token (meaningless for MASK/HOLD/REST)
+
+
+def voice_index(name: str) -> int:
+    """0-3 for soprano/alto/tenor/bass (or S/A/T/B); a MelodyError naming the word otherwise."""
+    key = name.strip().lower()
+    for v, full in enumerate(VOICES):
+        if key in (full, full[0]):
+            return v
+    raise MelodyError("voices", f"unknown voice {name!r} (choose from {', '.join(VOICES)})")
+
+
+class FillWriter:
+    """A `fill_lstm` network with its sampler. `net` is a `models.fill_numpy.FillNet`."""
+
+    def __init__(self, net, path: Path | None = None):
+        self.net, self.path = net, path
+
+    @classmethod
+    def from_run(cls, path) -> "FillWriter":
+        from ..models.fill_numpy import FillNet
+        from ..runs.fill_run import load_fill_model, read_fill_config
+
+        read_fill_config(Path(path))  # a one-line error when the folder is not of this kind
+        return cls(FillNet.from_keras(load_fill_model(Path(path))), Path(path))
+
+    # --- the three tasks ---------------------------------------------------------------------------
+
+    def harmonize(self, score: Score4, keep: Sequence[int] = (0,), **options) -> list[Score4]:
+        """The voices not in `keep` written for the whole piece, those in `keep` kept note for note."""
+        T = self._steps(score)
+        writable = np.ones((4, T), bool)
+        writable[list(keep)] = False
+        if not writable.any():
+            raise MelodyError(score.name or "score", "every voice is kept: nothing to write")
+        for v in keep:
+            if not score.voices[v]:
+                raise MelodyError(score.name or "score", f"the {VOICES[v]} to keep has no notes")
+        return self.fill(score, writable, **options)
+
+    def rewrite(self, score: Score4, bars: tuple[int, int], voices: Sequence[int] = (0, 1, 2, 3),
+                **options) -> list[Score4]:
+        """Bars `bars` (1-based, inclusive; 0 is a pickup) of `voices` written again; every other note
+        as it was. A note belongs to the passage when it starts inside it."""
+        first, last = bars
+        if first > last or first < 0 or last > score.bars or (first == 0 and score.pickup <= 0):
+            raise MelodyError(score.name or "score",
+                              f"bars {first}-{last} are not in the piece (it has bars 1-{score.bars})")
+        start, end = score.bar_span(first, last)
+        T = self._steps(score)
+        writable = np.zeros((4, T), bool)
+        a, b = cells.steps_of(start), min(T, cells.steps_of(end))
+        for v in voices:
+            writable[v, a:b] = True
+            for o, d, _ in score.voices[v]:
+                s, e = cells.steps_of(o), cells.steps_of(o + d)
+                if s < a < e:  # a note from before the passage: kept whole
+                    writable[v, a:e] = False
+                if a <= s < b:  # a note of the passage: rewritten whole, though it lasts past the end
+                    writable[v, s:min(e, T)] = True
+        if not writable.any():
+            raise MelodyError(score.name or "score", f"bars {first}-{last} of {', '.join(VOICES[v] for v in voices)} "
+                                                     "leave nothing to write")
+        return self.fill(score, writable, **options)
+
+    # --- the sampler ---------------------------------------------------------------------------------
+
+    def fill(self, score: Score4, writable: np.ndarray, seed=None, num_outputs: int = 1,
+             temperature: float = TEMPERATURE, rounds: int = ROUNDS, links: Sequence[tuple[float, float, float]] = (),
+             guard: bool = True) -> list[Score4]:
+        """`num_outputs` copies of `score` with the cells `writable` (4, T) written; `links` (source,
+        repeat, length in quarter notes) make a repeated stretch copy the harmony of its source."""
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        enc = cells.encode(score, steps=writable.shape[1])
+        B, T = num_outputs, enc.steps
+        allowed = self._allowed(enc, writable)
+        state = np.repeat(enc.tokens[None].astype(np.int64), B, axis=0)
+        state[:, writable] = MASK
+        copy_src, copy_dst = self._links(links, writable)
+        drawn = writable.copy()
+        drawn[copy_dst[0], copy_dst[1]] = False  # copies are never drawn
+        feats = np.repeat(enc.features[None], B, axis=0)
+        cells_v, cells_t = np.nonzero(drawn)
+        for n in range(rounds + 1):
+            share = 1.0 if n == 0 else max(FINAL_SHARE, 1.0 - n / (0.7 * rounds))
+            pick = rng.random((B, len(cells_v))) < share
+            if n > 0:
+                pick[np.arange(B), rng.integers(len(cells_v), size=B)] = True
+            mask = np.zeros_like(state, dtype=bool)
+            for b in range(B):
+                mask[b, cells_v[pick[b]], cells_t[pick[b]]] = True
+            state[mask] = MASK
+            self._copy(state, copy_src, copy_dst)
+            probs = self.net.probs(voice_rows(state.transpose(0, 2, 1)), feats).transpose(0, 2, 1, 3)  # (B, 4, T, V)
+            self._draw(state, probs, mask, allowed, rng, temperature, guard and share <= GUARD_FROM)
+            self._copy(state, copy_src, copy_dst)
+        if guard:
+            for _ in range(3):
+                bad = self._violations(state, writable)
+                if not bad.any():
+                    break
+                masked = state.copy()
+                masked[bad] = MASK
+                probs = self.net.probs(voice_rows(masked.transpose(0, 2, 1)), feats).transpose(0, 2, 1, 3)
+                self._draw(state, probs, bad, allowed, rng, temperature, True, greedy=True)
+                self._copy(state, copy_src, copy_dst)
+        out = []
+        for b in range(B):
+            voices = cells.decode(state[b], enc.shift)
+            out.append(replace(score, voices=tuple(list(v) for v in voices)))
+        return out
+
+    # --- pieces of the sampler -------------------------------------------------------------------------
+
+    @staticmethod
+    def _steps(score: Score4) -> int:
+        return max(1, int(np.ceil(score.end * cells.STEPS - 1e-6)))
+
+    @staticmethod
+    def _allowed(enc: cells.Cells, writable: np.ndarray) -> np.ndarray:
+        """(4, T, VOCAB) bool: the tokens each writable cell may take before any guard."""
+        T = enc.steps
+        allowed = np.zeros((4, T, VOCAB), bool)
+        given = ~writable
+        sounding_given = (given & (enc.tokens != REST)).any(axis=0)  # (T,)
+        for v in range(4):
+            lo, hi = BACH_RANGES[v]
+            ok = (PITCHES >= lo - WIDEN + enc.shift) & (PITCHES <= hi + WIDEN + enc.shift)
+            ok[:3] = False
+            allowed[v, :, :] = ok
+            allowed[v, :, HOLD] = True
+            allowed[v, 0, HOLD] = False
+            allowed[v, 1:, HOLD] &= writable[v, :-1]  # never lengthen a given note
+            allowed[v, :, REST] = ~sounding_given
+        allowed[~writable] = False
+        return allowed
+
+    @staticmethod
+    def _links(links, writable):
+        src_v, src_t, dst_v, dst_t = [], [], [], []
+        T = writable.shape[1]
+        for source, repeat, length in links:
+            a, b, n = cells.steps_of(source), cells.steps_of(repeat), cells.steps_of(length)
+            for k in range(n):
+                if b + k >= T or a + k >= T:
+                    break
+                for v in range(4):
+                    if writable[v, a + k] and writable[v, b + k]:
+                        src_v.append(v), src_t.append(a + k), dst_v.append(v), dst_t.append(b + k)
+        return (np.array(src_v, int), np.array(src_t, int)), (np.array(dst_v, int), np.array(dst_t, int))
+
+    @staticmethod
+    def _copy(state, src, dst):
+        if len(dst[0]):
+            state[:, dst[0], dst[1]] = state[:, src[0], src[1]]
+
+    def _draw(self, state, probs, mask, allowed, rng, temperature, guard, greedy=False):
+        """Draw every masked cell of `state` (B, 4, T) from `probs` under `allowed`; under `guard`, one
+        cell at a time in time order, each under the voice-leading guard given the others."""
+        b_idx, v_idx, t_idx = np.nonzero(mask)
+        p = probs[b_idx, v_idx, t_idx] * allowed[v_idx, t_idx]
+        p = np.where(p > 0, p, 0) ** (1.0 / max(temperature, 1e-3))
+        empty = p.sum(axis=1) <= 0
+        p[empty] = allowed[v_idx[empty], t_idx[empty]]
+        p /= p.sum(axis=1, keepdims=True)
+        if not guard:
+            u = rng.random((len(p), 1))
+            choice = (p.cumsum(axis=1) < u).sum(axis=1)
+            state[b_idx, v_idx, t_idx] = np.minimum(choice, VOCAB - 1)
+            self._repair(state, mask, probs, allowed)
+            return
+        order = np.lexsort((v_idx, t_idx, b_idx))
+        for k in order:
+            b, v, t = b_idx[k], v_idx[k], t_idx[k]
+            q = p[k] * self._guard(state[b], v, t)
+            if q.sum() <= 0:
+                q = p[k]
+            if greedy:
+                state[b, v, t] = int(np.argmax(q))
+            else:
+                q = q / q.sum()
+                state[b, v, t] = int(rng.choice(VOCAB, p=q))
+            if state[b, v, t] == HOLD and (t == 0 or state[b, v, t - 1] in (REST, MASK)):
+                state[b, v, t] = self._best_pitch(probs[b, v, t], allowed[v, t])
+        self._repair(state, mask, probs, allowed)
+
+    @staticmethod
+    def _best_pitch(p, ok):
+        q = p * ok
+        q[:3] = 0
+        return int(np.argmax(q)) if q.max() > 0 else int(np.argmax(ok[3:]) + 3)
+
+    def _repair(self, state, mask, probs, allowed):
+        """A held note with no note before it (after a rest, or a cell still masked) becomes a note."""
+        B, _, T = state.shape
+        for t in range(T):
+            prev = state[:, :, t - 1] if t else np.full(state.shape[:2], REST)
+            bad = mask[:, :, t] & (state[:, :, t] == HOLD) & ((prev == REST) | (prev == MASK))
+            for b, v in zip(*np.nonzero(bad)):
+                state[b, v, t] = self._best_pitch(probs[b, v, t], allowed[v, t])
+
+    @staticmethod
+    def _sounding(s: np.ndarray) -> np.ndarray:
+        """(4, T) tokens -> the pitch sounding in each cell (-1: none)."""
+        T = s.shape[-1]
+        idx = np.where(s != HOLD, np.arange(T), 0)
+        last = np.maximum.accumulate(idx, axis=-1)
+        tok = np.take_along_axis(s, last, axis=-1)
+        return np.where(tok >= 3, PITCHES[np.clip(tok, 0, VOCAB - 1)], -1)
+
+    def _guard(self, s: np.ndarray, v: int, t: int) -> np.ndarray:
+        """(VOCAB,) 1 for each token cell (v, t) of `s` (4, T) may take without parallel fifths or octaves
+        with another voice, or crossing one, given every other cell as it is."""
+        T = s.shape[1]
+        ok = np.ones(VOCAB)
+        ok[MASK] = 0
+        sound = self._sounding(s)
+        t2 = t + 1
+        while t2 < T and s[v, t2] == HOLD:
+            t2 += 1
+        before = sound[v, t - 1] if t > 0 else -1
+        after = sound[v, t2] if t2 < T else -1
+        cand = PITCHES.copy()
+        cand[HOLD] = before
+        cand[REST] = -1
+        cand[MASK] = -1
+        for u in range(4):
+            if u == v:
+                continue
+            # into the cell at t
+            if t > 0 and before >= 0 and sound[u, t - 1] >= 0 and sound[u, t] >= 0 and sound[u, t] != sound[u, t - 1]:
+                mv, mu = cand - before, sound[u, t] - sound[u, t - 1]
+                i1, i2 = abs(before - sound[u, t - 1]) % 12, np.abs(cand - sound[u, t]) % 12
+                bad = (cand >= 0) & (mv != 0) & (np.sign(mv) == np.sign(mu)) & (i1 == i2) & ((i1 == 0) | (i1 == 7))
+                ok[bad] = 0
+            # out of the note at t2
+            if t2 < T and after >= 0 and sound[u, t2] >= 0 and sound[u, t2 - 1] >= 0 and sound[u, t2] != sound[u, t2 - 1]:
+                mv, mu = after - cand, sound[u, t2] - sound[u, t2 - 1]
+                i1, i2 = np.abs(cand - sound[u, t2 - 1]) % 12, abs(after - sound[u, t2]) % 12
+                bad = (cand >= 0) & (mv != 0) & (np.sign(mv) == np.sign(mu)) & (i1 == i2) & ((i2 == 0) | (i2 == 7))
+                ok[bad] = 0
+            # crossing, over the note's length
+            span = sound[u, t:t2]
+            span = span[span >= 0]
+            if len(span):
+                if u < v:
+                    ok[(cand >= 0) & (cand > span.min())] = 0
+                else:
+                    ok[(cand >= 0) & (cand < span.max())] = 0
+        return ok
+
+    def _violations(self, state: np.ndarray, writable: np.ndarray) -> np.ndarray:
+        """(B, 4, T) bool: onset cells of written voices that move in parallel fifths or octaves with
+        another voice."""
+        B, _, T = state.shape
+        bad = np.zeros(state.shape, bool)
+        for b in range(B):
+            sound = self._sounding(state[b])
+            moved = np.zeros((4, T), bool)
+            moved[:, 1:] = (sound[:, 1:] != sound[:, :-1]) & (sound[:, 1:] >= 0) & (sound[:, :-1] >= 0)
+            for v in range(4):
+                for u in range(v + 1, 4):
+                    both = moved[v] & moved[u]
+                    for t in np.nonzero(both)[0]:
+                        mv, mu = sound[v, t] - sound[v, t - 1], sound[u, t] - sound[u, t - 1]
+                        i1, i2 = abs(sound[v, t - 1] - sound[u, t - 1]) % 12, abs(sound[v, t] - sound[u, t]) % 12
+                        if np.sign(mv) == np.sign(mu) and i1 == i2 and i1 in (0, 7):
+                            for w in (v, u):
+                                if writable[w, t]:
+                                    bad[b, w, t] = True
+                                    break
+        return bad
