@@ -124,7 +124,7 @@ def read_tune(source: str | os.PathLike) -> TuneInput:
     melody.
     """
     tune = _read(source)
-    marked = _on_line(tune.notes, tune.marks)
+    marked = marked_onsets(tune.notes, tune.marks)
     if marked:
         fermatas, written = marked, True
     else:
@@ -172,7 +172,7 @@ def _read(source: str | os.PathLike) -> _Read:
         messages.append(f"polyphonic: harmonizing its top line ({len(line)} of {len(notes)} notes)")
     else:
         line = notes
-    _check_length(len(line), max(o + d for o, d, _ in line), meter, name)
+    check_length(len(line), max(o + d for o, d, _ in line), meter, name)
     kept = line
     line, moved = into_soprano_reach(line, name)
     if moved:
@@ -182,7 +182,7 @@ def _read(source: str | os.PathLike) -> _Read:
     return _Read(line, "; ".join(messages) or None, meter, marks=marks, **signs)
 
 
-def _on_line(line: list[Note], marks) -> list[float]:
+def marked_onsets(line: list[Note], marks) -> list[float]:
     """Onsets of the line's notes that a mark falls in (struck or held there) at the note's own pitch."""
     out = set()
     for t, _, pitch in marks:
@@ -193,7 +193,7 @@ def _on_line(line: list[Note], marks) -> list[float]:
     return sorted(out)
 
 
-def _check_length(notes: int, end: float, meter: tuple[int, int], name) -> None:
+def check_length(notes: int, end: float, meter: tuple[int, int], name) -> None:
     """MelodyError when a melody of `notes` notes ending at `end` quarter notes is over the limits."""
     bar = 4 * meter[0] / meter[1]
     bars = math.ceil(end / bar - 1e-9)
@@ -202,7 +202,7 @@ def _check_length(notes: int, end: float, meter: tuple[int, int], name) -> None:
                                 f"{MAX_MELODY_NOTES} notes and {MAX_MELODY_BARS} bars)")
 
 
-def _check_meter(numerator: int, denominator: int, name) -> tuple[int, int]:
+def check_meter(numerator: int, denominator: int, name) -> tuple[int, int]:
     if numerator not in melody_files.METER_NUMERATORS or denominator not in melody_files.METER_DENOMINATORS:
         raise MelodyError(name, f"a time signature of {numerator}/{denominator} (give 1 to 16 beats over "
                                 f"{', '.join(map(str, melody_files.METER_DENOMINATORS))})")
@@ -308,7 +308,7 @@ def _tiny_parts(text: str, name: str) -> tuple[list[tuple[str | None, list[Note]
     if bad:
         raise MelodyError(name, f"not tinyNotation: {bad[0]!r} "
                                 "(notes look like c'4, e-8., r2, with an optional 3/4 first)")
-    meters = [_check_meter(int(m.group(1)), int(m.group(2)), name) for m in map(_TINY_METER.match, words) if m]
+    meters = [check_meter(int(m.group(1)), int(m.group(2)), name) for m in map(_TINY_METER.match, words) if m]
     notes = sum(1 for t in words if _TINY_NOTE.match(t))
     if notes > MAX_MELODY_NOTES:
         raise MelodyError(name, f"too long ({notes} notes; at most {MAX_MELODY_NOTES} notes and {MAX_MELODY_BARS} bars)")
@@ -348,11 +348,11 @@ def _file_parts(path: Path):
             piece = parse_midi(data, path)
         except MidiError as e:
             raise MelodyError(path, e.reason) from None
-        meter, sharps, mode = _midi_signs(data)
+        meter, sharps, mode = midi_signs(data)
         if meter is not None:
-            meter = _check_meter(*meter, path)
+            meter = check_meter(*meter, path)
         return [(None, piece.notes)], piece.voices, meter or (4, 4), {"sharps": sharps, "mode": mode}, ()
-    from music21 import converter, expressions, meter
+    from music21 import converter, meter
 
     from .chorale_scores import score_signs
 
@@ -360,24 +360,35 @@ def _file_parts(path: Path):
         score = converter.parseData(data, format="musicxml")
     except Exception as e:
         raise MelodyError(path, f"damaged MusicXML ({_reason(e)})") from None
-    meters = [_check_meter(int(ts.numerator), int(ts.denominator), path)
+    meters = [check_meter(int(ts.numerator), int(ts.denominator), path)
               for ts in score.recurse().getElementsByClass(meter.TimeSignature)]
+    parts = musicxml_parts(score)
+    voices, _ = select_voices(parts) if len(parts) >= 4 else (None, None)
+    _, pickup, sharps, mode = score_signs(score)
+    signs = {"pickup": pickup, "sharps": sharps, "mode": mode}
+    return parts, voices, (meters[0] if meters else (4, 4)), signs, fermata_marks(score)
+
+
+def musicxml_parts(score) -> list[tuple[str | None, list[Note]]]:
+    """(part name, notes) of each part of a music21 score read from MusicXML, parts without notes left out."""
     parts = []
     for part in score.parts or [score]:
         # A staff of two voices (a chorale's soprano and alto) is two parts, upper voice first.
         split = part.voicesToParts().parts if any(m.hasVoices() for m in part.getElementsByClass("Measure")) else [part]
         parts += [(getattr(part, "partName", None), _stream_notes(p)) for p in split]
-    parts = [(n, notes) for n, notes in parts if notes]
-    voices, _ = select_voices(parts) if len(parts) >= 4 else (None, None)
-    _, pickup, sharps, mode = score_signs(score)
-    marks = tuple((float(el.getOffsetInHierarchy(score)), float(el.quarterLength), int(p.midi))
-                  for el in score.recurse().notes if any(isinstance(e, expressions.Fermata) for e in el.expressions)
-                  for p in el.pitches)
-    signs = {"pickup": pickup, "sharps": sharps, "mode": mode}
-    return parts, voices, (meters[0] if meters else (4, 4)), signs, marks
+    return [(n, notes) for n, notes in parts if notes]
 
 
-def _midi_signs(data: bytes) -> tuple[tuple[int, int] | None, int | None, str | None]:
+def fermata_marks(score) -> tuple[Note, ...]:
+    """(offset, duration, pitch) of every note of a music21 score that carries a fermata (tied pieces apart)."""
+    from music21 import expressions
+
+    return tuple((float(el.getOffsetInHierarchy(score)), float(el.quarterLength), int(p.midi))
+                 for el in score.recurse().notes if any(isinstance(e, expressions.Fermata) for e in el.expressions)
+                 for p in el.pitches)
+
+
+def midi_signs(data: bytes) -> tuple[tuple[int, int] | None, int | None, str | None]:
     """A MIDI file's first time signature, key signature (sharps) and its mode, each None when absent
     (the first by time over all tracks)."""
     from music21 import midi as m21midi

@@ -133,7 +133,7 @@ def write_chorale_musicxml(
             m = stream.Measure(number=number if pickup > 0 else number + 1)
             if number == 0:
                 m.insert(0, staff_clef)
-                m.insert(0, key.KeySignature(tonality.sharps))
+                m.insert(0, key.KeySignature(tonality.sharps).asKey(tonality.mode))  # the mode written too
                 m.insert(0, meter.TimeSignature(time_signature))
                 if upper == 0:
                     mark = tempo.MetronomeMark(number=round(bpm), referent=note.Note(type="quarter"))
