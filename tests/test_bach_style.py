@@ -35,7 +35,7 @@ def chorale(*chords, duration=1.0):
 def test_a_repeated_note_line_gives_its_exact_share():
     line = [(0, 1, 60), (1, 1, 60), (2, 1, 62), (3, 1, 62), (4, 1, 62), (5, 1, 64)]
     assert repeated_share(line) == 3 / 5
-    assert repeated_share(list(reversed(line))) == 3 / 5  # notes are read in order of onset
+    assert repeated_share([line[i] for i in (3, 0, 5, 2, 4, 1)]) == 3 / 5  # notes are read in order of onset
     assert repeated_share([(0, 2, 60), (2, 1, 62)]) == 0.0  # a held note is one note, not a repeat
     assert repeated_share([(0, 1, 60), (2, 1, 60)]) == 1.0  # a rest between does not matter
     assert repeated_share([(0, 1, 60)]) == 0.0
@@ -91,6 +91,7 @@ def test_plagal_and_half_cadences_and_the_home_key_of_the_half():
     half = chorale((74, 69, 62, 53), (74, 67, 59, 55))  # ii6 - V
     assert cadence_kind(half, 1, 1.0, tonic=0) == "half"
     assert cadence_kind(half, 1, 1.0, tonic=5) is None  # G is not F major's V
+    assert cadence_kind(chorale((74, 69, 62, 53), (74, 67, 58, 55)), 1, 1.0, tonic=0) is None  # G minor is no V
     i_v = chorale(C_MAJOR, (74, 67, 59, 55))
     assert cadence_kind(i_v, 1, 1.0, tonic=0) == "half"  # not IV-I in G
     assert cadences(i_v, (1,), tonic=0, mode="minor") == Cadences(1, 0, 0, 1)
@@ -129,6 +130,8 @@ def test_an_E_flat_with_an_E_natural_on_a_strong_beat_counts_in_C_major_and_E_wi
     assert chromatic_clashes(chorale(plain, e_f), (4, 4), 1.0, 0).share == 0.0  # E-F struck on beat 3 (pickup 1)
     assert chromatic_clashes(chorale(plain, e_f), (4, 4), 1.0, 3).share == 1.0  # in E-flat major, E is outside
     assert chromatic_clashes(chorale((79, 66, 62, 50)), tonic=0).clashes == 1  # F-sharp with G in C major
+    lone = [[(0, 4, 72)], [(0, 2, 64)], [(0, 2, 55)], [(0, 2, 48)]]  # beat 3: the soprano alone, no chord
+    assert chromatic_clashes(lone) == (1, 0)
 
 
 def test_in_minor_both_sixths_and_sevenths_belong_to_the_scale():
