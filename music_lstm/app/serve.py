@@ -6,16 +6,20 @@ page", has the measurements against FastAPI and Gradio):
 
     GET  /                the page (and /static/serve.js, /static/serve.css)
     GET  /api/info        each task's run folder by a short name (or why it is off), the defaults, audio
-    POST /api/compose     {"length", "temperature", "seed"}: a new chorale (generate)
+    POST /api/compose     {"bars" (or "length" in symbols), "temperature", "seed"}: a new chorale
     POST /api/harmonize   {"melody": "tinyNotation: ..."} or {"file": {"name", "data": base64}}, with
-                          "temperature", "seed": alto, tenor and bass under the melody (harmonize)
+                          "temperature", "seed", "key" ("G major"): alto, tenor and bass under the melody
+    POST /api/rewrite     {"version": id, "bars": [A, B], "voices": ["alto", "tenor"], "seed"?}: those bars of
+                          those voices of a version written again (api.rewrite), every other note kept
     GET  /files/ID/NAME   a file that one of those wrote, as a download
 
 Compose and Harmonize each read a run folder: `--run-dir`, else the one `run_folder.resolve_run` picks for
 the task (runs/latest, else the model shipped for it). Each folder is loaded once at start (network,
 vocabulary and harmonizer) and reused by every request; a task its folder cannot do is off on the page,
-with the reason. A request's files are what `generate` and `harmonize` write with `--format musicxml
---audio --score`; the page draws the piano roll itself, from the MIDI file.
+with the reason. A request's answer holds its notes, key, metre and bars (the page plays them itself, with
+WebAudio, and draws the piano roll) and its files: MIDI, MusicXML, the SVG score and its timemap (when each
+note begins: the page's cursor), and a WAV rendered after the answer (a request for it waits until it is).
+Each result is a version the page may rewrite, kept as long as its folder is.
 
 A web page from another site must not drive the server (as Jupyter keeps it): every request must name
 this server in its `Host` header (no DNS rebinding); everything but the page and its two static files
@@ -69,8 +73,10 @@ CONTENT_TYPES = {
     ".musicxml": "application/vnd.recordare.musicxml+xml",
     ".svg": "image/svg+xml",
     ".wav": "audio/wav",
+    ".json": "application/json",
 }
-STATIC = {"/static/serve.js": ("serve.js", "text/javascript; charset=utf-8"),
+SCRIPTS = ("serve.js", "synth.js", "staff.js", "edit.js", "vendor/leipzig.js")  # the page's scripts, a job each
+STATIC = {**{f"/static/{name}": (name, "text/javascript; charset=utf-8") for name in SCRIPTS},
           "/static/serve.css": ("serve.css", "text/css; charset=utf-8")}
 ALLOW = "GET, HEAD, POST"
 PAGE_CSP = ("default-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
@@ -98,7 +104,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         path = urlsplit(self.path).path
-        jobs = {"/api/compose": self.studio.compose, "/api/harmonize": self.studio.harmonize}
+        jobs = {"/api/compose": self.studio.compose, "/api/harmonize": self.studio.harmonize,
+                "/api/rewrite": self.studio.rewrite}
         try:
             self._check_host()
             if path not in jobs:
@@ -219,6 +226,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(200, self.page, "text/html; charset=utf-8", head, {"Content-Security-Policy": PAGE_CSP})
             elif path in self.static:
                 self._send(200, *self.static[path], head)
+            elif path == "/favicon.ico":  # the browser asks; the page has none
+                self._send(204, b"", "image/x-icon", head)
             elif path == "/api/info" or path.startswith("/files/"):
                 query = parse_qs(url.query, max_num_fields=4).get("token", [None])[0]
                 self._check_token(self.headers.get("X-Token") or query)

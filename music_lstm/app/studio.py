@@ -11,6 +11,8 @@ import base64
 import binascii
 import collections
 import dataclasses
+import math
+import queue
 import re
 import secrets
 import shutil
@@ -34,9 +36,18 @@ MAX_BARS = 200  # hold on the network lock within 10 s with the shipped model (a
 MAX_QUARTERS = 800.0  # 80 notes in 10 to 20 bars); the command line takes longer ones
 KEEP_REQUESTS = 50  # request folders kept, the newest (--keep-requests)
 KEEP_MB = 200  # and at most this many MB in all (--keep-mb); a request's files are about 1.2 MB
+DEFAULT_BARS = 8  # bars the page composes unless told
+MAX_COMPOSE_BARS = 16  # bars of 4/4 the page composes: about MAX_LENGTH symbols
+SYMBOLS_PER_QUARTER = 7.5  # what the satb encoding spends on a quarter note of the chorales (docs/ENCODINGS.md)
+RECORDING_WAIT = 60.0  # seconds a request for a WAV still being rendered waits for it
+VOICES = ("soprano", "alto", "tenor", "bass")  # as a rewrite names them
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")  # a request folder or a file in it
 UPLOAD_STEM = ".melody"  # an upload's name in its folder: hidden, so never served back
-FILE_KINDS = {".mid": "midi", ".musicxml": "musicxml", ".wav": "audio"}  # .svg: "score", a list
+FILE_KINDS = {".mid": "midi", ".musicxml": "musicxml", ".wav": "audio"}  # .svg: "score", a list; .timemap.json
+MAJOR_SHARPS = {"C": 0, "G": 1, "D": 2, "A": 3, "E": 4, "B": 5, "F#": 6, "C#": 7, "F": -1, "Bb": -2, "Eb": -3,
+                "Ab": -4, "Db": -5, "Gb": -6, "Cb": -7}
+MINOR_SHARPS = {"A": 0, "E": 1, "B": 2, "F#": 3, "C#": 4, "G#": 5, "D#": 6, "A#": 7, "D": -1, "G": -2, "C": -3,
+                "F": -4, "Bb": -5, "Eb": -6, "Ab": -7}
 ABSOLUTE_PATH = re.compile(r"(?<![\w.~])(?:/[^\s/'\"():,;]+)+/([^\s/'\"():,;]+)")  # its last name is kept
 
 
@@ -72,7 +83,8 @@ class Studio:
     """What the page asks for, done into `root`: one new folder per request, one job at a time.
     `runs`: the run folder of each task ("compose", "harmonize"), or one folder for both."""
 
-    def __init__(self, runs, root, soundfont=None, keep_requests: int = KEEP_REQUESTS, keep_mb: float = KEEP_MB):
+    def __init__(self, runs, root, soundfont=None, keep_requests: int = KEEP_REQUESTS, keep_mb: float = KEEP_MB,
+                 rewrite_run=None):
         from ..io.render import audio_problem
 
         if keep_requests < 1 or not keep_mb > 0:
@@ -80,6 +92,8 @@ class Studio:
                               f"--keep-mb {keep_mb} (more than 0)")
         self.runs = {t: Path(runs[t]) for t in TASKS} if isinstance(runs, dict) else {t: Path(runs) for t in TASKS}
         self.labels = {t: run_label(p, t) for t, p in self.runs.items()}
+        # What rewrites a passage (`api.rewrite`: a fill_lstm run folder); None: the harmonize task's folder
+        self.rewrite_run = None if rewrite_run is None else Path(rewrite_run)
         self.unavailable: dict[str, str] = {}  # task -> why the page cannot do it (its button is off)
         Path(root).mkdir(parents=True, exist_ok=True)
         self.root = Path(root).resolve()
@@ -94,6 +108,11 @@ class Studio:
         self.kept: collections.OrderedDict[Path, int] = collections.OrderedDict()  # request folder -> bytes
         self.kept_lock = threading.Lock()
         self.jobs = {"count": 0, "longest_lock_s": 0.0}  # what the network lock was held for (the soak reads it)
+        self.versions: dict[str, Version] = {}  # request id -> what it wrote, while its folder is kept
+        self.recording: dict[Path, threading.Event] = {}  # WAVs being rendered after their answer
+        self.failed: dict[Path, str] = {}  # WAVs that could not be rendered, and why
+        self.recordings: queue.Queue = queue.Queue()
+        self.recorder: threading.Thread | None = None  # renders the WAVs one at a time, off the requests' path
 
     def load(self) -> None:
         """Load each task's run folder once, before serving (network, vocabulary, harmonizer), so no
@@ -140,42 +159,63 @@ class Studio:
                     self.unavailable[task] = self.public(str(e))
                     continue
             self.loaded[task] = run
-        self.defaults.update(harmonize_temperature=DEFAULT_TEMPERATURE, length=DEFAULT_LENGTH)
+        self.defaults.update(harmonize_temperature=DEFAULT_TEMPERATURE, length=DEFAULT_LENGTH, bars=DEFAULT_BARS)
         if all(task in self.unavailable for task in TASKS):
             raise MusicLSTMError(self.unavailable[TASKS[0]])
 
     def info(self) -> dict:
+        from . import api
+
         return {"runs": dict(self.labels), "unavailable": self.unavailable, "defaults": self.defaults,
                 "audio": self.no_audio is None, "no_audio": self.public(self.no_audio or "") or None,
-                "upload_limit": UPLOAD_LIMIT, "limits": {"length": MAX_LENGTH, "notes": MAX_NOTES, "bars": MAX_BARS},
-                "jobs": dict(self.jobs)}
+                "upload_limit": UPLOAD_LIMIT, "limits": {"length": MAX_LENGTH, "notes": MAX_NOTES, "bars": MAX_BARS,
+                                                         "compose_bars": MAX_COMPOSE_BARS},
+                "rewrite": hasattr(api, "rewrite"), "jobs": dict(self.jobs)}
 
     def _available(self, task: str):
         if task in self.unavailable or task not in self.loaded:
             raise RequestError(400, self.unavailable.get(task, f"no {task}: the run folders are not loaded"))
         return self.loaded[task]
 
-    # --- the two jobs ----------------------------------------------------------------------------------
+    # --- the jobs ---------------------------------------------------------------------------------------
 
     def compose(self, params: dict) -> dict:
-        from ..tasks.generate import generate
+        """A new chorale of `bars` bars (or `length` symbols, as `generate`'s --length)."""
+        from ..io.melody_input import melody_key
+        from ..tasks.generate import compose_pieces
+        from ..tasks.outfiles import DEFAULT_BPM
+        from ..tasks.result import Chorale
 
         settings = Settings.read(params)
-        length = DEFAULT_LENGTH if settings.length is None else settings.length
+        bars = _number(params, "bars", int, 1, MAX_COMPOSE_BARS)
+        if bars is not None:  # enough symbols for the bars asked, the music after them cut
+            length = min(MAX_LENGTH, math.ceil(bars * 4 * SYMBOLS_PER_QUARTER * 1.15) + 8)
+        else:
+            length = DEFAULT_LENGTH if settings.length is None else settings.length
         sampling = None if settings.temperature is None else {"temperature": settings.temperature}
         seed = settings.seed_or_new()
         run = self._available("compose")
-        return self._job("compose", seed, lambda folder, log: generate(
-            run=run, output="chorale.mid", length=length, sampling=sampling, seed=seed, output_dir=folder,
-            outputs=self._outputs(), log=log))
+
+        def work(folder: Path, log):
+            piece = compose_pieces(run, length, sampling, None, False, seed, 1, log)[0]
+            if not piece.decoded.notes or piece.voices is None:
+                raise MusicLSTMError("the generated symbols hold no note (try more bars)")
+            voices = tuple(list(v) for v in piece.voices)
+            if bars is not None:
+                voices = tuple(_cut(v, piece.pickup + 4.0 * bars) for v in voices)
+            chorale = Chorale(voices, melody_key(sorted(n for v in voices for n in v)), "4/4", piece.log_prob,
+                              "compose", run.path, run.bpm or DEFAULT_BPM, piece.pickup)
+            return self._write_version(chorale, folder, "chorale", title="A new chorale")
+
+        return self._job("compose", seed, work)
 
     def harmonize(self, params: dict) -> dict:
-        from ..tasks.harmonize import harmonize_files
         from ..tasks.harmonizer import DEFAULT_TEMPERATURE
 
         settings = Settings.read(params)
         temperature = DEFAULT_TEMPERATURE if settings.temperature is None else settings.temperature
         seed = settings.seed_or_new()
+        key = _key(params.get("key"))
         upload = params.get("file")
         text = params.get("melody")
         if upload is None and not (isinstance(text, str) and text.strip()):
@@ -194,24 +234,133 @@ class Studio:
             return source
 
         def work(source, folder: Path, log):
-            return harmonize_files(None, source, folder / "harmonized.mid", temperature=temperature, seed=seed,
-                                   outputs=self._outputs(), log=log, run=self._available("harmonize"),
-                                   harmonizer=self.harmonizer)
+            import numpy as np
+
+            from ..io import melody_input
+            from ..tasks.outfiles import DEFAULT_BPM
+            from ..tasks.result import Chorale
+
+            run = self._available("harmonize")
+            with self.reading:
+                melody, message = melody_input.read_melody(source)
+                meter = melody_input.melody_time_signature(source)
+                found = key or melody_input.melody_key(melody)
+            if message:
+                log(message)
+            name = melody_input.TINY if melody_input.is_tune(source) else str(source)
+            out = self.harmonizer.harmonize(melody, temperature=temperature, seed=np.random.default_rng(seed),
+                                            name=name)[0]
+            log(f"harmonized {len(melody)} notes in {found}" + ("" if key else " (the key the tune's notes suggest)"))
+            chorale = Chorale(tuple(list(v) for v in out.voices), found, meter, out.log_prob, "harmonize",
+                              run.path, run.bpm or DEFAULT_BPM, remark=message)
+            shown = f"Harmonization of {upload_name}" if upload_name else "Harmonization"
+            return self._write_version(chorale, folder, "harmonized", title=shown)
 
         upload_name = Path(str(upload.get("name") or "")).name[:100] if isinstance(upload, dict) else None
         return self._job("harmonize", seed, work, upload_name, read)
 
-    def _outputs(self):
-        """What each request writes beside its MIDI file: the score (MusicXML and SVG) and audio. The page
-        draws the piano roll itself from the MIDI file (matplotlib's PNG was a fifth of a request's time)."""
-        from ..tasks.outfiles import Outputs
+    def rewrite(self, params: dict) -> dict:
+        """Bars A to B of some voices of a version written again (`api.rewrite`), every other note kept: a
+        new version, its parent the one given. Every bar and the other voices: those voices kept, the rest
+        harmonized again."""
+        from . import api
 
-        return Outputs(fmt="musicxml", plot=False, audio=self.no_audio is None, soundfont=self.soundfont, score=True)
+        parent = self._version(params.get("version"))
+        settings = Settings.read(params)
+        seed = settings.seed_or_new()
+        count = parent.bars
+        bars = params.get("bars")
+        if not (isinstance(bars, list) and len(bars) == 2 and all(type(b) is int for b in bars)
+                and 1 <= bars[0] <= bars[1] <= count):
+            raise RequestError(400, f"bars: give [first, last], whole numbers from 1 to {count} (this version's bars)")
+        voices = params.get("voices")
+        if not (isinstance(voices, list) and voices and all(v in VOICES for v in voices)
+                and len(set(voices)) == len(voices)):
+            raise RequestError(400, f"voices: give a list of one or more of {', '.join(VOICES)}")
+        rewrite = getattr(api, "rewrite", None)
+        if rewrite is None:
+            raise RequestError(501, "rewriting is not in this version of music_lstm")
+        self._available("harmonize")
+        ordered = tuple(v for v in VOICES if v in voices)
+
+        def work(folder: Path, log):
+            options = dict(bars=(bars[0], bars[1]), voices=ordered, seed=seed, log=log,
+                           run_dir=self.rewrite_run or self.runs["harmonize"])
+            if settings.temperature is not None:
+                options["temperature"] = settings.temperature
+            chorale = rewrite(parent.chorale, **options)
+            chorale = dataclasses.replace(chorale, key=parent.chorale.key, time_signature=parent.chorale.time_signature)
+            span = f"bar {bars[0]}" if bars[0] == bars[1] else f"bars {bars[0]}-{bars[1]}"
+            log(f"{' and '.join(ordered)} of {span} written again")
+            return self._write_version(chorale, folder, parent.stem, title=parent.title, parent=parent.id,
+                                       change=f"{span}: {', '.join(ordered)}")
+
+        return self._job("rewrite", seed, work)
+
+    def _version(self, given) -> Version:
+        with self.kept_lock:
+            version = self.versions.get(given) if isinstance(given, str) else None
+        if version is None:
+            raise RequestError(404, "version: no such version kept on the server (it may be among the oldest "
+                                    "removed); harmonize again")
+        return version
+
+    def _write_version(self, chorale, folder: Path, stem: str, title: str, parent: str | None = None,
+                       change: str | None = None) -> Version:
+        """`chorale` as the page's files in `folder`: MIDI, MusicXML, the SVG pages and their timemap now; the
+        WAV after the answer (`_record`), so the page, which plays the notes itself, never waits for it."""
+        from ..io import midi_write, musicxml, render
+
+        midi, xml = folder / f"{stem}.mid", folder / f"{stem}.musicxml"
+        sharps, minor = key_signature(chorale.key)
+        signed = {"sharps": sharps, "minor": minor}
+        midi_write.write_voices_midi(chorale.voices, midi, bpm=chorale.bpm,
+                                     **_accepted(midi_write.write_voices_midi, signed))
+        with self.reading:  # music21
+            musicxml.write_chorale_musicxml(chorale.voices, xml, bpm=chorale.bpm, title=f"{title} in {chorale.key}",
+                                           pickup=chorale.pickup, time_signature=chorale.time_signature,
+                                           **_accepted(musicxml.write_chorale_musicxml, signed))
+        timemap = folder / f"{stem}.timemap.json"
+        paths = [midi, xml, *render.render_score(xml, folder / f"{stem}.svg", timemap_path=timemap), timemap]
+        if self.no_audio is None:
+            wav = folder / f"{stem}.wav"
+            self._record(midi, wav)
+            paths.append(wav)
+        return Version(folder.name, chorale, paths, stem, title, parent, change)
+
+    def _record(self, midi: Path, wav: Path) -> None:
+        """Render `wav` from `midi` in the recorder's thread; a request for it meanwhile waits (`file`)."""
+        done = threading.Event()
+        with self.kept_lock:
+            self.recording[wav] = done
+        if self.recorder is None:
+            self.recorder = threading.Thread(target=self._recorder, name="recorder", daemon=True)
+            self.recorder.start()
+        self.recordings.put((midi, wav, done))
+
+    def _recorder(self) -> None:
+        from ..io.render import render_audio
+
+        while True:
+            midi, wav, done = self.recordings.get()
+            try:
+                render_audio(midi, wav, self.soundfont)
+                with self.kept_lock:
+                    if wav.parent in self.kept:
+                        self.kept[wav.parent] += wav.stat().st_size
+            except Exception as e:  # noqa: BLE001  (a failed recording is said when the page asks for it)
+                with self.kept_lock:
+                    self.failed[wav] = self.public(str(e), wav.parent)
+            finally:
+                with self.kept_lock:
+                    self.recording.pop(wav, None)
+                done.set()
 
     def _job(self, kind: str, seed: int, work, upload_name: str | None = None, read=None) -> dict:
         """`read(folder)` (the melody's checks) and then `work([source,] folder, log)` under the lock, in a new
-        folder; the files it wrote as the page's URLs. Messages and errors reach the page without the
-        server's folders in them; the oldest folders past the limits are removed."""
+        folder; the files it wrote as the page's URLs (and, when it returns a `Version`, the version's notes,
+        bars and key). Messages and errors reach the page without the server's folders in them; the oldest
+        folders past the limits are removed."""
         folder = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=self.root))
         messages: list[str] = []
         if self.no_audio:
@@ -222,7 +371,7 @@ class Studio:
             with self.lock:
                 held = time.perf_counter()
                 try:
-                    paths = work(*args, folder, messages.append)
+                    done = work(*args, folder, messages.append)
                 finally:
                     held = time.perf_counter() - held
                     self.jobs["count"] += 1
@@ -232,27 +381,36 @@ class Studio:
             if isinstance(e, MusicLSTMError) and not isinstance(e, RequestError):
                 raise MusicLSTMError(self.public(str(e), folder, upload_name)) from None
             raise
-        self._keep(folder)
+        version = done if isinstance(done, Version) else None
+        self._keep(folder, version)
         files: dict = {"score": []}
-        for path in map(Path, paths):
+        for path in map(Path, version.paths if version else done):
             url = f"/files/{folder.name}/{path.name}"
             if path.suffix == ".svg":
                 files["score"].append(url)
+            elif path.name.endswith(".timemap.json"):
+                files["timemap"] = url
             elif path.suffix in FILE_KINDS:
                 files[FILE_KINDS[path.suffix]] = url
         # keywords, not a literal: the string "seed" is an encoding's old name, spelled only in encodings/
-        return dict(id=folder.name, seed=seed, files=files, seconds=round(time.perf_counter() - start, 2),
-                    lock_seconds=round(held, 2), messages=[self.public(m, folder, upload_name) for m in messages])
+        answer = dict(id=folder.name, seed=seed, files=files, seconds=round(time.perf_counter() - start, 2),
+                      lock_seconds=round(held, 2), messages=[self.public(m, folder, upload_name) for m in messages])
+        if version is not None:
+            answer.update(version.summary())
+        return answer
 
-    def _keep(self, folder: Path) -> None:
-        """Count `folder` among the kept ones; remove the oldest while there are more than `keep_requests`
-        or they hold more than `keep_bytes` (the newest is always kept)."""
+    def _keep(self, folder: Path, version: Version | None = None) -> None:
+        """Count `folder` (and its version) among the kept ones; remove the oldest while there are more than
+        `keep_requests` or they hold more than `keep_bytes` (the newest is always kept)."""
         size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
         with self.kept_lock:
             self.kept[folder] = size
+            if version is not None:
+                self.versions[folder.name] = version
             while len(self.kept) > 1 and (len(self.kept) > self.keep_requests
                                           or sum(self.kept.values()) > self.keep_bytes):
                 old, _ = self.kept.popitem(last=False)
+                self.versions.pop(old.name, None)
                 shutil.rmtree(old, ignore_errors=True)
 
     def public(self, message: str, folder: Path | None = None, upload_name: str | None = None) -> str:
@@ -282,6 +440,14 @@ class Studio:
         if not (SAFE_NAME.match(folder) and SAFE_NAME.match(name)):
             raise RequestError(403, "refused: files are served only from the request folders")
         path = self.root / folder / name
+        with self.kept_lock:
+            pending = self.recording.get(path)
+        if pending is not None and not pending.wait(RECORDING_WAIT):  # the WAV is being rendered: it comes soon
+            raise RequestError(503, f"{name}: the recording is not ready yet, try again", {"Retry-After": "2"})
+        with self.kept_lock:
+            failed = self.failed.get(path)
+        if failed:
+            raise RequestError(404, f"no recording: {failed}")
         if (self.root / folder).is_symlink() or path.is_symlink():
             raise RequestError(403, "refused: a symbolic link")
         real = path.resolve()
@@ -290,6 +456,72 @@ class Studio:
         if not real.is_file():
             raise RequestError(404, f"no such file: {folder}/{name}")
         return real
+
+
+@dataclasses.dataclass(frozen=True)
+class Version:
+    """One result the page holds (a harmonization, a chorale, a rewrite of one): its request's id, the
+    `tasks.result.Chorale`, the files written, and the version it was made from."""
+
+    id: str
+    chorale: object
+    paths: list
+    stem: str  # its files' name: harmonized, chorale
+    title: str
+    parent: str | None = None
+    change: str | None = None  # what the rewrite changed, e.g. "bar 2: alto, tenor"
+
+    @property
+    def bar_length(self) -> float:
+        num, den = (int(x) for x in self.chorale.time_signature.split("/")[:2])
+        return 4.0 * num / den
+
+    @property
+    def bars(self) -> int:
+        """Bars in the piece, an upbeat counting as bar 1 (as the score numbers them)."""
+        pickup = self.chorale.pickup
+        rest = max(self.chorale.end - pickup, 0.0)
+        return (1 if pickup > 0 else 0) + max(1, math.ceil(rest / self.bar_length - 1e-9))
+
+    def summary(self) -> dict:
+        """What the page needs to play, show and edit it, without another request."""
+        c = self.chorale
+        return {"title": f"{self.title} in {c.key}", "key": c.key, "time_signature": c.time_signature,
+                "bpm": c.bpm, "pickup": c.pickup, "bar_length": self.bar_length, "bars": self.bars,
+                "parent": self.parent, "change": self.change, "task": c.task,
+                "voices": [[[o, d, p] for o, d, p in v] for v in c.voices]}
+
+
+def key_signature(key: str) -> tuple[int, bool]:
+    """("G major") -> (1, False): the sharps (< 0: flats) and mode of a key's signature; C major's when the
+    key is not one of them."""
+    tonic, _, mode = str(key).partition(" ")
+    table = MINOR_SHARPS if mode == "minor" else MAJOR_SHARPS
+    return table.get(tonic, 0), mode == "minor"
+
+
+def _key(value) -> str | None:
+    """A key the page sends ("G major", "F# minor"), checked; None when none is given."""
+    if value is None or value == "":
+        return None
+    tonic, _, mode = str(value).partition(" ") if isinstance(value, str) else ("", "", "")
+    if (mode == "major" and tonic in MAJOR_SHARPS) or (mode == "minor" and tonic in MINOR_SHARPS):
+        return value
+    shown = repr(value)[:40]
+    raise RequestError(400, f"key: {shown} is not a key (a tonic such as G, F# or Bb, then major or minor)")
+
+
+def _accepted(fn, options: dict) -> dict:
+    """Those of `options` that `fn` takes (the key signature, where the writer has it)."""
+    import inspect
+
+    taken = inspect.signature(fn).parameters
+    return {k: v for k, v in options.items() if k in taken}
+
+
+def _cut(voice: list, end: float) -> list:
+    """The notes of `voice` that begin before `end`, the last one ending there at the latest."""
+    return [(o, min(d, end - o), p) for o, d, p in voice if o < end - 1e-9]
 
 
 @dataclasses.dataclass(frozen=True)

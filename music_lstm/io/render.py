@@ -18,6 +18,7 @@ docs/RENDER.md has the measurements.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -232,11 +233,14 @@ def score_pages(svg_path: str | os.PathLike, count: int) -> list[Path]:
 
 
 def render_score(
-    musicxml_path: str | os.PathLike, svg_path: str | os.PathLike, options: dict | None = None
+    musicxml_path: str | os.PathLike, svg_path: str | os.PathLike, options: dict | None = None,
+    timemap_path: str | os.PathLike | None = None,
 ) -> list[Path]:
     """Engrave a MusicXML file with Verovio and write every page as SVG, atomically: page 1 to
     `svg_path` (NAME.svg), page k to NAME-k.svg. Returns the paths in page order. Page files
-    NAME-k.svg left from an earlier, longer score are removed. `options` override `SCORE_OPTIONS`."""
+    NAME-k.svg left from an earlier, longer score are removed. `options` override `SCORE_OPTIONS`.
+    With `timemap_path`, also writes there (JSON, not among the paths returned) when each of the SVG's
+    notes and measures begins, in quarter notes (`score_timemap`): the page's cursor follows it."""
     musicxml_path, svg_path = Path(musicxml_path), Path(svg_path)
     try:
         data = musicxml_path.read_text(encoding="utf-8")
@@ -268,9 +272,26 @@ def render_score(
     for page, path in enumerate(paths, start=1):
         with atomic_path(path) as tmp:
             tmp.write_text(tk.renderToSVG(page), encoding="utf-8")
+    if timemap_path is not None:  # from the same toolkit: the SVG's element ids are made per load
+        with atomic_path(Path(timemap_path)) as tmp:
+            tmp.write_text(json.dumps(score_timemap(tk)), encoding="utf-8")
     stale = score_pages(svg_path, count + 1)[-1]
     while stale.exists():
         stale.unlink()
         count += 1
         stale = score_pages(svg_path, count + 1)[-1]
     return paths
+
+
+def score_timemap(tk) -> dict:
+    """When the notes and measures of a loaded Verovio toolkit's SVG begin, in quarter notes from the
+    start: {"notes": [[quarters, [id, ...]], ...], "measures": [[quarters, id], ...]}, in time order (the
+    measures in the score's order, so the k-th is bar k)."""
+    notes, measures = [], []
+    for event in tk.renderToTimemap({"includeMeasures": True}):
+        when = round(float(event.get("qstamp", 0.0)), 4)
+        if event.get("on"):
+            notes.append([when, list(event["on"])])
+        if event.get("measureOn"):
+            measures.append([when, event["measureOn"]])
+    return {"notes": notes, "measures": measures}

@@ -19,19 +19,24 @@ const changed = (id) => { const el = $(id); return el.value !== el.defaultValue 
 let uploadLimit = 1 << 20;
 let busy = false;
 const off = {};  // task -> why this run folder cannot do it
+const PROGRESS_AFTER = 500;  // ms: a request quicker than this shows no progress line
 
 function show(el, on) { el.classList.toggle("on", on); }
 
 function setBusy(label) {
   busy = Boolean(label);
   for (const task of ["harmonize", "compose"]) $(task).disabled = busy || task in off;
-  show($("status"), busy);
-  if (!busy) return;
+  if (typeof Versions !== "undefined") Versions.updateChoice();
+  if (!busy) { show($("status"), false); return; }
   const start = performance.now();
   const tick = () => {
     if (!busy) return;
-    $("status-text").textContent = `${label}… ${((performance.now() - start) / 1000).toFixed(0)} s`;
-    setTimeout(tick, 250);
+    const spent = performance.now() - start;
+    if (spent >= PROGRESS_AFTER) {
+      show($("status"), true);
+      $("status-text").textContent = `${label}… ${(spent / 1000).toFixed(1)} s`;
+    }
+    setTimeout(tick, 100);
   };
   tick();
 }
@@ -47,37 +52,23 @@ function link(id, url) {
   if (url) { a.href = withToken(url); a.download = url.split("/").pop(); }
 }
 
-function display(data, title) {
-  $("title").textContent = title + ` (seed ${data.seed}, ${data.seconds} s)`;
-  const notes = $("notes");
-  notes.replaceChildren(...data.messages.map((m) => { const li = document.createElement("li"); li.textContent = m; return li; }));
-  const score = $("score");
-  score.replaceChildren(...data.files.score.map((url, k) => {
-    const img = document.createElement("img");
-    img.src = withToken(url); img.alt = `score, page ${k + 1}`; img.className = "score-page";
-    return img;
-  }));
-  drawRoll(data.files.midi);
-  const player = $("player");
-  if (data.files.audio) { player.src = withToken(data.files.audio); player.hidden = false; player.load(); }
-  else { player.removeAttribute("src"); player.hidden = true; }
-  link("dl-midi", data.files.midi);
-  link("dl-musicxml", data.files.musicxml);
-  link("dl-wav", data.files.audio);
-  show($("result"), true);
-  $("empty").hidden = true;
+async function post(url, body) {
+  const answer = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json", "X-Token": TOKEN }, body: JSON.stringify(body) });
+  let data;
+  try { data = await answer.json(); } catch { data = { error: `the server answered ${answer.status} ${answer.statusText}` }; }
+  if (!answer.ok && !data.error) data.error = `the server answered ${answer.status}`;
+  return data;
 }
 
-async function run(url, body, label, title) {
+async function run(url, body, label, retry) {
   if (busy) return;
   show($("error"), false);
   setBusy(label);
   try {
-    const answer = await fetch(url, { method: "POST", headers: { "Content-Type": "application/json", "X-Token": TOKEN }, body: JSON.stringify(body) });
-    let data;
-    try { data = await answer.json(); } catch { data = { error: `the server answered ${answer.status} ${answer.statusText}` }; }
-    if (!answer.ok || data.error) fail(data.error || `the server answered ${answer.status}`);
-    else display(data, title);
+    let data = await post(url, body);
+    if (data.error && retry) { const again = retry(data); if (again) data = await post(url, again); }
+    if (data.error) fail(data.error);
+    else Versions.add(data);
   } catch (e) {
     fail(`no answer from the server (${e.message}): is it still running?`);
   } finally {
@@ -85,60 +76,13 @@ async function run(url, body, label, title) {
   }
 }
 
-// --- the piano roll, drawn from the MIDI file itself (a Standard MIDI File: one track per voice) ---
+// --- the piano roll, drawn from the answer's notes ---
 const VOICE_COLOURS = ["#d62728", "#ff7f0e", "#2ca02c", "#1f77b4"];  // soprano to bass, as the package's --plot
 
-function parseMidi(buffer) {
-  const d = new DataView(buffer);
-  let p = 0;
-  const text = (n) => { let s = ""; for (let i = 0; i < n; i++) s += String.fromCharCode(d.getUint8(p + i)); p += n; return s; };
-  const vlq = () => { let n = 0, b; do { b = d.getUint8(p++); n = n * 128 + (b & 0x7f); } while (b & 0x80); return n; };
-  if (text(4) !== "MThd") throw new Error("not a MIDI file");
-  const headerEnd = p + 4 + d.getUint32(p);
-  const count = d.getUint16(p + 6), division = d.getUint16(p + 8);
-  p = headerEnd;
-  const tracks = [];
-  for (let t = 0; t < count && p + 8 <= d.byteLength; t++) {
-    const id = text(4), end = p + 4 + d.getUint32(p);
-    p += 4;
-    const notes = [], open = new Map();
-    let tick = 0, status = 0, name = "";
-    while (id === "MTrk" && p < end) {
-      tick += vlq();
-      if (d.getUint8(p) & 0x80) status = d.getUint8(p++);  // else: running status
-      if (status === 0xff) {
-        const type = d.getUint8(p++), n = vlq();
-        if (type === 3) name = text(n); else p += n;
-      } else if (status === 0xf0 || status === 0xf7) {
-        p += vlq();
-      } else {
-        const kind = status & 0xf0, key = d.getUint8(p++);
-        const velocity = kind === 0xc0 || kind === 0xd0 ? 0 : d.getUint8(p++);
-        if (kind === 0x90 && velocity > 0) {
-          open.set(key, [...(open.get(key) || []), tick]);
-        } else if ((kind === 0x80 || kind === 0x90) && (open.get(key) || []).length) {
-          const start = open.get(key).shift();
-          if (tick > start) notes.push([start / division, (tick - start) / division, key]);
-        }
-      }
-    }
-    p = end;
-    if (notes.length) tracks.push({ name, notes });
-  }
-  return tracks;
-}
-
-async function drawRoll(url) {
+function drawRoll(voices) {  // the answer's own notes, four voices soprano to bass
   const canvas = $("roll");
   delete canvas.dataset.notes;
-  let tracks;
-  try {
-    const answer = await fetch(url, { headers: { "X-Token": TOKEN } });
-    tracks = parseMidi(await answer.arrayBuffer());
-  } catch (e) {
-    $("legend").textContent = `no piano roll (${e.message})`;
-    return;
-  }
+  const tracks = voices.map((notes, i) => ({ name: ["Soprano", "Alto", "Tenor", "Bass"][i], notes: notes.map(([o, d, p]) => [o, d, p]) }));
   const all = tracks.flatMap((t) => t.notes);
   const end = Math.max(4, ...all.map(([o, d]) => o + d));
   const low = Math.min(...all.map((n) => n[2])) - 2, high = Math.max(...all.map((n) => n[2])) + 2;
@@ -174,27 +118,79 @@ function readFile(file) {
   });
 }
 
+// --- the key and the metre ---
+const TONICS = { major: ["C", "G", "D", "A", "E", "B", "F#", "C#", "F", "Bb", "Eb", "Ab", "Db", "Gb", "Cb"],
+                 minor: ["A", "E", "B", "F#", "C#", "G#", "D#", "A#", "D", "G", "C", "F", "Bb", "Eb", "Ab"] };
+const SHARPS = [0, 1, 2, 3, 4, 5, 6, 7, -1, -2, -3, -4, -5, -6, -7];
+const PC = { C: 0, D: 2, E: 4, F: 5, G: 7, A: 9, B: 11 };
+const pitchClass = (name) => (PC[name[0]] + (name.includes("#") ? 1 : name.includes("b") ? -1 : 0) + 12) % 12;
+let keyChosen = false;  // the user chose the key: the analysis no longer moves it
+
+function keys() {
+  const select = $("key");
+  for (const mode of ["major", "minor"]) TONICS[mode].forEach((tonic, i) => {
+    const o = document.createElement("option");
+    o.value = `${tonic} ${mode}`; o.textContent = `${tonic} ${mode}`; o.dataset.sharps = SHARPS[i];
+    select.appendChild(o);
+  });
+  select.addEventListener("change", () => { keyChosen = true; keySet(); });
+  $("meter").addEventListener("change", () => Staff.setMeter($("meter").value));
+}
+function keySet() { Staff.setKey(Number($("key").selectedOptions[0].dataset.sharps)); }
+function tuneChanged() {  // the key offered from the notes, while the user has not chosen one
+  if (keyChosen) return;
+  const found = Staff.suggestKey();
+  if (!found) return;
+  const option = [...$("key").options].find((o) => o.value.endsWith(found.mode) && pitchClass(o.value) === found.tonic
+                                              && Math.abs(Number(o.dataset.sharps)) <= 6);
+  if (option && option.value !== $("key").value) { $("key").value = option.value; $("key").dataset.suggested = option.value; keySet(); }
+}
+
 $("harmonize").addEventListener("click", async () => {
   const body = { temperature: changed("h-temperature"), seed: $("h-seed").value || undefined };
   const file = $("melody-file").files[0];
-  let title = "Harmonization";
   if (file) {
     if (file.size > uploadLimit) { fail(`${file.name}: too large (${(file.size / 1048576).toFixed(1)} MB; at most ${uploadLimit / 1048576} MB)`); return; }
     body.file = { name: file.name, data: await readFile(file) };
-    title = `Harmonization of ${file.name}`;
+    if (keyChosen) body.key = $("key").value;
   } else {
     body.melody = $("melody").value;
+    if (keyChosen || Staff.count()) body.key = $("key").value;
   }
-  run("/api/harmonize", body, "Harmonizing", title);
+  // A server without fermatas in its tinyNotation is sent the tune without them.
+  const retry = (data) => body.melody && body.melody.includes("^") && /not tinyNotation|\^/.test(data.error)
+    ? { ...body, melody: body.melody.replaceAll("^", "") } : null;
+  run("/api/harmonize", body, "Harmonizing", retry);
+});
+
+$("play-tune").addEventListener("click", () => {
+  if (Synth.playing()) { Synth.stop(); return; }
+  const tempo = Versions.current()?.bpm || 90;
+  Synth.play([Staff.midiNotes()], tempo, null, null);
 });
 
 $("compose").addEventListener("click", () => {
-  run("/api/compose", { length: changed("length"), temperature: changed("temperature"), seed: $("seed").value || undefined },
-      "Composing", "A new chorale");
+  run("/api/compose", { bars: changed("length"), temperature: changed("temperature"), seed: $("seed").value || undefined },
+      "Composing");
 });
 
 $("melody-file").addEventListener("change", () => { $("clear-file").hidden = !$("melody-file").files.length; });
 $("clear-file").addEventListener("click", () => { $("melody-file").value = ""; $("clear-file").hidden = true; });
+// A file dropped on the tune's card is the melody, as if chosen.
+$("tune-card").addEventListener("dragover", (e) => { e.preventDefault(); $("tune-card").classList.add("drop"); });
+$("tune-card").addEventListener("dragleave", () => $("tune-card").classList.remove("drop"));
+$("tune-card").addEventListener("drop", (e) => {
+  e.preventDefault();
+  $("tune-card").classList.remove("drop");
+  if (!e.dataTransfer.files.length) return;
+  $("melody-file").files = e.dataTransfer.files;
+  $("clear-file").hidden = false;
+});
+
+keys();
+Staff.init(tuneChanged);
+Versions.init();
+tuneChanged();
 
 fetch("/api/info", { headers: { "X-Token": TOKEN } }).then(async (r) => {
   if (r.status === 403) throw new Error(NO_TOKEN);
@@ -213,7 +209,8 @@ fetch("/api/info", { headers: { "X-Token": TOKEN } }).then(async (r) => {
   // The defaults shown are the ones the server applies when a setting is not sent (`changed`).
   if (info.defaults.temperature !== undefined) $("temperature").defaultValue = info.defaults.temperature;
   if (info.defaults.harmonize_temperature !== undefined) $("h-temperature").defaultValue = info.defaults.harmonize_temperature;
-  if (info.defaults.length !== undefined) $("length").defaultValue = info.defaults.length;
+  if (info.defaults.bars !== undefined) { $("length").defaultValue = info.defaults.bars; $("length").max = info.limits.compose_bars; }
+  if (!info.rewrite) for (const id of ["rewrite", "reharmonize"]) $(id).title = "rewriting is not in this version of music_lstm";
 }).catch((e) => {
   $("run").textContent = "the server did not answer";
   if (e.message === NO_TOKEN) { fail(NO_TOKEN); for (const task of ["harmonize", "compose"]) $(task).disabled = true; }
