@@ -80,8 +80,9 @@ def browser():
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
+    # Every host but this machine's blocked: the page needs nothing from another (scripts, fonts, sounds).
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1400,1000",
-                "--autoplay-policy=no-user-gesture-required"):
+                "--autoplay-policy=no-user-gesture-required", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     yield driver
@@ -100,15 +101,20 @@ def _harmonize(browser, melody: str):
     from selenium.webdriver.support.ui import WebDriverWait
 
     WebDriverWait(browser, WAIT).until(lambda d: "run folder" in d.find_element(By.ID, "run").text)
+    browser.execute_script("document.querySelector('#melody').closest('details').open = true")
     box = browser.find_element(By.ID, "melody")
     box.clear()
     box.send_keys(melody)
-    # The progress may come and go between two polls: a watcher set up before the click records it.
+    # The progress may come and go between two polls: a watcher set up before the click records it. The page shows
+    # it for a request longer than half a second: the answer is held back a second here.
     browser.execute_script("""
         window.progressShown = false;
         const status = document.getElementById('status');
         new MutationObserver(() => { if (status.classList.contains('on')) window.progressShown = true; })
-            .observe(status, {attributes: true});""")
+            .observe(status, {attributes: true});
+        const real = window.fetch;
+        window.fetch = (url, options) => options && options.method === 'POST'
+            ? real(url, options).then((r) => new Promise((done) => setTimeout(() => done(r), 1000))) : real(url, options);""")
     browser.find_element(By.ID, "harmonize").click()
     WebDriverWait(browser, WAIT).until(lambda d: not d.find_element(By.ID, "harmonize").get_property("disabled")
                                        and d.execute_script("return window.progressShown"))
@@ -157,11 +163,10 @@ def test_typed_melody_shows_the_score_plays_the_wav_and_offers_the_downloads(ser
     assert browser.find_element(By.ID, "result").is_displayed()
     assert "Harmonization" in browser.find_element(By.ID, "title").text
 
-    pages = browser.find_elements(By.CSS_SELECTOR, "#score img.score-page")
-    assert pages and all(p.get_attribute("src").split("?")[0].endswith(".svg") for p in pages)
-    WebDriverWait(browser, WAIT).until(lambda d: d.execute_script(
-        "return [...document.querySelectorAll('#score img')].every(i => i.complete && i.naturalWidth > 0)"))
-    assert b"<svg" in _fetch(pages[0].get_attribute("src"))
+    # The score, engraved by the server, is drawn in the page: one inline SVG a page, its bars numbered.
+    WebDriverWait(browser, WAIT).until(lambda d: d.find_element(By.ID, "score").get_attribute("data-ready") == "1")
+    pages = browser.find_elements(By.CSS_SELECTOR, "#score .score-page svg")
+    assert pages and browser.find_elements(By.CSS_SELECTOR, '#score g.measure[data-bar="1"] g.note')
     # The piano roll is drawn in the page from the MIDI file: every note of the four voices.
     WebDriverWait(browser, WAIT).until(lambda d: d.find_element(By.ID, "roll").get_attribute("data-notes"))
     drawn = int(browser.find_element(By.ID, "roll").get_attribute("data-notes"))
@@ -204,7 +209,7 @@ def test_a_bad_melody_shows_one_line_and_the_page_goes_on(server, browser):
     assert not browser.find_element(By.ID, "result").is_displayed()
     _harmonize(browser, TUNE)
     assert not browser.find_element(By.ID, "error").is_displayed()
-    assert browser.find_elements(By.CSS_SELECTOR, "#score img.score-page")
+    assert browser.find_elements(By.CSS_SELECTOR, "#score .score-page")
 
 
 def test_an_uploaded_midi_melody_and_compose_both_show_their_results(server, browser, tmp_path):
@@ -216,6 +221,7 @@ def test_an_uploaded_midi_melody_and_compose_both_show_their_results(server, bro
     path = midi_bytes.write(tmp_path / "my tune.mid", [midi_bytes.track_bytes(tune)])
     browser.get(server)
     WebDriverWait(browser, WAIT).until(lambda d: "run folder" in d.find_element(By.ID, "run").text)
+    browser.execute_script("document.querySelector('#melody').closest('details').open = true")
     browser.find_element(By.ID, "melody-file").send_keys(str(path))
     browser.find_element(By.ID, "harmonize").click()
     WebDriverWait(browser, WAIT).until(lambda d: "my tune.mid" in d.find_element(By.ID, "title").text
@@ -226,10 +232,139 @@ def test_an_uploaded_midi_melody_and_compose_both_show_their_results(server, bro
 
     length = browser.find_element(By.ID, "length")
     length.clear()
-    length.send_keys("60")
+    length.send_keys("4")
     browser.find_element(By.ID, "compose").click()
     WebDriverWait(browser, WAIT).until(lambda d: "chorale" in d.find_element(By.ID, "title").text
                                        or d.find_element(By.ID, "error").is_displayed())
     assert not browser.find_element(By.ID, "error").is_displayed(), browser.find_element(By.ID, "error").text
     assert browser.find_element(By.ID, "dl-midi").get_attribute("href").split("?")[0].endswith("/chorale.mid")
-    assert browser.find_elements(By.CSS_SELECTOR, "#score img.score-page")
+    assert browser.find_elements(By.CSS_SELECTOR, "#score .score-page")
+
+
+# --- the tune entered on the staff, heard, and a bar rewritten ----------------------------------------------
+
+# Sixteen bars in G major (63 notes, the last a half note) as keys after the first note, placed by a click: a
+# letter is the nearest note of that name.
+KEYS = ("abg" "baga" "bbcd" "dcba" "gabg" "abca" "bagf" "gagg", "d", "\ue008\ue013\ue000",  # Shift+Up: an octave up
+        "dbc" "dedc" "bcdb" "abag" "efga" "bcba" "gafg" "af")
+CLICKED_G4_Y = 30 + (38 - 32) * 4  # staff.js: the top line (F5, step 38) at y 30 in row 0, 4 px a step; G4 is step 32
+
+
+@pytest.fixture(scope="module")
+def local_page(tiny_satb_run, tmp_path_factory):
+    """The page in this process with the tiny run, its `api.rewrite` a fake that moves the alto and tenor of the
+    bars asked a semitone down and every other note not at all (the page's wiring, whatever the network)."""
+    _browser_or_skip()
+    from test_serve import Page
+
+    from music_lstm.app import api, serve
+    from music_lstm.tasks.result import Chorale
+
+    def rewrite(source, *, bars, voices, run_dir=None, seed=None, log=None, **options):
+        lo, hi = (bars[0] - 1) * 4.0, bars[1] * 4.0
+        moved = [[(o, d, p - 1 if lo <= o < hi and name in voices else p) for o, d, p in v]
+                 for name, v in zip(("soprano", "alto", "tenor", "bass"), source.voices)]
+        return Chorale(tuple(moved), source.key, source.time_signature, 0.0, "harmonize", run_dir, source.bpm)
+
+    studio = serve.Studio(tiny_satb_run, tmp_path_factory.mktemp("local") / "files")
+    studio.load()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(api, "rewrite", rewrite, raising=False)
+        page = Page(studio)
+        try:
+            yield f"http://127.0.0.1:{page.port}/?token={page.server.token}"
+        finally:
+            page.close()
+
+
+def _midi_voices(url, tmp_path, name):
+    (tmp_path / name).write_bytes(_fetch(url))
+    return [list(v) for v in midi_read.read_midi(tmp_path / name).voices]
+
+
+def test_a_tune_entered_by_clicks_and_keys_is_harmonized_played_rewritten_and_undone(local_page, browser, tmp_path):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(local_page)
+    WebDriverWait(browser, WAIT).until(lambda d: "run folder" in d.find_element(By.ID, "run").text)
+    browser.find_element(By.CSS_SELECTOR, '#palette [data-do="clear"]').click()
+    svg = browser.find_element(By.CSS_SELECTOR, "#staff svg")
+    size = svg.size
+    ActionChains(browser).move_to_element_with_offset(svg, 100 - size["width"] // 2,
+                                                      CLICKED_G4_Y - size["height"] // 2).click().perform()
+    staff = browser.find_element(By.ID, "staff")
+    staff.send_keys(*KEYS)
+    staff.send_keys("2", "g")  # the last bar's half note: a digit chooses the length
+    tune = browser.find_element(By.ID, "melody").get_attribute("value")
+    assert staff.get_attribute("data-notes") == "63" and tune.startswith("tinyNotation: 4/4 g4 a4 b4 g4 b4 a4")
+    assert "g4 g4 d'4 d'4 b4 c'4" in tune and tune.endswith("a4 f#4 g2")  # G major's F sharp, from the key the notes suggest
+    assert browser.find_element(By.ID, "key").get_attribute("value") == "G major"
+    staff.send_keys("c", "\ue003")  # a note too many, and Backspace takes it away
+    assert browser.find_element(By.ID, "melody").get_attribute("value") == tune
+
+    sent = []
+    browser.execute_script("""window.sent = []; const real = window.fetch;
+        window.fetch = (url, o) => { if (o && o.body) window.sent.push([url, JSON.parse(o.body)]); return real(url, o); };""")
+    browser.find_element(By.ID, "harmonize").click()
+    score = browser.find_element(By.ID, "score")
+    WebDriverWait(browser, WAIT).until(lambda d: score.get_attribute("data-ready") == "1"
+                                       or d.find_element(By.ID, "error").is_displayed())
+    assert not browser.find_element(By.ID, "error").is_displayed(), browser.find_element(By.ID, "error").text
+    sent = browser.execute_script("return window.sent")
+    assert sent[0][0] == "/api/harmonize" and sent[0][1]["key"] == "G major" and sent[0][1]["melody"] == tune
+    assert "in G major" in browser.find_element(By.ID, "title").text and score.get_attribute("data-bars") == "16"
+    first = _midi_voices(browser.find_element(By.ID, "dl-midi").get_attribute("href"), tmp_path, "v1.mid")
+    assert len(first[0]) == 63 and first[0][-1][1] == 2.0 and first[0][0][2] == 67  # the tune is the soprano
+
+    # Played in the page: the AudioContext runs and the cursor moves through the score's notes.
+    browser.find_element(By.ID, "play").click()
+    WebDriverWait(browser, WAIT).until(lambda d: d.execute_script("return window.synthState && window.synthState.state")
+                                       == "running" and float(score.get_attribute("data-cursor") or 0) > 0)
+    at = float(score.get_attribute("data-cursor"))
+    WebDriverWait(browser, WAIT).until(lambda d: float(score.get_attribute("data-cursor")) > at + 0.5)
+    assert browser.find_elements(By.CSS_SELECTOR, "#score g.note.playing")
+    browser.find_element(By.ID, "play").click()  # stop
+
+    # Bar 2 chosen on the score, its alto and tenor (ticked by default) rewritten.
+    browser.find_element(By.CSS_SELECTOR, '#score g.measure[data-bar="2"] g.notehead use').click()
+    assert browser.find_element(By.ID, "bars-label").text == "bar 2"
+    browser.find_element(By.ID, "rewrite").click()
+    WebDriverWait(browser, WAIT).until(lambda d: "version 2" in d.find_element(By.ID, "version-label").text
+                                       or d.find_element(By.ID, "error").is_displayed())
+    assert not browser.find_element(By.ID, "error").is_displayed(), browser.find_element(By.ID, "error").text
+    assert browser.execute_script("return window.sent")[-1][1]["bars"] == [2, 2]
+    WebDriverWait(browser, WAIT).until(lambda d: score.get_attribute("data-ready") == "1")
+    second = _midi_voices(browser.find_element(By.ID, "dl-midi").get_attribute("href"), tmp_path, "v2.mid")
+    for k, (old, new) in enumerate(zip(first, second)):
+        kept = [(a, b) for a, b in zip(old, new) if not (k in (1, 2) and 4.0 <= a[0] < 8.0)]
+        assert all(a == b for a, b in kept), k  # every note outside bar 2's alto and tenor unchanged
+        changed = [(a, b) for a, b in zip(old, new) if a != b]
+        assert (k in (1, 2)) == bool(changed) and all(4.0 <= a[0] < 8.0 for a, _ in changed)
+    # Undo: the first version again, its own files; redo: the second.
+    browser.find_element(By.ID, "undo").click()
+    assert "version 1" in browser.find_element(By.ID, "version-label").text
+    assert _midi_voices(browser.find_element(By.ID, "dl-midi").get_attribute("href"), tmp_path, "u.mid") == first
+    browser.find_element(By.ID, "redo").click()
+    assert _midi_voices(browser.find_element(By.ID, "dl-midi").get_attribute("href"), tmp_path, "r.mid") == second
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#versions li")) == 2
+
+
+def test_the_tune_is_played_alone_and_a_request_under_half_a_second_shows_no_progress(local_page, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(local_page)
+    WebDriverWait(browser, WAIT).until(lambda d: "run folder" in d.find_element(By.ID, "run").text)
+    assert browser.find_element(By.ID, "staff").get_attribute("data-notes") == "7"  # the text's tune, on the staff
+    browser.find_element(By.ID, "play-tune").click()
+    WebDriverWait(browser, WAIT).until(lambda d: d.execute_script(
+        "return window.synthState && window.synthState.state === 'running' && window.synthState.end === 12"))
+    browser.execute_script("""window.progressShown = false; const status = document.getElementById('status');
+        new MutationObserver(() => { if (status.classList.contains('on')) window.progressShown = true; })
+            .observe(status, {attributes: true});
+        window.fetch = (url, o) => Promise.resolve(new Response('{"error": "refused"}', {status: 400}));""")
+    browser.find_element(By.ID, "harmonize").click()
+    WebDriverWait(browser, WAIT).until(lambda d: d.find_element(By.ID, "error").is_displayed())
+    assert browser.execute_script("return window.progressShown") is False

@@ -34,9 +34,10 @@ const Staff = (() => {
     let best = null;
     for (let octave = 3; octave <= 6; octave++) {
       const s = octave * 7 + i;
+      if (s !== clampStep(s)) continue;  // out of the staff's reach
       if (best === null || Math.abs(s - from) < Math.abs(best - from)) best = s;
     }
-    return clampStep(best);
+    return best;
   }
   const lastPitched = () => { for (let k = at - 1; k >= 0; k--) if (!notes[k].rest) return notes[k].step; return 5 * 7; };
 
