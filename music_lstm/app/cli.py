@@ -184,7 +184,7 @@ def _rewrite_args(p: argparse.ArgumentParser) -> None:
 def _train_fill_args(p: argparse.ArgumentParser) -> None:
     _run_dir_arg(p, "run folder to write (default: runs/fill)")
     p.add_argument("--holdout", required=True, metavar="SPLIT",
-                   help="a split.json whose \"validation\" pieces are kept out of training")
+                   help="a run folder's split file whose \"validation\" pieces are kept out of training")
     p.add_argument("--minutes", type=float, default=30.0, help="training time budget (default: 30)")
     p.add_argument("--units", type=int, default=160, help="cells per direction of each LSTM layer (default: 160)")
     p.add_argument("--seed", type=check.seed, default=0, help="seed (default: 0)")

@@ -172,6 +172,9 @@ class FillWriter:
             allowed[v, 0, HOLD] = False
             allowed[v, 1:, HOLD] &= writable[v, :-1]  # never lengthen a given note
             allowed[v, :, REST] = ~sounding_given
+            held_next = np.zeros(T, bool)  # a given cell holding on whatever is struck before it
+            held_next[:-1] = given[v, 1:] & (enc.tokens[v, 1:] == HOLD)
+            allowed[v, held_next, REST] = False
         allowed[~writable] = False
         return allowed
 

@@ -178,11 +178,14 @@ def run_training(holdout, run_dir, minutes: float = 30.0, units: int = 160, seed
         split = json.loads(Path(holdout).read_text())
         held = {Path(n).stem for n in split["validation"]}
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ConfigError(f"{holdout}: not a split.json with a validation list ({type(e).__name__})") from None
+        raise ConfigError(f"{holdout}: not a split file with a validation list ({type(e).__name__})") from None
     if minutes <= 0 or units < 1 or (limit is not None and limit < 1):
         raise ConfigError("invalid setting: --minutes, --units and --limit must be positive")
     names = [n for n in corpus_names() if n not in held][:limit]
-    cache = Path(cache) if cache else Path.home() / ".cache" / "music_lstm" / "chorale_scores.pkl"
+    import os
+
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    cache = Path(cache) if cache else base / "music_lstm" / "chorale_scores.pkl"
     scores = load_scores(names, cache, log=log)
     cfg = fill_run.FillConfig(sizes=FillSizes(units=units), max_minutes=minutes, seed=seed,
                               source="music21 corpus (MusicXML, fermatas as written)")

@@ -1,0 +1,174 @@
+"""The fill_lstm network and its sampler: cells and features, the NumPy network against Keras, every
+given note kept under any mask, the guard, and the commands harmonize --keep and rewrite."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from music_lstm.core.scores import Score4
+from music_lstm.encodings import cells
+from music_lstm.models.fill_numpy import FillNet
+from music_lstm.tasks.fill import FillWriter
+
+# --- synthetic chorales -----------------------------------------------------------------------------
+
+CHORDS = [(60, 64, 67), (65, 69, 72), (67, 71, 74), (57, 60, 64), (62, 65, 69)]  # C F G a d
+
+
+def chorale(seed: int, bars: int = 4, meter=(4, 4)) -> Score4:
+    """Four voices in C, quarter-note chords (some eighths in the alto), a fermata every second bar."""
+    rng = np.random.default_rng(seed)
+    beats = bars * meter[0]
+    s, a, t, b = [], [], [], []
+    for k in range(beats):
+        root = CHORDS[int(rng.integers(len(CHORDS)))] if k < beats - 1 else CHORDS[0]
+        s.append((float(k), 1.0, root[2] + 12 if root[2] < 70 else root[2]))
+        if rng.random() < 0.3:
+            a += [(float(k), 0.5, root[1]), (k + 0.5, 0.5, root[1] + 2)]
+        else:
+            a.append((float(k), 1.0, root[1]))
+        t.append((float(k), 1.0, root[0]))
+        b.append((float(k), 1.0, root[0] - 12))
+    fermatas = tuple(float(x) for x in range(meter[0] * 2 - 1, beats, meter[0] * 2))
+    return Score4((s, a, t, b), meter, 0.0, 0, "major", fermatas, f"piece{seed}", True)
+
+
+def random_net(seed: int = 0, units: int = 8, embed: int = 4) -> FillNet:
+    rng = np.random.default_rng(seed)
+    F = 4 * embed + cells.FEATURES
+
+    def lstm(inputs):
+        return (rng.normal(0, 0.3, (inputs, 4 * units)), rng.normal(0, 0.3, (units, 4 * units)), np.zeros(4 * units))
+
+    return FillNet(rng.normal(0, 1, (4 * cells.VOCAB, embed)), [(lstm(F), lstm(F)), (lstm(2 * units), lstm(2 * units))],
+                   (rng.normal(0, 0.3, (2 * units + F, 16)), np.zeros(16)),
+                   (rng.normal(0, 0.3, (16, 4 * cells.VOCAB)), np.zeros(4 * cells.VOCAB)))
+
+
+# --- cells and features -------------------------------------------------------------------------------
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 8), st.integers(50, 80), st.booleans()), min_size=1, max_size=12))
+def test_cells_give_back_every_note(line):
+    """Any monophonic lines on the sixteenth grid, with rests, come back note for note."""
+    notes, t = [], 0.0
+    for length, pitch, rest in line:
+        if not rest:
+            notes.append((t, length / 4, pitch))
+        t += length / 4
+    score = Score4((notes, [(0.0, 1.0, 60)], [], [(0.5, 0.25, 40)]), sharps=0)
+    enc = cells.encode(score)
+    assert cells.decode(enc.tokens, enc.shift) == tuple(list(v) for v in score.voices)
+
+
+def test_a_note_off_the_sixteenth_grid_is_one_line():
+    from music_lstm.core.errors import MelodyError
+
+    with pytest.raises(MelodyError, match="sixteenth"):
+        cells.encode(Score4(([(0.0, 1 / 3, 60)], [], [], [])))
+
+
+def test_features_carry_the_bar_the_beat_the_fermata_and_the_mode():
+    score = Score4(([(0.0, 1.0, 67), (1.0, 2.0, 69), (3.0, 1.0, 71), (4.0, 2.0, 72)], [], [], []), meter=(3, 4),
+                   pickup=1.0, fermatas=(1.0, 4.0), mode="minor")
+    f = cells.features(score, 24)
+    down = cells.STEPS + cells.BEATS
+    assert [k for k in range(24) if f[k, down]] == [4, 16]  # bar lines after the one-beat pickup, 3/4
+    fermata = f[:, down + 1]
+    assert list(np.nonzero(fermata)[0]) == list(range(4, 12)) + list(range(16, 24))
+    ahead = f[:, down + 2:down + 2 + cells.AHEAD + 1].argmax(axis=1)
+    assert ahead[0] == 1 and ahead[3] == 0 and ahead[12] == 1 and ahead[13] == 0  # whole quarters to the next phrase end
+    assert (f[:, -1] == 1).all()
+    assert (f[:, :cells.STEPS].argmax(axis=1) == np.arange(24) % 4).all()
+
+
+def test_the_key_signature_moves_to_c_and_back():
+    score = chorale(1)
+    moved = Score4(tuple([(o, d, p - 5) for o, d, p in v] for v in score.voices), sharps=1)  # G major
+    enc = cells.encode(moved)
+    assert enc.shift == 5 and cells.decode(enc.tokens, enc.shift) == tuple(list(v) for v in moved.voices)
+
+
+# --- the NumPy network -----------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_the_numpy_network_agrees_with_keras():
+    from music_lstm.core.quiet import quiet_tensorflow
+
+    quiet_tensorflow()
+    from music_lstm.models.fill import FillSizes, build_fill_model, voice_rows
+
+    model = build_fill_model(FillSizes(embed_dim=4, units=8, dense_units=16))
+    rng = np.random.default_rng(0)
+    tok = rng.integers(0, cells.VOCAB, (2, 40, 4))
+    feats = rng.random((2, 40, cells.FEATURES)).astype("float32")
+    keras_probs = np.asarray(model.predict_on_batch([voice_rows(tok), feats]))
+    assert np.abs(FillNet.from_keras(model).probs(voice_rows(tok), feats) - keras_probs).max() < 1e-4
+
+
+# --- the sampler ------------------------------------------------------------------------------------
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.floats(0.05, 1.0))
+def test_every_given_cell_is_kept_under_any_mask(seed, share):
+    score = chorale(seed % 7, bars=2)
+    rng = np.random.default_rng(seed)
+    T = 2 * 16
+    writable = rng.random((4, T)) < share
+    out = FillWriter(random_net(seed % 3)).fill(score, writable, seed=seed, rounds=4, num_outputs=2)
+    before = cells.encode(score).tokens
+    for o in out:
+        after = cells.encode(o).tokens
+        assert (after[~writable] == before[~writable]).all()
+        assert (after[writable] != cells.MASK).all()
+
+
+def _parallels(voices):
+    from music_lstm.eval import voice_leading
+
+    return voice_leading.measure(voices)["parallels"]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_guard_writes_no_parallel_fifths_or_octaves(seed):
+    """A random network proposes anything; what the sampler keeps has no parallels with any voice."""
+    score = chorale(seed, bars=4)
+    writer = FillWriter(random_net(seed))
+    out = writer.harmonize(score.with_voices((score.voices[0], [], [], [])), seed=seed, rounds=6, num_outputs=2)
+    assert all(_parallels(o.voices) == 0 for o in out)
+    unguarded = writer.harmonize(score.with_voices((score.voices[0], [], [], [])), seed=seed, rounds=6,
+                                 num_outputs=4, guard=False)
+    assert any(_parallels(o.voices) > 0 for o in unguarded)  # the test can fail: without it, parallels come
+
+
+def test_rewrite_keeps_every_note_outside_the_passage():
+    score = chorale(3, bars=4)
+    out = FillWriter(random_net(1)).rewrite(score, (2, 3), (1, 2), seed=0, num_outputs=3)
+    start, end = score.bar_span(2, 3)
+    for o in out:
+        for v in range(4):
+            outside = lambda line: [n for n in line if not (v in (1, 2) and start <= n[0] < end)]
+            assert outside(o.voices[v]) == outside(score.voices[v])
+    assert any(o.voices[1] != score.voices[1] or o.voices[2] != score.voices[2] for o in out)
+
+
+def test_a_repeated_stretch_is_written_as_its_source():
+    score = chorale(2, bars=4)
+    sop = score.voices[0][:8] + [(o + 8, d, p) for o, d, p in score.voices[0][:8]]
+    score = score.with_voices((sop, [], [], []))
+    out = FillWriter(random_net(0)).harmonize(score, seed=1, rounds=4, links=[(0.0, 8.0, 8.0)])[0]
+    for v in (1, 2, 3):
+        first = [(o, d, p) for o, d, p in out.voices[v] if o < 8]
+        second = [(o - 8, d, p) for o, d, p in out.voices[v] if o >= 8]
+        assert first == second[:len(first)] or first[:-1] == second[:len(first) - 1]
+
+
+def test_bad_passages_are_one_line():
+    from music_lstm.core.errors import MelodyError
+
+    writer = FillWriter(random_net(0))
+    score = chorale(0, bars=2)
+    with pytest.raises(MelodyError, match="not in the piece"):
+        writer.rewrite(score, (2, 5), (1,))
+    with pytest.raises(MelodyError, match="nothing to write"):
+        writer.harmonize(score, keep=(0, 1, 2, 3))
