@@ -189,7 +189,9 @@ def test_typed_melody_shows_the_score_plays_the_wav_and_offers_the_downloads(ser
     assert src.split("?")[0].endswith(".wav") and links["wav"].get_attribute("href") == src
     wav = _fetch(src)
     assert wav[:4] == b"RIFF" and wav[8:12] == b"WAVE" and len(wav) > 44
-    # The browser itself decodes it: its duration is known, and it plays.
+    # The browser itself decodes it: its duration is known, and it plays (the page does not preload it: it plays the
+    # notes itself, and the WAV is a download).
+    browser.execute_script("const a = document.getElementById('player'); a.preload = 'auto'; a.load();")
     WebDriverWait(browser, WAIT).until(lambda d: d.execute_script(
         "const a = document.getElementById('player'); return a.readyState >= 1 && a.duration > 0 || a.error !== null"))
     assert browser.execute_script("return document.getElementById('player').error") is None

@@ -27,7 +27,11 @@ const Staff = (() => {
 
   function save() { history.push(JSON.stringify({ notes, at })); if (history.length > 200) history.shift(); }
   function undo() { const last = history.pop(); if (last) ({ notes, at } = JSON.parse(last)); changed(); }
-  function changed(fromText = false) { draw(); if (!fromText) $("melody").value = tiny(); onChange(); }
+  function changed(fromText = false) {
+    draw();
+    if (!fromText && document.activeElement !== $("melody")) $("melody").value = tiny();  // never under the typing
+    onChange();
+  }
 
   function nearest(letter, from) {  // the step of `letter` nearest the step `from`
     const i = LETTERS.indexOf(letter);
@@ -70,7 +74,7 @@ const Staff = (() => {
   // --- tinyNotation, both ways ---
   function pitchText(n) {
     const letter = LETTERS[n.step % 7], octave = Math.floor(n.step / 7);
-    const acc = n.alter > 0 ? "#" : n.alter < 0 ? "-" : (keyAlter(letter) !== 0 ? "n" : "");
+    const acc = n.alter > 0 ? "#" : n.alter < 0 ? "-" : "";  // tinyNotation's pitches are absolute: no key applies
     if (octave >= 4) return letter + acc + "'".repeat(octave - 4);
     return letter.toUpperCase().repeat(4 - octave) + acc;
   }
@@ -331,7 +335,7 @@ const Staff = (() => {
     return { tonic: best.t, mode: best.mode };
   }
 
-  function setKey(s) { sharps = s; changed(); }  // the notes keep their pitches; the text spells them in the key
+  function setKey(s) { sharps = s; draw(); }  // the notes keep their pitches, and the text with them
   function setMeter(m) { meter = m; changed(); }
 
   function init(listener) {
