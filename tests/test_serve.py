@@ -490,7 +490,9 @@ def test_the_default_temperature_shown_is_the_runs_sampling_json_and_none_sent_k
     studio = serve.Studio(run, tmp_path / "out")
     studio.load()
     asked = []
-    monkeypatch.setattr(generate, "generate", lambda **kw: asked.append(kw["sampling"]) or [])
+    real = generate.compose_pieces
+    monkeypatch.setattr(generate, "compose_pieces",
+                        lambda run, length, sampling, *rest: asked.append(sampling) or real(run, length, sampling, *rest))
     p = Page(studio)
     try:
         info = json.loads(p.get("/api/info")[2])
@@ -501,3 +503,12 @@ def test_the_default_temperature_shown_is_the_runs_sampling_json_and_none_sent_k
     assert info["defaults"]["temperature"] == 0.37  # the run's own, not its encoding's
     assert without[0] == given[0] == 200
     assert asked == [None, {"temperature": 0.9}]  # None: generate takes the run's sampling.json
+
+
+@pytest.mark.slow
+def test_compose_takes_its_length_in_bars_and_cuts_the_music_there(run_page):
+    status, answer = run_page.post("/api/compose", {"bars": 2, "seed": 4})
+    assert status == 200, answer
+    end = max(o + d for v in answer["voices"] for o, d, _ in v)
+    assert end <= answer["pickup"] + 8.0 + 1e-9 and answer["bars"] <= 3
+    assert run_page.post("/api/compose", {"bars": 17})[0] == 400  # at most 16 bars

@@ -250,7 +250,11 @@ class Studio:
             name = melody_input.TINY if melody_input.is_tune(source) else str(source)
             out = self.harmonizer.harmonize(melody, temperature=temperature, seed=np.random.default_rng(seed),
                                             name=name)[0]
-            log(f"harmonized {len(melody)} notes in {found}" + ("" if key else " (the key the tune's notes suggest)"))
+            where = f"the run folder {run.path}"
+            if not self.harmonizer.reads_melody:  # a compose run harmonizes too, but hears none of the tune ahead
+                where += (" (a run trained to compose: it reads the tune only up to the chord it writes; "
+                          "train --melody-context for one that reads the whole tune)")
+            log(f"harmonizing {len(melody)} notes in {found}{'' if key else ' (as its notes suggest)'} with {where}")
             chorale = Chorale(tuple(list(v) for v in out.voices), found, meter, out.log_prob, "harmonize",
                               run.path, run.bpm or DEFAULT_BPM, remark=message)
             shown = f"Harmonization of {upload_name}" if upload_name else "Harmonization"
