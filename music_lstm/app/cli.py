@@ -256,7 +256,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--beam", type=check.beam, default=0, metavar="K",
                    help="--harmonize: a beam search of width K instead of sampling (default: 0, sample)")
     p.add_argument("--harmonize", action="store_true",
-                   help="satb runs: harmonize the soprano of each held-out chorale and compare with Bach's and an HMM's")
+                   help="satb runs: harmonize the soprano of each held-out chorale and compare with Bach's and an HMM's; "
+                        "fill_lstm runs: every task and system side by side (eval/steering.py)")
+    p.add_argument("--tasks", default=",".join(("soprano", "bass", "soprano+bass", "rewrite")),
+                   help="--harmonize, fill_lstm runs: what is given, comma-separated from soprano, bass, soprano+bass, "
+                        "rewrite (default: all four)")
+    p.add_argument("--seeds", default="1", help="--harmonize, fill_lstm runs: sampling seeds, comma-separated; "
+                                                "figures are their mean (default: 1)")
+    p.add_argument("--peer", default=None, metavar="DIR",
+                   help="--harmonize, fill_lstm runs: a folder of the peer's harmonizations, one MIDI file per "
+                        "held-out piece (benchmarks/peer_deepbach.py)")
+    p.add_argument("--limit", type=int, default=None, help="--harmonize, fill_lstm runs: the first N held-out pieces only")
 
     p = sub.add_parser("serve", help="a local web page to compose and harmonize in a browser (on 127.0.0.1 only)")
     _run_dir_arg(p, "run folder to read (default: runs/latest when it exists, else the models shipped with music_lstm)")
@@ -348,7 +358,11 @@ def _evaluate_harmonize(args) -> None:
     from ..eval.harmonization import evaluate_run, format_table
 
     from ..core.errors import ConfigError
+    from ..runs.fill_run import is_fill_run
     from ..tasks.harmonizer import DEFAULT_TEMPERATURE
+
+    if is_fill_run(args.run_dir):
+        return _evaluate_fill(args)
 
     temperature = DEFAULT_TEMPERATURE if args.temperature is None else args.temperature
     if temperature < 0 or args.best_of < 1 or args.beam < 0:
@@ -358,6 +372,30 @@ def _evaluate_harmonize(args) -> None:
                           beam=args.beam, against=args.against or ())
     print(format_table(report))
     if args.json:
+        print(f"wrote {args.json}")
+
+
+def _evaluate_fill(args) -> None:
+    from ..core.errors import ConfigError
+    from ..eval.steering import TASKS, evaluate_fill, format_report
+    from ..runs.run_folder import write_json
+
+    tasks = [t.strip().replace("+", ",") for t in args.tasks.split(",") if t.strip()]
+    tasks = [t.replace(",", "+") for t in tasks]
+    bad = [t for t in tasks if t.replace("+", ",") not in TASKS]
+    if bad or not tasks:
+        raise ConfigError(f"invalid tasks: {args.tasks!r} (choose from soprano, bass, soprano+bass, rewrite)")
+    try:
+        seeds = [check.seed(x) for x in args.seeds.split(",") if x.strip()]
+    except argparse.ArgumentTypeError as e:
+        raise ConfigError(f"invalid seeds: {e}") from None
+    if not seeds or (args.limit is not None and args.limit < 1):
+        raise ConfigError(f"invalid seeds {args.seeds!r} or limit {args.limit}")
+    against = (args.against or [None])[0]
+    report = evaluate_fill(args.run_dir, [t.replace("+", ",") for t in tasks], seeds, against, args.peer, args.limit)
+    print(format_report(report))
+    if args.json:
+        write_json(args.json, report)
         print(f"wrote {args.json}")
 
 

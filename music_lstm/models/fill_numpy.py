@@ -40,19 +40,22 @@ class FillNet:
         return cls(emb, layers, model.get_layer("dense").get_weights(), model.get_layer("logits").get_weights())
 
     @staticmethod
-    def _run(x, kernel, recurrent, bias, reverse: bool) -> np.ndarray:
+    def _run_both(x, fwd, bwd) -> np.ndarray:
+        """One bidirectional layer over x (B, T, F): (B, T, 2u), forward then backward units. Both
+        directions step together, as one batch of two, so each step is one matrix product."""
         B, T, _ = x.shape
-        u = recurrent.shape[0]
-        inputs = x @ kernel + bias  # (B, T, 4u), sigmoid gates pre-halved
-        h = np.zeros((B, u), np.float32)
-        c = np.zeros((B, u), np.float32)
-        out = np.empty((B, T, u), np.float32)
-        steps = range(T - 1, -1, -1) if reverse else range(T)
-        for t in steps:
-            z = inputs[:, t] + h @ recurrent
-            LSTMStepper._cell(z, c, h)
-            out[:, t] = h
-        return out
+        u = fwd[1].shape[0]
+        inputs = np.stack([x @ fwd[0] + fwd[2], (x @ bwd[0] + bwd[2])[:, ::-1]])  # (2, B, T, 4u)
+        recurrent = np.stack([fwd[1], bwd[1]])  # (2, u, 4u)
+        h = np.zeros((2, B, u), np.float32)
+        c = np.zeros((2 * B, u), np.float32)
+        flat = h.reshape(2 * B, u)  # a view: the cell writes h through it
+        out = np.empty((2, B, T, u), np.float32)
+        for t in range(T):
+            z = (inputs[:, :, t] + h @ recurrent).reshape(2 * B, 4 * u)
+            LSTMStepper._cell(z, c, flat)
+            out[:, :, t] = h
+        return np.concatenate([out[0], out[1][:, ::-1]], axis=-1)
 
     def probs(self, rows: np.ndarray, features: np.ndarray) -> np.ndarray:
         """(B, T, 4, VOCAB) probabilities for tokens given as embedding rows (`models.fill.voice_rows`,
@@ -62,7 +65,7 @@ class FillNet:
         here = np.concatenate([emb, np.asarray(features, np.float32)], axis=-1)
         x = here
         for fwd, bwd in self.layers:
-            x = np.concatenate([self._run(x, *fwd, reverse=False), self._run(x, *bwd, reverse=True)], axis=-1)
+            x = self._run_both(x, fwd, bwd)
         x = np.concatenate([x, here], axis=-1)
         x = np.maximum(x @ self.dense[0] + self.dense[1], 0)
         z = (x @ self.logits[0] + self.logits[1]).reshape(B, T, 4, VOCAB)
