@@ -1,12 +1,12 @@
-"""Time the local page: a 16-bar melody (64 quarter notes) harmonized through `serve`'s JSON API, with
-everything the page is sent (MIDI, the chorale score as MusicXML and SVG, a WAV; the page draws the piano
-roll itself), against the same harmonization through `harmonize.harmonize_files` called directly, median
-of 5 each, in the same process; then where the time goes, step by step (median of 5 each).
+"""Time the local page: a 16-bar melody (64 quarter notes) harmonized through `serve`'s JSON API until the
+page can play it and show it engraved (the answer, which carries the notes the page plays itself, then the SVG
+score and its timemap fetched), against the same harmonization in-process (`music_lstm.harmonize`, the network
+alone, and `harmonize_files` writing the same MIDI, MusicXML and SVG), median of 5 each, in the same process.
+The WAV is rendered after the answer: its time from the answer to the file is printed, off the critical path.
+With `--rewrite-run-dir` (a fill_lstm run folder), a two-bar rewrite of the alto and tenor round trip too.
+Then the steps of one harmonization (median of 5 each) and the start-up of `python -m music_lstm serve`.
 
-Also times the start-up of `python -m music_lstm serve` (from launch to the line saying where it serves).
-The server runs in a thread of this process; requests go over HTTP on 127.0.0.1.
-
-    python benchmarks/bench_serve.py --run-dir runs/latest
+    python benchmarks/bench_serve.py --run-dir runs/latest [--rewrite-run-dir runs/fill]
 """
 
 from __future__ import annotations
@@ -88,7 +88,8 @@ def step_seconds(run_dir: str, folder: Path) -> dict[str, float]:
             melody, seed=np.random.default_rng(SEED)),
         "write the MIDI file": lambda: midi_write.write_voices_midi(voices, midi, bpm=90.0),
         "write the MusicXML score": lambda: musicxml.write_chorale_musicxml(voices, xml, bpm=90.0, title="bench"),
-        "engrave the SVG (Verovio)": lambda: render.render_score(xml, folder / "h.svg"),
+        "engrave the SVG and its timemap (Verovio)": lambda: render.render_score(xml, folder / "h.svg",
+                                                                          timemap_path=folder / "h.json"),
         "play the WAV (FluidSynth)": lambda: render.render_audio(midi, folder / "h.wav"),
     }
     return dict(zip(steps, median_seconds(list(steps.values()))))
@@ -96,15 +97,20 @@ def step_seconds(run_dir: str, folder: Path) -> dict[str, float]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--run-dir", default="runs/latest", help="a satb run folder (default: runs/latest)")
+    ap.add_argument("--run-dir", default=None, help="a satb run folder (default: runs/latest, else the shipped model)")
+    ap.add_argument("--rewrite-run-dir", default=None, help="a fill_lstm run folder, for the rewrite's round trip")
     args = ap.parse_args()
     load_before = os.getloadavg()
-    start_up = start_up_seconds(args.run_dir)
 
+    from music_lstm.app import api
+    from music_lstm.app.studio import resolve_run_dir
     from music_lstm.tasks.harmonize import harmonize_files
+    from music_lstm.tasks.outfiles import Outputs
 
+    run_dir = str(resolve_run_dir(args.run_dir, "harmonize", lambda msg: None))
+    start_up = start_up_seconds(run_dir)
     with tempfile.TemporaryDirectory() as tmp:
-        studio = serve.Studio(args.run_dir, Path(tmp) / "served")
+        studio = serve.Studio(run_dir, Path(tmp) / "served", rewrite_run=args.rewrite_run_dir)
         studio.load()
         if studio.no_audio:
             raise SystemExit(f"no audio: {studio.no_audio}")
@@ -113,36 +119,68 @@ def main() -> int:
         threading.Thread(target=server.serve_forever, daemon=True).start()
         port = server.server_address[1]
 
-        def page():
+        def call(method, path, body=None):
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
-            conn.request("POST", "/api/harmonize", json.dumps({"melody": MELODY, "seed": SEED}),
-                         {"Content-Type": "application/json", "X-Token": server.token})
+            headers = {"X-Token": server.token, **({"Content-Type": "application/json"} if body is not None else {})}
+            conn.request(method, path, None if body is None else json.dumps(body), headers)
             answer = conn.getresponse()
-            body = json.loads(answer.read())
+            data = answer.read()
             conn.close()
-            if answer.status != 200 or "audio" not in body["files"] or not body["files"]["score"]:
-                raise SystemExit(f"the page answered {answer.status}: {body}")
+            if answer.status != 200:
+                raise SystemExit(f"the page answered {answer.status} to {path}: {data[:300]!r}")
+            return data
+
+        last = {}
+
+        def page(path="/api/harmonize", body=None):
+            """Until the page can play and show it: the answer (its notes), then the score and the timemap."""
+            answer = json.loads(call("POST", path, body or {"melody": MELODY, "seed": SEED}))
+            for url in [*answer["files"]["score"], answer["files"]["timemap"]]:
+                call("GET", url)
+            last.update(answer)
 
         count = [0]
 
-        def direct():
+        def direct_files():  # the same files as the page's critical path: MIDI, MusicXML, SVG (no WAV)
             count[0] += 1
-            harmonize_files(args.run_dir, MELODY, Path(tmp) / f"direct{count[0]}" / "harmonized.mid", seed=SEED,
-                            outputs=studio._outputs(), log=lambda msg: None)
+            harmonize_files(run_dir, MELODY, Path(tmp) / f"direct{count[0]}" / "harmonized.mid", seed=SEED,
+                            outputs=Outputs(fmt="musicxml", score=True), log=lambda msg: None)
 
-        page()  # warm up both paths (first use of each library's code)
-        direct()
-        baseline, served = median_seconds([direct, page])
+        def in_process():
+            api.harmonize(MELODY, seed=SEED, run_dir=run_dir, log=lambda msg: None)
+
+        page(), direct_files(), in_process()  # warm up every path (first use of each library's code)
+        network, files, served = median_seconds([in_process, direct_files, page])
+        wav_after = []
+        for _ in range(3):  # the WAV: from the answer until it can be fetched (rendered in the recorder's thread)
+            answer = json.loads(call("POST", "/api/harmonize", {"melody": MELODY, "seed": SEED}))
+            t0 = time.perf_counter()
+            call("GET", answer["files"]["audio"])
+            wav_after.append(time.perf_counter() - t0)
+        rewrite = None
+        if args.rewrite_run_dir:
+            page()
+            version = last["id"]
+            body = {"version": version, "bars": [2, 3], "voices": ["alto", "tenor"], "seed": SEED}
+            page("/api/rewrite", body)  # warm up: the fill run loaded on first use
+            rewrite = median_seconds([lambda: page("/api/rewrite", body)])[0]
         server.shutdown()
         server.server_close()
-        steps = step_seconds(args.run_dir, Path(tmp) / "steps")
+        steps = step_seconds(run_dir, Path(tmp) / "steps")
     load_after = os.getloadavg()
-    print(f"16 bars, 64 quarter notes; MIDI, score (MusicXML + SVG) and WAV written; {os.cpu_count()} CPUs; "
-          f"median of {RUNS}; load average {load_before[0]:.2f} before, {load_after[0]:.2f} after")
+    print(f"16 bars, 64 quarter notes; {os.cpu_count()} CPUs; median of {RUNS}; "
+          f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after")
     print("| path | seconds |\n|---|---|")
-    print(f"| harmonize_files, called directly (baseline) | {baseline:.2f} |")
-    print(f"| POST /api/harmonize through serve | {served:.2f} |")
-    print(f"| ratio | {served / baseline:.2f} |")
+    print(f"| music_lstm.harmonize in-process (the network, a Chorale) | {network:.2f} |")
+    print(f"| harmonize_files in-process: MIDI, MusicXML, SVG | {files:.2f} |")
+    print(f"| the page: POST /api/harmonize until playable and engraved (answer, SVG, timemap) | {served:.2f} |")
+    print(f"| ratio to music_lstm.harmonize (target <= 1.5) | {served / network:.2f} |")
+    print(f"| ratio to harmonize_files | {served / files:.2f} |")
+    print(f"| the WAV, from the answer until it is fetched (off the critical path) | {statistics.median(wav_after):.2f} |")
+    if rewrite is not None:
+        print(f"| POST /api/rewrite, bars 2-3 of alto and tenor, until playable and engraved (target <= 0.5) | {rewrite:.2f} |")
+    else:
+        print("| POST /api/rewrite | not measured: give --rewrite-run-dir, a fill_lstm run folder |")
     print(f"| start-up: `python -m music_lstm serve` until it serves | {start_up:.1f} |")
     print("\n| step of one harmonization | seconds |\n|---|---|")
     for name, seconds in steps.items():

@@ -1,7 +1,7 @@
 """The page's versions, without a network: a result is a version whose notes, bars and key come back with it;
 POST /api/rewrite hands that version's Chorale, the bars and the voices to `api.rewrite` (a fake here) and
 answers a new version made from it, its parent named; bad bars, voices or versions are 4xx; the WAV is
-rendered after the answer (a request for it waits until it is); the score's timemap names the SVG's own notes
+rendered after the answer, and the score too (a request for either waits until it is written); the score's timemap names the SVG's own notes
 and measures; a key the page sends is checked and gives the score its signature."""
 
 import json
@@ -33,6 +33,12 @@ def _version(studio, chorale=CHORALE):
                                                                                    title="Harmonization"))
 
 
+def _written(studio, answer):
+    """Wait for the files written after the answer (`Studio.file` waits as a request for them does)."""
+    for url in [*answer["files"]["score"], answer["files"]["timemap"], answer["files"]["musicxml"]]:
+        studio.file(url)
+
+
 @pytest.fixture
 def fake_rewrite(monkeypatch):
     """`api.rewrite` as a fake: each call recorded; the alto of the bars asked a semitone lower."""
@@ -51,6 +57,7 @@ def fake_rewrite(monkeypatch):
 def test_a_result_answers_its_notes_bars_key_and_files(tmp_path):
     studio = _studio(tmp_path, soundfont=tmp_path / "none.sf2")  # no audio here: no WAV promised
     answer = _version(studio)
+    _written(studio, answer)
     assert answer["voices"] == [[list(n) for n in v] for v in CHORALE.voices]
     assert (answer["bars"], answer["bar_length"], answer["key"], answer["title"]) == (3, 4.0, "G major",
                                                                                        "Harmonization in G major")
@@ -61,7 +68,9 @@ def test_a_result_answers_its_notes_bars_key_and_files(tmp_path):
 
 
 def test_the_timemap_names_the_svgs_own_notes_and_its_measures_in_order(tmp_path):
-    answer = _version(_studio(tmp_path, soundfont=tmp_path / "none.sf2"))
+    studio = _studio(tmp_path, soundfont=tmp_path / "none.sf2")
+    answer = _version(studio)
+    _written(studio, answer)
     folder = tmp_path / "out" / answer["id"]
     svg = (folder / "harmonized.svg").read_text()
     timemap = json.loads((folder / "harmonized.timemap.json").read_text())
@@ -71,6 +80,7 @@ def test_the_timemap_names_the_svgs_own_notes_and_its_measures_in_order(tmp_path
     assert [q for q, _ in timemap["notes"]] == onsets
     assert {i for _, on in timemap["notes"] for i in on} == ids  # every note, each the SVG's own id
     assert [m for _, m in timemap["measures"]] == measures and [q for q, _ in timemap["measures"]] == [0, 4, 8]
+    assert timemap["pages"] == ["harmonized.svg"]
 
 
 def test_rewrite_hands_the_version_bars_and_voices_to_api_rewrite_and_answers_a_new_version(tmp_path, fake_rewrite):
@@ -210,3 +220,33 @@ def test_no_absolute_path_in_info_or_in_the_page_headers(tmp_path):
     assert status == 200 and TOKEN
     for text in (body.decode(), json.dumps(page_headers)):
         assert str(tmp_path) not in text and "/tmp" not in text
+
+
+def test_the_answer_comes_before_the_score_is_engraved_and_the_score_is_waited_for(tmp_path, monkeypatch):
+    from music_lstm.io import render
+
+    real, release, started = render.render_score, threading.Event(), threading.Event()
+
+    def slow_score(*args, **kwargs):
+        started.set()
+        release.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(render, "render_score", slow_score)
+    studio = _studio(tmp_path, soundfont=tmp_path / "none.sf2")
+    page = Page(studio)
+    try:
+        answer = _version(studio)  # the notes to play, before the score
+        assert answer["voices"] and started.wait(30)
+        assert not (tmp_path / "out" / answer["id"] / "harmonized.svg").exists()
+        got = {}
+        fetch = threading.Thread(target=lambda: got.update(zip("shb", page.get(answer["files"]["timemap"]))))
+        fetch.start()
+        fetch.join(0.3)
+        assert fetch.is_alive()
+        release.set()
+        fetch.join(30)
+        assert got["s"] == 200 and json.loads(got["b"])["pages"] == ["harmonized.svg"]
+    finally:
+        release.set()
+        page.close()

@@ -371,8 +371,9 @@ def _interrupt(signum, frame):
 
 def serve(run_dir=None, port: int = 8000, host: str = "127.0.0.1", output_dir=None, soundfont=None,
           token: str | None = None, keep_requests: int = KEEP_REQUESTS, keep_mb: float = KEEP_MB,
-          log=lambda msg: print(msg, file=sys.stderr, flush=True)) -> None:
-    """`python -m music_lstm serve`: bind, load the run folders, serve until Ctrl-C."""
+          log=lambda msg: print(msg, file=sys.stderr, flush=True), rewrite_run=None) -> None:
+    """`python -m music_lstm serve`: bind, load the run folders, serve until Ctrl-C. `rewrite_run`: the
+    fill_lstm run folder that rewrites bars (None: the harmonize task's folder)."""
     if host not in LOCAL_HOSTS:
         log(f"warning: serving on {host}: anyone who can reach this machine and has the token can use the page "
             f"and its files; the default 127.0.0.1 keeps it to this machine")
@@ -386,7 +387,7 @@ def serve(run_dir=None, port: int = 8000, host: str = "127.0.0.1", output_dir=No
         root, temporary = Path(output_dir), False
         root.mkdir(parents=True, exist_ok=True)
     try:
-        studio = Studio(runs, root, soundfont, keep_requests=keep_requests, keep_mb=keep_mb)
+        studio = Studio(runs, root, soundfont, keep_requests=keep_requests, keep_mb=keep_mb, rewrite_run=rewrite_run)
         server = make_server(studio, host, port, token)  # a port in use is said before the run folders are loaded
         try:
             if threading.current_thread() is threading.main_thread():  # `kill` stops it as Ctrl-C does, tidily

@@ -39,7 +39,7 @@ KEEP_MB = 200  # and at most this many MB in all (--keep-mb); a request's files 
 DEFAULT_BARS = 8  # bars the page composes unless told
 MAX_COMPOSE_BARS = 16  # bars of 4/4 the page composes: about MAX_LENGTH symbols
 SYMBOLS_PER_QUARTER = 7.5  # what the satb encoding spends on a quarter note of the chorales (docs/ENCODINGS.md)
-RECORDING_WAIT = 60.0  # seconds a request for a WAV still being rendered waits for it
+PENDING_WAIT = 60.0  # seconds a request for a file still being written (score, WAV) waits for it
 VOICES = ("soprano", "alto", "tenor", "bass")  # as a rewrite names them
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")  # a request folder or a file in it
 UPLOAD_STEM = ".melody"  # an upload's name in its folder: hidden, so never served back
@@ -109,10 +109,10 @@ class Studio:
         self.kept_lock = threading.Lock()
         self.jobs = {"count": 0, "longest_lock_s": 0.0}  # what the network lock was held for (the soak reads it)
         self.versions: dict[str, Version] = {}  # request id -> what it wrote, while its folder is kept
-        self.recording: dict[Path, threading.Event] = {}  # WAVs being rendered after their answer
-        self.failed: dict[Path, str] = {}  # WAVs that could not be rendered, and why
-        self.recordings: queue.Queue = queue.Queue()
-        self.recorder: threading.Thread | None = None  # renders the WAVs one at a time, off the requests' path
+        self.pending: dict[Path, threading.Event] = {}  # files written after their answer (score, WAV)
+        self.failed: dict[Path, str] = {}  # those that could not be written, and why
+        self.later: queue.Queue = queue.Queue()
+        self.finisher: threading.Thread | None = None  # writes them one job at a time, off the requests' path
 
     def load(self) -> None:
         """Load each task's run folder once, before serving (network, vocabulary, harmonizer), so no
@@ -120,6 +120,8 @@ class Studio:
         it is turned off (its reason shown on the page); when neither task is left, the first is raised."""
         # What the first request would otherwise import: music21 and Verovio.
         import verovio  # noqa: F401
+
+        from ..io import musicxml  # noqa: F401
 
         from ..io import melody_input  # noqa: F401
         from ..runs.run_folder import load_run, read_sampling
@@ -311,53 +313,61 @@ class Studio:
 
     def _write_version(self, chorale, folder: Path, stem: str, title: str, parent: str | None = None,
                        change: str | None = None) -> Version:
-        """`chorale` as the page's files in `folder`: MIDI, MusicXML, the SVG pages and their timemap now; the
-        WAV after the answer (`_record`), so the page, which plays the notes itself, never waits for it."""
+        """`chorale` as the page's files in `folder`: the MIDI file now; the score (MusicXML, the SVG pages and
+        their timemap), then the WAV, after the answer (`_later`). The page plays the answer's notes at once and
+        fetches the score, which waits until it is engraved (`file`)."""
         from ..io import midi_write, musicxml, render
 
         midi, xml = folder / f"{stem}.mid", folder / f"{stem}.musicxml"
+        svg, timemap, wav = folder / f"{stem}.svg", folder / f"{stem}.timemap.json", folder / f"{stem}.wav"
         sharps, minor = key_signature(chorale.key)
         signed = {"sharps": sharps, "minor": minor}
         midi_write.write_voices_midi(chorale.voices, midi, bpm=chorale.bpm,
                                      **_accepted(midi_write.write_voices_midi, signed))
-        with self.reading:  # music21
-            musicxml.write_chorale_musicxml(chorale.voices, xml, bpm=chorale.bpm, title=f"{title} in {chorale.key}",
-                                           pickup=chorale.pickup, time_signature=chorale.time_signature,
-                                           **_accepted(musicxml.write_chorale_musicxml, signed))
-        timemap = folder / f"{stem}.timemap.json"
-        paths = [midi, xml, *render.render_score(xml, folder / f"{stem}.svg", timemap_path=timemap), timemap]
+
+        def engrave():
+            with self.reading:  # music21
+                musicxml.write_chorale_musicxml(chorale.voices, xml, bpm=chorale.bpm, title=f"{title} in {chorale.key}",
+                                               pickup=chorale.pickup, time_signature=chorale.time_signature,
+                                               **_accepted(musicxml.write_chorale_musicxml, signed))
+            render.render_score(xml, svg, timemap_path=timemap)
+
+        self._later([xml, svg, timemap], engrave)
+        paths = [midi, xml, svg, timemap]
         if self.no_audio is None:
-            wav = folder / f"{stem}.wav"
-            self._record(midi, wav)
+            self._later([wav], lambda: render.render_audio(midi, wav, self.soundfont))
             paths.append(wav)
         return Version(folder.name, chorale, paths, stem, title, parent, change)
 
-    def _record(self, midi: Path, wav: Path) -> None:
-        """Render `wav` from `midi` in the recorder's thread; a request for it meanwhile waits (`file`)."""
+    def _later(self, paths: list, make) -> None:
+        """`make()` (which writes `paths`) in the finisher's thread, one job at a time in order; a request for
+        one of the paths meanwhile waits for it (`file`), and one that failed is told why."""
         done = threading.Event()
         with self.kept_lock:
-            self.recording[wav] = done
-        if self.recorder is None:
-            self.recorder = threading.Thread(target=self._recorder, name="recorder", daemon=True)
-            self.recorder.start()
-        self.recordings.put((midi, wav, done))
+            for path in paths:
+                self.pending[path] = done
+            if self.finisher is None:
+                self.finisher = threading.Thread(target=self._finish, name="finisher", daemon=True)
+                self.finisher.start()
+        self.later.put((paths, make, done))
 
-    def _recorder(self) -> None:
-        from ..io.render import render_audio
-
+    def _finish(self) -> None:
         while True:
-            midi, wav, done = self.recordings.get()
+            paths, make, done = self.later.get()
+            folder = paths[0].parent
             try:
-                render_audio(midi, wav, self.soundfont)
+                make()
                 with self.kept_lock:
-                    if wav.parent in self.kept:
-                        self.kept[wav.parent] += wav.stat().st_size
-            except Exception as e:  # noqa: BLE001  (a failed recording is said when the page asks for it)
+                    if folder in self.kept:
+                        self.kept[folder] = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+            except Exception as e:  # noqa: BLE001  (said when the page asks for the file)
                 with self.kept_lock:
-                    self.failed[wav] = self.public(str(e), wav.parent)
+                    for path in paths:
+                        self.failed[path] = self.public(str(e), folder)
             finally:
                 with self.kept_lock:
-                    self.recording.pop(wav, None)
+                    for path in paths:
+                        self.pending.pop(path, None)
                 done.set()
 
     def _job(self, kind: str, seed: int, work, upload_name: str | None = None, read=None) -> dict:
@@ -445,13 +455,13 @@ class Studio:
             raise RequestError(403, "refused: files are served only from the request folders")
         path = self.root / folder / name
         with self.kept_lock:
-            pending = self.recording.get(path)
-        if pending is not None and not pending.wait(RECORDING_WAIT):  # the WAV is being rendered: it comes soon
-            raise RequestError(503, f"{name}: the recording is not ready yet, try again", {"Retry-After": "2"})
+            pending = self.pending.get(path)
+        if pending is not None and not pending.wait(PENDING_WAIT):  # being written after its answer: soon here
+            raise RequestError(503, f"{name}: not written yet, try again", {"Retry-After": "2"})
         with self.kept_lock:
             failed = self.failed.get(path)
         if failed:
-            raise RequestError(404, f"no recording: {failed}")
+            raise RequestError(404, f"{name} could not be written: {failed}")
         if (self.root / folder).is_symlink() or path.is_symlink():
             raise RequestError(403, "refused: a symbolic link")
         real = path.resolve()

@@ -240,7 +240,8 @@ def render_score(
     `svg_path` (NAME.svg), page k to NAME-k.svg. Returns the paths in page order. Page files
     NAME-k.svg left from an earlier, longer score are removed. `options` override `SCORE_OPTIONS`.
     With `timemap_path`, also writes there (JSON, not among the paths returned) when each of the SVG's
-    notes and measures begins, in quarter notes (`score_timemap`): the page's cursor follows it."""
+    notes and measures begins, in quarter notes (`score_timemap`), and the pages' file names ("pages"): the
+    page's cursor follows it."""
     musicxml_path, svg_path = Path(musicxml_path), Path(svg_path)
     try:
         data = musicxml_path.read_text(encoding="utf-8")
@@ -274,7 +275,7 @@ def render_score(
             tmp.write_text(tk.renderToSVG(page), encoding="utf-8")
     if timemap_path is not None:  # from the same toolkit: the SVG's element ids are made per load
         with atomic_path(Path(timemap_path)) as tmp:
-            tmp.write_text(json.dumps(score_timemap(tk)), encoding="utf-8")
+            tmp.write_text(json.dumps({"pages": [p.name for p in paths], **score_timemap(tk)}), encoding="utf-8")
     stale = score_pages(svg_path, count + 1)[-1]
     while stale.exists():
         stale.unlink()

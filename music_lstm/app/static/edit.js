@@ -61,10 +61,11 @@ const Versions = (() => {
     score.dataset.ready = "";
     const get = (url) => fetch(url, { headers: { "X-Token": TOKEN } }).then((r) => { if (!r.ok) throw new Error(`${r.status}`); return r; });
     try {
-      const [pages, map] = await Promise.all([
-        Promise.all(data.files.score.map((url) => get(url).then((r) => r.text()))),
-        data.files.timemap ? get(data.files.timemap).then((r) => r.json()) : { notes: [], measures: [] },
-      ]);
+      // The timemap comes once the score is engraved (after the answer), and names its pages.
+      const map = data.files.timemap ? await get(data.files.timemap).then((r) => r.json()) : { notes: [], measures: [] };
+      const folder = data.files.score[0].replace(/[^/]*$/, "");
+      const urls = map.pages ? map.pages.map((name) => folder + name) : data.files.score;
+      const pages = await Promise.all(urls.map((url) => get(url).then((r) => r.text())));
       if (current() !== data) return;  // another version was chosen meanwhile
       timemap = map;
       barOf = new Map(map.measures.map(([, id], k) => [id, k + 1]));
