@@ -232,21 +232,22 @@ class Studio:
 
                 source = text.strip() if text.strip().startswith(TINY) else f"{TINY} {text.strip()}"
             with self.reading:
-                _check_melody(source)
-            return source
+                return source, *_check_melody(source)
 
-        def work(source, folder: Path, log):
+        def work(read, folder: Path, log):
             import numpy as np
 
             from ..io import melody_input
             from ..tasks.outfiles import DEFAULT_BPM
             from ..tasks.result import Chorale
 
+            source, melody, message, meter = read
             run = self._available("harmonize")
-            with self.reading:
-                melody, message = melody_input.read_melody(source)
-                meter = melody_input.melody_time_signature(source)
-                found = key or melody_input.melody_key(melody)
+            if key is None:
+                with self.reading:
+                    found = melody_input.melody_key(melody)
+            else:
+                found = key
             if message:
                 log(message)
             name = melody_input.TINY if melody_input.is_tune(source) else str(source)
@@ -577,23 +578,25 @@ def _number(params: dict, key: str, kind, low, high):
     return number
 
 
-def _check_melody(source) -> None:
+def _check_melody(source) -> tuple:
     """Read the melody (`melody_input.read_melody`: its own limits, a MelodyError each) and refuse one the page
     would hold the network's lock too long for: more than `MAX_NOTES` notes, `MAX_BARS` bars of its time
-    signature or `MAX_QUARTERS` quarter notes."""
+    signature or `MAX_QUARTERS` quarter notes. Returns (notes, message, time signature), read once."""
     from ..core.errors import MelodyError
     from ..io import melody_input
 
-    melody, _ = melody_input.read_melody(source)
+    melody, message = melody_input.read_melody(source)
     text = str(source)
     name = melody_input.TINY if text.lstrip().startswith(melody_input.TINY) else text
     end = max(o + d for o, d, _ in melody)
-    num, den = (int(x) for x in melody_input.melody_time_signature(source).split("/")[:2])
+    meter = melody_input.melody_time_signature(source)
+    num, den = (int(x) for x in meter.split("/")[:2])
     bars = end / (4 * num / den) if num > 0 and den > 0 else 0
     if len(melody) > MAX_NOTES or end > MAX_QUARTERS or bars > MAX_BARS:
         raise MelodyError(name, f"too long for the page ({len(melody)} notes, {bars:.0f} bars of "
                                 f"{num}/{den}, {end:g} quarter notes; at most {MAX_NOTES} notes, {MAX_BARS} "
                                 f"bars and {MAX_QUARTERS:g} quarter notes): harmonize it on the command line")
+    return melody, message, meter
 
 
 def _save_upload(upload, folder: Path) -> Path:
