@@ -44,7 +44,11 @@ def score_of(score, name: str = "", parts: list[tuple[str | None, list[Note]]] |
     from music21 import expressions, key, meter
 
     if parts is None:
-        parts = [(getattr(p, "partName", None), _notes(p)) for p in score.parts]
+        parts = []
+        for p in score.parts:
+            # A staff of two voices (our own chorale scores: soprano and alto on one) is two parts, upper first.
+            split = p.voicesToParts().parts if any(m.hasVoices() for m in p.getElementsByClass("Measure")) else [p]
+            parts += [(getattr(p, "partName", None), _notes(q)) for q in split]
         parts = [(n, notes) for n, notes in parts if notes]
     voices, why = select_voices(parts) if len(parts) >= 4 else (None, f"{len(parts)} parts, not four voices")
     if voices is None:

@@ -170,7 +170,7 @@ def parts_score(source, keep: Sequence[int]) -> Score4:
 
     got = read_parts(source)
     return keep_score(got.parts, keep, str(source), got.meter, got.pickup, got.sharps, got.mode,
-                      got.fermatas if got.fermatas_written else None)
+                      got.fermatas or None)
 
 
 def harmonize_fill_files(run_dir, source, keep: Sequence[int] | None = None, output="harmonized.mid",
