@@ -1,21 +1,24 @@
-"""Not a timing: the picture of the local page in the README, `docs/serve_page.png`.
+"""Not a timing: the pictures of the local page, `docs/serve_page.png` (after a harmonization, playing, its
+cursor on the score) and `docs/serve_rewrite.png` (after bars 2-3 of the alto and tenor were rewritten).
 
-Starts `python -m music_lstm serve` on a free port with a trained satb run, opens the page in headless
-Chromium (Debian's `chromium` and `chromium-driver`, through Selenium), types a melody, clicks Harmonize,
-waits for the score and the audio player, and saves the window.
+Serves the page in this process with a trained satb run (and, for the rewrite, a fill_lstm run folder), opens it
+in headless Chromium (Debian's `chromium` and `chromium-driver`, through Selenium), types a tune, clicks
+Harmonize, plays it, saves the window; then chooses bars 2-3 on the score, rewrites them and saves it again.
 
-    python benchmarks/serve_screenshot.py --run-dir runs/latest --output docs/serve_page.png
+    python benchmarks/serve_screenshot.py --run-dir runs/latest --rewrite-run-dir runs/fill
 """
 
 from __future__ import annotations
 
 import argparse
-import re
-import subprocess
 import sys
+import tempfile
+import threading
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 MELODY = "tinyNotation: 4/4 g2 g4 f# e d g a b2 b4 b b a g c' b2 a2 g2 a4 b a g e f# g1"
 
 
@@ -23,7 +26,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run-dir", default=None,
                     help="a satb run folder (default: serve's own choice, runs/latest else the shipped models)")
-    ap.add_argument("--output", default=str(ROOT / "docs" / "serve_page.png"), help="PNG to write")
+    ap.add_argument("--rewrite-run-dir", default=None, help="a fill_lstm run folder (none: no rewrite picture)")
+    ap.add_argument("--output", default=str(ROOT / "docs" / "serve_page.png"), help="PNG after the harmonization")
+    ap.add_argument("--rewrite-output", default=str(ROOT / "docs" / "serve_rewrite.png"), help="PNG after the rewrite")
     ap.add_argument("--seed", default="2", help="the harmonization's seed (default: 2)")
     args = ap.parse_args()
     from selenium import webdriver
@@ -31,41 +36,55 @@ def main() -> int:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
-    run_dir = [] if args.run_dir is None else ["--run-dir", args.run_dir]
-    proc = subprocess.Popen([sys.executable, "-m", "music_lstm", "serve", "--port", "0", *run_dir],
-                            cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    try:
-        found = re.search(r"http://\S+/\?token=\S+", proc.stdout.readline())  # the page needs its token
-        if found is None:  # serve said why on stderr and stopped
-            print("serve_screenshot: the page did not start", file=sys.stderr)
-            return 2
-        url = found[0]
+    from music_lstm.app import serve
+    from music_lstm.app.studio import TASKS, resolve_run_dir
+
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = {task: resolve_run_dir(args.run_dir, task, lambda msg: None) for task in TASKS}
+        studio = serve.Studio(runs, Path(tmp), rewrite_run=args.rewrite_run_dir)
+        studio.load()
+        serve.Handler.log = staticmethod(lambda msg: None)
+        server = serve.make_server(studio, "127.0.0.1", 0)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}/?token={server.token}"
         options = webdriver.ChromeOptions()
         options.binary_location = "/usr/bin/chromium"
-        for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1360,1480",
-                    "--hide-scrollbars", "--force-device-scale-factor=1"):
+        for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1360,1180",
+                    "--hide-scrollbars", "--force-device-scale-factor=1", "--autoplay-policy=no-user-gesture-required",
+                    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):
             options.add_argument(arg)
         driver = webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"), options=options)
         try:
             driver.get(url)
-            WebDriverWait(driver, 60).until(lambda d: "harmonize" in d.find_element(By.ID, "run").text)  # its run folder shown
-            box = driver.find_element(By.ID, "melody")
-            box.clear()
-            box.send_keys(MELODY)
+            WebDriverWait(driver, 60).until(lambda d: "harmonize" in d.find_element(By.ID, "run").text)
+            driver.execute_script("""const box = document.getElementById('melody'); box.value = arguments[0];
+                box.dispatchEvent(new Event('input'));""", MELODY)  # the staff follows the text
             driver.find_element(By.ID, "h-seed").send_keys(args.seed)
             driver.find_element(By.ID, "harmonize").click()
-            WebDriverWait(driver, 300).until(lambda d: d.execute_script(
-                "const a = document.getElementById('player');"
-                "return document.getElementById('result').classList.contains('on') && a.duration > 0 &&"
-                " document.getElementById('roll').dataset.notes &&"
-                " [...document.querySelectorAll('#score img')].every(i => i.complete && i.naturalWidth > 0)"))
+            score = driver.find_element(By.ID, "score")
+            WebDriverWait(driver, 300).until(lambda d: score.get_attribute("data-ready") == "1")
+            driver.find_element(By.ID, "play").click()
+            WebDriverWait(driver, 60).until(lambda d: float(score.get_attribute("data-cursor") or 0) > 5.2)
+            driver.execute_script("window.scrollTo(0, 0)")
             driver.save_screenshot(args.output)
+            driver.find_element(By.ID, "play").click()
+            print(f"wrote {args.output}")
+            if args.rewrite_run_dir:
+                driver.find_element(By.CSS_SELECTOR, '#score g.measure[data-bar="2"] g.notehead use').click()
+                driver.execute_script("Versions.choose(2, 3)")
+                driver.find_element(By.ID, "rewrite").click()
+                WebDriverWait(driver, 300).until(lambda d: "version 2" in d.find_element(By.ID, "version-label").text
+                                                 or d.find_element(By.ID, "error").is_displayed())
+                WebDriverWait(driver, 300).until(lambda d: score.get_attribute("data-ready") == "1")
+                driver.execute_script("Versions.choose(2, 3)")  # the bars rewritten, shown chosen
+                time.sleep(0.3)
+                driver.execute_script("window.scrollTo(0, 0)")
+                driver.save_screenshot(args.rewrite_output)
+                print(f"wrote {args.rewrite_output}")
         finally:
             driver.quit()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-    print(f"wrote {args.output}")
+            server.shutdown()
+            server.server_close()
     return 0
 
 

@@ -77,7 +77,8 @@ CONTENT_TYPES = {
 }
 SCRIPTS = ("serve.js", "synth.js", "staff.js", "edit.js", "vendor/leipzig.js")  # the page's scripts, a job each
 STATIC = {**{f"/static/{name}": (name, "text/javascript; charset=utf-8") for name in SCRIPTS},
-          "/static/serve.css": ("serve.css", "text/css; charset=utf-8")}
+          "/static/serve.css": ("serve.css", "text/css; charset=utf-8"),
+          "/static/vendor/Leipzig.woff2": ("vendor/Leipzig.woff2", "font/woff2")}  # the score's text glyphs
 ALLOW = "GET, HEAD, POST"
 PAGE_CSP = ("default-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 FILE_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"  # an SVG opened alone draws, runs nothing
