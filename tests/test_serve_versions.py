@@ -135,7 +135,7 @@ def test_rewrite_without_api_rewrite_is_501_and_a_removed_version_404(tmp_path, 
     first = _version(studio)
     with pytest.raises(serve.RequestError) as refused:
         studio.rewrite({"version": first["id"], "bars": [1, 1], "voices": ["alto"]})
-    assert refused.value.status == 501 and studio.info()["rewrite"] is False
+    assert refused.value.status == 501 and "not in this version" in studio.info()["rewrite"]
     _version(studio)  # the first folder is removed (keep_requests=1), and its version with it
     with pytest.raises(serve.RequestError) as gone:
         studio.rewrite({"version": first["id"], "bars": [1, 1], "voices": ["alto"]})
@@ -250,3 +250,14 @@ def test_the_answer_comes_before_the_score_is_engraved_and_the_score_is_waited_f
     finally:
         release.set()
         page.close()
+
+
+def test_info_says_why_bars_cannot_be_rewritten_with_a_left_to_right_run(tmp_path, fake_rewrite):
+    from music_lstm.runs.fill_run import is_fill_run
+
+    studio = _studio(tmp_path, soundfont=tmp_path / "none.sf2")
+    assert not is_fill_run(tmp_path / "run") and "rewrites no passage" in studio.info()["rewrite"]
+    assert str(tmp_path) not in studio.info()["rewrite"]
+    (tmp_path / "fill").mkdir()
+    (tmp_path / "fill" / "config.json").write_text(json.dumps({"kind": "fill_lstm"}))
+    assert _studio(tmp_path, soundfont=tmp_path / "none.sf2", rewrite_run=tmp_path / "fill").info()["rewrite"] is None

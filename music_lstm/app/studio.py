@@ -172,7 +172,23 @@ class Studio:
                 "audio": self.no_audio is None, "no_audio": self.public(self.no_audio or "") or None,
                 "upload_limit": UPLOAD_LIMIT, "limits": {"length": MAX_LENGTH, "notes": MAX_NOTES, "bars": MAX_BARS,
                                                          "compose_bars": MAX_COMPOSE_BARS},
-                "rewrite": hasattr(api, "rewrite"), "jobs": dict(self.jobs)}
+                "rewrite": self.rewrite_problem(api), "jobs": dict(self.jobs)}
+
+    def rewrite_problem(self, api) -> str | None:
+        """Why bars cannot be rewritten here (no `api.rewrite`, or a run folder that rewrites no passage), as
+        one line for the page; None when they can."""
+        from ..runs.fill_run import is_fill_run
+
+        if not hasattr(api, "rewrite"):
+            return "rewriting is not in this version of music_lstm"
+        folder = self.rewrite_run or self.runs["harmonize"]
+        if not is_fill_run(folder):
+            return (f"{self.rewrite_label()}: a left-to-right run rewrites no passage (serve a fill_lstm run "
+                    "folder for rewriting)")
+        return None
+
+    def rewrite_label(self) -> str:
+        return self.labels["harmonize"] if self.rewrite_run is None else run_label(self.rewrite_run, "harmonize")
 
     def _available(self, task: str):
         if task in self.unavailable or task not in self.loaded:

@@ -6,6 +6,7 @@ const Versions = (() => {
   const history = [];  // the chain undo and redo walk
   const all = [];  // every version this tab made, for the list of downloads
   let index = -1, chosen = null;  // chosen: [first bar, last bar]
+  let off = null;  // why bars cannot be rewritten here (the server's info), or null
   let timemap = { notes: [], measures: [] }, barOf = new Map(), lit = [], cursor = null;
   const current = () => history[index] || null;
 
@@ -139,8 +140,9 @@ const Versions = (() => {
     const data = current();
     $("bars-label").textContent = !chosen ? "click a bar of the score (Shift: several)"
       : chosen[0] === chosen[1] ? `bar ${chosen[0]}` : `bars ${chosen[0]}–${chosen[1]}`;
-    $("rewrite").disabled = !chosen || !voices().length || !data || busy;
-    $("reharmonize").disabled = !voices().length || !data || busy || data.task !== "harmonize" && data.task !== "compose";
+    $("rewrite").disabled = Boolean(off) || !chosen || !voices().length || !data || busy;
+    $("reharmonize").disabled = Boolean(off) || !voices().length || !data || busy;
+    $("edit").dataset.off = off || "";
     if (!chosen) return;
     for (const m of document.querySelectorAll("#score g.measure[data-bar]")) {
       const bar = Number(m.dataset.bar);
@@ -174,5 +176,12 @@ const Versions = (() => {
     });
   }
 
-  return { add, init, current, updateChoice, choose: (a, b) => { chosen = [a, b]; updateChoice(); } };
+  function setOff(why) {
+    off = why || null;
+    for (const id of ["rewrite", "reharmonize"]) $(id).title = off || "";
+    $("edit-off").textContent = off ? `Rewriting is off: ${off}` : "";
+    updateChoice();
+  }
+
+  return { add, init, current, updateChoice, setOff, choose: (a, b) => { chosen = [a, b]; updateChoice(); } };
 })();

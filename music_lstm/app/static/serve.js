@@ -210,7 +210,7 @@ fetch("/api/info", { headers: { "X-Token": TOKEN } }).then(async (r) => {
   if (info.defaults.temperature !== undefined) $("temperature").defaultValue = info.defaults.temperature;
   if (info.defaults.harmonize_temperature !== undefined) $("h-temperature").defaultValue = info.defaults.harmonize_temperature;
   if (info.defaults.bars !== undefined) { $("length").defaultValue = info.defaults.bars; $("length").max = info.limits.compose_bars; }
-  if (!info.rewrite) for (const id of ["rewrite", "reharmonize"]) $(id).title = "rewriting is not in this version of music_lstm";
+  Versions.setOff(info.rewrite);  // why bars cannot be rewritten here, or null
 }).catch((e) => {
   $("run").textContent = "the server did not answer";
   if (e.message === NO_TOKEN) { fail(NO_TOKEN); for (const task of ["harmonize", "compose"]) $(task).disabled = true; }
