@@ -189,6 +189,9 @@ def _train_fill_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--units", type=int, default=160, help="cells per direction of each LSTM layer (default: 160)")
     p.add_argument("--seed", type=check.seed, default=0, help="seed (default: 0)")
     p.add_argument("--limit", type=int, default=None, help="train on the first N chorales only")
+    p.add_argument("--init", default=None, metavar="RUN_DIR",
+                   help="start from this fill_lstm run's network and optimizer state (train longer)")
+    p.add_argument("--learning-rate", type=float, default=None, help="Adam's learning rate (default: 0.002)")
 
 
 def _run_dir_arg(p: argparse.ArgumentParser, help: str) -> None:
@@ -441,7 +444,8 @@ def _rewrite(args) -> None:
 def _train_fill(args) -> None:
     from ..training.fill_train import run_training
 
-    run_training(args.holdout, args.run_dir, minutes=args.minutes, units=args.units, seed=args.seed, limit=args.limit)
+    run_training(args.holdout, args.run_dir, minutes=args.minutes, units=args.units, seed=args.seed, limit=args.limit,
+                 init=args.init, learning_rate=args.learning_rate)
     print(f"wrote {args.run_dir}")
 
 

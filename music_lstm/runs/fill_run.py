@@ -73,3 +73,34 @@ def load_fill_model(run: Path):
     if not path.exists():
         raise RunFolderError(f"{path}: no network (train first)")
     return load_model(path)
+
+
+SHIPPED_FILL_FILES = (CONFIG, SPLIT, HISTORY, MODEL)
+
+
+def ship_fill(run_dir, dest) -> Path:
+    """Copy the fill_lstm run at `run_dir` to `dest` (the package's shipped/harmonize) as it ships: its
+    settings, split and history, and the network without its optimizer's state (a third of the size).
+
+        python -c "from music_lstm.runs.fill_run import ship_fill; ship_fill('runs/fill', 'music_lstm/shipped/harmonize')"
+    """
+    import shutil
+
+    import keras
+
+    from .run_folder import save_model
+
+    src, out = Path(run_dir), Path(dest)
+    read_fill_config(src)
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.iterdir():
+        if stale.is_file() and stale.name not in SHIPPED_FILL_FILES:
+            stale.unlink()
+    model = load_fill_model(src)
+    bare = keras.models.clone_model(model)
+    bare.set_weights(model.get_weights())
+    save_model(bare, out / MODEL)
+    for name in (CONFIG, SPLIT, HISTORY):
+        if (src / name).exists():
+            shutil.copyfile(src / name, out / name)
+    return out

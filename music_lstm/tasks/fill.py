@@ -201,8 +201,7 @@ class FillWriter:
         """Draw every masked cell of `state` (B, 4, T) from `probs` under `allowed`; under `guard`, one
         cell at a time in time order, each under the voice-leading guard given the others."""
         b_idx, v_idx, t_idx = np.nonzero(mask)
-        p = probs[b_idx, v_idx, t_idx] * allowed[v_idx, t_idx]
-        p = np.where(p > 0, p, 0) ** (1.0 / max(temperature, 1e-3))
+        p = self._tempered(probs[b_idx, v_idx, t_idx] * allowed[v_idx, t_idx], temperature)
         empty = p.sum(axis=1) <= 0
         p[empty] = allowed[v_idx[empty], t_idx[empty]]
         p /= p.sum(axis=1, keepdims=True)
@@ -226,6 +225,19 @@ class FillWriter:
             if state[b, v, t] == HOLD and (t == 0 or state[b, v, t - 1] in (REST, MASK)):
                 state[b, v, t] = self._best_pitch(probs[b, v, t], allowed[v, t])
         self._repair(state, mask, probs, allowed)
+
+    @staticmethod
+    def _tempered(p: np.ndarray, temperature: float) -> np.ndarray:
+        """(N, VOCAB) probabilities with `temperature` applied among the pitches only: whether a cell holds,
+        rests or strikes keeps the network's own odds (the rhythm stays the network's), and which pitch it
+        strikes is sharpened (below 1) or flattened (above 1)."""
+        pitches = p[:, 3:]
+        mass = pitches.sum(axis=1, keepdims=True)
+        sharp = np.where(pitches > 0, pitches, 0) ** (1.0 / max(temperature, 1e-3))
+        total = sharp.sum(axis=1, keepdims=True)
+        out = p.copy()
+        out[:, 3:] = np.where(total > 0, sharp / np.where(total > 0, total, 1) * mass, 0)
+        return out
 
     @staticmethod
     def _best_pitch(p, ok):

@@ -115,9 +115,10 @@ def encode_all(scores: dict, log=print) -> dict[str, cells.Cells]:
 
 
 def train_fill(run_dir, train_scores: dict, held_out: list[str], cfg: fill_run.FillConfig,
-               log=lambda m: print(m, file=sys.stderr)) -> Path:
+               log=lambda m: print(m, file=sys.stderr), init=None) -> Path:
     """Train on `train_scores` (name -> Score4), write the run folder; `held_out` names are recorded in
-    split.json as the pieces kept out."""
+    split.json as the pieces kept out. `init`: a fill_lstm run folder whose network (and optimizer
+    state) training starts from, at `cfg`'s learning rate."""
     from ..core.quiet import quiet_tensorflow
 
     tf = quiet_tensorflow()
@@ -138,7 +139,13 @@ def train_fill(run_dir, train_scores: dict, held_out: list[str], cfg: fill_run.F
     vx, vy, vw = batch(val, np.random.default_rng(12345), max(64, cfg.batch_size), cfg.crop)
     fill_run.write_fill_config(run, cfg)
     write_json(run / SPLIT, {"train": train_names, "validation_loss": val_names, "validation": list(held_out)})
-    model = build_fill_model(cfg.sizes)
+    if init is not None:
+        from ..runs.run_folder import load_model
+
+        model = load_model(Path(init) / MODEL, compile=True)
+        model.optimizer.learning_rate.assign(cfg.sizes.learning_rate)
+    else:
+        model = build_fill_model(cfg.sizes)
     steps = max(1, sum(p.steps for p in train) // (cfg.crop * cfg.batch_size))
     best, wait, history = float("inf"), 0, []
     start = time.time()
@@ -167,7 +174,7 @@ def train_fill(run_dir, train_scores: dict, held_out: list[str], cfg: fill_run.F
 
 
 def run_training(holdout, run_dir, minutes: float = 30.0, units: int = 160, seed: int = 0, limit: int | None = None,
-                 cache=None, log=lambda m: print(m, file=sys.stderr)) -> Path:
+                 cache=None, log=lambda m: print(m, file=sys.stderr), init=None, learning_rate: float | None = None) -> Path:
     """`python -m music_lstm train-fill`: train on music21's chorales, the pieces of the split.json
     `holdout`'s "validation" list kept out (recorded in the run's split.json)."""
     from ..core.errors import ConfigError
@@ -187,6 +194,8 @@ def run_training(holdout, run_dir, minutes: float = 30.0, units: int = 160, seed
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     cache = Path(cache) if cache else base / "music_lstm" / "chorale_scores.pkl"
     scores = load_scores(names, cache, log=log)
-    cfg = fill_run.FillConfig(sizes=FillSizes(units=units), max_minutes=minutes, seed=seed,
-                              source="music21 corpus (MusicXML, fermatas as written)")
-    return train_fill(run_dir, scores, sorted(held), cfg, log=log)
+    sizes = FillSizes(units=units) if learning_rate is None else FillSizes(units=units, learning_rate=learning_rate)
+    cfg = fill_run.FillConfig(sizes=sizes, max_minutes=minutes, seed=seed,
+                              source="music21 corpus (MusicXML, fermatas as written)"
+                              + (f", continued from {init}" if init else ""))
+    return train_fill(run_dir, scores, sorted(held), cfg, log=log, init=init)
