@@ -261,3 +261,51 @@ def test_info_says_why_bars_cannot_be_rewritten_with_a_left_to_right_run(tmp_pat
     (tmp_path / "fill").mkdir()
     (tmp_path / "fill" / "config.json").write_text(json.dumps({"kind": "fill_lstm"}))
     assert _studio(tmp_path, soundfont=tmp_path / "none.sf2", rewrite_run=tmp_path / "fill").info()["rewrite"] is None
+
+
+# --- the real rewrite, with a tiny fill_lstm run --------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def fill_run(tmp_path_factory):
+    from test_fill import chorale
+
+    from music_lstm.models.fill import FillSizes
+    from music_lstm.runs.fill_run import FillConfig
+    from music_lstm.training.fill_train import train_fill
+
+    run = tmp_path_factory.mktemp("fill_run")
+    cfg = FillConfig(sizes=FillSizes(embed_dim=4, units=8, dense_units=16), crop=32, batch_size=8, epochs=2,
+                     max_minutes=0, seed=0)
+    train_fill(run, {f"p{k}": chorale(k, bars=4) for k in range(6)}, ["held1"], cfg, log=lambda m: None)
+    return run
+
+
+@pytest.mark.slow
+def test_bar_2s_alto_and_tenor_rewritten_by_the_fill_run_every_other_note_kept(tiny_satb_run, fill_run, tmp_path):
+    studio = serve.Studio(tiny_satb_run, tmp_path / "out", soundfont=tmp_path / "none.sf2", rewrite_run=fill_run)
+    studio.load()
+    assert studio.info()["rewrite"] is None
+    page = Page(studio)
+    try:
+        status, first = page.post("/api/harmonize", {"melody": "tinyNotation: 4/4 c'4 d' e' f' g'2 e' d'4 c' d'2 c'1",
+                                                     "seed": 1, "key": "C major"})
+        assert status == 200, first
+        status, second = page.post("/api/rewrite", {"version": first["id"], "bars": [2, 2], "voices": ["alto", "tenor"],
+                                                    "seed": 2})
+        assert status == 200, second
+        voices = []
+        for k, answer in enumerate((first, second)):
+            (tmp_path / f"{k}.mid").write_bytes(page.get(answer["files"]["midi"])[2])
+            voices.append(midi_read.read_midi(tmp_path / f"{k}.mid").voices)
+    finally:
+        page.close()
+    lo, hi = 4.0, 8.0  # bar 2
+    for k in range(4):
+        old, new = voices[0][k], voices[1][k]
+        if k in (0, 3):
+            assert old == new, k  # the soprano and bass not touched
+            continue
+        inside = [n for n in old if n[0] < hi and n[0] + n[1] > lo]  # the notes sounding in bar 2
+        span = (min(n[0] for n in inside), max(n[0] + n[1] for n in inside))
+        assert [n for n in old if n not in inside] == [n for n in new if not span[0] <= n[0] < span[1]], k
+    assert second["parent"] == first["id"] and second["key"] == "C major"
