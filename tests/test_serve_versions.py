@@ -287,7 +287,7 @@ def test_bar_2s_alto_and_tenor_rewritten_by_the_fill_run_every_other_note_kept(t
     assert studio.info()["rewrite"] is None
     page = Page(studio)
     try:
-        status, first = page.post("/api/harmonize", {"melody": "tinyNotation: 4/4 c'4 d' e' f' g'2 e' d'4 c' d'2 c'1",
+        status, first = page.post("/api/harmonize", {"melody": "tinyNotation: 4/4 c'4 d' e' f' g'2^ e' d'4 c' d'2 c'1^",
                                                      "seed": 1, "key": "C major"})
         assert status == 200, first
         status, second = page.post("/api/rewrite", {"version": first["id"], "bars": [2, 2], "voices": ["alto", "tenor"],

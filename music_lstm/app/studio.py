@@ -258,6 +258,10 @@ class Studio:
             from ..tasks.result import Chorale
 
             source, melody, message, meter = read
+            fermatas = ()
+            if hasattr(melody_input, "read_tune"):  # the tune's fermatas (`c'2^`), which a rewrite reads
+                with self.reading:
+                    fermatas = tuple(melody_input.read_tune(source).fermatas)
             run = self._available("harmonize")
             if key is None:
                 with self.reading:
@@ -275,7 +279,9 @@ class Studio:
                           "train --melody-context for one that reads the whole tune)")
             log(f"harmonizing {len(melody)} notes in {found}{'' if key else ' (as its notes suggest)'} with {where}")
             chorale = Chorale(tuple(list(v) for v in out.voices), found, meter, out.log_prob, "harmonize",
-                              run.path, run.bpm or DEFAULT_BPM, remark=message)
+                              run.path, run.bpm or DEFAULT_BPM, remark=message,
+                              **_accepted(Chorale, {"fermatas": fermatas, **dict(zip(("sharps", "minor"),
+                                                                                     key_signature(found)))}))
             shown = f"Harmonization of {upload_name}" if upload_name else "Harmonization"
             return self._write_version(chorale, folder, "harmonized", title=shown)
 
