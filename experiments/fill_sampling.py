@@ -20,7 +20,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run-dir", required=True)
     ap.add_argument("--pieces", type=int, default=12)
-    ap.add_argument("--settings", default="0.7:24,1.0:24,0.5:24,0.7:48", help="temperature:rounds, comma-separated")
+    ap.add_argument("--settings", default="0.7:24,1.0:24,0.5:24,0.7:48", help="temperature:rounds[:cadence rounds], comma-separated")
     a = ap.parse_args(argv)
     from music_lstm.core.quiet import quiet_tensorflow
 
@@ -44,17 +44,19 @@ def main(argv=None) -> int:
     pieces = pieces[: a.pieces]
     writer = FillWriter.from_run(a.run_dir)
     for setting in a.settings.split(","):
-        temp, rounds = float(setting.split(":")[0]), int(setting.split(":")[1])
+        parts = setting.split(":")
+        temp, rounds = float(parts[0]), int(parts[1])
+        cadence = int(parts[2]) if len(parts) > 2 else 0
         writer_rounds = rounds
         t0 = time.time()
         outs = []
         for s in pieces:
             given = s.with_voices((s.voices[0], [], [], []))
             outs.append(writer.harmonize(given, seed=np.random.default_rng(1), temperature=temp,
-                                         rounds=writer_rounds)[0].voices)
+                                         rounds=writer_rounds, cadence_rounds=cadence)[0].voices)
         table = style_table(pieces, {"fill": outs}, two_sample=False)
         c = table["columns"]["fill"]
-        print(f"T {temp} rounds {rounds}: chord {c['chord_agreement']:.3f} bass {c['bass_agreement']:.3f} "
+        print(f"T {temp} rounds {rounds} cadence rounds {cadence}: chord {c['chord_agreement']:.3f} bass {c['bass_agreement']:.3f} "
               f"cadences {c['cadence_share']:.3f} (Bach {table['columns']['Bach']['cadence_share']:.3f}) "
               f"bass eighths {c['bass_eighths']:.3f} (Bach {table['columns']['Bach']['bass_eighths']:.3f}) "
               f"alto repeats {c['alto_repeated']:.3f} ({time.time() - t0:.0f} s)", flush=True)

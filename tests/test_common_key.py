@@ -110,4 +110,4 @@ def test_a_run_saved_before_common_key_existed_keeps_its_keys():
 
     old = {k: v for k, v in Config().__dict__.items() if k != "common_key"}
     assert Config.from_dict(old).common_key is False and Config.from_dict({**old, "common_key": True}).common_key
-    assert load_run(Path(music_lstm.__file__).parent / "shipped" / "harmonize").config.common_key is False  # made before the option
+    assert load_run(Path(music_lstm.__file__).parent / "shipped" / "harmonize_lstm").config.common_key is False  # made before the option

@@ -35,11 +35,11 @@ def test_a_recorded_kind_that_contradicts_the_settings_is_one_line(tmp_path):
     assert "\n" not in str(e.value)
 
 
-@pytest.mark.parametrize("task, kind", [("compose", "lstm"), ("harmonize", "melody_lstm")])
-def test_the_shipped_folders_record_no_kind_and_are_read_by_the_settings_rule(task, kind):
-    raw = json.loads((run_folder.SHIPPED / task / run_folder.CONFIG).read_text())
+@pytest.mark.parametrize("folder, task, kind", [("compose", "compose", "lstm"), ("harmonize_lstm", "harmonize", "melody_lstm")])
+def test_the_shipped_folders_record_no_kind_and_are_read_by_the_settings_rule(folder, task, kind):
+    raw = json.loads((run_folder.SHIPPED / folder / run_folder.CONFIG).read_text())
     assert "kind" not in raw and "task" not in raw  # saved before the kind was recorded; never rewritten
-    cfg = run_folder.read_config(run_folder.SHIPPED / task / run_folder.CONFIG)
+    cfg = run_folder.read_config(run_folder.SHIPPED / folder / run_folder.CONFIG)
     assert (cfg.kind, cfg.task) == (kind, task)
 
 

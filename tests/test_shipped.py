@@ -16,13 +16,17 @@ TUNE_NOTES = [(0.0, 1.0, 72), (1.0, 1.0, 74), (2.0, 1.0, 76), (3.0, 1.0, 77), (4
 
 
 def test_the_shipped_run_folders_hold_what_they_need_and_fit_in_20_mb():
+    from music_lstm.runs.fill_run import SHIPPED_FILL_FILES, read_fill_config
+
     total = 0
-    for task in run_folder.SHIPPED_TASKS:
-        folder = run_folder.SHIPPED / task
-        assert sorted(p.name for p in folder.iterdir() if p.name != run_folder.SAMPLING) == sorted(run_folder.SHIPPED_FILES), task
+    for name, files in (("compose", run_folder.SHIPPED_FILES), ("harmonize", SHIPPED_FILL_FILES),
+                        ("harmonize_lstm", run_folder.SHIPPED_FILES)):
+        folder = run_folder.SHIPPED / name
+        assert sorted(p.name for p in folder.iterdir() if p.name != run_folder.SAMPLING) == sorted(files), name
         total += sum(p.stat().st_size for p in folder.iterdir())
     assert total <= 20 * 2**20
-    assert run_folder.read_config(run_folder.SHIPPED / "harmonize" / run_folder.CONFIG).melody_context
+    assert read_fill_config(run_folder.SHIPPED / "harmonize").kind == "fill_lstm"  # the harmonizer that steers
+    assert run_folder.read_config(run_folder.SHIPPED / "harmonize_lstm" / run_folder.CONFIG).melody_context
     compose = run_folder.read_config(run_folder.SHIPPED / "compose" / run_folder.CONFIG)
     assert not compose.melody_context and compose.common_key  # the longer four-voice tier, in one key
     assert run_folder.read_sampling(run_folder.SHIPPED / "compose") == {"temperature": 0.8, "rhythm_top_p": 0.9}  # as measured

@@ -153,7 +153,7 @@ def _harmonize_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=check.seed, default=0, help=f"random seed, 0 to {check.MAX_SEED} (default: 0)")
     p.add_argument("--temperature", type=check.temperature, default=None,
                    help=f"0 = argmax, at most {check.MAX_TEMPERATURE:g} (default: {DEFAULT_TEMPERATURE} for a left-to-right "
-                        "run, the sampler's 0.7 for a fill_lstm run)")
+                        "run, the sampler's 0.3 for a fill_lstm run)")
     p.add_argument("--beam", type=check.beam, default=0, metavar="K",
                    help="write the likeliest harmonizations a beam search of width K finds, instead of sampling "
                         "(--temperature, --best-of and --seed then do not apply; default: 0, sample)")
@@ -177,7 +177,7 @@ def _rewrite_args(p: argparse.ArgumentParser) -> None:
                    help=f"versions to write, 1 to {check.MAX_OUTPUTS} (default: 1)")
     p.add_argument("--seed", type=check.seed, default=0, help=f"random seed, 0 to {check.MAX_SEED} (default: 0)")
     p.add_argument("--temperature", type=check.temperature, default=None,
-                   help="each draw's temperature, 0 = argmax (default: the sampler's, 0.7)")
+                   help="each draw's temperature, 0 = argmax (default: the sampler's, 0.3)")
     _output_args(p)
 
 

@@ -31,10 +31,13 @@ from ..encodings import cells
 from ..encodings.cells import HOLD, MASK, REST, VOCAB
 from ..models.fill import voice_rows
 
-TEMPERATURE = 0.7  # each draw's softmax temperature
+TEMPERATURE = 0.3  # among the pitches of each draw (chosen on training-side pieces: experiments/fill_sampling.py)
 ROUNDS = 24  # resampling rounds after the first draw
 FINAL_SHARE = 0.05  # the share of cells redrawn in the last rounds
-GUARD_FROM = 0.25  # rounds redrawing this share or less draw under the voice-leading guard
+GUARD_FROM = 0.25
+CADENCE_ROUNDS = 16  # rounds more, each redrawing CADENCE_SHARE of the cells near a phrase end
+CADENCE_SHARE = 0.3
+CADENCE_REACH = 2.0  # quarter notes before a fermata that count as its approach  # rounds redrawing this share or less draw under the voice-leading guard
 WIDEN = 2  # semitones each voice may go beyond Bach's range
 VOICES = ("soprano", "alto", "tenor", "bass")
 
@@ -107,7 +110,7 @@ class FillWriter:
 
     def fill(self, score: Score4, writable: np.ndarray, seed=None, num_outputs: int = 1,
              temperature: float = TEMPERATURE, rounds: int = ROUNDS, links: Sequence[tuple[float, float, float]] = (),
-             guard: bool = True) -> list[Score4]:
+             guard: bool = True, cadence_rounds: int = CADENCE_ROUNDS) -> list[Score4]:
         """`num_outputs` copies of `score` with the cells `writable` (4, T) written; `links` (source,
         repeat, length in quarter notes) make a repeated stretch copy the harmony of its source."""
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
@@ -134,6 +137,14 @@ class FillWriter:
             probs = self.net.probs(voice_rows(state.transpose(0, 2, 1)), feats).transpose(0, 2, 1, 3)  # (B, 4, T, V)
             self._draw(state, probs, mask, allowed, rng, temperature, guard and share <= GUARD_FROM)
             self._copy(state, copy_src, copy_dst)
+        near = self._cadence_cells(enc, drawn)
+        for _ in range(cadence_rounds if near.any() else 0):  # the approach to each phrase end drawn again
+            mask = np.zeros_like(state, dtype=bool)
+            mask[:, near] = rng.random((B, int(near.sum()))) < CADENCE_SHARE
+            state[mask] = MASK
+            probs = self.net.probs(voice_rows(state.transpose(0, 2, 1)), feats).transpose(0, 2, 1, 3)
+            self._draw(state, probs, mask, allowed, rng, temperature, guard)
+            self._copy(state, copy_src, copy_dst)
         if guard:
             for _ in range(3):
                 bad = self._violations(state, writable)
@@ -151,6 +162,16 @@ class FillWriter:
         return out
 
     # --- pieces of the sampler -------------------------------------------------------------------------
+
+    @staticmethod
+    def _cadence_cells(enc: cells.Cells, drawn: np.ndarray) -> np.ndarray:
+        """(4, T) bool: cells drawn that lie in a fermata note or the CADENCE_REACH quarter notes before it."""
+        near = np.zeros(drawn.shape[1], bool)
+        for o in enc.score.fermatas:
+            a = max(0, int(round((o - CADENCE_REACH) * cells.STEPS)))
+            b = min(drawn.shape[1], int(round(o * cells.STEPS)) + cells.STEPS)
+            near[a:b] = True
+        return drawn & near[None, :]
 
     @staticmethod
     def _steps(score: Score4) -> int:
