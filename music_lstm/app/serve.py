@@ -18,8 +18,9 @@ the task (runs/latest, else the model shipped for it). Each folder is loaded onc
 vocabulary and harmonizer) and reused by every request; a task its folder cannot do is off on the page,
 with the reason. A request's answer holds its notes, key, metre and bars (the page plays them itself, with
 WebAudio, and draws the piano roll) and its files: MIDI, MusicXML, the SVG score and its timemap (when each
-note begins: the page's cursor), and a WAV rendered after the answer (a request for it waits until it is).
-Each result is a version the page may rewrite, kept as long as its folder is.
+note begins: the page's cursor) and a WAV, the score and the WAV written after the answer (a request for
+one waits until it is). Each result is a version the page may rewrite (with `rewrite_run`, a fill_lstm run
+folder; /api/info says why not otherwise), kept as long as its folder is.
 
 A web page from another site must not drive the server (as Jupyter keeps it): every request must name
 this server in its `Host` header (no DNS rebinding); everything but the page and its two static files

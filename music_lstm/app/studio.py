@@ -1,6 +1,9 @@
 """What the local page does, apart from HTTP: `Studio` loads each task's run folder once and runs a
-request's job in a folder of its own under the network's lock; the request's settings and melody are
-read and bounded here (`Settings`, `_check_melody`, `_save_upload`). `serve` puts it behind HTTP.
+request's job in a folder of its own under the network's lock; each result is a `Version` (its Chorale,
+files, parent) that `rewrite` writes bars of again (`api.rewrite`), kept while its folder is; the score and
+the WAV are written after the answer, in one thread (`_later`), and a request for them waits. The request's
+settings, key and melody are read and bounded here (`Settings`, `_key`, `_check_melody`, `_save_upload`).
+`serve` puts it behind HTTP.
 
     python -c "from music_lstm.app.studio import Settings; print(Settings.read({'seed': 3, 'temperature': 0.7}))"
 """
