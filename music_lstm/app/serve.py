@@ -4,7 +4,7 @@ One static page (`static/serve.html`, its script and style beside it) and a smal
 standard library's `ThreadingHTTPServer`, so the page adds no dependency (docs/BENCHMARKS.md, "The local
 page", has the measurements against FastAPI and Gradio):
 
-    GET  /                the page (and /static/serve.js, /static/serve.css)
+    GET  /                the page (and its scripts, style and font under /static/)
     GET  /api/info        each task's run folder by a short name (or why it is off), the defaults, audio
     POST /api/compose     {"bars" (or "length" in symbols), "temperature", "seed"}: a new chorale
     POST /api/harmonize   {"melody": "tinyNotation: ..."} or {"file": {"name", "data": base64}}, with
