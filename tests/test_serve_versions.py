@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from music_lstm.app import api, serve, studio as studio_module
+from music_lstm.app import api, serve, versions
 from music_lstm.io import midi_read
 from music_lstm.tasks.result import Chorale
 from test_serve import TOKEN, Page
@@ -195,18 +195,18 @@ def test_a_failed_recording_is_one_line_on_request(tmp_path, monkeypatch):
 @pytest.mark.parametrize("key, signature", [("G major", (1, False)), ("E minor", (1, True)), ("Bb minor", (-5, True)),
                                             ("F# major", (6, False)), ("C major", (0, False))])
 def test_a_key_gives_its_signature(key, signature):
-    assert studio_module._key(key) == key and studio_module.key_signature(key) == signature
+    assert versions.parse_key(key) == key and versions.key_signature(key) == signature
 
 
 @pytest.mark.parametrize("key", ["H major", "G", "G dorian", 5, "g major"])
-def test_a_bad_key_is_400(key):
-    with pytest.raises(serve.RequestError, match="key"):
-        studio_module._key(key)
+def test_a_bad_key_is_refused(key):
+    with pytest.raises(versions.BadKey, match="key"):
+        versions.parse_key(key)
 
 
 def test_composed_music_is_cut_at_its_bars():
     voice = [(0.0, 3.0, 60), (3.0, 2.0, 62), (5.0, 1.0, 64)]
-    assert studio_module._cut(voice, 4.0) == [(0.0, 3.0, 60), (3.0, 1.0, 62)]
+    assert versions.cut(voice, 4.0) == [(0.0, 3.0, 60), (3.0, 1.0, 62)]
 
 
 def test_no_absolute_path_in_info_or_in_the_page_headers(tmp_path):
@@ -309,3 +309,10 @@ def test_bar_2s_alto_and_tenor_rewritten_by_the_fill_run_every_other_note_kept(t
         span = (min(n[0] for n in inside), max(n[0] + n[1] for n in inside))
         assert [n for n in old if n not in inside] == [n for n in new if not span[0] <= n[0] < span[1]], k
     assert second["parent"] == first["id"] and second["key"] == "C major"
+
+
+def test_a_bad_key_sent_with_a_tune_is_400_before_any_work(tmp_path):
+    studio = _studio(tmp_path, soundfont=tmp_path / "none.sf2")
+    with pytest.raises(serve.RequestError, match="key: 'H major' is not a key") as refused:
+        studio.harmonize({"melody": "tinyNotation: 4/4 c'4 d' e' f'", "key": "H major"})
+    assert refused.value.status == 400 and studio.jobs["count"] == 0 and not list((tmp_path / "out").iterdir())

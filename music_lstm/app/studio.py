@@ -2,7 +2,7 @@
 request's job in a folder of its own under the network's lock; each result is a `Version` (its Chorale,
 files, parent) that `rewrite` writes bars of again (`api.rewrite`), kept while its folder is; the score and
 the WAV are written after the answer, in one thread (`_later`), and a request for them waits. The request's
-settings, key and melody are read and bounded here (`Settings`, `_key`, `_check_melody`, `_save_upload`).
+settings, key and melody are read and bounded here (`Settings`, `versions.parse_key`, `_check_melody`, `_save_upload`).
 `serve` puts it behind HTTP.
 
     python -c "from music_lstm.app.studio import Settings; print(Settings.read({'seed': 3, 'temperature': 0.7}))"
@@ -27,6 +27,7 @@ from urllib.parse import unquote
 
 from ..core.errors import ConfigError, MusicLSTMError
 from ..core.files import atomic_path
+from .versions import BadKey, Version, accepted, cut, key_signature, parse_key
 
 TASKS = ("compose", "harmonize")  # what the page does, each with its own run folder (run_folder.resolve_run)
 UPLOAD_LIMIT = 1 << 20  # bytes of an uploaded melody file; a chorale melody is a few kB
@@ -47,10 +48,6 @@ VOICES = ("soprano", "alto", "tenor", "bass")  # as a rewrite names them
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")  # a request folder or a file in it
 UPLOAD_STEM = ".melody"  # an upload's name in its folder: hidden, so never served back
 FILE_KINDS = {".mid": "midi", ".musicxml": "musicxml", ".wav": "audio"}  # .svg: "score", a list; .timemap.json
-MAJOR_SHARPS = {"C": 0, "G": 1, "D": 2, "A": 3, "E": 4, "B": 5, "F#": 6, "C#": 7, "F": -1, "Bb": -2, "Eb": -3,
-                "Ab": -4, "Db": -5, "Gb": -6, "Cb": -7}
-MINOR_SHARPS = {"A": 0, "E": 1, "B": 2, "F#": 3, "C#": 4, "G#": 5, "D#": 6, "A#": 7, "D": -1, "G": -2, "C": -3,
-                "F": -4, "Bb": -5, "Eb": -6, "Ab": -7}
 ABSOLUTE_PATH = re.compile(r"(?<![\w.~])(?:/[^\s/'\"():,;]+)+/([^\s/'\"():,;]+)")  # its last name is kept
 
 
@@ -223,7 +220,7 @@ class Studio:
                 raise MusicLSTMError("the generated symbols hold no note (try more bars)")
             voices = tuple(list(v) for v in piece.voices)
             if bars is not None:
-                voices = tuple(_cut(v, piece.pickup + 4.0 * bars) for v in voices)
+                voices = tuple(cut(v, piece.pickup + 4.0 * bars) for v in voices)
             chorale = Chorale(voices, melody_key(sorted(n for v in voices for n in v)), "4/4", piece.log_prob,
                               "compose", run.path, run.bpm or DEFAULT_BPM, piece.pickup)
             return self._write_version(chorale, folder, "chorale", title="A new chorale")
@@ -236,7 +233,10 @@ class Studio:
         settings = Settings.read(params)
         temperature = DEFAULT_TEMPERATURE if settings.temperature is None else settings.temperature
         seed = settings.seed_or_new()
-        key = _key(params.get("key"))
+        try:
+            key = parse_key(params.get("key"))
+        except BadKey as e:
+            raise RequestError(400, str(e)) from None
         upload = params.get("file")
         text = params.get("melody")
         if upload is None and not (isinstance(text, str) and text.strip()):
@@ -283,7 +283,7 @@ class Studio:
             log(f"harmonizing {len(melody)} notes in {found}{'' if key else ' (as its notes suggest)'} with {where}")
             chorale = Chorale(tuple(list(v) for v in out.voices), found, meter, out.log_prob, "harmonize",
                               run.path, run.bpm or DEFAULT_BPM, remark=message,
-                              **_accepted(Chorale, {"fermatas": fermatas, **dict(zip(("sharps", "minor"),
+                              **accepted(Chorale, {"fermatas": fermatas, **dict(zip(("sharps", "minor"),
                                                                                      key_signature(found)))}))
             shown = f"Harmonization of {upload_name}" if upload_name else "Harmonization"
             return self._write_version(chorale, folder, "harmonized", title=shown)
@@ -349,13 +349,13 @@ class Studio:
         sharps, minor = key_signature(chorale.key)
         signed = {"sharps": sharps, "minor": minor}
         midi_write.write_voices_midi(chorale.voices, midi, bpm=chorale.bpm,
-                                     **_accepted(midi_write.write_voices_midi, signed))
+                                     **accepted(midi_write.write_voices_midi, signed))
 
         def engrave():
             with self.reading:  # music21
                 musicxml.write_chorale_musicxml(chorale.voices, xml, bpm=chorale.bpm, title=f"{title} in {chorale.key}",
                                                pickup=chorale.pickup, time_signature=chorale.time_signature,
-                                               **_accepted(musicxml.write_chorale_musicxml, signed))
+                                               **accepted(musicxml.write_chorale_musicxml, signed))
             render.render_score(xml, svg, timemap_path=timemap)
 
         self._later([xml, svg, timemap], engrave)
@@ -496,72 +496,6 @@ class Studio:
         if not real.is_file():
             raise RequestError(404, f"no such file: {folder}/{name}")
         return real
-
-
-@dataclasses.dataclass(frozen=True)
-class Version:
-    """One result the page holds (a harmonization, a chorale, a rewrite of one): its request's id, the
-    `tasks.result.Chorale`, the files written, and the version it was made from."""
-
-    id: str
-    chorale: object
-    paths: list
-    stem: str  # its files' name: harmonized, chorale
-    title: str
-    parent: str | None = None
-    change: str | None = None  # what the rewrite changed, e.g. "bar 2: alto, tenor"
-
-    @property
-    def bar_length(self) -> float:
-        num, den = (int(x) for x in self.chorale.time_signature.split("/")[:2])
-        return 4.0 * num / den
-
-    @property
-    def bars(self) -> int:
-        """Bars in the piece, an upbeat counting as bar 1 (as the score numbers them)."""
-        pickup = self.chorale.pickup
-        rest = max(self.chorale.end - pickup, 0.0)
-        return (1 if pickup > 0 else 0) + max(1, math.ceil(rest / self.bar_length - 1e-9))
-
-    def summary(self) -> dict:
-        """What the page needs to play, show and edit it, without another request."""
-        c = self.chorale
-        return {"title": f"{self.title} in {c.key}", "key": c.key, "time_signature": c.time_signature,
-                "bpm": c.bpm, "pickup": c.pickup, "bar_length": self.bar_length, "bars": self.bars,
-                "parent": self.parent, "change": self.change, "task": c.task,
-                "voices": [[[o, d, p] for o, d, p in v] for v in c.voices]}
-
-
-def key_signature(key: str) -> tuple[int, bool]:
-    """("G major") -> (1, False): the sharps (< 0: flats) and mode of a key's signature; C major's when the
-    key is not one of them."""
-    tonic, _, mode = str(key).partition(" ")
-    table = MINOR_SHARPS if mode == "minor" else MAJOR_SHARPS
-    return table.get(tonic, 0), mode == "minor"
-
-
-def _key(value) -> str | None:
-    """A key the page sends ("G major", "F# minor"), checked; None when none is given."""
-    if value is None or value == "":
-        return None
-    tonic, _, mode = str(value).partition(" ") if isinstance(value, str) else ("", "", "")
-    if (mode == "major" and tonic in MAJOR_SHARPS) or (mode == "minor" and tonic in MINOR_SHARPS):
-        return value
-    shown = repr(value)[:40]
-    raise RequestError(400, f"key: {shown} is not a key (a tonic such as G, F# or Bb, then major or minor)")
-
-
-def _accepted(fn, options: dict) -> dict:
-    """Those of `options` that `fn` takes (the key signature, where the writer has it)."""
-    import inspect
-
-    taken = inspect.signature(fn).parameters
-    return {k: v for k, v in options.items() if k in taken}
-
-
-def _cut(voice: list, end: float) -> list:
-    """The notes of `voice` that begin before `end`, the last one ending there at the latest."""
-    return [(o, min(d, end - o), p) for o, d, p in voice if o < end - 1e-9]
 
 
 @dataclasses.dataclass(frozen=True)
