@@ -30,6 +30,7 @@ def notes_of(text: str):
     """The tune's notes as music21 reads them, apart from the package's own reader."""
     from music21 import converter
 
+    text = text.replace("^", "")  # a fermata mark: the package's own, not tinyNotation's
     return [(float(n.offset), float(n.quarterLength), n.pitch.midi) for n in converter.parse(text).flatten().notes]
 
 

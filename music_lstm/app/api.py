@@ -166,16 +166,22 @@ def harmonize(melody, *, run_dir=None, seed: int | None = 0, temperature: float 
     beam = _setting("beam", beam, check.beam)
     if beam and beam < n:
         raise ConfigError(f"invalid beam: {beam} (0 to sample, else at least num_outputs, {n})")
-    entry = _entry(run_dir, "harmonize", log)
-    if entry[0] is None:
-        return _fill_harmonize(entry[1], melody, keep, n, seed, temperature if temperature is None else
-                               _setting("temperature", temperature, check.temperature), bpm, num_outputs, log)
+    from ..runs.fill_run import is_fill_run
+    from ..runs.run_folder import resolve_run
+
+    if is_fill_run(resolve_run(run_dir, "harmonize", lambda line: None)):
+        if beam or best_of > 1:
+            raise ConfigError(f"{run_dir or 'the shipped harmonizer'}: beam and best_of are the left-to-right "
+                              "harmonizer's; a fill_lstm run resamples (give run_dir a satb run, e.g. "
+                              "music_lstm/shipped/harmonize_lstm)")
+        return _fill_harmonize(run_dir, melody, keep, n, seed, temperature, bpm, num_outputs, log)
     if keep is not None:
-        raise ConfigError(f"{entry[1].path if entry[1] is not None else run_dir}: keep needs a fill_lstm run folder")
+        raise ConfigError(f"{run_dir or 'runs/latest'}: keep needs a fill_lstm run folder")
     temperature = DEFAULT_TEMPERATURE if temperature is None else temperature
     notes, message, name, meter = _melody(melody)
     if message:
         log(message)
+    entry = _entry(run_dir, "harmonize", log)
     run = entry[0]
     if entry[1] is None:
         entry[1] = LSTMHarmonizer.from_run(run)
@@ -212,14 +218,15 @@ def _score_of(source, keep, log):
     return steer.parts_score(source, keep), None
 
 
-def _fill_harmonize(writer, melody, keep, n, seed, temperature, bpm, num_outputs, log):
+def _fill_harmonize(run_dir, melody, keep, n, seed, temperature, bpm, num_outputs, log):
     from ..tasks import steer
     from ..tasks.outfiles import DEFAULT_BPM
 
     keep_voices = steer.parse_voices(keep) if keep is not None else None
-    score, remark = _score_of(melody, keep_voices, log)
+    score, remark = _score_of(melody, keep_voices, log)  # the melody read before the network loads
     if remark:
         log(remark)
+    writer = _entry(run_dir, "harmonize", log)[1]
     keep_voices = keep_voices or (0,)
     outs = steer.fill_harmonize(writer, score, keep_voices, n, seed, temperature)
     chorales = [Chorale.from_score4(o, float("nan"), "harmonize", writer.path, bpm or DEFAULT_BPM, remark)

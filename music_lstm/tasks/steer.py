@@ -217,4 +217,5 @@ def rewrite_files(run_dir, source, bars: tuple[int, int], voices: Sequence[int] 
     writer = writer or _writer(run_dir, log)
     log(f"rewriting bars {bars[0]}-{bars[1]} of the {', '.join(VOICES[v] for v in voices)} of {source}")
     outs = fill_rewrite(writer, score, bars, voices, num_outputs, seed, temperature)
-    return write_scores(outs, output, outputs, outputs.bpm or DEFAULT_BPM, f"{score.key_name}", log)
+    return write_scores(outs, output, outputs, outputs.bpm or DEFAULT_BPM,
+                        f"Bars {bars[0]}-{bars[1]} rewritten, {score.key_name}", log)
