@@ -281,9 +281,18 @@ def fill_run(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_bar_2s_alto_and_tenor_rewritten_by_the_fill_run_every_other_note_kept(tiny_satb_run, fill_run, tmp_path):
-    studio = serve.Studio(tiny_satb_run, tmp_path / "out", soundfont=tmp_path / "none.sf2", rewrite_run=fill_run)
+@pytest.mark.parametrize("harmonizer", ["satb", "fill"])
+def test_bar_2s_alto_and_tenor_rewritten_by_the_fill_run_every_other_note_kept(tiny_satb_run, fill_run, tmp_path,
+                                                                               harmonizer):
+    """Harmonized by a left-to-right satb run and rewritten by a fill run, or both by the fill run (as the shipped
+    harmonizer is one)."""
+    if harmonizer == "satb":
+        studio = serve.Studio(tiny_satb_run, tmp_path / "out", soundfont=tmp_path / "none.sf2", rewrite_run=fill_run)
+    else:
+        studio = serve.Studio({"compose": tiny_satb_run, "harmonize": fill_run}, tmp_path / "out",
+                              soundfont=tmp_path / "none.sf2")
     studio.load()
+    assert not studio.unavailable and studio.fill == (harmonizer == "fill")
     assert studio.info()["rewrite"] is None
     page = Page(studio)
     try:

@@ -40,6 +40,8 @@ MAX_BARS = 200  # hold on the network lock within 10 s with the shipped model (a
 MAX_QUARTERS = 800.0  # 80 notes in 10 to 20 bars); the command line takes longer ones
 KEEP_REQUESTS = 50  # request folders kept, the newest (--keep-requests)
 KEEP_MB = 200  # and at most this many MB in all (--keep-mb); a request's files are about 1.2 MB
+FILL = "fill_lstm"  # what `load` records for a fill_lstm run folder, which `api` loads
+WARM_UP = "tinyNotation: 4/4 c'2 d' e'1"  # harmonized once at start, so no request pays for the loading
 DEFAULT_BARS = 8  # bars the page composes unless told
 MAX_COMPOSE_BARS = 16  # bars of 4/4 the page composes: about MAX_LENGTH symbols
 SYMBOLS_PER_QUARTER = 7.5  # what the satb encoding spends on a quarter note of the chorales (docs/ENCODINGS.md)
@@ -104,6 +106,7 @@ class Studio:
         self.defaults: dict = {}
         self.loaded: dict[str, object] = {}  # task -> its run_folder.Run, loaded once
         self.harmonizer = None  # the harmonize task's LSTMHarmonizer, made once
+        self.fill = False  # the harmonize task's folder is a fill_lstm run: `api.harmonize` runs it (loaded once)
         self.keep_requests, self.keep_bytes = keep_requests, int(keep_mb * 2**20)
         self.kept: collections.OrderedDict[Path, int] = collections.OrderedDict()  # request folder -> bytes
         self.kept_lock = threading.Lock()
@@ -124,7 +127,10 @@ class Studio:
         from ..io import musicxml  # noqa: F401
 
         from ..io import melody_input  # noqa: F401
+        from . import api
+        from ..runs.fill_run import is_fill_run
         from ..runs.run_folder import load_run, read_sampling
+        from ..tasks.fill import TEMPERATURE as FILL_TEMPERATURE
         from ..tasks.harmonizer import DEFAULT_TEMPERATURE, LSTMHarmonizer
 
         loaded: dict[Path, object] = {}  # a folder read by both tasks is loaded once: its Run, or its error
@@ -132,7 +138,7 @@ class Studio:
             path = self.runs[task]
             if path not in loaded:
                 try:
-                    loaded[path] = load_run(path)
+                    loaded[path] = FILL if task == "harmonize" and is_fill_run(path) else load_run(path)
                 except MusicLSTMError as e:
                     loaded[path] = e
             run = loaded[path]
@@ -141,7 +147,7 @@ class Studio:
                 continue
             label = self.labels[task]
             if task == "compose":
-                if run.config.task != "compose":
+                if run == FILL or run.config.task != "compose":
                     self.unavailable[task] = f"{label}: a run that does not compose (it harmonizes, or reads JSB frames)"
                     continue
                 try:  # what a request without a temperature gets: the encoding's, then the run's sampling.json
@@ -151,6 +157,14 @@ class Studio:
                     self.unavailable[task] = self.public(str(e))
                     continue
                 self.defaults["temperature"] = sampling["temperature"]
+            elif run == FILL:  # a fill_lstm run (the shipped harmonizer): `api` loads and runs it, once
+                try:
+                    api.harmonize(WARM_UP, run_dir=path, log=lambda line: None)
+                except MusicLSTMError as e:
+                    self.unavailable[task] = self.public(str(e))
+                    continue
+                self.fill = True
+                self.defaults["harmonize_temperature"] = FILL_TEMPERATURE
             elif run.config.encoder().voices != 4:
                 self.unavailable[task] = f"{label}: harmonizing needs a four-voice run (train --encoding satb)"
                 continue
@@ -161,7 +175,8 @@ class Studio:
                     self.unavailable[task] = self.public(str(e))
                     continue
             self.loaded[task] = run
-        self.defaults.update(harmonize_temperature=DEFAULT_TEMPERATURE, length=DEFAULT_LENGTH, bars=DEFAULT_BARS)
+        self.defaults.setdefault("harmonize_temperature", DEFAULT_TEMPERATURE)
+        self.defaults.update(length=DEFAULT_LENGTH, bars=DEFAULT_BARS)
         if all(task in self.unavailable for task in TASKS):
             raise MusicLSTMError(self.unavailable[TASKS[0]])
 
@@ -232,6 +247,8 @@ class Studio:
 
         settings = Settings.read(params)
         temperature = DEFAULT_TEMPERATURE if settings.temperature is None else settings.temperature
+        if self.fill:  # the fill sampler's own default unless one is asked
+            temperature = settings.temperature
         seed = settings.seed_or_new()
         try:
             key = parse_key(params.get("key"))
@@ -274,15 +291,25 @@ class Studio:
             if message:
                 log(message)
             name = melody_input.TINY if melody_input.is_tune(source) else str(source)
-            out = self.harmonizer.harmonize(melody, temperature=temperature, seed=np.random.default_rng(seed),
-                                            name=name)[0]
-            where = f"the run folder {run.path}"
-            if not self.harmonizer.reads_melody:  # a compose run harmonizes too, but hears none of the tune ahead
+            if self.fill:
+                from . import api
+
+                made = api.harmonize(source, run_dir=self.runs["harmonize"], seed=seed, temperature=temperature,
+                                     log=lambda line: None)
+                voices, log_prob = made.voices, made.log_prob
+            else:
+                out = self.harmonizer.harmonize(melody, temperature=temperature, seed=np.random.default_rng(seed),
+                                                name=name)[0]
+                voices, log_prob = out.voices, out.log_prob
+            folder_used = self.runs["harmonize"] if self.fill else run.path
+            where = f"the run folder {folder_used}"
+            if not self.fill and not self.harmonizer.reads_melody:  # a compose run harmonizes, hearing none ahead
                 where += (" (a run trained to compose: it reads the tune only up to the chord it writes; "
                           "train --melody-context for one that reads the whole tune)")
             log(f"harmonizing {len(melody)} notes in {found}{'' if key else ' (as its notes suggest)'} with {where}")
-            chorale = Chorale(tuple(list(v) for v in out.voices), found, meter, out.log_prob, "harmonize",
-                              run.path, run.bpm or DEFAULT_BPM, remark=message,
+            bpm = made.bpm if self.fill else (run.bpm or DEFAULT_BPM)
+            chorale = Chorale(tuple(list(v) for v in voices), found, meter, log_prob, "harmonize",
+                              folder_used, bpm, remark=message,
                               **accepted(Chorale, {"fermatas": fermatas, **dict(zip(("sharps", "minor"),
                                                                                      key_signature(found)))}))
             shown = f"Harmonization of {upload_name}" if upload_name else "Harmonization"
