@@ -6,7 +6,7 @@ The WAV is rendered after the answer: its time from the answer to the file is pr
 With `--rewrite-run-dir` (a fill_lstm run folder), a two-bar rewrite of the alto and tenor round trip too.
 Then the steps of one harmonization (median of 5 each) and the start-up of `python -m music_lstm serve`.
 
-    python benchmarks/bench_serve.py --run-dir runs/latest [--rewrite-run-dir runs/fill]
+    python benchmarks/bench_serve.py --run-dir music_lstm/shipped/harmonize_lstm --rewrite-run-dir music_lstm/shipped/harmonize
 """
 
 from __future__ import annotations
@@ -159,9 +159,14 @@ def main() -> int:
         def in_process():
             api.harmonize(MELODY, seed=SEED, run_dir=run_dir, log=lambda msg: None)
 
-        page(), direct_files(), in_process()  # warm up every path (first use of each library's code)
+        from music_lstm.runs.fill_run import is_fill_run
+
+        paths = [in_process, page] if is_fill_run(run_dir) else [in_process, direct_files, page]  # files: satb only
+        for fn in paths:  # warm up every path (first use of each library's code)
+            fn()
         playable.clear(), engraved.clear()
-        network, files, _ = median_seconds([in_process, direct_files, page])
+        network, *rest = median_seconds(paths)
+        files = rest[0] if len(rest) == 2 else float("nan")
         heard, served = (statistics.median(t["/api/harmonize"]) for t in (playable, engraved))
         wav_after = []
         for _ in range(3):  # the WAV: from the answer until it can be fetched (rendered in the recorder's thread)

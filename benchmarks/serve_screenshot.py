@@ -5,7 +5,7 @@ Serves the page in this process with a trained satb run (and, for the rewrite, a
 in headless Chromium (Debian's `chromium` and `chromium-driver`, through Selenium), types a tune, clicks
 Harmonize, plays it, saves the window; then chooses bars 2-3 on the score, rewrites them and saves it again.
 
-    python benchmarks/serve_screenshot.py --run-dir runs/latest --rewrite-run-dir runs/fill
+    python benchmarks/serve_screenshot.py            # the shipped models: the fill_lstm harmonizer rewrites too
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run-dir", default=None,
                     help="a satb run folder (default: serve's own choice, runs/latest else the shipped models)")
-    ap.add_argument("--rewrite-run-dir", default=None, help="a fill_lstm run folder (none: no rewrite picture)")
+    ap.add_argument("--rewrite-run-dir", default=None,
+                    help="a fill_lstm run folder for the rewrite (default: the harmonizing one, if it is one)")
     ap.add_argument("--output", default=str(ROOT / "docs" / "serve_page.png"), help="PNG after the harmonization")
     ap.add_argument("--rewrite-output", default=str(ROOT / "docs" / "serve_rewrite.png"), help="PNG after the rewrite")
     ap.add_argument("--seed", default="2", help="the harmonization's seed (default: 2)")
@@ -64,13 +65,12 @@ def main() -> int:
             score = driver.find_element(By.ID, "score")
             WebDriverWait(driver, 300).until(lambda d: score.get_attribute("data-ready") == "1")
             driver.find_element(By.ID, "play").click()
-            WebDriverWait(driver, 60).until(lambda d: float(score.get_attribute("data-cursor") or 0) > 5.2)
+            WebDriverWait(driver, 120).until(lambda d: float(score.get_attribute("data-cursor") or 0) > 5.2)
             driver.execute_script("window.scrollTo(0, 0)")
             driver.save_screenshot(args.output)
             driver.find_element(By.ID, "play").click()
             print(f"wrote {args.output}")
-            if args.rewrite_run_dir:
-                driver.find_element(By.CSS_SELECTOR, '#score g.measure[data-bar="2"] g.notehead use').click()
+            if studio.info()["rewrite"] is None:  # this run rewrites bars (a fill_lstm one, as shipped)
                 driver.execute_script("Versions.choose(2, 3)")
                 driver.find_element(By.ID, "rewrite").click()
                 WebDriverWait(driver, 300).until(lambda d: "version 2" in d.find_element(By.ID, "version-label").text

@@ -331,7 +331,9 @@ def test_a_tune_entered_by_clicks_and_keys_is_harmonized_played_rewritten_and_un
     browser.find_element(By.ID, "play").click()  # stop
 
     # Bar 2 chosen on the score, its alto and tenor (ticked by default) rewritten.
-    browser.find_element(By.CSS_SELECTOR, '#score g.measure[data-bar="2"] g.notehead use').click()
+    # A click where a note of bar 2 is drawn (whichever voice's note is on top there: each is in bar 2).
+    ActionChains(browser).move_to_element(
+        browser.find_element(By.CSS_SELECTOR, '#score g.measure[data-bar="2"] g.notehead use')).click().perform()
     assert browser.find_element(By.ID, "bars-label").text == "bar 2"
     browser.find_element(By.ID, "rewrite").click()
     WebDriverWait(browser, WAIT).until(lambda d: "version 2" in d.find_element(By.ID, "version-label").text
