@@ -325,3 +325,11 @@ def test_a_bad_key_sent_with_a_tune_is_400_before_any_work(tmp_path):
     with pytest.raises(serve.RequestError, match="key: 'H major' is not a key") as refused:
         studio.harmonize({"melody": "tinyNotation: 4/4 c'4 d' e' f'", "key": "H major"})
     assert refused.value.status == 400 and studio.jobs["count"] == 0 and not list((tmp_path / "out").iterdir())
+
+
+@pytest.mark.slow
+def test_one_fill_run_for_both_tasks_harmonizes_and_says_it_does_not_compose(fill_run, tmp_path):
+    studio = serve.Studio(fill_run, tmp_path / "out", soundfont=tmp_path / "none.sf2")
+    studio.load()
+    assert "does not compose" in studio.unavailable["compose"] and "harmonize" not in studio.unavailable
+    assert studio.fill and studio.info()["rewrite"] is None

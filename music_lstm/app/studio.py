@@ -136,18 +136,22 @@ class Studio:
         loaded: dict[Path, object] = {}  # a folder read by both tasks is loaded once: its Run, or its error
         for task in TASKS:
             path = self.runs[task]
-            if path not in loaded:
+            fill = is_fill_run(path)  # api loads it (for harmonizing); it composes nothing
+            if path not in loaded and not fill:
                 try:
-                    loaded[path] = FILL if task == "harmonize" and is_fill_run(path) else load_run(path)
+                    loaded[path] = load_run(path)
                 except MusicLSTMError as e:
                     loaded[path] = e
-            run = loaded[path]
+            run = FILL if fill else loaded[path]
             if isinstance(run, MusicLSTMError):
                 self.unavailable[task] = self.public(str(run))
                 continue
             label = self.labels[task]
             if task == "compose":
-                if run == FILL or run.config.task != "compose":
+                if run == FILL:
+                    self.unavailable[task] = f"{label}: a fill_lstm run harmonizes and rewrites; it does not compose"
+                    continue
+                if run.config.task != "compose":
                     self.unavailable[task] = f"{label}: a run that does not compose (it harmonizes, or reads JSB frames)"
                     continue
                 try:  # what a request without a temperature gets: the encoding's, then the run's sampling.json
