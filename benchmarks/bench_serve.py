@@ -175,7 +175,8 @@ def main() -> int:
             call("GET", answer["files"]["audio"])
             wav_after.append(time.perf_counter() - t0)
         rewrite = None
-        if args.rewrite_run_dir:
+        rewrite_dir = args.rewrite_run_dir or (run_dir if is_fill_run(run_dir) else None)  # the fill run rewrites
+        if rewrite_dir:
             page()
             version = last["id"]
             body = {"version": version, "bars": [2, 3], "voices": ["alto", "tenor"], "seed": SEED}
@@ -185,11 +186,11 @@ def main() -> int:
             rewrite = statistics.median(engraved["/api/rewrite"])
             source = studio.versions[version].chorale
             rewrite_direct = median_seconds([lambda: api.rewrite(source, bars=(2, 3), voices=("alto", "tenor"),
-                                                                 run_dir=args.rewrite_run_dir, seed=SEED,
+                                                                 run_dir=rewrite_dir, seed=SEED,
                                                                  log=lambda msg: None)])[0]
         server.shutdown()
         server.server_close()
-        steps = step_seconds(run_dir, Path(tmp) / "steps")
+        steps = {} if is_fill_run(run_dir) else step_seconds(run_dir, Path(tmp) / "steps")  # the satb steps
     load_after = os.getloadavg()
     print(f"16 bars, 64 quarter notes; {os.cpu_count()} CPUs; median of {RUNS}; "
           f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after")
