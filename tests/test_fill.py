@@ -172,3 +172,15 @@ def test_bad_passages_are_one_line():
         writer.rewrite(score, (2, 5), (1,))
     with pytest.raises(MelodyError, match="nothing to write"):
         writer.harmonize(score, keep=(0, 1, 2, 3))
+
+
+def test_a_passage_far_into_a_long_piece_is_read_with_context_and_pasted_back_whole():
+    score = chorale(6, bars=14)
+    out = FillWriter(random_net(2)).rewrite(score, (11, 11), (1, 2, 3), seed=4, num_outputs=2)
+    start, end = score.bar_span(11, 11)
+    assert int(start * cells.STEPS) > 64  # far enough in that the network reads only a window
+    for o in out:
+        for v in range(4):
+            outside = lambda line: [n for n in line if not (v > 0 and start <= n[0] < end)]  # noqa: E731
+            assert outside(o.voices[v]) == outside(score.voices[v])
+        assert [n for n in o.voices[1] if start <= n[0] < end]  # something written in the passage

@@ -37,7 +37,8 @@ FINAL_SHARE = 0.05  # the share of cells redrawn in the last rounds
 GUARD_FROM = 0.25
 CADENCE_ROUNDS = 16  # rounds more, each redrawing CADENCE_SHARE of the cells near a phrase end
 CADENCE_SHARE = 0.3
-CADENCE_REACH = 2.0  # quarter notes before a fermata that count as its approach  # rounds redrawing this share or less draw under the voice-leading guard
+CADENCE_REACH = 2.0  # quarter notes before a fermata that count as its approach
+CONTEXT = 64  # cells (four bars of 4/4) the network reads either side of a passage it rewrites  # rounds redrawing this share or less draw under the voice-leading guard
 WIDEN = 2  # semitones each voice may go beyond Bach's range
 VOICES = ("soprano", "alto", "tenor", "bass")
 
@@ -115,6 +116,13 @@ class FillWriter:
         repeat, length in quarter notes) make a repeated stretch copy the harmony of its source."""
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         enc = cells.encode(score, steps=writable.shape[1])
+        whole, lo = enc.tokens, 0
+        cols = np.nonzero(writable.any(axis=0))[0]
+        if not links and len(cols) and (cols[0] > CONTEXT or cols[-1] + 1 + CONTEXT < enc.steps):
+            # A passage: the network reads CONTEXT cells either side of it, not the whole piece.
+            lo, hi = max(0, cols[0] - CONTEXT), min(enc.steps, cols[-1] + 1 + CONTEXT)
+            enc = cells.Cells(enc.tokens[:, lo:hi], enc.features[lo:hi], enc.shift, enc.score)
+            writable = writable[:, lo:hi]
         B, T = num_outputs, enc.steps
         allowed = self._allowed(enc, writable)
         state = np.repeat(enc.tokens[None].astype(np.int64), B, axis=0)
@@ -137,7 +145,7 @@ class FillWriter:
             probs = self.net.probs(voice_rows(state.transpose(0, 2, 1)), feats).transpose(0, 2, 1, 3)  # (B, 4, T, V)
             self._draw(state, probs, mask, allowed, rng, temperature, guard and share <= GUARD_FROM)
             self._copy(state, copy_src, copy_dst)
-        near = self._cadence_cells(enc, drawn)
+        near = self._cadence_cells(enc, drawn, lo)
         for _ in range(cadence_rounds if near.any() else 0):  # the approach to each phrase end drawn again
             mask = np.zeros_like(state, dtype=bool)
             mask[:, near] = rng.random((B, int(near.sum()))) < CADENCE_SHARE
@@ -157,19 +165,24 @@ class FillWriter:
                 self._copy(state, copy_src, copy_dst)
         out = []
         for b in range(B):
-            voices = cells.decode(state[b], enc.shift)
+            tokens = whole.copy()
+            tokens[:, lo:lo + T] = state[b]
+            voices = cells.decode(tokens, enc.shift)
             out.append(replace(score, voices=tuple(list(v) for v in voices)))
         return out
 
     # --- pieces of the sampler -------------------------------------------------------------------------
 
     @staticmethod
-    def _cadence_cells(enc: cells.Cells, drawn: np.ndarray) -> np.ndarray:
-        """(4, T) bool: cells drawn that lie in a fermata note or the CADENCE_REACH quarter notes before it."""
+    def _cadence_cells(enc: cells.Cells, drawn: np.ndarray, lo: int = 0) -> np.ndarray:
+        """(4, T) bool: cells drawn that lie in a fermata note or the CADENCE_REACH quarter notes before it
+        (the cells from `lo` of the piece on)."""
         near = np.zeros(drawn.shape[1], bool)
         for o in enc.score.fermatas:
-            a = max(0, int(round((o - CADENCE_REACH) * cells.STEPS)))
-            b = min(drawn.shape[1], int(round(o * cells.STEPS)) + cells.STEPS)
+            a = max(0, int(round((o - CADENCE_REACH) * cells.STEPS)) - lo)
+            b = min(drawn.shape[1], int(round(o * cells.STEPS)) + cells.STEPS - lo)
+            if b <= 0:
+                continue
             near[a:b] = True
         return drawn & near[None, :]
 
