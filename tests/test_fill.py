@@ -184,3 +184,14 @@ def test_a_passage_far_into_a_long_piece_is_read_with_context_and_pasted_back_wh
             outside = lambda line: [n for n in line if not (v > 0 and start <= n[0] < end)]  # noqa: E731
             assert outside(o.voices[v]) == outside(score.voices[v])
         assert [n for n in o.voices[1] if start <= n[0] < end]  # something written in the passage
+
+
+def test_a_note_of_the_passage_that_sounds_past_its_end_starts_nothing_new_after_it():
+    score = chorale(8, bars=4)
+    alto = [n for n in score.voices[1] if not 7 <= n[0] < 9] + [(7.0, 2.0, 64)]  # beat 4 of bar 2 into bar 3
+    score = score.with_voices((score.voices[0], sorted(alto), score.voices[2], score.voices[3]))
+    for seed in range(3):
+        out = FillWriter(random_net(seed)).rewrite(score, (2, 2), (1,), seed=seed, num_outputs=2)
+        for o in out:
+            assert [n for n in o.voices[1] if n[0] >= 8] == [n for n in score.voices[1] if n[0] >= 8]
+            assert [n for n in o.voices[1] if n[0] < 4] == [n for n in score.voices[1] if n[0] < 4]

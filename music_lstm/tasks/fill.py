@@ -105,26 +105,31 @@ class FillWriter:
         if not writable.any():
             raise MelodyError(score.name or "score", f"bars {first}-{last} of {', '.join(VOICES[v] for v in voices)} "
                                                      "leave nothing to write")
-        return self.fill(score, writable, **options)
+        tail = writable.copy()
+        tail[:, :b] = False  # past the passage: its last note may go on or stop, nothing new starts there
+        return self.fill(score, writable, hold_only=tail, **options)
 
     # --- the sampler ---------------------------------------------------------------------------------
 
     def fill(self, score: Score4, writable: np.ndarray, seed=None, num_outputs: int = 1,
              temperature: float = TEMPERATURE, rounds: int = ROUNDS, links: Sequence[tuple[float, float, float]] = (),
-             guard: bool = True, cadence_rounds: int = CADENCE_ROUNDS) -> list[Score4]:
+             guard: bool = True, cadence_rounds: int = CADENCE_ROUNDS, hold_only: np.ndarray | None = None) -> list[Score4]:
         """`num_outputs` copies of `score` with the cells `writable` (4, T) written; `links` (source,
-        repeat, length in quarter notes) make a repeated stretch copy the harmony of its source."""
+        repeat, length in quarter notes) make a repeated stretch copy the harmony of its source; cells in
+        `hold_only` (4, T) may only hold or rest (no note starts there)."""
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         enc = cells.encode(score, steps=writable.shape[1])
+        hold_only = np.zeros_like(writable) if hold_only is None else hold_only
         whole, lo = enc.tokens, 0
         cols = np.nonzero(writable.any(axis=0))[0]
         if not links and len(cols) and (cols[0] > CONTEXT or cols[-1] + 1 + CONTEXT < enc.steps):
             # A passage: the network reads CONTEXT cells either side of it, not the whole piece.
             lo, hi = max(0, cols[0] - CONTEXT), min(enc.steps, cols[-1] + 1 + CONTEXT)
             enc = cells.Cells(enc.tokens[:, lo:hi], enc.features[lo:hi], enc.shift, enc.score)
-            writable = writable[:, lo:hi]
+            writable, hold_only = writable[:, lo:hi], hold_only[:, lo:hi]
         B, T = num_outputs, enc.steps
         allowed = self._allowed(enc, writable)
+        allowed[hold_only, 3:] = False
         state = np.repeat(enc.tokens[None].astype(np.int64), B, axis=0)
         state[:, writable] = MASK
         copy_src, copy_dst = self._links(links, writable)
@@ -275,9 +280,12 @@ class FillWriter:
 
     @staticmethod
     def _best_pitch(p, ok):
+        """The likeliest pitch `ok` allows; a rest where it allows none."""
         q = p * ok
         q[:3] = 0
-        return int(np.argmax(q)) if q.max() > 0 else int(np.argmax(ok[3:]) + 3)
+        if q.max() > 0:
+            return int(np.argmax(q))
+        return int(np.argmax(ok[3:]) + 3) if ok[3:].any() else REST
 
     def _repair(self, state, mask, probs, allowed):
         """A held note with no note before it (after a rest, or a cell still masked) becomes a note."""
