@@ -148,9 +148,12 @@ TUNE = "tinyNotation: 4/4 c'4 d' e' f' g'2"
 
 
 @pytest.fixture
-def harmonize_calls(monkeypatch):
+def harmonize_calls(monkeypatch, tmp_path):
+    """The left-to-right harmonizer's wiring: a runs/latest that is not a fill_lstm run."""
     from music_lstm.tasks import harmonize
 
+    (tmp_path / "runs" / "latest").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
     seen = []
     monkeypatch.setattr(harmonize, "harmonize_files", lambda *a, **kw: seen.append((a, kw)) or [])
     return seen
@@ -248,7 +251,7 @@ def test_harmonize_samples_under_the_guards_generate_uses_for_the_run():
     from music_lstm.runs.run_folder import SHIPPED, load_run, read_sampling
     from music_lstm.tasks.harmonizer import LSTMHarmonizer
 
-    run = load_run(SHIPPED / "harmonize")
+    run = load_run(SHIPPED / "harmonize_lstm")
     harmonizer = LSTMHarmonizer.from_run(run)
     encoding = run.config.encoder()
     sampling = dataclasses.replace(encoding.default_sampling(), **read_sampling(run.path))

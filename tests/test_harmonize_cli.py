@@ -21,10 +21,13 @@ TUNE_NOTES = [(0.0, 1.0, 72), (1.0, 1.0, 74), (2.0, 1.0, 76), (3.0, 1.0, 77), (4
 # --- the wiring, with a stand-in for the work -----------------------------------------------------------
 
 @pytest.fixture
-def calls(monkeypatch):
-    """Run `harmonize` from the command line with a stand-in that records what it was given."""
+def calls(monkeypatch, tmp_path):
+    """Run `harmonize` from the command line with a stand-in that records what it was given: the
+    left-to-right harmonizer's wiring (a runs/latest that is not a fill_lstm run)."""
     from music_lstm.tasks import harmonize
 
+    (tmp_path / "runs" / "latest").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
     seen = []
 
     def fake(run_dir, source, output, outputs, **kw):  # the output options one `Outputs`, its fields one by one
