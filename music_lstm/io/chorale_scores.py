@@ -101,12 +101,9 @@ def read_score(path: str | os.PathLike) -> Score4:
 
 
 def _notes(part) -> list[Note]:
-    out = []
-    for el in part.stripTies().flatten().notes:
-        d = float(el.quarterLength)
-        for p in el.pitches:
-            out.append((float(el.offset), d, int(p.midi)))
-    return sorted(out)
+    from .streams import stream_notes
+
+    return stream_notes(part)
 
 
 def _pickup(score, ts: tuple[int, int]) -> float:

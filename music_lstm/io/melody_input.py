@@ -425,12 +425,9 @@ def midi_signs(data: bytes) -> tuple[tuple[int, int] | None, int | None, str | N
 
 def _stream_notes(s) -> list[Note]:
     """(offset, duration, pitch) of every note and chord member of a music21 stream, ties joined."""
-    notes = []
-    for el in s.stripTies().flatten().notes:
-        d = float(el.quarterLength)
-        for p in el.pitches:
-            notes.append((float(el.offset), d, int(p.midi)))
-    return sorted(notes)
+    from .streams import stream_notes
+
+    return stream_notes(s)
 
 
 def _reason(e: Exception) -> str:

@@ -27,6 +27,16 @@ MXL_CONTAINER = ('<?xml version="1.0" encoding="UTF-8"?>\n<container><rootfiles>
                  '</rootfiles></container>\n')
 
 
+def stream_notes(s) -> list:
+    """(offset, duration, pitch) of every note and chord member of a music21 stream, ties joined, sorted."""
+    notes = []
+    for el in s.stripTies().flatten().notes:
+        d = float(el.quarterLength)
+        for p in el.pitches:
+            notes.append((float(el.offset), d, int(p.midi)))
+    return sorted(notes)
+
+
 def is_stream(obj) -> bool:
     """Whether `obj` is a music21 stream (music21 is not imported for it: without it, none can exist)."""
     music21 = sys.modules.get("music21")
