@@ -195,3 +195,15 @@ def test_a_note_of_the_passage_that_sounds_past_its_end_starts_nothing_new_after
         for o in out:
             assert [n for n in o.voices[1] if n[0] >= 8] == [n for n in score.voices[1] if n[0] >= 8]
             assert [n for n in o.voices[1] if n[0] < 4] == [n for n in score.voices[1] if n[0] < 4]
+
+
+def test_sharpening_keeps_the_odds_of_holding_and_of_striking_the_same_pitch_again():
+    p = np.zeros((1, cells.VOCAB))
+    p[0, cells.HOLD], p[0, cells.pitch_token(60)], p[0, cells.pitch_token(62)], p[0, cells.pitch_token(64)] = 0.4, 0.3, 0.2, 0.1
+    same = np.array([cells.pitch_token(60)])
+    out = FillWriter._tempered(p, 0.3, same)
+    assert out[0, cells.HOLD] == pytest.approx(0.4) and out[0, cells.pitch_token(60)] == pytest.approx(0.3)
+    assert out[0, cells.pitch_token(62)] + out[0, cells.pitch_token(64)] == pytest.approx(0.3)
+    assert out[0, cells.pitch_token(62)] > 0.2  # the likelier move, sharpened
+    plain = FillWriter._tempered(p, 0.3)  # without `same`, the repeat is sharpened with the others
+    assert plain[0, cells.pitch_token(60)] > 0.3

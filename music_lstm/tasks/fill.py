@@ -38,6 +38,7 @@ GUARD_FROM = 0.25
 CADENCE_ROUNDS = 16  # rounds more, each redrawing CADENCE_SHARE of the cells near a phrase end
 CADENCE_SHARE = 0.3
 CADENCE_REACH = 2.0  # quarter notes before a fermata that count as its approach
+KEEP_REPEAT_ODDS = True  # striking the same pitch again keeps the network's odds (`_tempered`)
 CONTEXT = 64  # cells (four bars of 4/4) the network reads either side of a passage it rewrites  # rounds redrawing this share or less draw under the voice-leading guard
 WIDEN = 2  # semitones each voice may go beyond Bach's range
 VOICES = ("soprano", "alto", "tenor", "bass")
@@ -240,7 +241,12 @@ class FillWriter:
         """Draw every masked cell of `state` (B, 4, T) from `probs` under `allowed`; under `guard`, one
         cell at a time in time order, each under the voice-leading guard given the others."""
         b_idx, v_idx, t_idx = np.nonzero(mask)
-        p = self._tempered(probs[b_idx, v_idx, t_idx] * allowed[v_idx, t_idx], temperature)
+        same = None
+        if KEEP_REPEAT_ODDS:
+            sound = np.stack([self._sounding(st) for st in state])  # (B, 4, T): before this round's draws
+            before = np.where(t_idx > 0, sound[b_idx, v_idx, np.maximum(t_idx - 1, 0)], -1)
+            same = np.where(before >= cells.LOW, before - cells.LOW + 3, -1)
+        p = self._tempered(probs[b_idx, v_idx, t_idx] * allowed[v_idx, t_idx], temperature, same)
         empty = p.sum(axis=1) <= 0
         p[empty] = allowed[v_idx[empty], t_idx[empty]]
         p /= p.sum(axis=1, keepdims=True)
@@ -266,16 +272,23 @@ class FillWriter:
         self._repair(state, mask, probs, allowed)
 
     @staticmethod
-    def _tempered(p: np.ndarray, temperature: float) -> np.ndarray:
+    def _tempered(p: np.ndarray, temperature: float, same: np.ndarray | None = None) -> np.ndarray:
         """(N, VOCAB) probabilities with `temperature` applied among the pitches only: whether a cell holds,
         rests or strikes keeps the network's own odds (the rhythm stays the network's), and which pitch it
-        strikes is sharpened (below 1) or flattened (above 1)."""
-        pitches = p[:, 3:]
-        mass = pitches.sum(axis=1, keepdims=True)
-        sharp = np.where(pitches > 0, pitches, 0) ** (1.0 / max(temperature, 1e-3))
-        total = sharp.sum(axis=1, keepdims=True)
+        strikes is sharpened (below 1) or flattened (above 1). `same` (N,): the token that strikes again
+        the pitch sounding just before (-1: none); whether to strike it again keeps the network's odds
+        too, so sharpening does not turn a voice's moves into repeated notes."""
         out = p.copy()
-        out[:, 3:] = np.where(total > 0, sharp / np.where(total > 0, total, 1) * mass, 0)
+        keep = np.zeros_like(p, dtype=bool)
+        keep[:, :3] = True
+        if same is not None:
+            rows = np.nonzero(same >= 3)[0]
+            keep[rows, same[rows]] = True
+        free = np.where(keep, 0, p)
+        mass = free.sum(axis=1, keepdims=True)
+        sharp = np.where(free > 0, free, 0) ** (1.0 / max(temperature, 1e-3))
+        total = sharp.sum(axis=1, keepdims=True)
+        out[~keep] = np.where(total > 0, sharp / np.where(total > 0, total, 1) * mass, 0)[~keep]
         return out
 
     @staticmethod
