@@ -20,7 +20,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run-dir", required=True)
     ap.add_argument("--pieces", type=int, default=12)
-    ap.add_argument("--settings", default="0.7:24,1.0:24,0.5:24,0.7:48", help="temperature:rounds[:cadence rounds], comma-separated")
+    ap.add_argument("--settings", default="0.7:24,1.0:24,0.5:24,0.7:48", help="temperature:rounds[:cadence rounds[:r0|r1, repeats sharpened or at the network's odds]], comma-separated")
     a = ap.parse_args(argv)
     from music_lstm.core.quiet import quiet_tensorflow
 
@@ -47,6 +47,9 @@ def main(argv=None) -> int:
         parts = setting.split(":")
         temp, rounds = float(parts[0]), int(parts[1])
         cadence = int(parts[2]) if len(parts) > 2 else 0
+        from music_lstm.tasks import fill as fill_module
+
+        fill_module.KEEP_REPEAT_ODDS = parts[3] != "r0" if len(parts) > 3 else fill_module.KEEP_REPEAT_ODDS
         writer_rounds = rounds
         t0 = time.time()
         outs = []
@@ -58,7 +61,7 @@ def main(argv=None) -> int:
         steps = lambda vs: np.mean([0 < abs(b[2] - a[2]) <= 2 for v in vs for a, b in zip(v[3], v[3][1:])])  # noqa: E731
         bach_steps = steps([s.voices for s in pieces])
         c = table["columns"]["fill"]
-        print(f"T {temp} rounds {rounds} cadence rounds {cadence}: chord {c['chord_agreement']:.3f} bass {c['bass_agreement']:.3f} "
+        print(f"T {temp} rounds {rounds} cadence rounds {cadence} {setting}: chord {c['chord_agreement']:.3f} bass {c['bass_agreement']:.3f} "
               f"cadences {c['cadence_share']:.3f} (Bach {table['columns']['Bach']['cadence_share']:.3f}) "
               f"bass eighths {c['bass_eighths']:.3f} (Bach {table['columns']['Bach']['bass_eighths']:.3f}) "
               f"alto repeats {c['alto_repeated']:.3f} bass steps {steps(outs):.3f} (Bach {bach_steps:.3f}) "
