@@ -77,10 +77,8 @@ def tune_score(notes: list[Note], meter=(4, 4), pickup: float = 0.0, fermatas: S
 
 def links_for(score: Score4) -> list[tuple[float, float, float]]:
     """Stretches of the soprano that repeat an earlier one (`core.repeats`), to be harmonized alike."""
-    try:
-        from ..core.repeats import repeats
-    except ImportError:  # pragma: no cover - the rule is part of the package
-        return []
+    from ..core.repeats import repeats
+
     return list(repeats(score.voices[0], score.bar_length, score.pickup))
 
 
