@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..encodings.cells import VOCAB
-from .stepper import LSTMStepper, _gate_scale
+from .stepper import _gate_scale
 
 
 class FillNet:
@@ -26,9 +26,12 @@ class FillNet:
 
     @staticmethod
     def _prep(kernel, recurrent, bias):
-        scale = _gate_scale(np.asarray(recurrent).shape[0])
-        return (np.asarray(kernel, np.float32) * scale, np.asarray(recurrent, np.float32) * scale,
-                np.asarray(bias, np.float32) * scale)
+        """Keras's weights with the sigmoid gates halved (`_gate_scale`) and the gates reordered from
+        (input, forget, cell, output) to (input, forget, output, cell): the three sigmoid gates side by side."""
+        u = np.asarray(recurrent).shape[0]
+        scale = _gate_scale(u)
+        order = np.r_[0:2 * u, 3 * u:4 * u, 2 * u:3 * u]
+        return tuple((np.asarray(a, np.float32) * scale)[..., order] for a in (kernel, recurrent, bias))
 
     @classmethod
     def from_keras(cls, model) -> "FillNet":
@@ -42,20 +45,31 @@ class FillNet:
     @staticmethod
     def _run_both(x, fwd, bwd) -> np.ndarray:
         """One bidirectional layer over x (B, T, F): (B, T, 2u), forward then backward units. Both
-        directions step together, as one batch of two, so each step is one matrix product."""
+        directions step together, as one batch of two, so each step is one (stacked) matrix product; the
+        step's arithmetic is done in place on views, since at one step per call a NumPy call's overhead,
+        not its arithmetic, is what the loop costs."""
         B, T, _ = x.shape
         u = fwd[1].shape[0]
-        inputs = np.stack([x @ fwd[0] + fwd[2], (x @ bwd[0] + bwd[2])[:, ::-1]])  # (2, B, T, 4u)
+        inputs = np.empty((T, 2, B, 4 * u), np.float32)
+        inputs[:, 0] = (x @ fwd[0] + fwd[2]).transpose(1, 0, 2)
+        inputs[:, 1] = (x @ bwd[0] + bwd[2]).transpose(1, 0, 2)[::-1]
         recurrent = np.stack([fwd[1], bwd[1]])  # (2, u, 4u)
-        h = np.zeros((2, B, u), np.float32)
-        c = np.zeros((2 * B, u), np.float32)
-        flat = h.reshape(2 * B, u)  # a view: the cell writes h through it
-        out = np.empty((2, B, T, u), np.float32)
+        out = np.empty((T, 2, B, u), np.float32)
+        h, c = np.zeros((2, B, u), np.float32), np.zeros((2, B, u), np.float32)
+        z = np.empty((2, B, 4 * u), np.float32)
+        sig, i, f, o, g = z[..., :3 * u], z[..., :u], z[..., u:2 * u], z[..., 2 * u:3 * u], z[..., 3 * u:]
         for t in range(T):
-            z = (inputs[:, :, t] + h @ recurrent).reshape(2 * B, 4 * u)
-            LSTMStepper._cell(z, c, flat)
-            out[:, :, t] = h
-        return np.concatenate([out[0], out[1][:, ::-1]], axis=-1)
+            np.matmul(h, recurrent, out=z)
+            z += inputs[t]
+            np.tanh(z, out=z)
+            sig *= 0.5  # sigmoid(x) = 0.5 + 0.5 * tanh(x / 2), the halving done on the weights
+            sig += 0.5
+            c *= f
+            c += i * g
+            h = out[t]
+            np.tanh(c, out=h)
+            h *= o
+        return np.concatenate([out[:, 0].transpose(1, 0, 2), out[::-1, 1].transpose(1, 0, 2)], axis=-1)
 
     def probs(self, rows: np.ndarray, features: np.ndarray) -> np.ndarray:
         """(B, T, 4, VOCAB) probabilities for tokens given as embedding rows (`models.fill.voice_rows`,

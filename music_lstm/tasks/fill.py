@@ -58,16 +58,16 @@ def voice_index(name: str) -> int:
 class FillWriter:
     """A `fill_lstm` network with its sampler. `net` is a `models.fill_numpy.FillNet`."""
 
-    def __init__(self, net, path: Path | None = None):
-        self.net, self.path = net, path
+    def __init__(self, net, path: Path | None = None, sounding: bool = False):
+        self.net, self.path, self.sounding = net, path, sounding  # sounding: the network's inputs (`voice_rows`)
 
     @classmethod
     def from_run(cls, path) -> "FillWriter":
         from ..models.fill_numpy import FillNet
         from ..runs.fill_run import load_fill_model, read_fill_config
 
-        read_fill_config(Path(path))  # a one-line error when the folder is not of this kind
-        return cls(FillNet.from_keras(load_fill_model(Path(path))), Path(path))
+        cfg = read_fill_config(Path(path))  # a one-line error when the folder is not of this kind
+        return cls(FillNet.from_keras(load_fill_model(Path(path))), Path(path), cfg.sizes.sounding)
 
     # --- the three tasks ---------------------------------------------------------------------------
 
@@ -148,7 +148,7 @@ class FillWriter:
                 mask[b, cells_v[pick[b]], cells_t[pick[b]]] = True
             state[mask] = MASK
             self._copy(state, copy_src, copy_dst)
-            probs = self.net.probs(voice_rows(state.transpose(0, 2, 1)), feats).transpose(0, 2, 1, 3)  # (B, 4, T, V)
+            probs = self._probs(state, feats)  # (B, 4, T, V)
             self._draw(state, probs, mask, allowed, rng, temperature, guard and share <= GUARD_FROM)
             self._copy(state, copy_src, copy_dst)
         near = self._cadence_cells(enc, drawn, lo)
@@ -156,7 +156,7 @@ class FillWriter:
             mask = np.zeros_like(state, dtype=bool)
             mask[:, near] = rng.random((B, int(near.sum()))) < CADENCE_SHARE
             state[mask] = MASK
-            probs = self.net.probs(voice_rows(state.transpose(0, 2, 1)), feats).transpose(0, 2, 1, 3)
+            probs = self._probs(state, feats)
             self._draw(state, probs, mask, allowed, rng, temperature, guard)
             self._copy(state, copy_src, copy_dst)
         if guard:
@@ -166,7 +166,7 @@ class FillWriter:
                     break
                 masked = state.copy()
                 masked[bad] = MASK
-                probs = self.net.probs(voice_rows(masked.transpose(0, 2, 1)), feats).transpose(0, 2, 1, 3)
+                probs = self._probs(masked, feats)
                 self._draw(state, probs, bad, allowed, rng, temperature, True, greedy=True)
                 self._copy(state, copy_src, copy_dst)
         out = []
@@ -178,6 +178,11 @@ class FillWriter:
         return out
 
     # --- pieces of the sampler -------------------------------------------------------------------------
+
+    def _probs(self, state: np.ndarray, feats: np.ndarray) -> np.ndarray:
+        """(B, 4, T, VOCAB): the network's distributions for every cell of `state` (B, 4, T)."""
+        rows = voice_rows(state.transpose(0, 2, 1), self.sounding)
+        return self.net.probs(rows, feats).transpose(0, 2, 1, 3)
 
     @staticmethod
     def _cadence_cells(enc: cells.Cells, drawn: np.ndarray, lo: int = 0) -> np.ndarray:
@@ -257,18 +262,22 @@ class FillWriter:
             self._repair(state, mask, probs, allowed)
             return
         order = np.lexsort((v_idx, t_idx, b_idx))
+        sound = {}  # b -> the pitch sounding in each cell, kept up to date as cells are drawn
         for k in order:
             b, v, t = b_idx[k], v_idx[k], t_idx[k]
-            q = p[k] * self._guard(state[b], v, t)
+            if b not in sound:
+                sound[b] = self._sounding(state[b])
+            q = p[k] * self._guard(state[b], v, t, sound[b])
             if q.sum() <= 0:
                 q = p[k]
             if greedy:
                 state[b, v, t] = int(np.argmax(q))
             else:
-                q = q / q.sum()
-                state[b, v, t] = int(rng.choice(VOCAB, p=q))
+                cum = np.cumsum(q)
+                state[b, v, t] = min(int(np.searchsorted(cum, rng.random() * cum[-1], side="right")), VOCAB - 1)
             if state[b, v, t] == HOLD and (t == 0 or state[b, v, t - 1] in (REST, MASK)):
                 state[b, v, t] = self._best_pitch(probs[b, v, t], allowed[v, t])
+            self._resound(state[b], sound[b], v, t)
         self._repair(state, mask, probs, allowed)
 
     @staticmethod
@@ -301,13 +310,14 @@ class FillWriter:
         return int(np.argmax(ok[3:]) + 3) if ok[3:].any() else REST
 
     def _repair(self, state, mask, probs, allowed):
-        """A held note with no note before it (after a rest, or a cell still masked) becomes a note."""
-        B, _, T = state.shape
-        for t in range(T):
-            prev = state[:, :, t - 1] if t else np.full(state.shape[:2], REST)
-            bad = mask[:, :, t] & (state[:, :, t] == HOLD) & ((prev == REST) | (prev == MASK))
-            for b, v in zip(*np.nonzero(bad)):
-                state[b, v, t] = self._best_pitch(probs[b, v, t], allowed[v, t])
+        """A held note with no note before it (after a rest, or a cell still masked) becomes a note: any
+        writable cell, not only this round's, since a rest drawn now can orphan the hold after it. (A cell
+        mended becomes a note, which never makes the cell after it wrong, so all are found at once.)"""
+        prev = np.concatenate([np.full(state.shape[:2] + (1,), REST), state[:, :, :-1]], axis=2)
+        writable = mask | allowed.any(axis=-1)[None]
+        bad = writable & (state == HOLD) & ((prev == REST) | (prev == MASK))
+        for b, v, t in zip(*np.nonzero(bad)):
+            state[b, v, t] = self._best_pitch(probs[b, v, t], allowed[v, t])
 
     @staticmethod
     def _sounding(s: np.ndarray) -> np.ndarray:
@@ -318,13 +328,23 @@ class FillWriter:
         tok = np.take_along_axis(s, last, axis=-1)
         return np.where(tok >= 3, PITCHES[np.clip(tok, 0, VOCAB - 1)], -1)
 
-    def _guard(self, s: np.ndarray, v: int, t: int) -> np.ndarray:
+    @staticmethod
+    def _resound(s: np.ndarray, sound: np.ndarray, v: int, t: int) -> None:
+        """`sound` (`_sounding` of `s`) brought up to date after cell (v, t) of `s` changed."""
+        T = s.shape[1]
+        t2 = t + 1
+        while t2 < T and s[v, t2] == HOLD:
+            t2 += 1
+        tok = s[v, t]
+        sound[v, t:t2] = PITCHES[tok] if tok >= 3 else (sound[v, t - 1] if tok == HOLD and t > 0 else -1)
+
+    def _guard(self, s: np.ndarray, v: int, t: int, sound: np.ndarray | None = None) -> np.ndarray:
         """(VOCAB,) 1 for each token cell (v, t) of `s` (4, T) may take without parallel fifths or octaves
-        with another voice, or crossing one, given every other cell as it is."""
+        with another voice, or crossing one, given every other cell as it is (`sound`: `_sounding(s)`)."""
         T = s.shape[1]
         ok = np.ones(VOCAB)
         ok[MASK] = 0
-        sound = self._sounding(s)
+        sound = self._sounding(s) if sound is None else sound
         t2 = t + 1
         while t2 < T and s[v, t2] == HOLD:
             t2 += 1
