@@ -192,8 +192,6 @@ def _train_fill_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init", default=None, metavar="RUN_DIR",
                    help="start from this fill_lstm run's network and optimizer state (train longer)")
     p.add_argument("--learning-rate", type=float, default=None, help="Adam's learning rate (default: 0.002)")
-    p.add_argument("--sounding", action="store_true",
-                   help="a held cell also reads the pitch it holds (recorded in config.json; --init keeps its run's)")
 
 
 def _run_dir_arg(p: argparse.ArgumentParser, help: str) -> None:
@@ -447,7 +445,7 @@ def _train_fill(args) -> None:
     from ..training.fill_train import run_training
 
     run_training(args.holdout, args.run_dir, minutes=args.minutes, units=args.units, seed=args.seed, limit=args.limit,
-                 init=args.init, learning_rate=args.learning_rate, sounding=args.sounding)
+                 init=args.init, learning_rate=args.learning_rate)
     print(f"wrote {args.run_dir}")
 
 

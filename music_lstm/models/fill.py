@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..encodings.cells import FEATURES, HOLD, VOCAB
+from ..encodings.cells import FEATURES, VOCAB
 
 
 @dataclass(frozen=True)
@@ -25,30 +25,13 @@ class FillSizes:
     dense_units: int = 256
     dropout: float = 0.2
     learning_rate: float = 2e-3
-    sounding: bool = False  # a held cell also reads the pitch it holds (`voice_rows`)
 
 
-def voice_rows(tokens, sounding: bool = False):
-    """(B, T, 4) tokens as the embedding's rows: voice v's token k is row k + v * VOCAB. With `sounding`, a
-    HOLD cell whose note starts at a given (unmasked) cell with no mask between reads instead the row
-    4 * VOCAB + v * VOCAB + that note's pitch token: the pitch it holds, which a mask never reveals, since
-    only what is given is read."""
+def voice_rows(tokens):
+    """(B, T, 4) tokens as the embedding's rows: voice v's token k is row k + v * VOCAB."""
     import numpy as np
 
-    tok = np.asarray(tokens, dtype=np.int32)
-    rows = tok + np.arange(4, dtype=np.int32) * VOCAB
-    if not sounding:
-        return rows
-    T = tok.shape[-2]
-    at = np.where(tok != HOLD, np.arange(T, dtype=np.int32)[:, None], -1)
-    start = np.maximum.accumulate(at, axis=-2)  # the cell each cell's note (or hold chain) starts at
-    struck = np.take_along_axis(tok, np.maximum(start, 0), axis=-2)
-    held = (tok == HOLD) & (start >= 0) & (struck >= 3)
-    return np.where(held, rows + (struck - HOLD) + 4 * VOCAB, rows)
-
-
-def embedding_rows(sizes: FillSizes) -> int:
-    return (8 if sizes.sounding else 4) * VOCAB
+    return np.asarray(tokens, dtype=np.int32) + np.arange(4, dtype=np.int32) * VOCAB
 
 
 def build_fill_model(sizes: FillSizes = FillSizes()):
@@ -59,7 +42,7 @@ def build_fill_model(sizes: FillSizes = FillSizes()):
 
     tokens = keras.Input((None, 4), dtype="int32", name="tokens")  # `voice_rows`: each voice its own rows
     feats = keras.Input((None, FEATURES), name="features")
-    emb = layers.Embedding(embedding_rows(sizes), sizes.embed_dim, name="embedding")(tokens)
+    emb = layers.Embedding(4 * VOCAB, sizes.embed_dim, name="embedding")(tokens)
     emb = layers.Reshape((-1, 4 * sizes.embed_dim))(emb)
     x = layers.Concatenate()([emb, feats])
     here = x

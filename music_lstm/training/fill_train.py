@@ -13,7 +13,6 @@ import json
 import pickle
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +54,7 @@ def draw_mask(rng: np.random.Generator, T: int, bar: int) -> np.ndarray:
     return mask
 
 
-def batch(pieces: list[cells.Cells], rng: np.random.Generator, size: int, crop: int, sounding: bool = False):
+def batch(pieces: list[cells.Cells], rng: np.random.Generator, size: int, crop: int):
     """Inputs, targets and weights for `size` random windows of `crop` sixteenths (shorter pieces padded
     with rests and zero weight)."""
     tok = np.full((size, crop, 4), cells.REST, np.int32)
@@ -72,7 +71,7 @@ def batch(pieces: list[cells.Cells], rng: np.random.Generator, size: int, crop: 
         weight[i, :n] = mask.T
     target = tok.copy()
     inputs = np.where(weight > 0, cells.MASK, tok)
-    return [voice_rows(inputs, sounding), feat], target, weight
+    return [voice_rows(inputs), feat], target, weight
 
 
 def load_scores(names: list[str], cache: Path | None, log=print) -> dict:
@@ -137,7 +136,7 @@ def train_fill(run_dir, train_scores: dict, held_out: list[str], cfg: fill_run.F
     train_names = [names[i] for i in order[n_val:]] or val_names
     train = [encoded[n] for n in train_names]
     val = [encoded[n] for n in val_names] or train
-    vx, vy, vw = batch(val, np.random.default_rng(12345), max(64, cfg.batch_size), cfg.crop, cfg.sizes.sounding)
+    vx, vy, vw = batch(val, np.random.default_rng(12345), max(64, cfg.batch_size), cfg.crop)
     fill_run.write_fill_config(run, cfg)
     write_json(run / SPLIT, {"train": train_names, "validation_loss": val_names, "validation": list(held_out)})
     if init is not None:
@@ -153,7 +152,7 @@ def train_fill(run_dir, train_scores: dict, held_out: list[str], cfg: fill_run.F
     for epoch in range(1, cfg.epochs + 1):
         losses = []
         for _ in range(steps):
-            x, y, w = batch(train, rng, cfg.batch_size, cfg.crop, cfg.sizes.sounding)
+            x, y, w = batch(train, rng, cfg.batch_size, cfg.crop)
             losses.append(float(model.train_on_batch(x, y, sample_weight=w)))
         v = float(model.evaluate(vx, vy, sample_weight=vw, verbose=0, batch_size=64))
         # Keras averages over all cells; per masked cell is what is comparable between runs
@@ -175,8 +174,7 @@ def train_fill(run_dir, train_scores: dict, held_out: list[str], cfg: fill_run.F
 
 
 def run_training(holdout, run_dir, minutes: float = 30.0, units: int = 160, seed: int = 0, limit: int | None = None,
-                 cache=None, log=lambda m: print(m, file=sys.stderr), init=None, learning_rate: float | None = None,
-                 sounding: bool = False) -> Path:
+                 cache=None, log=lambda m: print(m, file=sys.stderr), init=None, learning_rate: float | None = None) -> Path:
     """`python -m music_lstm train-fill`: train on music21's chorales, the pieces of the split.json
     `holdout`'s "validation" list kept out (recorded in the run's split.json)."""
     from ..core.errors import ConfigError
@@ -196,11 +194,7 @@ def run_training(holdout, run_dir, minutes: float = 30.0, units: int = 160, seed
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     cache = Path(cache) if cache else base / "music_lstm" / "chorale_scores.pkl"
     scores = load_scores(names, cache, log=log)
-    sizes = FillSizes(units=units, sounding=sounding)
-    if learning_rate is not None:
-        sizes = replace(sizes, learning_rate=learning_rate)
-    if init is not None:  # a continued network keeps the inputs it was built with
-        sizes = replace(sizes, sounding=fill_run.read_fill_config(Path(init)).sizes.sounding)
+    sizes = FillSizes(units=units) if learning_rate is None else FillSizes(units=units, learning_rate=learning_rate)
     cfg = fill_run.FillConfig(sizes=sizes, max_minutes=minutes, seed=seed,
                               source="music21 corpus (MusicXML, fermatas as written)"
                               + (f", continued from {init}" if init else ""))
