@@ -92,36 +92,18 @@ def test_the_key_signature_moves_to_c_and_back():
 # --- the NumPy network -----------------------------------------------------------------------------
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sounding", [False, True])
-def test_the_numpy_network_agrees_with_keras(sounding):
+def test_the_numpy_network_agrees_with_keras():
     from music_lstm.core.quiet import quiet_tensorflow
 
     quiet_tensorflow()
     from music_lstm.models.fill import FillSizes, build_fill_model, voice_rows
 
-    model = build_fill_model(FillSizes(embed_dim=4, units=8, dense_units=16, sounding=sounding))
+    model = build_fill_model(FillSizes(embed_dim=4, units=8, dense_units=16))
     rng = np.random.default_rng(0)
     tok = rng.integers(0, cells.VOCAB, (2, 40, 4))
-    tok[rng.random(tok.shape) < 0.5] = cells.HOLD
     feats = rng.random((2, 40, cells.FEATURES)).astype("float32")
-    rows = voice_rows(tok, sounding)
-    assert (rows.max() >= 4 * cells.VOCAB) == sounding
-    keras_probs = np.asarray(model.predict_on_batch([rows, feats]))
-    assert np.abs(FillNet.from_keras(model).probs(rows, feats) - keras_probs).max() < 1e-4
-
-
-def test_a_held_cell_reads_its_pitch_only_from_a_given_start():
-    from music_lstm.models.fill import voice_rows
-
-    H, M, R, V = cells.HOLD, cells.MASK, cells.REST, cells.VOCAB
-    one = np.array([10, H, H, M, H, R, H, 12, H])
-    tok = np.stack([one] * 4, axis=-1)[None]  # (1, T, 4)
-    rows = voice_rows(tok, sounding=True)[0]
-    for v in range(4):
-        got = rows[:, v] - v * V
-        # the note struck at 10 is held twice; the hold after a masked start and after a rest read plain HOLD
-        assert got.tolist() == [10, 4 * V + 10, 4 * V + 10, M, H, R, H, 12, 4 * V + 12]
-    assert (voice_rows(tok)[0] == tok[0] + np.arange(4) * V).all()
+    keras_probs = np.asarray(model.predict_on_batch([voice_rows(tok), feats]))
+    assert np.abs(FillNet.from_keras(model).probs(voice_rows(tok), feats) - keras_probs).max() < 1e-4
 
 
 # --- the sampler ------------------------------------------------------------------------------------
