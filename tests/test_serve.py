@@ -511,3 +511,14 @@ def test_compose_takes_its_length_in_bars_and_cuts_the_music_there(run_page):
     end = max(o + d for v in answer["voices"] for o, d, _ in v)
     assert end <= answer["pickup"] + 8.0 + 1e-9 and answer["bars"] <= 3
     assert run_page.post("/api/compose", {"bars": 17})[0] == 400  # at most 16 bars
+
+
+def test_serve_passes_the_rewrite_run_to_the_server(monkeypatch, tmp_path):
+    from music_lstm.app import cli
+
+    got = {}
+    monkeypatch.setattr(serve, "serve", lambda run_dir, **kw: got.update(kw, run_dir=run_dir))
+    assert cli.main(["serve", "--run-dir", str(tmp_path / "lr"), "--rewrite-run-dir", str(tmp_path / "fill")]) == 0
+    assert got["run_dir"] == str(tmp_path / "lr") and got["rewrite_run"] == str(tmp_path / "fill")
+    cli.main(["serve", "--run-dir", str(tmp_path / "lr")])
+    assert got["rewrite_run"] is None

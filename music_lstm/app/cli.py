@@ -287,6 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="request folders kept, the newest; older ones are removed (default: 50)")
     p.add_argument("--keep-mb", type=float, default=200.0, metavar="MB",
                    help="at most this many MB of request folders, the oldest removed first (default: 200)")
+    p.add_argument("--rewrite-run-dir", default=None, metavar="RUN_DIR",
+                   help="a fill_lstm run the page rewrites bars with, when the harmonizing run is not one "
+                        "(default: the harmonizing run)")
 
     p = sub.add_parser("export-bach", help="write music21's Bach chorales as MIDI files")
     p.add_argument("--out", default="bach", help="folder to write (default: bach)")
@@ -482,7 +485,7 @@ def _serve(args) -> None:
     from .serve import serve
 
     serve(args.run_dir, port=args.port, host=args.host, output_dir=args.output_dir, soundfont=args.soundfont,
-          token=args.token, keep_requests=args.keep_requests, keep_mb=args.keep_mb)
+          token=args.token, keep_requests=args.keep_requests, keep_mb=args.keep_mb, rewrite_run=args.rewrite_run_dir)
 
 
 def _export_bach(args) -> None:

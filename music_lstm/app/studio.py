@@ -203,7 +203,7 @@ class Studio:
         folder = self.rewrite_run or self.runs["harmonize"]
         if not is_fill_run(folder):
             return (f"{self.rewrite_label()}: a left-to-right run rewrites no passage (serve a fill_lstm run "
-                    "folder for rewriting)")
+                    "folder, or give serve --rewrite-run-dir)")
         return None
 
     def rewrite_label(self) -> str:
