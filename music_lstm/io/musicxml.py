@@ -14,6 +14,7 @@ from pathlib import Path
 from ..core.events import Note
 from ..core.files import atomic_path
 from ..core.lines import monophonic
+from . import musicxml_direct
 
 
 def write_musicxml(notes: list[tuple[float, float, int]], path: str | os.PathLike, bpm: float = 90.0) -> None:
@@ -44,6 +45,7 @@ def write_chorale_musicxml(
     composer: str | None = None,
     sharps: int | None = None,
     minor: bool = False,
+    fermatas=(),
 ) -> None:
     """Write four voices as a chorale score in MusicXML, atomically: two staves, soprano (stems up)
     and alto (stems down) on the treble staff, tenor (up) and bass (down) on the bass staff, with the
@@ -52,35 +54,60 @@ def write_chorale_musicxml(
     measures, ties across barlines, the tempo and `title`. `pickup` is the length in quarter notes of
     an upbeat before the first barline (0 for none). Pitches are spelled in the key; onsets and
     releases are moved to the nearest sixteenth or eighth-note triplet; no composer is named unless
-    `composer` is given."""
-    from music21 import clef, instrument, key, layout, metadata, meter, note, stream, tempo
+    `composer` is given; a fermata over each soprano note struck at an onset in `fermatas`.
 
+    The score is written directly (`musicxml_direct`); only a score with triplets goes through music21."""
     voices = [list(v) for v in voices]
     if len(voices) != 4:
         raise ValueError(f"four voices are needed, got {len(voices)}")
     voices = [_notatable(v, lowest=(k == 3)) for k, v in enumerate(voices)]
-    ts = meter.TimeSignature(time_signature)
-    bar = float(ts.barDuration.quarterLength)
+    _, _, bar = musicxml_direct.bar_length(time_signature)
     end = max((o + d for v in voices for o, d, _ in v), default=0.0)
     # Pad every voice to the end of its last measure so all four end on the same barline. After an
     # upbeat the last measure is short by the upbeat's length, when the music fits in that.
     total = pickup + bar * max(1, -(-(end - pickup - 1e-9) // bar))
     if 0 < pickup < bar and total - pickup >= end - 1e-9:
         total -= pickup
+    if sharps is not None:
+        if not -7 <= int(sharps) <= 7:
+            raise ValueError(f"a key signature has -7 to 7 sharps, got {sharps}")
+        sharps = int(sharps)
+    else:
+        sharps, minor = _analysed_key(voices)
+    fermatas = [_snap(f) for f in fermatas]
+    on_sixteenths = all(abs(t * 4 - round(t * 4)) < 1e-6 for v in voices for o, d, _ in v for t in (o, o + d))
+    if on_sixteenths and abs(pickup * 4 - round(pickup * 4)) < 1e-6:
+        text = musicxml_direct.chorale_text(voices, total, bar, time_signature, pickup, sharps, minor, bpm,
+                                            title, composer, fermatas)
+        with atomic_path(path) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+    else:  # eighth-note triplets: music21 writes the tuplets
+        _write_through_music21(voices, path, total, bar, bpm, title, time_signature, pickup, composer,
+                               sharps, minor, fermatas)
+
+
+def _analysed_key(voices) -> tuple[int, bool]:
+    """The key signature (sharps, minor) of music21's key analysis of all the voices' notes (C major for none)."""
+    from music21 import note, stream
 
     everything = stream.Stream()
     for v in voices:
         for o, d, p in v:
-            n = note.Note(p)
-            n.quarterLength = d
-            everything.insert(o, n)
-    if sharps is not None:
-        if not -7 <= int(sharps) <= 7:
-            raise ValueError(f"a key signature has -7 to 7 sharps, got {sharps}")
-        tonality = key.KeySignature(int(sharps)).asKey("minor" if minor else "major")
-    else:
-        tonality = everything.analyze("key") if len(everything.notes) else key.Key("C")
+            everything.insert(o, note.Note(p, quarterLength=d))
+    if not len(everything.notes):
+        return 0, False
+    tonality = everything.analyze("key")
+    return int(tonality.sharps), tonality.mode == "minor"
+
+
+def _write_through_music21(voices, path, total, bar, bpm, title, time_signature, pickup, composer, sharps,
+                           minor, fermatas) -> None:
+    """`write_chorale_musicxml` through music21 streams, for voices `_notatable` has already placed."""
+    from music21 import clef, expressions, instrument, key, layout, metadata, meter, note, stream, tempo
+
+    tonality = key.KeySignature(sharps).asKey("minor" if minor else "major")
     spell = _speller(tonality)
+    held = {round(f * 12) for f in fermatas}
 
     def measures_of(line) -> list:
         flat = stream.Stream()
@@ -90,6 +117,8 @@ def write_chorale_musicxml(
                 flat.insert(t, note.Rest(quarterLength=o - t))
             n = note.Note(spell(p))
             n.quarterLength = d
+            if line is voices[0] and round(o * 12) in held:
+                n.expressions.append(expressions.Fermata())
             flat.insert(o, n)
             t = o + d
         if total > t + 1e-9:
@@ -108,6 +137,8 @@ def write_chorale_musicxml(
                 if e <= a + 1e-9 or o >= b - 1e-9:
                     continue
                 piece = note.Rest() if el.isRest else note.Note(el.pitch)
+                if not el.isRest and o >= a - 1e-9:
+                    piece.expressions = list(el.expressions)
                 piece.quarterLength = min(e, b) - max(o, a)
                 if not el.isRest:
                     ties_in, ties_out = o < a - 1e-9, e > b + 1e-9
@@ -174,15 +205,16 @@ def write_chorale_musicxml(
 def _notatable(line: list[Note], lowest: bool) -> list[Note]:
     """A voice whose onsets and releases lie on the grids reading gives (sixteenths and eighth-note
     triplets), so every duration can be written; one note at a time."""
-
-    def snap(t: float) -> float:
-        return min(round(t * 4) / 4, round(t * 3) / 3, key=lambda g: abs(g - t))
-
     snapped = []
     for o, d, p in line:
-        a, b = snap(o), snap(o + d)
+        a, b = _snap(o), _snap(o + d)
         snapped.append((a, (b if b > a else a + 0.25) - a, p))
     return monophonic(snapped, lowest=lowest)
+
+
+def _snap(t: float) -> float:
+    """`t` moved to the nearest sixteenth or eighth-note triplet."""
+    return min(round(t * 4) / 4, round(t * 3) / 3, key=lambda g: abs(g - t))
 
 
 def _speller(tonality):
