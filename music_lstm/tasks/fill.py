@@ -58,16 +58,16 @@ def voice_index(name: str) -> int:
 class FillWriter:
     """A `fill_lstm` network with its sampler. `net` is a `models.fill_numpy.FillNet`."""
 
-    def __init__(self, net, path: Path | None = None, sounding: bool = False):
-        self.net, self.path, self.sounding = net, path, sounding  # sounding: the network's inputs (`voice_rows`)
+    def __init__(self, net, path: Path | None = None):
+        self.net, self.path = net, path
 
     @classmethod
     def from_run(cls, path) -> "FillWriter":
         from ..models.fill_numpy import FillNet
         from ..runs.fill_run import load_fill_model, read_fill_config
 
-        cfg = read_fill_config(Path(path))  # a one-line error when the folder is not of this kind
-        return cls(FillNet.from_keras(load_fill_model(Path(path))), Path(path), cfg.sizes.sounding)
+        read_fill_config(Path(path))  # a one-line error when the folder is not of this kind
+        return cls(FillNet.from_keras(load_fill_model(Path(path))), Path(path))
 
     # --- the three tasks ---------------------------------------------------------------------------
 
@@ -181,7 +181,7 @@ class FillWriter:
 
     def _probs(self, state: np.ndarray, feats: np.ndarray) -> np.ndarray:
         """(B, 4, T, VOCAB): the network's distributions for every cell of `state` (B, 4, T)."""
-        rows = voice_rows(state.transpose(0, 2, 1), self.sounding)
+        rows = voice_rows(state.transpose(0, 2, 1))
         return self.net.probs(rows, feats).transpose(0, 2, 1, 3)
 
     @staticmethod
