@@ -84,9 +84,24 @@ def _pieces(length: int) -> list[tuple[int, str, int]]:
     return out
 
 
-def _measures(line, total: int, bounds: list[tuple[int, int]]) -> list[list[dict]]:
+def _rests(at: int, length: int, bar: int) -> list[tuple[int, str, int]]:
+    """Rests for `length` divisions from `at` (divisions into the measure, counted from where a full
+    measure would start): each undotted and starting on a multiple of its own length, as rests are
+    written, and no whole rest unless the measure is four quarters (a reader takes one for a full measure)."""
+    out = []
+    while length > 0:
+        piece = next(w for w in WRITABLE if w[0] <= length and w[2] == 0 and at % w[0] == 0
+                     and (w[1] != "whole" or bar == 48))
+        out.append(piece)
+        at += piece[0]
+        length -= piece[0]
+    return out
+
+
+def _measures(line, total: int, bounds: list[tuple[int, int]], bar: int) -> list[list[dict]]:
     """One voice (notes in divisions, sorted, one at a time) as the events of each measure: notes and
-    rests cut at the barlines and into writable values, ties marked."""
+    rests cut at the barlines and into writable values, ties marked; a rest filling a whole `bar` is a
+    measure rest (readers take a measure rest for a full measure, so an upbeat's is written plainly)."""
     events = []  # (start, end, midi or None, index of the note)
     t = 0
     for k, (o, d, p) in enumerate(line):
@@ -103,10 +118,10 @@ def _measures(line, total: int, bounds: list[tuple[int, int]]) -> list[list[dict
         while i < len(events) and events[i][0] < b:
             s, e, p, k = events[i]
             lo, hi = max(s, a), min(e, b)
-            if p is None and lo == a and hi == b:
+            if p is None and lo == a and hi == b == a + bar:
                 els.append({"rest": True, "length": b - a, "whole_measure": True})
             else:
-                pieces = _pieces(hi - lo)
+                pieces = _pieces(hi - lo) if p is not None else _rests(lo - a + (bar - (b - a) if a == 0 else 0), hi - lo, bar)
                 at = lo
                 for j, (length, kind, dots) in enumerate(pieces):
                     el = {"rest": p is None, "length": length, "type": kind, "dots": dots, "at": at - a}
@@ -186,7 +201,7 @@ def chorale_text(voices, total: float, bar: float, time_signature: str, pickup: 
     key_alters = {_name(f)[0]: _name(f)[1] for f in (range(6, 6 + sharps) if sharps > 0 else range(-2, -2 + sharps, -1))}
     held = {q(f) for f in fermatas}
     soprano_fermata = {k for k, (o, _, _) in enumerate(lines[0]) if o in held}
-    by_voice = [_measures(line, total_d, bounds) for line in lines]
+    by_voice = [_measures(line, total_d, bounds, bar_d) for line in lines]
     for v in by_voice:
         for els in v:
             _beam(els, group)
