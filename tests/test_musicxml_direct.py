@@ -133,6 +133,19 @@ def test_accidentals_follow_the_key_and_last_to_the_barline(tmp_path):
                      ("F", "natural"), ("D", None)]
 
 
+def test_a_line_altered_in_the_measure_before_gets_a_courtesy_accidental(tmp_path):
+    # C major: the F#4 of measure 1 makes measure 2's F4 show its natural, once; measure 3's F4 shows none.
+    # The bass's F#3 is tied into measure 2, and the F3 after the tie is reminded too.
+    alto = [(0.0, 4.0, 66), (4.0, 2.0, 65), (6.0, 2.0, 65), (8.0, 4.0, 65)]
+    bass = [(0.0, 2.0, 48), (2.0, 4.0, 54), (6.0, 2.0, 53), (8.0, 4.0, 53)]
+    path = tmp_path / "c.musicxml"
+    musicxml.write_chorale_musicxml([[(0.0, 12.0, 72)], alto, [(0.0, 12.0, 60)], bass], path, sharps=0)
+    assert [n.findtext("accidental") for n in _notes(path) if n.findtext("pitch/step") == "F"] == \
+        ["sharp", "natural", None, None]
+    bass_f = [n for n in _notes(path, part=1) if n.findtext("pitch/step") == "F"]
+    assert [n.findtext("accidental") for n in bass_f] == ["sharp", None, "natural", None]
+
+
 def test_beams_join_eighths_and_sixteenths_within_a_beat(tmp_path):
     soprano = [(0.0, 0.5, 72), (0.5, 0.5, 74), (1.0, 0.25, 76), (1.25, 0.75, 77), (2.0, 0.5, 79), (2.5, 1.5, 77)]
     path = tmp_path / "b.musicxml"

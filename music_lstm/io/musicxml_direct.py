@@ -165,20 +165,24 @@ def _beam(els: list[dict], group: int) -> None:
                                else "forward hook" if j == 0 else "backward hook")
 
 
-def _accidentals(voices_els: list[list[dict]], spell, key_alters: dict[str, int]) -> None:
+def _accidentals(voices_els: list[list[dict]], spell, key_alters: dict[str, int],
+                 before: dict[tuple[str, int], int]) -> dict[tuple[str, int], int]:
     """Which notes of one staff's measure show an accidental: one that differs from the key signature or
-    from an earlier note on the same line and octave in the measure (both voices together); a note
-    tied over from before shows none and changes nothing."""
+    from an earlier note on the same line and octave in the measure (both voices together), and, as a
+    courtesy, the first on a line that the measure before (`before`: its alterations) altered; a note
+    tied over from before shows none and changes nothing. Returns this measure's alterations."""
     state: dict[tuple[str, int], int] = {}
     notes = sorted((el["at"], v, el) for v, els in enumerate(voices_els) for el in els if not el["rest"])
     for _, _, el in notes:
         step, alter, octave = el["pitch"] = spell(el["midi"])
         if el["tie_in"]:
             continue
-        now = state.get((step, octave), key_alters.get(step, 0))
-        if alter != now:
+        line = (step, octave)
+        now = state.get(line, key_alters.get(step, 0))
+        if alter != now or (line not in state and before.get(line, alter) != alter):
             el["accidental"] = {-1: "flat", 0: "natural", 1: "sharp"}[alter]
-            state[(step, octave)] = alter
+        state[line] = alter
+    return {line: alter for line, alter in state.items() if alter != key_alters.get(line[0], 0)}
 
 
 def chorale_text(voices, total: float, bar: float, time_signature: str, pickup: float, sharps: int,
@@ -206,8 +210,9 @@ def chorale_text(voices, total: float, bar: float, time_signature: str, pickup: 
         for els in v:
             _beam(els, group)
     for upper, lower in ((0, 1), (2, 3)):
+        altered: dict[tuple[str, int], int] = {}
         for m in range(len(bounds)):
-            _accidentals([by_voice[upper][m], by_voice[lower][m]], spell, key_alters)
+            altered = _accidentals([by_voice[upper][m], by_voice[lower][m]], spell, key_alters, altered)
 
     out = ['<?xml version="1.0" encoding="UTF-8"?>',
            '<!DOCTYPE score-partwise PUBLIC "-//Recordare//DTD MusicXML 4.0 Partwise//EN" '
