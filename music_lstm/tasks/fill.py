@@ -34,12 +34,13 @@ from ..models.fill import voice_rows
 TEMPERATURE = 0.3  # among the pitches of each draw (chosen on training-side pieces: experiments/fill_sampling.py)
 ROUNDS = 24  # resampling rounds after the first draw
 FINAL_SHARE = 0.05  # the share of cells redrawn in the last rounds
-GUARD_FROM = 0.25
+GUARD_FROM = 0.25  # rounds redrawing this share or less draw under the voice-leading guard
 CADENCE_ROUNDS = 16  # rounds more, each redrawing CADENCE_SHARE of the cells near a phrase end
 CADENCE_SHARE = 0.3
 CADENCE_REACH = 2.0  # quarter notes before a fermata that count as its approach
 KEEP_REPEAT_ODDS = True  # striking the same pitch again keeps the network's odds (`_tempered`)
-CONTEXT = 64  # cells (four bars of 4/4) the network reads either side of a passage it rewrites  # rounds redrawing this share or less draw under the voice-leading guard
+CONTEXT = 32  # cells (two bars of 4/4) the network reads either side of a passage it rewrites
+REWRITE_ROUNDS = 12  # resampling rounds for a rewritten passage (both chosen on training-side pieces: BENCHMARKS.md)
 WIDEN = 2  # semitones each voice may go beyond Bach's range
 VOICES = ("soprano", "alto", "tenor", "bass")
 
@@ -108,6 +109,7 @@ class FillWriter:
                                                      "leave nothing to write")
         tail = writable.copy()
         tail[:, :b] = False  # past the passage: its last note may go on or stop, nothing new starts there
+        options.setdefault("rounds", REWRITE_ROUNDS)
         return self.fill(score, writable, hold_only=tail, **options)
 
     # --- the sampler ---------------------------------------------------------------------------------
