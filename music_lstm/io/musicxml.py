@@ -1,7 +1,8 @@
 """Scores in MusicXML through music21: notes chordified on one staff (`write_musicxml`), or four
 voices as a chorale score (`write_chorale_musicxml`): two staves, soprano and alto on the treble staff,
 tenor and bass on the bass staff, stems apart, with the key signature given (else the analysed key's)
-and pitches spelled in that key.
+and pitches spelled in that key. The chorale score is written as text by `musicxml_direct`; music21 only
+analyses the key when none is given and writes a score with triplets.
 
     python -c "from music_lstm.io.musicxml import write_musicxml; write_musicxml([(0, 1, 60), (1, 1, 64)], 'two.musicxml')"
 """

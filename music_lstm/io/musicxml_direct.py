@@ -192,7 +192,9 @@ def chorale_text(voices, total: float, bar: float, time_signature: str, pickup: 
     `bar` quarter notes after an upbeat of `pickup` (0: none); fermatas on the soprano notes struck at
     the onsets in `fermatas`."""
     beats, beat_type, _ = bar_length(time_signature)
-    q = lambda t: int(round(t * DIVISIONS))  # noqa: E731 - quarter notes to divisions
+    def q(t: float) -> int:  # quarter notes to divisions
+        return int(round(t * DIVISIONS))
+
     lines = [[(q(o), q(o + d) - q(o), p) for o, d, p in sorted(v)] for v in voices]
     total_d, bar_d, pickup_d = q(total), q(bar), q(pickup)
     bounds, start = [], 0
