@@ -156,6 +156,21 @@ def test_the_guard_writes_no_parallel_fifths_or_octaves(seed):
     assert any(_parallels(o.voices) > 0 for o in unguarded)  # the test can fail: without it, parallels come
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_the_guard_writes_no_chromatic_clash(seed):
+    """E-flat against E in C major: none in a guarded harmonization, though a random network proposes them."""
+    from music_lstm.eval.bach_style import chromatic_clashes
+
+    score = chorale(seed, bars=4)
+    assert score.mode == "major" and score.sharps == 0
+    writer = FillWriter(random_net(seed))
+    given = score.with_voices((score.voices[0], [], [], []))
+    out = writer.harmonize(given, seed=seed, rounds=6, num_outputs=2)
+    assert all(chromatic_clashes(o.voices).clashes == 0 for o in out)
+    unguarded = writer.harmonize(given, seed=seed, rounds=6, num_outputs=4, guard=False)
+    assert any(chromatic_clashes(o.voices).clashes > 0 for o in unguarded)
+
+
 def test_rewrite_keeps_every_note_outside_the_passage():
     score = chorale(3, bars=4)
     out = FillWriter(random_net(1)).rewrite(score, (2, 3), (1, 2), seed=0, num_outputs=3)

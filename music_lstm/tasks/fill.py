@@ -45,6 +45,10 @@ WIDEN = 2  # semitones each voice may go beyond Bach's range
 VOICES = ("soprano", "alto", "tenor", "bass")
 
 PITCHES = np.arange(VOCAB) - 3 + cells.LOW  # the pitch of each token (meaningless for MASK/HOLD/REST)
+# Pitch classes outside the scale of the common key (`encodings.cells`: C major, or A minor with both its
+# sixth and seventh degrees), for the guard against a chromatic clash (as `eval.bach_style` defines it).
+OUTSIDE = {mode: ~np.isin(np.arange(12), [(tonic + k) % 12 for k in steps])
+           for mode, tonic, steps in (("major", 0, (0, 2, 4, 5, 7, 9, 11)), ("minor", 9, (0, 2, 3, 5, 7, 8, 9, 10, 11)))}
 
 
 def voice_index(name: str) -> int:
@@ -140,6 +144,7 @@ class FillWriter:
         drawn[copy_dst[0], copy_dst[1]] = False  # copies are never drawn
         feats = np.repeat(enc.features[None], B, axis=0)
         cells_v, cells_t = np.nonzero(drawn)
+        outside = OUTSIDE.get(enc.score.mode, OUTSIDE["major"])
         for n in range(rounds + 1):
             share = 1.0 if n == 0 else max(FINAL_SHARE, 1.0 - n / (0.7 * rounds))
             pick = rng.random((B, len(cells_v))) < share
@@ -151,7 +156,7 @@ class FillWriter:
             state[mask] = MASK
             self._copy(state, copy_src, copy_dst)
             probs = self._probs(state, feats)  # (B, 4, T, V)
-            self._draw(state, probs, mask, allowed, rng, temperature, guard and share <= GUARD_FROM)
+            self._draw(state, probs, mask, allowed, rng, temperature, guard and share <= GUARD_FROM, outside=outside)
             self._copy(state, copy_src, copy_dst)
         near = self._cadence_cells(enc, drawn, lo)
         for _ in range(cadence_rounds if near.any() else 0):  # the approach to each phrase end drawn again
@@ -159,17 +164,17 @@ class FillWriter:
             mask[:, near] = rng.random((B, int(near.sum()))) < CADENCE_SHARE
             state[mask] = MASK
             probs = self._probs(state, feats)
-            self._draw(state, probs, mask, allowed, rng, temperature, guard)
+            self._draw(state, probs, mask, allowed, rng, temperature, guard, outside=outside)
             self._copy(state, copy_src, copy_dst)
         if guard:
             for _ in range(3):
-                bad = self._violations(state, writable)
+                bad = self._violations(state, writable, outside)
                 if not bad.any():
                     break
                 masked = state.copy()
                 masked[bad] = MASK
                 probs = self._probs(masked, feats)
-                self._draw(state, probs, bad, allowed, rng, temperature, True, greedy=True)
+                self._draw(state, probs, bad, allowed, rng, temperature, True, greedy=True, outside=outside)
                 self._copy(state, copy_src, copy_dst)
         out = []
         for b in range(B):
@@ -244,9 +249,10 @@ class FillWriter:
         if len(dst[0]):
             state[:, dst[0], dst[1]] = state[:, src[0], src[1]]
 
-    def _draw(self, state, probs, mask, allowed, rng, temperature, guard, greedy=False):
+    def _draw(self, state, probs, mask, allowed, rng, temperature, guard, greedy=False, outside=None):
         """Draw every masked cell of `state` (B, 4, T) from `probs` under `allowed`; under `guard`, one
-        cell at a time in time order, each under the voice-leading guard given the others."""
+        cell at a time in time order, each under the voice-leading guard given the others (`outside`: the
+        pitch classes outside the scale, `OUTSIDE`)."""
         b_idx, v_idx, t_idx = np.nonzero(mask)
         same = None
         if KEEP_REPEAT_ODDS:
@@ -269,7 +275,7 @@ class FillWriter:
             b, v, t = b_idx[k], v_idx[k], t_idx[k]
             if b not in sound:
                 sound[b] = self._sounding(state[b])
-            q = p[k] * self._guard(state[b], v, t, sound[b])
+            q = p[k] * self._guard(state[b], v, t, sound[b], outside)
             if q.sum() <= 0:
                 q = p[k]
             if greedy:
@@ -340,9 +346,11 @@ class FillWriter:
         tok = s[v, t]
         sound[v, t:t2] = PITCHES[tok] if tok >= 3 else (sound[v, t - 1] if tok == HOLD and t > 0 else -1)
 
-    def _guard(self, s: np.ndarray, v: int, t: int, sound: np.ndarray | None = None) -> np.ndarray:
+    def _guard(self, s: np.ndarray, v: int, t: int, sound: np.ndarray | None = None,
+               outside: np.ndarray | None = None) -> np.ndarray:
         """(VOCAB,) 1 for each token cell (v, t) of `s` (4, T) may take without parallel fifths or octaves
-        with another voice, or crossing one, given every other cell as it is (`sound`: `_sounding(s)`)."""
+        with another voice, crossing one, or (with `outside`, the pitch classes outside the scale) a
+        chromatic clash with one, given every other cell as it is (`sound`: `_sounding(s)`)."""
         T = s.shape[1]
         ok = np.ones(VOCAB)
         ok[MASK] = 0
@@ -379,15 +387,32 @@ class FillWriter:
                     ok[(cand >= 0) & (cand > span.min())] = 0
                 else:
                     ok[(cand >= 0) & (cand < span.max())] = 0
+            if outside is not None:  # a chromatic clash with what sounds over the note (E-flat with E in C)
+                for q in np.unique(span):
+                    d = (cand - q) % 12
+                    ok[(cand >= 0) & ((d == 1) | (d == 11)) & (outside[cand % 12] | outside[q % 12])] = 0
         return ok
 
-    def _violations(self, state: np.ndarray, writable: np.ndarray) -> np.ndarray:
+    def _violations(self, state: np.ndarray, writable: np.ndarray, outside: np.ndarray | None = None) -> np.ndarray:
         """(B, 4, T) bool: onset cells of written voices that move in parallel fifths or octaves with
-        another voice."""
+        another voice, or (with `outside`) whose note sounds a chromatic clash with another's (the note
+        that began later is marked)."""
         B, _, T = state.shape
         bad = np.zeros(state.shape, bool)
         for b in range(B):
             sound = self._sounding(state[b])
+            if outside is not None:
+                onset = np.maximum.accumulate(np.where(state[b] != HOLD, np.arange(T), 0), axis=-1)
+                for v in range(4):
+                    for u in range(v + 1, 4):
+                        d = (sound[v] - sound[u]) % 12
+                        clash = (sound[v] >= 0) & (sound[u] >= 0) & ((d == 1) | (d == 11)) & (
+                            outside[sound[v] % 12] | outside[sound[u] % 12])
+                        for t in np.nonzero(clash)[0]:
+                            for w in sorted((v, u), key=lambda w: -onset[w, t]):
+                                if writable[w, onset[w, t]]:
+                                    bad[b, w, onset[w, t]] = True
+                                    break
             moved = np.zeros((4, T), bool)
             moved[:, 1:] = (sound[:, 1:] != sound[:, :-1]) & (sound[:, 1:] >= 0) & (sound[:, :-1] >= 0)
             for v in range(4):
