@@ -46,6 +46,14 @@ def test_harmonize_a_typed_tune_with_a_fill_run(fill_run, tmp_path, capsys):
     assert [p for _, _, p in got.voices[0]] == [72, 74, 76, 77, 79, 76, 74, 72, 74, 72]
     assert all(got.voices[v] for v in (1, 2, 3))
     assert got.sharps == 0  # the key signature is in the file
+    code, io = _run(["harmonize", "4/4 c'4 d' e' f' g'2^ e'2 d'4 c' d'2 c'1^", "--run-dir", str(fill_run),
+                     "--output", str(tmp_path / "h2.mid"), "--seed", "1", "--format", "musicxml"], capsys)
+    assert code == 0, io.err
+    assert read_score(tmp_path / "h2.musicxml").fermatas == (4.0, 12.0)  # the tune's own, written in the score
+    code, io = _run(["harmonize", "4/4 c'4 d' e' f' g'2 e'2 d'4 c' d'2 c'1", "--run-dir", str(fill_run),
+                     "--output", str(tmp_path / "h3.mid"), "--seed", "1", "--format", "musicxml"], capsys)
+    assert code == 0, io.err
+    assert "<fermata" not in (tmp_path / "h3.musicxml").read_text()  # phrase ends found by rule are not notation
 
 
 @pytest.mark.parametrize("keep", ["bass", "soprano,bass"])

@@ -379,6 +379,7 @@ class Studio:
         svg, timemap, wav = folder / f"{stem}.svg", folder / f"{stem}.timemap.json", folder / f"{stem}.wav"
         sharps, minor = key_signature(chorale.key)
         signed = {"sharps": sharps, "minor": minor}
+        marks = {"fermatas": tuple(chorale.fermatas)} if getattr(chorale, "fermatas_written", False) else {}
         midi_write.write_voices_midi(chorale.voices, midi, bpm=chorale.bpm,
                                      **accepted(midi_write.write_voices_midi, signed))
 
@@ -386,7 +387,7 @@ class Studio:
             with self.reading:  # music21
                 musicxml.write_chorale_musicxml(chorale.voices, xml, bpm=chorale.bpm, title=f"{title} in {chorale.key}",
                                                pickup=chorale.pickup, time_signature=chorale.time_signature,
-                                               **accepted(musicxml.write_chorale_musicxml, signed))
+                                               **accepted(musicxml.write_chorale_musicxml, {**signed, **marks}))
             render.render_score(xml, svg, timemap_path=timemap)
 
         self._later([xml, svg, timemap], engrave)

@@ -72,12 +72,13 @@ def check_rendering(fmt: str = "midi", audio: bool = False, audio_format: str = 
 
 def write_piece(path: Path, notes, voices, bpm: float, outputs: Outputs = Outputs(), title: str | None = None,
                 pickup: float = 0.0, time_signature: str = "4/4", sharps: int | None = None,
-                minor: bool = False) -> list[Path]:
+                minor: bool = False, fermatas=()) -> list[Path]:
     """Write one piece as MIDI at `path` (four named tracks when `voices` are given, else one track of
     `notes`) at `bpm` and beside it what `outputs` asks for: NAME.musicxml (a chorale score for four
     voices), the piano roll NAME.png, audio NAME.<audio_format>, score pages NAME.svg. Returns the files
     written besides the MIDI file, in that order. `sharps` (and `minor`): the key signature both files
-    carry (None: the MIDI file none, the score music21's analysis)."""
+    carry (None: the MIDI file none, the score music21's analysis); `fermatas`: the soprano onsets the score
+    marks with a fermata."""
     from ..io import midi_write, musicxml
 
     fmt, score, programs = outputs.fmt, outputs.score, outputs.programs
@@ -92,7 +93,8 @@ def write_piece(path: Path, notes, voices, bpm: float, outputs: Outputs = Output
     if fmt == "musicxml" or score:
         if voices is not None:
             musicxml.write_chorale_musicxml(voices, xml, bpm=bpm, title=title or path.stem, pickup=pickup,
-                                           time_signature=time_signature, sharps=sharps, minor=minor)
+                                           time_signature=time_signature, sharps=sharps, minor=minor,
+                                           fermatas=fermatas)
         else:
             musicxml.write_musicxml(notes, xml, bpm=bpm)
         extra.append(xml)

@@ -37,6 +37,7 @@ class Chorale:
     remark: str | None = None  # what was done to the melody first (its top line taken, moved by octaves), if anything
     sharps: int | None = None  # the key signature written (> 0 sharps, < 0 flats); None: none is known
     fermatas: tuple[float, ...] = ()  # onsets of the soprano notes that end a phrase
+    fermatas_written: bool = False  # True: the tune's own fermatas (written in the score); False: found by rule
 
     @property
     def minor(self) -> bool:
@@ -48,13 +49,14 @@ class Chorale:
 
         num, den = (int(x) for x in self.time_signature.split("/"))
         return Score4(tuple(list(v) for v in self.voices), (num, den), self.pickup, self.sharps or 0,
-                      "minor" if self.minor else "major", tuple(self.fermatas), self.title, bool(self.fermatas))
+                      "minor" if self.minor else "major", tuple(self.fermatas), self.title, self.fermatas_written)
 
     @classmethod
     def from_score4(cls, score, log_prob: float, task: str, run_dir, bpm: float = 90.0, remark: str | None = None,
                     key: str | None = None) -> "Chorale":
         return cls(tuple(list(v) for v in score.voices), key or score.key_name, f"{score.meter[0]}/{score.meter[1]}",
-                   log_prob, task, Path(run_dir), bpm, score.pickup, remark, score.sharps, tuple(score.fermatas))
+                   log_prob, task, Path(run_dir), bpm, score.pickup, remark, score.sharps, tuple(score.fermatas),
+                   bool(score.fermatas_written))
 
     @property
     def melody(self) -> list[Note]:
@@ -81,6 +83,8 @@ class Chorale:
         suffix = path.suffix.lower()
         score = {"bpm": self.bpm, "title": self.title, "time_signature": self.time_signature, "pickup": self.pickup,
                  "sharps": self.sharps, "minor": self.minor}
+        if self.fermatas_written:  # the tune's own fermatas are notation; phrase ends found by rule are not
+            score["fermatas"] = tuple(self.fermatas)
         if suffix in MIDI_SUFFIXES:
             midi_write.write_voices_midi(self.voices, path, bpm=self.bpm, sharps=self.sharps, minor=self.minor)
         elif suffix in MUSICXML_SUFFIXES:

@@ -132,7 +132,8 @@ def write_scores(scores: list[Score4], output, outputs, bpm: float, title: str,
         notes = sorted(n for v in score.voices for n in v)
         extra += write_piece(path, notes, score.voices, bpm, outputs, title=title, pickup=score.pickup,
                              time_signature=f"{score.meter[0]}/{score.meter[1]}", sharps=score.sharps,
-                             minor=score.mode == "minor")
+                             minor=score.mode == "minor",
+                             fermatas=score.fermatas if score.fermatas_written else ())
         written.append(path)
     return written + extra
 
