@@ -49,6 +49,8 @@ PITCHES = np.arange(VOCAB) - 3 + cells.LOW  # the pitch of each token (meaningle
 # sixth and seventh degrees), for the guard against a chromatic clash (as `eval.bach_style` defines it).
 OUTSIDE = {mode: ~np.isin(np.arange(12), [(tonic + k) % 12 for k in steps])
            for mode, tonic, steps in (("major", 0, (0, 2, 4, 5, 7, 9, 11)), ("minor", 9, (0, 2, 3, 5, 7, 8, 9, 10, 11)))}
+_SEMITONE = np.abs(np.subtract.outer(np.arange(12), np.arange(12))) % 10 == 1  # 1 or 11 apart
+CLASHES = {mode: _SEMITONE & (out[:, None] | out[None, :]) for mode, out in OUTSIDE.items()}  # (12, 12) bool
 
 
 def voice_index(name: str) -> int:
@@ -144,7 +146,7 @@ class FillWriter:
         drawn[copy_dst[0], copy_dst[1]] = False  # copies are never drawn
         feats = np.repeat(enc.features[None], B, axis=0)
         cells_v, cells_t = np.nonzero(drawn)
-        outside = OUTSIDE.get(enc.score.mode, OUTSIDE["major"])
+        clashes = CLASHES.get(enc.score.mode, CLASHES["major"])
         for n in range(rounds + 1):
             share = 1.0 if n == 0 else max(FINAL_SHARE, 1.0 - n / (0.7 * rounds))
             pick = rng.random((B, len(cells_v))) < share
@@ -156,7 +158,7 @@ class FillWriter:
             state[mask] = MASK
             self._copy(state, copy_src, copy_dst)
             probs = self._probs(state, feats)  # (B, 4, T, V)
-            self._draw(state, probs, mask, allowed, rng, temperature, guard and share <= GUARD_FROM, outside=outside)
+            self._draw(state, probs, mask, allowed, rng, temperature, guard and share <= GUARD_FROM, clashes=clashes)
             self._copy(state, copy_src, copy_dst)
         near = self._cadence_cells(enc, drawn, lo)
         for _ in range(cadence_rounds if near.any() else 0):  # the approach to each phrase end drawn again
@@ -164,17 +166,17 @@ class FillWriter:
             mask[:, near] = rng.random((B, int(near.sum()))) < CADENCE_SHARE
             state[mask] = MASK
             probs = self._probs(state, feats)
-            self._draw(state, probs, mask, allowed, rng, temperature, guard, outside=outside)
+            self._draw(state, probs, mask, allowed, rng, temperature, guard, clashes=clashes)
             self._copy(state, copy_src, copy_dst)
         if guard:
             for _ in range(3):
-                bad = self._violations(state, writable, outside)
+                bad = self._violations(state, writable, clashes)
                 if not bad.any():
                     break
                 masked = state.copy()
                 masked[bad] = MASK
                 probs = self._probs(masked, feats)
-                self._draw(state, probs, bad, allowed, rng, temperature, True, greedy=True, outside=outside)
+                self._draw(state, probs, bad, allowed, rng, temperature, True, greedy=True, clashes=clashes)
                 self._copy(state, copy_src, copy_dst)
         out = []
         for b in range(B):
@@ -249,10 +251,10 @@ class FillWriter:
         if len(dst[0]):
             state[:, dst[0], dst[1]] = state[:, src[0], src[1]]
 
-    def _draw(self, state, probs, mask, allowed, rng, temperature, guard, greedy=False, outside=None):
+    def _draw(self, state, probs, mask, allowed, rng, temperature, guard, greedy=False, clashes=None):
         """Draw every masked cell of `state` (B, 4, T) from `probs` under `allowed`; under `guard`, one
-        cell at a time in time order, each under the voice-leading guard given the others (`outside`: the
-        pitch classes outside the scale, `OUTSIDE`)."""
+        cell at a time in time order, each under the voice-leading guard given the others (`clashes`: which
+        pitch classes clash, `CLASHES`)."""
         b_idx, v_idx, t_idx = np.nonzero(mask)
         same = None
         if KEEP_REPEAT_ODDS:
@@ -275,7 +277,7 @@ class FillWriter:
             b, v, t = b_idx[k], v_idx[k], t_idx[k]
             if b not in sound:
                 sound[b] = self._sounding(state[b])
-            q = p[k] * self._guard(state[b], v, t, sound[b], outside)
+            q = p[k] * self._guard(state[b], v, t, sound[b], clashes)
             if q.sum() <= 0:
                 q = p[k]
             if greedy:
@@ -347,10 +349,10 @@ class FillWriter:
         sound[v, t:t2] = PITCHES[tok] if tok >= 3 else (sound[v, t - 1] if tok == HOLD and t > 0 else -1)
 
     def _guard(self, s: np.ndarray, v: int, t: int, sound: np.ndarray | None = None,
-               outside: np.ndarray | None = None) -> np.ndarray:
+               clashes: np.ndarray | None = None) -> np.ndarray:
         """(VOCAB,) 1 for each token cell (v, t) of `s` (4, T) may take without parallel fifths or octaves
-        with another voice, crossing one, or (with `outside`, the pitch classes outside the scale) a
-        chromatic clash with one, given every other cell as it is (`sound`: `_sounding(s)`)."""
+        with another voice, crossing one, or (with `clashes`, `CLASHES`: which pitch classes clash)
+        a chromatic clash with one, given every other cell as it is (`sound`: `_sounding(s)`)."""
         T = s.shape[1]
         ok = np.ones(VOCAB)
         ok[MASK] = 0
@@ -364,6 +366,7 @@ class FillWriter:
         cand[HOLD] = before
         cand[REST] = -1
         cand[MASK] = -1
+        heard = np.zeros(12, bool)  # the pitch classes other voices sound over the note
         for u in range(4):
             if u == v:
                 continue
@@ -387,27 +390,24 @@ class FillWriter:
                     ok[(cand >= 0) & (cand > span.min())] = 0
                 else:
                     ok[(cand >= 0) & (cand < span.max())] = 0
-            if outside is not None:  # a chromatic clash with what sounds over the note (E-flat with E in C)
-                for q in np.unique(span):
-                    d = (cand - q) % 12
-                    ok[(cand >= 0) & ((d == 1) | (d == 11)) & (outside[cand % 12] | outside[q % 12])] = 0
+            heard[span % 12] = True
+        if clashes is not None:  # a chromatic clash with what sounds over the note (E-flat with E in C)
+            ok[(cand >= 0) & (clashes & heard).any(axis=1)[cand % 12]] = 0
         return ok
 
-    def _violations(self, state: np.ndarray, writable: np.ndarray, outside: np.ndarray | None = None) -> np.ndarray:
+    def _violations(self, state: np.ndarray, writable: np.ndarray, clashes: np.ndarray | None = None) -> np.ndarray:
         """(B, 4, T) bool: onset cells of written voices that move in parallel fifths or octaves with
-        another voice, or (with `outside`) whose note sounds a chromatic clash with another's (the note
+        another voice, or (with `clashes`) whose note sounds a chromatic clash with another's (the note
         that began later is marked)."""
         B, _, T = state.shape
         bad = np.zeros(state.shape, bool)
         for b in range(B):
             sound = self._sounding(state[b])
-            if outside is not None:
+            if clashes is not None:
                 onset = np.maximum.accumulate(np.where(state[b] != HOLD, np.arange(T), 0), axis=-1)
                 for v in range(4):
                     for u in range(v + 1, 4):
-                        d = (sound[v] - sound[u]) % 12
-                        clash = (sound[v] >= 0) & (sound[u] >= 0) & ((d == 1) | (d == 11)) & (
-                            outside[sound[v] % 12] | outside[sound[u] % 12])
+                        clash = (sound[v] >= 0) & (sound[u] >= 0) & clashes[sound[v] % 12, sound[u] % 12]
                         for t in np.nonzero(clash)[0]:
                             for w in sorted((v, u), key=lambda w: -onset[w, t]):
                                 if writable[w, onset[w, t]]:
