@@ -171,6 +171,25 @@ def test_the_guard_writes_no_chromatic_clash(seed):
     assert any(chromatic_clashes(o.voices).clashes > 0 for o in unguarded)
 
 
+def test_each_phrase_ends_on_a_root_position_triad(monkeypatch):
+    """The arrival at every fermata is a major or minor triad over its root, though a random network proposes
+    anything; without the rule it is not."""
+    from music_lstm.eval.bach_style import sounding, triad
+    from music_lstm.tasks import fill
+
+    def arrivals(out, score):
+        chords = [sounding(o.voices, t) for o in out for t in score.fermatas]
+        return [triad(c) is not None and min(c) % 12 == triad(c)[0] for c in chords]
+
+    score = chorale(5, bars=4)
+    assert len(score.fermatas) >= 2
+    given = score.with_voices((score.voices[0], [], [], []))
+    writer = FillWriter(random_net(1))
+    assert all(arrivals(writer.harmonize(given, seed=3, rounds=4, num_outputs=2), score))
+    monkeypatch.setattr(fill, "ARRIVALS", False)
+    assert not all(arrivals(writer.harmonize(given, seed=3, rounds=4, num_outputs=4), score))
+
+
 def test_rewrite_keeps_every_note_outside_the_passage():
     score = chorale(3, bars=4)
     out = FillWriter(random_net(1)).rewrite(score, (2, 3), (1, 2), seed=0, num_outputs=3)

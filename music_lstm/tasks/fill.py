@@ -37,7 +37,8 @@ FINAL_SHARE = 0.05  # the share of cells redrawn in the last rounds
 GUARD_FROM = 0.25  # rounds redrawing this share or less draw under the voice-leading guard
 CADENCE_ROUNDS = 16  # rounds more, each redrawing CADENCE_SHARE of the cells near a phrase end
 CADENCE_SHARE = 0.3
-CADENCE_REACH = 2.0  # quarter notes before a fermata that count as its approach
+CADENCE_REACH = 2.0
+ARRIVALS = True  # each phrase ends on a root-position triad (`_arrivals`), where the network offers one  # quarter notes before a fermata that count as its approach
 KEEP_REPEAT_ODDS = True  # striking the same pitch again keeps the network's odds (`_tempered`)
 CONTEXT = 32  # cells (two bars of 4/4) the network reads either side of a passage it rewrites
 REWRITE_ROUNDS = 12  # resampling rounds for a rewritten passage (both chosen on training-side pieces: BENCHMARKS.md)
@@ -168,6 +169,9 @@ class FillWriter:
             probs = self._probs(state, feats)
             self._draw(state, probs, mask, allowed, rng, temperature, guard, clashes=clashes)
             self._copy(state, copy_src, copy_dst)
+        if ARRIVALS:
+            self._arrivals(state, enc, drawn, feats, allowed, rng, temperature, lo)
+            self._copy(state, copy_src, copy_dst)
         if guard:
             for _ in range(3):
                 bad = self._violations(state, writable, clashes)
@@ -205,6 +209,82 @@ class FillWriter:
                 continue
             near[a:b] = True
         return drawn & near[None, :]
+
+    def _arrivals(self, state, enc, drawn, feats, allowed, rng, temperature, lo=0) -> None:
+        """The written voices' cells at each phrase end (a fermata's onset) drawn again together, among the
+        chords that make a root-position major or minor triad with the given voices (its third present,
+        nothing outside it, no voice crossing), each chord as likely as the product of the network's
+        tempered odds for its notes; left as they are where no such chord is offered."""
+        B, _, T = state.shape
+        for o in enc.score.fermatas:
+            t = int(round(o * cells.STEPS)) - lo
+            if not 0 <= t < T:
+                continue
+            free = [v for v in range(4) if drawn[v, t]]
+            if not free:
+                continue
+            masked = state.copy()
+            masked[:, free, t] = MASK
+            probs = self._probs(masked, feats)
+            for b in range(B):
+                sound = self._sounding(state[b])
+                options = []  # per voice: (tokens, pitches, tempered odds)
+                for v in range(4):
+                    if v not in free:
+                        options.append((np.array([state[b, v, t]]), np.array([sound[v, t]]), np.ones(1)))
+                        continue
+                    tok = np.nonzero(allowed[v, t] & (np.arange(VOCAB) >= 3))[0]
+                    pitch = PITCHES[tok]
+                    if allowed[v, t, HOLD] and t > 0 and sound[v, t - 1] >= 0:
+                        tok, pitch = np.append(tok, HOLD), np.append(pitch, sound[v, t - 1])
+                    odds = probs[b, v, t, tok] ** (1.0 / max(temperature, 1e-3))
+                    options.append((tok, pitch, odds))
+                if any(p[0] < 0 for _, p, _ in options if len(p) == 1):
+                    continue  # a given voice rests at the phrase end
+                grid = np.meshgrid(*[np.arange(len(o[0])) for o in options], indexing="ij")
+                idx = [g.ravel() for g in grid]
+                pitches = np.stack([options[v][1][idx[v]] for v in range(4)], axis=1)  # (N, 4)
+                weight = np.prod([options[v][2][idx[v]] for v in range(4)], axis=0)
+                weight = weight * self._root_triads(pitches)
+                if t > 0:
+                    weight = weight * self._no_parallels_into(pitches, sound[:, t - 1])
+                if weight.sum() <= 0:
+                    continue
+                pick = int(np.searchsorted(np.cumsum(weight), rng.random() * weight.sum(), side="right"))
+                pick = min(pick, len(weight) - 1)
+                for v in free:
+                    state[b, v, t] = options[v][0][idx[v][pick]]
+
+    @staticmethod
+    def _no_parallels_into(pitches: np.ndarray, before: np.ndarray) -> np.ndarray:
+        """(N,) 1.0 where the chords `pitches` (N, 4) are reached from the pitches `before` (4,; -1 for
+        none) without parallel fifths or octaves between any two voices; else 0.0."""
+        ok = np.ones(len(pitches), bool)
+        for v in range(4):
+            for u in range(v + 1, 4):
+                if before[v] < 0 or before[u] < 0:
+                    continue
+                mv, mu = pitches[:, v] - before[v], pitches[:, u] - before[u]
+                same = abs(int(before[v]) - int(before[u])) % 12
+                if same not in (0, 7):
+                    continue
+                ok &= ~((mv != 0) & (np.sign(mv) == np.sign(mu)) & (np.abs(pitches[:, v] - pitches[:, u]) % 12 == same))
+        return ok.astype(float)
+
+    @staticmethod
+    def _root_triads(pitches: np.ndarray) -> np.ndarray:
+        """(N,) 1.0 where the four pitches (N, 4), soprano to bass, make a root-position major or minor
+        triad (the bass its root, its third present, no pitch class outside it) with no voice below the
+        one under it; else 0.0."""
+        pcs = pitches % 12
+        bits = np.bitwise_or.reduce(1 << pcs, axis=1)
+        root = pcs[:, 3]
+        ok = np.zeros(len(pitches), bool)
+        for third in (3, 4):
+            chord = (1 << root) | (1 << ((root + third) % 12)) | (1 << ((root + 7) % 12))
+            ok |= (bits & (1 << ((root + third) % 12)) > 0) & (bits & ~chord == 0)
+        ordered = (np.diff(pitches, axis=1) <= 0).all(axis=1)
+        return (ok & ordered).astype(float)
 
     @staticmethod
     def _steps(score: Score4) -> int:
