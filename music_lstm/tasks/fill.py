@@ -216,16 +216,19 @@ class FillWriter:
         nothing outside it, no voice crossing), each chord as likely as the product of the network's
         tempered odds for its notes; left as they are where no such chord is offered."""
         B, _, T = state.shape
+        ends = []
         for o in enc.score.fermatas:
             t = int(round(o * cells.STEPS)) - lo
-            if not 0 <= t < T:
-                continue
-            free = [v for v in range(4) if drawn[v, t]]
-            if not free:
-                continue
-            masked = state.copy()
+            free = [v for v in range(4) if 0 <= t < T and drawn[v, t]]
+            if free:
+                ends.append((t, free))
+        if not ends:
+            return
+        masked = state.copy()
+        for t, free in ends:
             masked[:, free, t] = MASK
-            probs = self._probs(masked, feats)
+        probs = self._probs(masked, feats)  # one reading for all of them: they lie a phrase apart
+        for t, free in ends:
             for b in range(B):
                 sound = self._sounding(state[b])
                 options = []  # per voice: (tokens, pitches, tempered odds)
