@@ -8,7 +8,7 @@ The server runs in a subprocess, from a temporary folder (so without --run-dir i
 models, as `serve` does where there is no runs/latest), with TensorFlow's start-up lines off.
 
     nice python benchmarks/serve_soak.py            # 200 requests, a few minutes
-    python benchmarks/serve_soak.py --smoke         # 20 requests
+    python benchmarks/serve_soak.py --smoke         # 10 requests
 """
 
 from __future__ import annotations
@@ -148,13 +148,13 @@ def rss_kb(pid: int, field: str = "VmRSS") -> int:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=200, help="how many requests (default: 200)")
-    ap.add_argument("--smoke", action="store_true", help="20 requests, small bombs: that it runs")
+    ap.add_argument("--smoke", action="store_true", help="10 requests, small bombs: that it runs")
     ap.add_argument("--concurrency", type=int, default=8, help="requests at once in a concurrent batch (default: 8)")
     ap.add_argument("--keep-requests", type=int, default=50, help="the server's --keep-requests (default: 50)")
     ap.add_argument("--keep-mb", type=float, default=200.0, help="the server's --keep-mb (default: 200)")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
-    n = 20 if args.smoke else args.requests
+    n = 10 if args.smoke else args.requests
     rng = random.Random(args.seed)
     mb = 1 << 20
     bombs = {"zeros": zip_bomb("score.xml", (20 if args.smoke else 900) * mb, b"\0"),

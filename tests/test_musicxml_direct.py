@@ -64,7 +64,7 @@ def chorales(draw):
     return meter, bar, pickup, voices
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(chorales())
 def test_music21_reads_back_every_voice_and_the_measures(tmp_path, chorale):
     meter, bar, pickup, voices = chorale
