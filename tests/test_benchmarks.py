@@ -20,7 +20,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = sorted([*ROOT.glob("benchmarks/*.py"), *ROOT.glob("experiments/*.py")])
 # The peer's own code needs the [peer] extra (torch), which CI never installs: its --help is checked, not its smoke.
 NEEDS_PEER = {"peer_deepbach.py"}
-SMOKE = [p for p in SCRIPTS if '"--smoke"' in p.read_text(encoding="utf-8") and p.name not in NEEDS_PEER]
+# Within CI's time: the soak's and the LSTM kernels' smoke runs are the longest, and what they exercise is
+# tested directly (tests/test_serve_security.py, tests/test_lstm.py); their --help is still checked.
+COVERED = {"serve_soak.py", "bench_lstm.py"}
+SMOKE = [p for p in SCRIPTS if '"--smoke"' in p.read_text(encoding="utf-8") and p.name not in NEEDS_PEER | COVERED]
 # TensorFlow's C++ start-up lines (`I0000 00:00:... cudart_stub.cc`, `E0000 ... failed call to cuInit`) and absl's notice.
 TF_LINE = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:|absl::InitializeLog|cuda_|cuInit|oneDNN", re.M)
 
