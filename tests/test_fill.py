@@ -190,6 +190,25 @@ def test_each_phrase_ends_on_a_root_position_triad(monkeypatch):
     assert not all(arrivals(writer.harmonize(given, seed=3, rounds=4, num_outputs=4), score))
 
 
+def test_each_phrase_end_and_the_chord_before_it_make_a_cadence(monkeypatch):
+    """With only cadences allowed, every fermata's approach and arrival make one by `eval.bach_style`'s rule,
+    though a random network proposes anything; with the approach left to the network, fewer do."""
+    from music_lstm.eval.bach_style import cadences
+    from music_lstm.tasks import fill
+
+    score = chorale(5, bars=4)
+    given = score.with_voices((score.voices[0], [], [], []))
+    writer = FillWriter(random_net(1))
+
+    def share(out):
+        return np.mean([cadences(o.voices, score.fermatas, score.meter).share for o in out])
+
+    monkeypatch.setattr(fill, "OTHER_ENDS", 0.0)
+    assert share(writer.harmonize(given, seed=3, rounds=4, num_outputs=3)) == 1.0
+    monkeypatch.setattr(fill, "APPROACHES", False)
+    assert share(writer.harmonize(given, seed=3, rounds=4, num_outputs=3)) < 1.0
+
+
 def test_rewrite_keeps_every_note_outside_the_passage():
     score = chorale(3, bars=4)
     out = FillWriter(random_net(1)).rewrite(score, (2, 3), (1, 2), seed=0, num_outputs=3)

@@ -37,8 +37,11 @@ FINAL_SHARE = 0.05  # the share of cells redrawn in the last rounds
 GUARD_FROM = 0.25  # rounds redrawing this share or less draw under the voice-leading guard
 CADENCE_ROUNDS = 16  # rounds more, each redrawing CADENCE_SHARE of the cells near a phrase end
 CADENCE_SHARE = 0.3
-CADENCE_REACH = 2.0
-ARRIVALS = True  # each phrase ends on a root-position triad (`_arrivals`), where the network offers one  # quarter notes before a fermata that count as its approach
+CADENCE_REACH = 2.0  # quarter notes before a fermata that count as its approach
+ARRIVALS = True  # each phrase ends on a root-position triad (`_arrivals`), where the network offers one
+APPROACHES = True  # drawn with it, the chord a beat before: V-I, IV-I, or an arrival on the home key's V
+OTHER_ENDS = 0.002  # the weight of an approach and arrival that make no cadence, against 1 for those that do
+TOP = 96  # the likeliest chords kept for each of the two when they are drawn together
 KEEP_REPEAT_ODDS = True  # striking the same pitch again keeps the network's odds (`_tempered`)
 CONTEXT = 32  # cells (two bars of 4/4) the network reads either side of a passage it rewrites
 REWRITE_ROUNDS = 12  # resampling rounds for a rewritten passage (both chosen on training-side pieces: BENCHMARKS.md)
@@ -214,49 +217,133 @@ class FillWriter:
         """The written voices' cells at each phrase end (a fermata's onset) drawn again together, among the
         chords that make a root-position major or minor triad with the given voices (its third present,
         nothing outside it, no voice crossing), each chord as likely as the product of the network's
-        tempered odds for its notes; left as they are where no such chord is offered."""
+        tempered odds for its notes; left as they are where no such chord is offered. With `APPROACHES`,
+        the written voices a beat before are drawn with them, the pair among those that make a cadence as
+        `eval.bach_style` counts one (a dominant on the arrival's fifth, a triad on its fourth, or an
+        arrival on the home key's V), no parallels into either chord; the written voices then hold the
+        approach's notes until the arrival. Where no such pair is offered, the arrival alone is drawn."""
         B, _, T = state.shape
+        beat = 6 if enc.score.meter[1] == 8 and enc.score.meter[0] % 3 == 0 and enc.score.meter[0] > 3 else 4
+        home_v = 7 if enc.score.mode == "major" else 4  # the common key's V: of C major, of A minor
         ends = []
         for o in enc.score.fermatas:
             t = int(round(o * cells.STEPS)) - lo
             free = [v for v in range(4) if 0 <= t < T and drawn[v, t]]
+            a = t - beat
+            before = [v for v in range(4) if APPROACHES and 0 < a < T and drawn[v, a]] if free else []
             if free:
-                ends.append((t, free))
+                ends.append((t, free, a, before))
         if not ends:
             return
         masked = state.copy()
-        for t, free in ends:
+        for t, free, a, before in ends:
             masked[:, free, t] = MASK
+            masked[:, before, a] = MASK
         probs = self._probs(masked, feats)  # one reading for all of them: they lie a phrase apart
-        for t, free in ends:
+        for t, free, a, before in ends:
             for b in range(B):
                 sound = self._sounding(state[b])
-                options = []  # per voice: (tokens, pitches, tempered odds)
-                for v in range(4):
-                    if v not in free:
-                        options.append((np.array([state[b, v, t]]), np.array([sound[v, t]]), np.ones(1)))
-                        continue
-                    tok = np.nonzero(allowed[v, t] & (np.arange(VOCAB) >= 3))[0]
-                    pitch = PITCHES[tok]
-                    if allowed[v, t, HOLD] and t > 0 and sound[v, t - 1] >= 0:
-                        tok, pitch = np.append(tok, HOLD), np.append(pitch, sound[v, t - 1])
-                    odds = probs[b, v, t, tok] ** (1.0 / max(temperature, 1e-3))
-                    options.append((tok, pitch, odds))
-                if any(p[0] < 0 for _, p, _ in options if len(p) == 1):
-                    continue  # a given voice rests at the phrase end
-                grid = np.meshgrid(*[np.arange(len(o[0])) for o in options], indexing="ij")
-                idx = [g.ravel() for g in grid]
-                pitches = np.stack([options[v][1][idx[v]] for v in range(4)], axis=1)  # (N, 4)
-                weight = np.prod([options[v][2][idx[v]] for v in range(4)], axis=0)
-                weight = weight * self._root_triads(pitches)
-                if t > 0:
-                    weight = weight * self._no_parallels_into(pitches, sound[:, t - 1])
-                if weight.sum() <= 0:
+                held = [v for v in before if drawn[v, a + 1:t].all()]  # hold the approach's note to the arrival
+                arrival = self._chords(state[b], sound, probs[b], allowed, t, free, temperature)
+                if arrival is None:
                     continue
-                pick = int(np.searchsorted(np.cumsum(weight), rng.random() * weight.sum(), side="right"))
-                pick = min(pick, len(weight) - 1)
+                tokens, pitches, weight = arrival
+                triads = weight * self._root_triads(pitches)
+                weight = triads * self._no_parallels_into(pitches, sound[:, t - 1]) if t > 0 else triads
+                pair = None
+                if before:  # the pair checks its own move into the arrival; a held voice strikes it
+                    struck = triads * (tokens[:, held] != HOLD).all(axis=1)
+                    if struck.sum() > 0:
+                        pair = self._approach(state[b], sound, probs[b], allowed, a, before, temperature,
+                                              tokens, pitches, struck, home_v, rng)
+                if pair is None and weight.sum() <= 0:
+                    continue
+                if pair is not None:
+                    tokens, pick, app_tokens, app_pick = pair
+                    for v in before:
+                        state[b, v, a] = app_tokens[app_pick, v]
+                    for v in held:
+                        state[b, v, a + 1:t] = HOLD
+                else:
+                    pick = self._pick(weight, rng)
                 for v in free:
-                    state[b, v, t] = options[v][0][idx[v][pick]]
+                    state[b, v, t] = tokens[pick, v]
+
+    @staticmethod
+    def _pick(weight: np.ndarray, rng) -> int:
+        pick = int(np.searchsorted(np.cumsum(weight), rng.random() * weight.sum(), side="right"))
+        return min(pick, len(weight) - 1)
+
+    @staticmethod
+    def _chords(s, sound, probs, allowed, t, free, temperature):
+        """Every chord the voices `free` may take at cell t of `s` (4, T), the others as they sound:
+        (tokens (N, 4), pitches (N, 4), the product of the free voices' tempered odds (N,)); None where a
+        given voice rests there."""
+        options = []  # per voice: (tokens, pitches, tempered odds)
+        for v in range(4):
+            if v not in free:
+                if sound[v, t] < 0:
+                    return None
+                options.append((np.array([s[v, t]]), np.array([sound[v, t]]), np.ones(1)))
+                continue
+            tok = np.nonzero(allowed[v, t] & (np.arange(VOCAB) >= 3))[0]
+            pitch = PITCHES[tok]
+            if allowed[v, t, HOLD] and t > 0 and sound[v, t - 1] >= 0:
+                tok, pitch = np.append(tok, HOLD), np.append(pitch, sound[v, t - 1])
+            odds = probs[v, t, tok] ** (1.0 / max(temperature, 1e-3))
+            options.append((tok, pitch, odds))
+        grid = np.meshgrid(*[np.arange(len(o[0])) for o in options], indexing="ij")
+        idx = [g.ravel() for g in grid]
+        tokens = np.stack([options[v][0][idx[v]] for v in range(4)], axis=1)
+        pitches = np.stack([options[v][1][idx[v]] for v in range(4)], axis=1)
+        weight = np.prod([options[v][2][idx[v]] for v in range(4)], axis=0)
+        return tokens, pitches, weight
+
+    def _approach(self, s, sound, probs, allowed, a, before, temperature, arr_tokens, arr_pitches, arr_weight,
+                  home_v, rng):
+        """The approach (the cells at `a` of the voices `before`) and the arrival drawn as a pair that
+        makes a cadence (`_arrivals`): (arrival tokens, its pick, approach tokens, its pick), or None."""
+        found = self._chords(s, sound, probs, allowed, a, before, temperature)
+        if found is None:
+            return None
+        tokens, pitches, weight = found
+        ordered = (np.diff(pitches, axis=1) <= 0).all(axis=1)
+        weight = weight * ordered * self._no_parallels_into(pitches, sound[:, a - 1])
+        keep = np.argsort(-weight)[:TOP]
+        keep = keep[weight[keep] > 0]
+        arr = np.argsort(-arr_weight)[:TOP]
+        arr = arr[arr_weight[arr] > 0]
+        if not len(keep) or not len(arr):
+            return None
+        tokens, pitches, weight = tokens[keep], pitches[keep], weight[keep]
+        ap, ar = arr_pitches[arr], arr_pitches[arr] % 12
+        root = ar[:, 3]  # a root-position triad: the bass is its root
+        major = ((ar - root[:, None]) % 12 == 4).any(axis=1)
+        bits = np.bitwise_or.reduce(1 << (pitches % 12), axis=1)  # (Np,) the approach's pitch classes
+        fifth, fourth = (root + 7) % 12, (root + 5) % 12
+        dom = sum(1 << ((fifth[:, None] + k) % 12) for k in (0, 4, 7, 10))  # (Na, 1)
+        is_dom = ((bits[None, :] & ~dom) == 0) & ((bits[None, :] >> fifth[:, None]) & 1 == 1) \
+            & ((bits[None, :] >> ((fifth[:, None] + 4) % 12)) & 1 == 1)
+        is_iv = np.zeros_like(is_dom)
+        for third in (3, 4):
+            tri = sum(1 << ((fourth[:, None] + k) % 12) for k in (0, third, 7))
+            is_iv |= ((bits[None, :] & ~tri) == 0) & ((bits[None, :] >> fourth[:, None]) & 1 == 1) \
+                & ((bits[None, :] >> ((fourth[:, None] + third) % 12)) & 1 == 1)
+        half = (major & (root == home_v))[:, None]
+        cadence = is_dom | is_iv | half  # (Na, Np)
+        ok = np.ones_like(cadence)
+        moves = pitches[None, :, :]  # the approach, then the arrival: no parallels between them
+        for v in range(4):
+            for u in range(v + 1, 4):
+                mv, mu = ap[:, None, v] - moves[..., v], ap[:, None, u] - moves[..., u]
+                i1 = np.abs(moves[..., v] - moves[..., u]) % 12
+                i2 = np.abs(ap[:, None, v] - ap[:, None, u]) % 12
+                ok &= ~((mv != 0) & (np.sign(mv) == np.sign(mu)) & (i1 == i2) & ((i1 == 0) | (i1 == 7)))
+        joint = arr_weight[arr][:, None] * weight[None, :] * ok * np.where(cadence, 1.0, OTHER_ENDS)
+        if joint.sum() <= 0:
+            return None
+        k = self._pick(joint.ravel(), rng)
+        return arr_tokens, int(arr[k // len(keep)]), tokens, k % len(keep)
 
     @staticmethod
     def _no_parallels_into(pitches: np.ndarray, before: np.ndarray) -> np.ndarray:
