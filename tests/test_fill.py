@@ -209,6 +209,23 @@ def test_each_phrase_end_and_the_chord_before_it_make_a_cadence(monkeypatch):
     assert share(writer.harmonize(given, seed=3, rounds=4, num_outputs=3)) < 1.0
 
 
+def test_the_repeat_weight_thins_out_repeated_notes(monkeypatch):
+    """Striking the sounding pitch again, weighted down, happens less often in the written voices."""
+    from music_lstm.eval.bach_style import repeated_share
+    from music_lstm.tasks import fill
+
+    score = chorale(4, bars=4)
+    given = score.with_voices((score.voices[0], [], [], []))
+    writer = FillWriter(random_net(2))
+
+    def repeats(weight):
+        monkeypatch.setattr(fill, "REPEAT_WEIGHT", weight)
+        out = writer.harmonize(given, seed=1, rounds=4, num_outputs=4)
+        return np.mean([repeated_share(o.voices[v]) for o in out for v in (1, 2, 3)])
+
+    assert repeats(0.05) < repeats(1.0)
+
+
 def test_rewrite_keeps_every_note_outside_the_passage():
     score = chorale(3, bars=4)
     out = FillWriter(random_net(1)).rewrite(score, (2, 3), (1, 2), seed=0, num_outputs=3)

@@ -43,6 +43,7 @@ APPROACHES = True  # drawn with it, the chord a beat before: V-I, IV-I, or an ar
 OTHER_ENDS = 0.002  # the weight of an approach and arrival that make no cadence, against 1 for those that do
 TOP = 96  # the likeliest chords kept for each of the two when they are drawn together
 KEEP_REPEAT_ODDS = True  # striking the same pitch again keeps the network's odds (`_tempered`)
+REPEAT_WEIGHT = 0.25  # and then this weight (chosen on training-side pieces, BENCHMARKS.md)
 CONTEXT = 32  # cells (two bars of 4/4) the network reads either side of a passage it rewrites
 REWRITE_ROUNDS = 12  # resampling rounds for a rewritten passage (both chosen on training-side pieces: BENCHMARKS.md)
 WIDEN = 2  # semitones each voice may go beyond Bach's range
@@ -466,7 +467,8 @@ class FillWriter:
         rests or strikes keeps the network's own odds (the rhythm stays the network's), and which pitch it
         strikes is sharpened (below 1) or flattened (above 1). `same` (N,): the token that strikes again
         the pitch sounding just before (-1: none); whether to strike it again keeps the network's odds
-        too, so sharpening does not turn a voice's moves into repeated notes."""
+        too, so sharpening does not turn a voice's moves into repeated notes, and is then weighted by
+        `REPEAT_WEIGHT` (the network alone strikes a note again more often than Bach does)."""
         out = p.copy()
         keep = np.zeros_like(p, dtype=bool)
         keep[:, :3] = True
@@ -478,6 +480,8 @@ class FillWriter:
         sharp = np.where(free > 0, free, 0) ** (1.0 / max(temperature, 1e-3))
         total = sharp.sum(axis=1, keepdims=True)
         out[~keep] = np.where(total > 0, sharp / np.where(total > 0, total, 1) * mass, 0)[~keep]
+        if same is not None and REPEAT_WEIGHT != 1.0:
+            out[rows, same[rows]] *= REPEAT_WEIGHT
         return out
 
     @staticmethod
