@@ -3,6 +3,8 @@
 cadences at fermatas, the bass's eighths and the alto's repeated notes, per setting.
 
     python experiments/fill_sampling.py --run-dir runs/fill --pieces 12
+    python experiments/fill_sampling.py --run-dir music_lstm/shipped/harmonize --pieces 24 \
+        --settings "0.3:24:16+APPROACHES=0,0.3:24:16+REPEAT_WEIGHT=1"   # the sampler's switches, one setting each
 """
 
 import argparse
@@ -20,7 +22,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run-dir", required=True)
     ap.add_argument("--pieces", type=int, default=12)
-    ap.add_argument("--settings", default="0.7:24,1.0:24,0.5:24,0.7:48", help="temperature:rounds[:cadence rounds[:r0|r1, repeats sharpened or at the network's odds]], comma-separated")
+    ap.add_argument("--settings", default="0.7:24,1.0:24,0.5:24,0.7:48", help="temperature:rounds[:cadence rounds[:r0|r1, repeats sharpened or at the network's odds]], then "
+                    "+NAME=VALUE for each of `tasks.fill`'s switches set otherwise (1/0 for true/false), comma-separated")
     a = ap.parse_args(argv)
     from music_lstm.core.quiet import quiet_tensorflow
 
@@ -43,12 +46,20 @@ def main(argv=None) -> int:
             pass
     pieces = pieces[: a.pieces]
     writer = FillWriter.from_run(a.run_dir)
+    from music_lstm.tasks import fill as fill_module
+
+    defaults = {k: getattr(fill_module, k) for k in dir(fill_module) if k.isupper()}
     for setting in a.settings.split(","):
+        setting, *switches = setting.split("+")
+        for k, v in defaults.items():
+            setattr(fill_module, k, v)
+        for sw in switches:
+            k, v = sw.split("=")
+            old = defaults[k]
+            setattr(fill_module, k, v == "1" if isinstance(old, bool) else type(old)(float(v)))
         parts = setting.split(":")
         temp, rounds = float(parts[0]), int(parts[1])
         cadence = int(parts[2]) if len(parts) > 2 else 0
-        from music_lstm.tasks import fill as fill_module
-
         fill_module.KEEP_REPEAT_ODDS = parts[3] != "r0" if len(parts) > 3 else fill_module.KEEP_REPEAT_ODDS
         writer_rounds = rounds
         t0 = time.time()
@@ -61,10 +72,10 @@ def main(argv=None) -> int:
         steps = lambda vs: np.mean([0 < abs(b[2] - a[2]) <= 2 for v in vs for a, b in zip(v[3], v[3][1:])])  # noqa: E731
         bach_steps = steps([s.voices for s in pieces])
         c = table["columns"]["fill"]
-        print(f"T {temp} rounds {rounds} cadence rounds {cadence} {setting}: chord {c['chord_agreement']:.3f} bass {c['bass_agreement']:.3f} "
+        print(f"T {temp} rounds {rounds} cadence rounds {cadence} {setting} {'+'.join(switches)}: chord {c['chord_agreement']:.3f} bass {c['bass_agreement']:.3f} "
               f"cadences {c['cadence_share']:.3f} (Bach {table['columns']['Bach']['cadence_share']:.3f}) "
               f"bass eighths {c['bass_eighths']:.3f} (Bach {table['columns']['Bach']['bass_eighths']:.3f}) "
-              f"alto repeats {c['alto_repeated']:.3f} bass steps {steps(outs):.3f} (Bach {bach_steps:.3f}) "
+              f"alto repeats {c['alto_repeated']:.3f} inner voices inside {c['inner_inside']:.2f} bass steps {steps(outs):.3f} (Bach {bach_steps:.3f}) "
               f"({time.time() - t0:.0f} s)", flush=True)
     return 0
 
