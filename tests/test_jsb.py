@@ -250,7 +250,9 @@ def test_benchmark_runs_end_to_end_on_a_tiny_file(tmp_path, capsys, monkeypatch)
     spec.loader.exec_module(bench)
     out = tmp_path / "r.json"
     assert bench.main(["--data", str(write(tmp_path, SETS)), "--epochs", "2", "--units", "4", "--embed", "4",
-                       "--dense", "4", "--ngram", "2", "--json", str(out)]) == 0
+                       "--dense", "4", "--ngram", "2", "--json", str(out),
+                       "--results-dir", str(tmp_path / "results")]) == 0
+    assert len(list((tmp_path / "results").glob("jsb-*.json"))) == 1  # its record, never in the checkout
     results = json.loads(out.read_text())["results"]
     assert set(results) == {"KN 2-gram, high", "LSTM 2x4, high", "LSTM 2x4, high, transposed -5..+6"}
     for r in results.values():
