@@ -209,6 +209,26 @@ def test_each_phrase_end_and_the_chord_before_it_make_a_cadence(monkeypatch):
     assert share(writer.harmonize(given, seed=3, rounds=4, num_outputs=3)) < 1.0
 
 
+def test_the_written_voices_hold_the_chord_while_the_tune_holds_its_last_note(monkeypatch):
+    """No written voice strikes a note under the final whole note of the tune (a fermata), though a random
+    network would write some there."""
+    from dataclasses import replace
+
+    from music_lstm.tasks import fill
+
+    score = chorale(6, bars=4)
+    tune = [n for n in score.voices[0] if n[0] < 12] + [(12.0, 4.0, 72)]
+    given = replace(score.with_voices((tune, [], [], [])), fermatas=(7.0, 12.0))
+    writer = FillWriter(random_net(3))
+
+    def struck_under_the_end(out):
+        return sum(12.0 < o < 16.0 for h in out for v in (1, 2, 3) for o, _, _ in h.voices[v])
+
+    assert struck_under_the_end(writer.harmonize(given, seed=2, rounds=4, num_outputs=3)) == 0
+    monkeypatch.setattr(fill, "HOLD_AT_ENDS", False)
+    assert struck_under_the_end(writer.harmonize(given, seed=2, rounds=4, num_outputs=3)) > 0
+
+
 def test_the_repeat_weight_thins_out_repeated_notes(monkeypatch):
     """Striking the sounding pitch again, weighted down, happens less often in the written voices."""
     from music_lstm.eval.bach_style import repeated_share

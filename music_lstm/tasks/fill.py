@@ -40,6 +40,7 @@ CADENCE_SHARE = 0.3
 CADENCE_REACH = 2.0  # quarter notes before a fermata that count as its approach
 ARRIVALS = True  # each phrase ends on a root-position triad (`_arrivals`), where the network offers one
 APPROACHES = True  # drawn with it, the chord a beat before: V-I, IV-I, or an arrival on the home key's V
+HOLD_AT_ENDS = True  # and held while the given voices hold the phrase's last note
 OTHER_ENDS = 0.002  # the weight of an approach and arrival that make no cadence, against 1 for those that do
 TOP = 96  # the likeliest chords kept for each of the two when they are drawn together
 KEEP_REPEAT_ODDS = True  # striking the same pitch again keeps the network's odds (`_tempered`)
@@ -222,7 +223,8 @@ class FillWriter:
         the written voices a beat before are drawn with them, the pair among those that make a cadence as
         `eval.bach_style` counts one (a dominant on the arrival's fifth, a triad on its fourth, or an
         arrival on the home key's V), no parallels into either chord; the written voices then hold the
-        approach's notes until the arrival. Where no such pair is offered, the arrival alone is drawn."""
+        approach's notes until the arrival. Where no such pair is offered, the arrival alone is drawn. With
+        `HOLD_AT_ENDS` the written voices then hold the arrival while every given voice holds its note."""
         B, _, T = state.shape
         beat = 6 if enc.score.meter[1] == 8 and enc.score.meter[0] % 3 == 0 and enc.score.meter[0] > 3 else 4
         home_v = 7 if enc.score.mode == "major" else 4  # the common key's V: of C major, of A minor
@@ -269,6 +271,14 @@ class FillWriter:
                     pick = self._pick(weight, rng)
                 for v in free:
                     state[b, v, t] = tokens[pick, v]
+                given = [v for v in range(4) if v not in free]
+                if HOLD_AT_ENDS and given:  # the chord held while the given voices hold the phrase's last note
+                    stop = t + 1
+                    while stop < T and all(state[b, v, stop] == HOLD for v in given):
+                        stop += 1
+                    for v in free:
+                        if drawn[v, t + 1:stop].all():
+                            state[b, v, t + 1:stop] = HOLD
 
     @staticmethod
     def _pick(weight: np.ndarray, rng) -> int:
