@@ -22,6 +22,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run-dir", required=True)
     ap.add_argument("--pieces", type=int, default=12)
+    ap.add_argument("--seed", type=int, default=1, help="sampling seed (default: 1)")
     ap.add_argument("--settings", default="0.7:24,1.0:24,0.5:24,0.7:48", help="temperature:rounds[:cadence rounds[:r0|r1, repeats sharpened or at the network's odds]], then "
                     "+NAME=VALUE for each of `tasks.fill`'s switches set otherwise (1/0 for true/false), comma-separated")
     a = ap.parse_args(argv)
@@ -66,7 +67,7 @@ def main(argv=None) -> int:
         outs = []
         for s in pieces:
             given = s.with_voices((s.voices[0], [], [], []))
-            outs.append(writer.harmonize(given, seed=np.random.default_rng(1), temperature=temp,
+            outs.append(writer.harmonize(given, seed=np.random.default_rng(a.seed), temperature=temp,
                                          rounds=writer_rounds, cadence_rounds=cadence)[0].voices)
         table = style_table(pieces, {"fill": outs}, two_sample=False)
         steps = lambda vs: np.mean([0 < abs(b[2] - a[2]) <= 2 for v in vs for a, b in zip(v[3], v[3][1:])])  # noqa: E731

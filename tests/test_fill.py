@@ -302,10 +302,15 @@ def test_a_note_of_the_passage_that_sounds_past_its_end_starts_nothing_new_after
             assert [n for n in o.voices[1] if n[0] < 4] == [n for n in score.voices[1] if n[0] < 4]
 
 
-def test_sharpening_keeps_the_odds_of_holding_and_of_striking_the_same_pitch_again():
+def test_sharpening_keeps_the_odds_of_holding_and_of_striking_the_same_pitch_again(monkeypatch):
+    from music_lstm.tasks import fill
+
     p = np.zeros((1, cells.VOCAB))
     p[0, cells.HOLD], p[0, cells.pitch_token(60)], p[0, cells.pitch_token(62)], p[0, cells.pitch_token(64)] = 0.4, 0.3, 0.2, 0.1
     same = np.array([cells.pitch_token(60)])
+    weighted = FillWriter._tempered(p, 0.3, same)  # the default: the repeat then weighted
+    assert weighted[0, cells.pitch_token(60)] == pytest.approx(0.3 * fill.REPEAT_WEIGHT) and fill.REPEAT_WEIGHT < 1
+    monkeypatch.setattr(fill, "REPEAT_WEIGHT", 1.0)
     out = FillWriter._tempered(p, 0.3, same)
     assert out[0, cells.HOLD] == pytest.approx(0.4) and out[0, cells.pitch_token(60)] == pytest.approx(0.3)
     assert out[0, cells.pitch_token(62)] + out[0, cells.pitch_token(64)] == pytest.approx(0.3)

@@ -32,10 +32,11 @@ from ..encodings.cells import HOLD, MASK, REST, VOCAB
 from ..models.fill import voice_rows
 
 TEMPERATURE = 0.3  # among the pitches of each draw (chosen on training-side pieces: experiments/fill_sampling.py)
-ROUNDS = 24  # resampling rounds after the first draw
+ROUNDS = 12  # resampling rounds after the first draw (chosen on training-side pieces: BENCHMARKS.md)
 FINAL_SHARE = 0.05  # the share of cells redrawn in the last rounds
 GUARD_FROM = 0.25  # rounds redrawing this share or less draw under the voice-leading guard
-CADENCE_ROUNDS = 16  # rounds more, each redrawing CADENCE_SHARE of the cells near a phrase end
+CADENCE_ROUNDS = 0  # rounds more, each redrawing CADENCE_SHARE of the cells near a phrase end (none: `_arrivals`
+# draws each phrase end with its approach, which made these rounds gain nothing)
 CADENCE_SHARE = 0.3
 CADENCE_REACH = 2.0  # quarter notes before a fermata that count as its approach
 ARRIVALS = True  # each phrase ends on a root-position triad (`_arrivals`), where the network offers one
