@@ -289,3 +289,52 @@ def test_the_soundfont_environment_variable_comes_before_the_search_and_after_th
         render.find_soundfont(None, search=[first])
     monkeypatch.delenv(render.SOUNDFONT_ENV)
     assert render.find_soundfont(None, search=[first]) == first.resolve()
+
+
+# --- the SoundFont loaded once (`io.synth`, what `serve` writes its WAVs with) ---------------------------
+
+def test_the_loaded_synth_writes_what_the_fluidsynth_program_writes_file_after_file(chorale_midi, tmp_path):
+    """The same length and the same sound as `render_audio`, and a second file not coloured by the first
+    (its reverb tail or a held note): the synthesizer is reset between files."""
+    from music_lstm.io.synth import LoadedSynth
+
+    _audio_or_skip()
+    synth = LoadedSynth()
+    other = tmp_path / "other.mid"
+    midi_write.write_voices_midi([[(0.0, 8.0, 72)], [(0.0, 8.0, 67)], [(0.0, 8.0, 64)], [(0.0, 8.0, 48)]], other,
+                                 bpm=BPM, programs=(19, 19, 19, 19))
+    cli, rate = _read_wav(render.render_audio(chorale_midi, tmp_path / "cli.wav"))
+    first, _ = _read_wav(synth.render(chorale_midi, tmp_path / "first.wav"))
+    synth.render(other, tmp_path / "organ.wav")
+    again, _ = _read_wav(synth.render(chorale_midi, tmp_path / "again.wav"))
+    for got in (first, again):
+        assert abs(len(got) - len(cli)) <= rate // 100  # the same ending, to 10 ms (the dither differs)
+        n = min(len(got), len(cli))
+        assert np.corrcoef(got[:n, 0], cli[:n, 0])[0, 1] > 0.99
+        assert np.sqrt(np.mean(got**2)) == pytest.approx(np.sqrt(np.mean(cli**2)), rel=0.02)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
+
+
+def test_the_loaded_synth_refuses_a_file_without_notes_and_one_that_is_not_midi(tmp_path):
+    from music_lstm.io.synth import LoadedSynth
+
+    _audio_or_skip()
+    synth = LoadedSynth()
+    empty, text = tmp_path / "empty.mid", tmp_path / "text.mid"
+    midi_write.write_voices_midi([[], [], [], []], empty, bpm=BPM)
+    text.write_text("not midi")
+    for bad, why in ((empty, "silence"), (text, "MIDI")):
+        with pytest.raises(RenderError) as e:
+            synth.render(bad, tmp_path / "out.wav")
+        assert str(bad) in _one_line(e.value) and why in _one_line(e.value)
+        assert not (tmp_path / "out.wav").exists()
+
+
+def test_without_fluidsynths_library_the_loaded_synth_is_one_line(monkeypatch):
+    from music_lstm.io import synth
+
+    monkeypatch.setattr(synth, "_NAMES", ("no-such-fluidsynth-library",))
+    monkeypatch.setattr(synth.ctypes.util, "find_library", lambda name: None)
+    with pytest.raises(RenderError) as e:
+        synth._library()
+    assert "libfluidsynth" in _one_line(e.value) and "apt-get install fluidsynth" in _one_line(e.value)

@@ -144,6 +144,7 @@ def test_rewrite_without_api_rewrite_is_501_and_a_removed_version_404(tmp_path, 
 
 def test_the_wav_is_rendered_after_the_answer_and_a_request_for_it_waits(tmp_path, monkeypatch):
     from music_lstm.io import render
+    from music_lstm.io.synth import LoadedSynth
 
     release, started = threading.Event(), threading.Event()
 
@@ -153,7 +154,8 @@ def test_the_wav_is_rendered_after_the_answer_and_a_request_for_it_waits(tmp_pat
         wav.write_bytes(b"RIFF....WAVE")
         return wav
 
-    monkeypatch.setattr(render, "render_audio", slow_render)
+    monkeypatch.setattr(render, "render_audio", slow_render)  # the program, and the SoundFont loaded once
+    monkeypatch.setattr(LoadedSynth, "render", lambda self, midi, wav: slow_render(midi, wav))
     studio = _studio(tmp_path)
     if studio.no_audio:
         pytest.skip(f"no audio here: {studio.no_audio}")
@@ -174,14 +176,34 @@ def test_the_wav_is_rendered_after_the_answer_and_a_request_for_it_waits(tmp_pat
         page.close()
 
 
+def test_the_page_records_with_the_soundfont_loaded_once(tmp_path, monkeypatch):
+    """Each version's WAV comes from the synthesizer loaded at start, not from a fluidsynth program per file."""
+    from music_lstm.io import render
+    from music_lstm.io.synth import LoadedSynth
+
+    def program(*args, **kwargs):
+        raise AssertionError("the fluidsynth program was run")
+
+    monkeypatch.setattr(render, "render_audio", program)
+    studio = _studio(tmp_path)
+    if studio.no_audio:
+        pytest.skip(f"no audio here: {studio.no_audio}")
+    assert isinstance(studio.synth, LoadedSynth)
+    for _ in range(2):
+        wav = studio.file(_version(studio)["files"]["audio"])
+        assert wav.read_bytes()[:4] == b"RIFF" and wav.stat().st_size > 44100
+
+
 def test_a_failed_recording_is_one_line_on_request(tmp_path, monkeypatch):
     from music_lstm.core.errors import RenderError
     from music_lstm.io import render
+    from music_lstm.io.synth import LoadedSynth
 
     def broken(midi, wav, soundfont=None, **kwargs):
         raise RenderError(f"{midi}: fluidsynth could not render it (no)")
 
     monkeypatch.setattr(render, "render_audio", broken)
+    monkeypatch.setattr(LoadedSynth, "render", lambda self, midi, wav: broken(midi, wav))
     studio = _studio(tmp_path)
     if studio.no_audio:
         pytest.skip(f"no audio here: {studio.no_audio}")

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from urllib.parse import unquote
 
-from ..core.errors import ConfigError, MusicLSTMError
+from ..core.errors import ConfigError, MusicLSTMError, RenderError
 from ..core.files import atomic_path
 from .versions import BadKey, Version, accepted, cut, key_signature, parse_key
 
@@ -101,6 +101,14 @@ class Studio:
         self.root = Path(root).resolve()
         self.soundfont = soundfont
         self.no_audio = audio_problem(soundfont)  # None, or why there is no audio (said on the page)
+        self.synth = None  # the SoundFont loaded once (`io.synth`); else each WAV through the fluidsynth program
+        if self.no_audio is None:
+            from ..io.synth import LoadedSynth
+
+            try:
+                self.synth = LoadedSynth(soundfont)
+            except RenderError:
+                pass
         self.lock = threading.Lock()  # the network: one job at a time
         self.reading = threading.Lock()  # music21 reads one melody at a time, outside the network's lock
         self.defaults: dict = {}
@@ -393,7 +401,10 @@ class Studio:
         self._later([xml, svg, timemap], engrave)
         paths = [midi, xml, svg, timemap]
         if self.no_audio is None:
-            self._later([wav], lambda: render.render_audio(midi, wav, self.soundfont))
+            if self.synth is not None:
+                self._later([wav], lambda: self.synth.render(midi, wav))
+            else:
+                self._later([wav], lambda: render.render_audio(midi, wav, self.soundfont))
             paths.append(wav)
         return Version(folder.name, chorale, paths, stem, title, parent, change)
 
