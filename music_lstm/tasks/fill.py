@@ -343,14 +343,7 @@ class FillWriter:
                 & ((bits[None, :] >> ((fourth[:, None] + third) % 12)) & 1 == 1)
         half = (major & (root == home_v))[:, None]
         cadence = is_dom | is_iv | half  # (Na, Np)
-        ok = np.ones_like(cadence)
-        moves = pitches[None, :, :]  # the approach, then the arrival: no parallels between them
-        for v in range(4):
-            for u in range(v + 1, 4):
-                mv, mu = ap[:, None, v] - moves[..., v], ap[:, None, u] - moves[..., u]
-                i1 = np.abs(moves[..., v] - moves[..., u]) % 12
-                i2 = np.abs(ap[:, None, v] - ap[:, None, u]) % 12
-                ok &= ~((mv != 0) & (np.sign(mv) == np.sign(mu)) & (i1 == i2) & ((i1 == 0) | (i1 == 7)))
+        ok = self._no_parallels_into(ap[:, None, :], pitches[None, :, :])  # the approach, then the arrival
         joint = arr_weight[arr][:, None] * weight[None, :] * ok * np.where(cadence, 1.0, OTHER_ENDS)
         if joint.sum() <= 0:
             return None
@@ -359,18 +352,18 @@ class FillWriter:
 
     @staticmethod
     def _no_parallels_into(pitches: np.ndarray, before: np.ndarray) -> np.ndarray:
-        """(N,) 1.0 where the chords `pitches` (N, 4) are reached from the pitches `before` (4,; -1 for
-        none) without parallel fifths or octaves between any two voices; else 0.0."""
-        ok = np.ones(len(pitches), bool)
+        """1.0 where the chords `pitches` are reached from the chords `before` (both (..., 4), broadcast
+        against each other; -1 in `before`: a voice not sounding) without parallel fifths or octaves
+        between any two voices; else 0.0."""
+        pitches, before = np.asarray(pitches), np.asarray(before)
+        ok = np.ones(np.broadcast_shapes(pitches.shape, before.shape)[:-1], bool)
         for v in range(4):
             for u in range(v + 1, 4):
-                if before[v] < 0 or before[u] < 0:
-                    continue
-                mv, mu = pitches[:, v] - before[v], pitches[:, u] - before[u]
-                same = abs(int(before[v]) - int(before[u])) % 12
-                if same not in (0, 7):
-                    continue
-                ok &= ~((mv != 0) & (np.sign(mv) == np.sign(mu)) & (np.abs(pitches[:, v] - pitches[:, u]) % 12 == same))
+                mv, mu = pitches[..., v] - before[..., v], pitches[..., u] - before[..., u]
+                i1 = np.abs(before[..., v] - before[..., u]) % 12
+                i2 = np.abs(pitches[..., v] - pitches[..., u]) % 12
+                sounding = (before[..., v] >= 0) & (before[..., u] >= 0)
+                ok &= ~(sounding & (mv != 0) & (np.sign(mv) == np.sign(mu)) & (i1 == i2) & ((i1 == 0) | (i1 == 7)))
         return ok.astype(float)
 
     @staticmethod
