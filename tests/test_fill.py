@@ -317,3 +317,43 @@ def test_sharpening_keeps_the_odds_of_holding_and_of_striking_the_same_pitch_aga
     assert out[0, cells.pitch_token(62)] > 0.2  # the likelier move, sharpened
     plain = FillWriter._tempered(p, 0.3)  # without `same`, the repeat is sharpened with the others
     assert plain[0, cells.pitch_token(60)] > 0.3
+
+
+# --- training windows moved out of the common key -----------------------------------------------------
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_transposed_window_moves_every_pitch_alike_and_stays_in_range(seed):
+    from music_lstm.training.fill_train import transposed
+
+    rng = np.random.default_rng(seed)
+    tokens = cells.encode(chorale(seed)).tokens
+    out = transposed(tokens, rng, 4)
+    struck = tokens >= 3
+    assert np.array_equal(out[~struck], tokens[~struck])  # holds and rests stay
+    k = np.unique(out[struck].astype(int) - tokens[struck])
+    assert len(k) == 1 and 1 <= abs(int(k[0])) <= 4
+    assert out[struck].min() >= cells.pitch_token(cells.LOW) and out[struck].max() <= cells.pitch_token(cells.HIGH)
+
+
+def test_a_window_at_the_top_of_the_range_only_moves_down():
+    from music_lstm.training.fill_train import transposed
+
+    tokens = np.full((4, 8), cells.HOLD, np.int16)
+    tokens[:, 0] = cells.pitch_token(cells.HIGH) - np.arange(4)
+    moves = {int(transposed(tokens, np.random.default_rng(s), 6)[0, 0]) - int(tokens[0, 0]) for s in range(40)}
+    assert moves and all(-6 <= k <= -1 for k in moves) and len(moves) > 3
+    assert transposed(tokens, np.random.default_rng(0), 0) is tokens
+
+
+def test_training_with_transposed_windows_records_it_in_the_run(tmp_path):
+    import json
+
+    from music_lstm.models.fill import FillSizes
+    from music_lstm.runs.fill_run import FillConfig, read_fill_config
+    from music_lstm.training.fill_train import train_fill
+
+    cfg = FillConfig(sizes=FillSizes(embed_dim=4, units=8, dense_units=16), crop=32, batch_size=8, epochs=1,
+                     max_minutes=0, seed=0, transpose=3)
+    train_fill(tmp_path, {f"p{k}": chorale(k) for k in range(4)}, ["held1"], cfg, log=lambda m: None)
+    assert json.loads((tmp_path / "config.json").read_text())["transpose"] == 3
+    assert read_fill_config(tmp_path).transpose == 3 and (tmp_path / "model.keras").exists()

@@ -192,6 +192,8 @@ def _train_fill_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init", default=None, metavar="RUN_DIR",
                    help="start from this fill_lstm run's network and optimizer state (train longer)")
     p.add_argument("--learning-rate", type=float, default=None, help="Adam's learning rate (default: 0.002)")
+    p.add_argument("--transpose", type=int, default=0, metavar="N",
+                   help="move half the training windows by 1 to N semitones up or down (default: 0, none)")
 
 
 def _run_dir_arg(p: argparse.ArgumentParser, help: str) -> None:
@@ -448,7 +450,7 @@ def _train_fill(args) -> None:
     from ..training.fill_train import run_training
 
     run_training(args.holdout, args.run_dir, minutes=args.minutes, units=args.units, seed=args.seed, limit=args.limit,
-                 init=args.init, learning_rate=args.learning_rate)
+                 init=args.init, learning_rate=args.learning_rate, transpose=args.transpose)
     print(f"wrote {args.run_dir}")
 
 

@@ -25,6 +25,7 @@ from ..runs import fill_run
 from ..runs.run_folder import HISTORY, MODEL, SPLIT, save_model, write_json
 
 VALIDATION_PIECES = 24  # training pieces set aside for the validation loss
+TRANSPOSED_SHARE = 0.5  # with `transpose`, the share of windows moved out of the common key
 
 
 def draw_mask(rng: np.random.Generator, T: int, bar: int) -> np.ndarray:
@@ -54,9 +55,25 @@ def draw_mask(rng: np.random.Generator, T: int, bar: int) -> np.ndarray:
     return mask
 
 
-def batch(pieces: list[cells.Cells], rng: np.random.Generator, size: int, crop: int):
+def transposed(tokens: np.ndarray, rng: np.random.Generator, most: int) -> np.ndarray:
+    """`tokens` (4, T) moved by a random number of semitones, 1..`most` up or down, among those that keep
+    every pitch inside the cells' range (the tokens unchanged when none does). The network reads no key, as
+    DeepBach's reads none: moved windows teach it the same voice leading at other pitches, and a piece to
+    write is always in the common key, whose windows are the other half of its training."""
+    struck = tokens[tokens >= 3]
+    if not len(struck) or most < 1:
+        return tokens
+    lo, hi = cells.pitch_token(cells.LOW) - int(struck.min()), cells.pitch_token(cells.HIGH) - int(struck.max())
+    choices = [k for k in range(max(-most, lo), min(most, hi) + 1) if k]
+    if not choices:
+        return tokens
+    k = int(choices[rng.integers(len(choices))])
+    return np.where(tokens >= 3, tokens + k, tokens).astype(tokens.dtype)
+
+
+def batch(pieces: list[cells.Cells], rng: np.random.Generator, size: int, crop: int, transpose: int = 0):
     """Inputs, targets and weights for `size` random windows of `crop` sixteenths (shorter pieces padded
-    with rests and zero weight)."""
+    with rests and zero weight); with `transpose`, `TRANSPOSED_SHARE` of the windows moved (`transposed`)."""
     tok = np.full((size, crop, 4), cells.REST, np.int32)
     feat = np.zeros((size, crop, cells.FEATURES), np.float32)
     weight = np.zeros((size, crop, 4), np.float32)
@@ -65,7 +82,10 @@ def batch(pieces: list[cells.Cells], rng: np.random.Generator, size: int, crop: 
         T = p.steps
         start = int(rng.integers(0, max(1, (T - crop) // cells.STEPS + 1))) * cells.STEPS if T > crop else 0
         n = min(crop, T - start)
-        tok[i, :n] = p.tokens[:, start:start + n].T
+        window = p.tokens[:, start:start + n]
+        if transpose and rng.random() < TRANSPOSED_SHARE:
+            window = transposed(window, rng, transpose)
+        tok[i, :n] = window.T
         feat[i, :n] = p.features[start:start + n]
         mask = draw_mask(rng, n, int(round(p.score.bar_length * cells.STEPS)))
         weight[i, :n] = mask.T
@@ -152,7 +172,7 @@ def train_fill(run_dir, train_scores: dict, held_out: list[str], cfg: fill_run.F
     for epoch in range(1, cfg.epochs + 1):
         losses = []
         for _ in range(steps):
-            x, y, w = batch(train, rng, cfg.batch_size, cfg.crop)
+            x, y, w = batch(train, rng, cfg.batch_size, cfg.crop, cfg.transpose)
             losses.append(float(model.train_on_batch(x, y, sample_weight=w)))
         v = float(model.evaluate(vx, vy, sample_weight=vw, verbose=0, batch_size=64))
         # Keras averages over all cells; per masked cell is what is comparable between runs
@@ -174,7 +194,8 @@ def train_fill(run_dir, train_scores: dict, held_out: list[str], cfg: fill_run.F
 
 
 def run_training(holdout, run_dir, minutes: float = 30.0, units: int = 160, seed: int = 0, limit: int | None = None,
-                 cache=None, log=lambda m: print(m, file=sys.stderr), init=None, learning_rate: float | None = None) -> Path:
+                 cache=None, log=lambda m: print(m, file=sys.stderr), init=None, learning_rate: float | None = None,
+                 transpose: int = 0) -> Path:
     """`python -m music_lstm train-fill`: train on music21's chorales, the pieces of the split.json
     `holdout`'s "validation" list kept out (recorded in the run's split.json)."""
     from ..core.errors import ConfigError
@@ -188,6 +209,8 @@ def run_training(holdout, run_dir, minutes: float = 30.0, units: int = 160, seed
         raise ConfigError(f"{holdout}: not a split file with a validation list ({type(e).__name__})") from None
     if minutes <= 0 or units < 1 or (limit is not None and limit < 1):
         raise ConfigError("invalid setting: --minutes, --units and --limit must be positive")
+    if not 0 <= transpose <= 11:
+        raise ConfigError(f"invalid setting: --transpose {transpose} (0 to 11 semitones)")
     names = [n for n in corpus_names() if n not in held][:limit]
     import os
 
@@ -195,7 +218,7 @@ def run_training(holdout, run_dir, minutes: float = 30.0, units: int = 160, seed
     cache = Path(cache) if cache else base / "music_lstm" / "chorale_scores.pkl"
     scores = load_scores(names, cache, log=log)
     sizes = FillSizes(units=units) if learning_rate is None else FillSizes(units=units, learning_rate=learning_rate)
-    cfg = fill_run.FillConfig(sizes=sizes, max_minutes=minutes, seed=seed,
+    cfg = fill_run.FillConfig(sizes=sizes, max_minutes=minutes, seed=seed, transpose=transpose,
                               source="music21 corpus (MusicXML, fermatas as written)"
                               + (f", continued from {init}" if init else ""))
     return train_fill(run_dir, scores, sorted(held), cfg, log=log, init=init)
