@@ -70,13 +70,18 @@ def main(argv=None) -> int:
             outs.append(writer.harmonize(given, seed=np.random.default_rng(a.seed), temperature=temp,
                                          rounds=writer_rounds, cadence_rounds=cadence)[0].voices)
         table = style_table(pieces, {"fill": outs}, two_sample=False)
-        steps = lambda vs: np.mean([0 < abs(b[2] - a[2]) <= 2 for v in vs for a, b in zip(v[3], v[3][1:])])  # noqa: E731
+        def steps(vs, voice=3):
+            return np.mean([0 < abs(b[2] - a[2]) <= 2 for v in vs for a, b in zip(v[voice], v[voice][1:])])
+
         bach_steps = steps([s.voices for s in pieces])
+        inner = (steps(outs, 1) + steps(outs, 2)) / 2
+        bach_inner = (steps([s.voices for s in pieces], 1) + steps([s.voices for s in pieces], 2)) / 2
         c = table["columns"]["fill"]
         print(f"T {temp} rounds {rounds} cadence rounds {cadence} {setting} {'+'.join(switches)}: chord {c['chord_agreement']:.3f} bass {c['bass_agreement']:.3f} "
               f"cadences {c['cadence_share']:.3f} (Bach {table['columns']['Bach']['cadence_share']:.3f}) "
               f"bass eighths {c['bass_eighths']:.3f} (Bach {table['columns']['Bach']['bass_eighths']:.3f}) "
               f"alto repeats {c['alto_repeated']:.3f} inner voices inside {c['inner_inside']:.2f} bass steps {steps(outs):.3f} (Bach {bach_steps:.3f}) "
+              f"inner steps {inner:.3f} (Bach {bach_inner:.3f}) "
               f"({time.time() - t0:.0f} s)", flush=True)
     return 0
 

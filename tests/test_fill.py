@@ -357,3 +357,33 @@ def test_training_with_transposed_windows_records_it_in_the_run(tmp_path):
     train_fill(tmp_path, {f"p{k}": chorale(k) for k in range(4)}, ["held1"], cfg, log=lambda m: None)
     assert json.loads((tmp_path / "config.json").read_text())["transpose"] == 3
     assert read_fill_config(tmp_path).transpose == 3 and (tmp_path / "model.keras").exists()
+
+
+def test_training_continues_from_a_shipped_network_saved_without_its_optimizer(tmp_path):
+    import json
+
+    from music_lstm.models.fill import FillSizes
+    from music_lstm.runs.fill_run import FillConfig, ship_fill
+    from music_lstm.training.fill_train import train_fill
+
+    sizes = FillSizes(embed_dim=4, units=8, dense_units=16)
+    cfg = FillConfig(sizes=sizes, crop=32, batch_size=8, epochs=1, max_minutes=0, seed=0)
+    scores = {f"p{k}": chorale(k) for k in range(4)}
+    train_fill(tmp_path / "first", scores, ["held1"], cfg, log=lambda m: None)
+    ship_fill(tmp_path / "first", tmp_path / "shipped")
+    more = FillConfig(sizes=FillSizes(embed_dim=4, units=8, dense_units=16, learning_rate=1e-3), crop=32,
+                      batch_size=8, epochs=1, max_minutes=0, seed=0, sparse=0.5)
+    train_fill(tmp_path / "more", scores, ["held1"], more, log=lambda m: None, init=tmp_path / "shipped")
+    assert json.loads((tmp_path / "more" / "config.json").read_text())["sparse"] == 0.5
+    assert len(json.loads((tmp_path / "more" / "history.json").read_text())) == 1
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_sparse_mask_writes_few_cells(seed):
+    from music_lstm.training.fill_train import SPARSE_RATES, draw_mask
+
+    rng = np.random.default_rng(seed)
+    shares = [draw_mask(rng, 256, 16, sparse=1.0).mean() for _ in range(30)]
+    assert max(shares) <= SPARSE_RATES[1] + 0.05  # at most a fifth of the cells, whatever the mask's shape
+    dense = [draw_mask(rng, 256, 16).mean() for _ in range(30)]
+    assert np.mean(dense) > 2 * np.mean(shares)

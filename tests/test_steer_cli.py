@@ -166,3 +166,16 @@ def test_train_fill_trains_on_music21s_chorales_and_the_run_rewrites(tmp_path, c
     code, io = _run(["rewrite", str(src), "--bars", "1", "--voices", "alto", "--run-dir", str(run),
                      "--output", str(tmp_path / "r.mid")], capsys)
     assert code == 0, io.err
+
+
+@pytest.mark.parametrize("flag, value", [("--transpose", "12"), ("--transpose", "-1"), ("--sparse", "1.5"),
+                                         ("--dropout", "1"), ("--minutes", "0")])
+def test_a_bad_training_setting_is_one_line_and_nothing_written(flag, value, tmp_path, capsys):
+    import json
+
+    split = tmp_path / "holdout.json"
+    split.write_text(json.dumps({"train": [], "validation": ["bwv1.6.mid"]}))
+    run = tmp_path / "run"
+    code, io = _run(["train-fill", "--holdout", str(split), "--run-dir", str(run), flag, value], capsys)
+    assert code == 2 and flag.lstrip("-") in io.err and len(io.err.strip().splitlines()) == 1
+    assert not run.exists()

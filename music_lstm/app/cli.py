@@ -194,6 +194,9 @@ def _train_fill_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--learning-rate", type=float, default=None, help="Adam's learning rate (default: 0.002)")
     p.add_argument("--transpose", type=int, default=0, metavar="N",
                    help="move half the training windows by 1 to N semitones up or down (default: 0, none)")
+    p.add_argument("--dropout", type=float, default=None, help="dropout after each layer (default: 0.2)")
+    p.add_argument("--sparse", type=float, default=0.0, metavar="SHARE",
+                   help="the share of training windows with only 2-20%% of their cells to write (default: 0)")
 
 
 def _run_dir_arg(p: argparse.ArgumentParser, help: str) -> None:
@@ -450,7 +453,8 @@ def _train_fill(args) -> None:
     from ..training.fill_train import run_training
 
     run_training(args.holdout, args.run_dir, minutes=args.minutes, units=args.units, seed=args.seed, limit=args.limit,
-                 init=args.init, learning_rate=args.learning_rate, transpose=args.transpose)
+                 init=args.init, learning_rate=args.learning_rate, transpose=args.transpose,
+                 sparse=args.sparse, dropout=args.dropout)
     print(f"wrote {args.run_dir}")
 
 

@@ -55,7 +55,13 @@ def build_fill_model(sizes: FillSizes = FillSizes()):
     x = layers.Dense(4 * VOCAB, name="logits")(x)
     x = layers.Reshape((-1, 4, VOCAB))(x)
     out = layers.Softmax(name="probs")(x)
-    model = keras.Model([tokens, feats], out, name="fill_lstm")
-    model.compile(optimizer=keras.optimizers.Adam(sizes.learning_rate, clipnorm=1.0),
+    return compile_fill_model(keras.Model([tokens, feats], out, name="fill_lstm"), sizes.learning_rate)
+
+
+def compile_fill_model(model, learning_rate: float):
+    """`model` compiled for training as `build_fill_model` compiles it (a shipped network has no optimizer)."""
+    import keras
+
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0),
                   loss="sparse_categorical_crossentropy", weighted_metrics=[])
     return model

@@ -28,6 +28,7 @@ class FillConfig:
     epochs: int = 400  # upper bound; the time budget usually ends training first
     patience: int = 40  # epochs without a better validation loss before stopping
     seed: int = 0
+    sparse: float = 0.0  # the share of training windows with few cells masked (`training.fill_train.draw_mask`)
     transpose: int = 0  # each training window moved by up to this many semitones half the time (0: never)
     source: str = ""  # where the pieces came from ("music21 corpus", or a MIDI folder)
     kind: str = KIND

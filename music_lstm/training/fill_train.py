@@ -20,7 +20,7 @@ import numpy as np
 from ..core.errors import MelodyError
 from ..core.files import atomic_path
 from ..encodings import cells
-from ..models.fill import build_fill_model, voice_rows
+from ..models.fill import build_fill_model, compile_fill_model, voice_rows
 from ..runs import fill_run
 from ..runs.run_folder import HISTORY, MODEL, SPLIT, save_model, write_json
 
@@ -28,10 +28,18 @@ VALIDATION_PIECES = 24  # training pieces set aside for the validation loss
 TRANSPOSED_SHARE = 0.5  # with `transpose`, the share of windows moved out of the common key
 
 
-def draw_mask(rng: np.random.Generator, T: int, bar: int) -> np.ndarray:
-    """(4, T) bool, True where a cell is to be written, of one of the shapes the sampler asks for."""
+SPARSE_RATES = (0.02, 0.2)  # a sparse mask's share of the cells it may write
+
+
+def draw_mask(rng: np.random.Generator, T: int, bar: int, sparse: float = 0.0) -> np.ndarray:
+    """(4, T) bool, True where a cell is to be written, of one of the shapes the sampler asks for. With
+    probability `sparse`, only a few of those cells (`SPARSE_RATES`): the sampler's last rounds, where a
+    note is redrawn knowing the notes either side of it."""
+    thin = sparse > 0 and rng.random() < sparse
     r = rng.random()
     rate = 1.0 if rng.random() < 0.3 else rng.uniform(0.05, 1.0)
+    if thin:
+        rate = rng.uniform(*SPARSE_RATES)
     mask = np.zeros((4, T), bool)
     if r < 0.35:  # a melody given: the other voices, some of their cells already written
         mask[1:] = rng.random((3, T)) < rate
@@ -46,7 +54,8 @@ def draw_mask(rng: np.random.Generator, T: int, bar: int) -> np.ndarray:
         voices = rng.random(4) < 0.5
         if not voices.any():
             voices[rng.integers(4)] = True
-        rate = 1.0 if rng.random() < 0.6 else rng.uniform(0.3, 1.0)
+        if not thin:
+            rate = 1.0 if rng.random() < 0.6 else rng.uniform(0.3, 1.0)
         mask[voices, start:start + length] = rng.random((int(voices.sum()), length)) < rate
     else:  # any cells
         mask = rng.random((4, T)) < rate
@@ -71,7 +80,8 @@ def transposed(tokens: np.ndarray, rng: np.random.Generator, most: int) -> np.nd
     return np.where(tokens >= 3, tokens + k, tokens).astype(tokens.dtype)
 
 
-def batch(pieces: list[cells.Cells], rng: np.random.Generator, size: int, crop: int, transpose: int = 0):
+def batch(pieces: list[cells.Cells], rng: np.random.Generator, size: int, crop: int, transpose: int = 0,
+          sparse: float = 0.0):
     """Inputs, targets and weights for `size` random windows of `crop` sixteenths (shorter pieces padded
     with rests and zero weight); with `transpose`, `TRANSPOSED_SHARE` of the windows moved (`transposed`)."""
     tok = np.full((size, crop, 4), cells.REST, np.int32)
@@ -87,7 +97,7 @@ def batch(pieces: list[cells.Cells], rng: np.random.Generator, size: int, crop: 
             window = transposed(window, rng, transpose)
         tok[i, :n] = window.T
         feat[i, :n] = p.features[start:start + n]
-        mask = draw_mask(rng, n, int(round(p.score.bar_length * cells.STEPS)))
+        mask = draw_mask(rng, n, int(round(p.score.bar_length * cells.STEPS)), sparse)
         weight[i, :n] = mask.T
     target = tok.copy()
     inputs = np.where(weight > 0, cells.MASK, tok)
@@ -156,14 +166,18 @@ def train_fill(run_dir, train_scores: dict, held_out: list[str], cfg: fill_run.F
     train_names = [names[i] for i in order[n_val:]] or val_names
     train = [encoded[n] for n in train_names]
     val = [encoded[n] for n in val_names] or train
-    vx, vy, vw = batch(val, np.random.default_rng(12345), max(64, cfg.batch_size), cfg.crop)
+    # the validation masks are drawn as the training masks are (sparse ones among them), once
+    vx, vy, vw = batch(val, np.random.default_rng(12345), max(64, cfg.batch_size), cfg.crop, sparse=cfg.sparse)
     fill_run.write_fill_config(run, cfg)
     write_json(run / SPLIT, {"train": train_names, "validation_loss": val_names, "validation": list(held_out)})
     if init is not None:
         from ..runs.run_folder import load_model
 
         model = load_model(Path(init) / MODEL, compile=True)
-        model.optimizer.learning_rate.assign(cfg.sizes.learning_rate)
+        if getattr(model, "optimizer", None) is None:  # a shipped network, saved without its optimizer
+            compile_fill_model(model, cfg.sizes.learning_rate)
+        else:
+            model.optimizer.learning_rate.assign(cfg.sizes.learning_rate)
     else:
         model = build_fill_model(cfg.sizes)
     steps = max(1, sum(p.steps for p in train) // (cfg.crop * cfg.batch_size))
@@ -172,7 +186,7 @@ def train_fill(run_dir, train_scores: dict, held_out: list[str], cfg: fill_run.F
     for epoch in range(1, cfg.epochs + 1):
         losses = []
         for _ in range(steps):
-            x, y, w = batch(train, rng, cfg.batch_size, cfg.crop, cfg.transpose)
+            x, y, w = batch(train, rng, cfg.batch_size, cfg.crop, cfg.transpose, cfg.sparse)
             losses.append(float(model.train_on_batch(x, y, sample_weight=w)))
         v = float(model.evaluate(vx, vy, sample_weight=vw, verbose=0, batch_size=64))
         # Keras averages over all cells; per masked cell is what is comparable between runs
@@ -195,7 +209,7 @@ def train_fill(run_dir, train_scores: dict, held_out: list[str], cfg: fill_run.F
 
 def run_training(holdout, run_dir, minutes: float = 30.0, units: int = 160, seed: int = 0, limit: int | None = None,
                  cache=None, log=lambda m: print(m, file=sys.stderr), init=None, learning_rate: float | None = None,
-                 transpose: int = 0) -> Path:
+                 transpose: int = 0, sparse: float = 0.0, dropout: float | None = None) -> Path:
     """`python -m music_lstm train-fill`: train on music21's chorales, the pieces of the split.json
     `holdout`'s "validation" list kept out (recorded in the run's split.json)."""
     from ..core.errors import ConfigError
@@ -209,6 +223,10 @@ def run_training(holdout, run_dir, minutes: float = 30.0, units: int = 160, seed
         raise ConfigError(f"{holdout}: not a split file with a validation list ({type(e).__name__})") from None
     if minutes <= 0 or units < 1 or (limit is not None and limit < 1):
         raise ConfigError("invalid setting: --minutes, --units and --limit must be positive")
+    if dropout is not None and not 0 <= dropout < 1:
+        raise ConfigError(f"invalid setting: --dropout {dropout} (0 to below 1)")
+    if not 0 <= sparse <= 1:
+        raise ConfigError(f"invalid setting: --sparse {sparse} (a share, 0 to 1)")
     if not 0 <= transpose <= 11:
         raise ConfigError(f"invalid setting: --transpose {transpose} (0 to 11 semitones)")
     names = [n for n in corpus_names() if n not in held][:limit]
@@ -217,8 +235,9 @@ def run_training(holdout, run_dir, minutes: float = 30.0, units: int = 160, seed
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     cache = Path(cache) if cache else base / "music_lstm" / "chorale_scores.pkl"
     scores = load_scores(names, cache, log=log)
-    sizes = FillSizes(units=units) if learning_rate is None else FillSizes(units=units, learning_rate=learning_rate)
-    cfg = fill_run.FillConfig(sizes=sizes, max_minutes=minutes, seed=seed, transpose=transpose,
+    sizes = FillSizes(units=units, **({} if learning_rate is None else {"learning_rate": learning_rate}),
+                      **({} if dropout is None else {"dropout": dropout}))
+    cfg = fill_run.FillConfig(sizes=sizes, max_minutes=minutes, seed=seed, transpose=transpose, sparse=sparse,
                               source="music21 corpus (MusicXML, fermatas as written)"
                               + (f", continued from {init}" if init else ""))
     return train_fill(run_dir, scores, sorted(held), cfg, log=log, init=init)
