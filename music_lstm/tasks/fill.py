@@ -436,7 +436,8 @@ class FillWriter:
             sound = np.stack([self._sounding(st) for st in state])  # (B, 4, T): before this round's draws
             before = np.where(t_idx > 0, sound[b_idx, v_idx, np.maximum(t_idx - 1, 0)], -1)
             same = np.where(before >= cells.LOW, before - cells.LOW + 3, -1)
-        p = self._tempered(probs[b_idx, v_idx, t_idx] * allowed[v_idx, t_idx], temperature, same)
+        raw = probs[b_idx, v_idx, t_idx] * allowed[v_idx, t_idx]
+        p = self._tempered(raw, temperature, same)
         empty = p.sum(axis=1) <= 0
         p[empty] = allowed[v_idx[empty], t_idx[empty]]
         p /= p.sum(axis=1, keepdims=True)
@@ -452,9 +453,16 @@ class FillWriter:
             b, v, t = b_idx[k], v_idx[k], t_idx[k]
             if b not in sound:
                 sound[b] = self._sounding(state[b])
-            q = p[k] * self._guard(state[b], v, t, sound[b], clashes)
+            row = p[k]
+            if same is not None and t > 0:  # the note before as drawn so far this round, not as the round began
+                now = sound[b][v, t - 1]
+                now = now - cells.LOW + 3 if now >= cells.LOW else -1
+                if now != same[k]:
+                    row = self._tempered(raw[k:k + 1], temperature, np.array([now]))[0]
+                    row = row / row.sum() if row.sum() > 0 else p[k]
+            q = row * self._guard(state[b], v, t, sound[b], clashes)
             if q.sum() <= 0:
-                q = p[k]
+                q = row
             if greedy:
                 state[b, v, t] = int(np.argmax(q))
             else:
