@@ -178,6 +178,9 @@ def train_fill(run_dir, train_scores: dict, held_out: list[str], cfg: fill_run.F
             compile_fill_model(model, cfg.sizes.learning_rate)
         else:
             model.optimizer.learning_rate.assign(cfg.sizes.learning_rate)
+        for layer in model.layers:  # the dropout asked for, not the first training's
+            if isinstance(layer, keras.layers.Dropout):
+                layer.rate = cfg.sizes.dropout
     else:
         model = build_fill_model(cfg.sizes)
     steps = max(1, sum(p.steps for p in train) // (cfg.crop * cfg.batch_size))
@@ -187,14 +190,15 @@ def train_fill(run_dir, train_scores: dict, held_out: list[str], cfg: fill_run.F
         losses = []
         for _ in range(steps):
             x, y, w = batch(train, rng, cfg.batch_size, cfg.crop, cfg.transpose, cfg.sparse)
-            losses.append(float(model.train_on_batch(x, y, sample_weight=w)))
+            # Keras averages over every cell, masked or not: per masked cell, as the validation figure
+            losses.append(float(model.train_on_batch(x, y, sample_weight=w)) * w.size / max(float(w.sum()), 1.0))
         v = float(model.evaluate(vx, vy, sample_weight=vw, verbose=0, batch_size=64))
         # Keras averages over all cells; per masked cell is what is comparable between runs
         scale = float(vw.size / max(float(vw.sum()), 1.0))
         history.append({"epoch": epoch, "loss": float(np.mean(losses)), "val_loss": v * scale,
                         "minutes": (time.time() - start) / 60})
         better = v < best - 1e-4
-        log(f"epoch {epoch}: loss {np.mean(losses):.4f}, validation {v * scale:.4f} nats per masked cell"
+        log(f"epoch {epoch}: training {np.mean(losses):.4f}, validation {v * scale:.4f} nats per masked cell"
             + (" (best)" if better else ""))
         if better:
             best, wait = v, 0
