@@ -456,7 +456,7 @@ class FillWriter:
             row = p[k]
             if same is not None and t > 0:  # the note before as drawn so far this round, not as the round began
                 now = sound[b][v, t - 1]
-                now = now - cells.LOW + 3 if now >= cells.LOW else -1
+                now = cells.pitch_token(now) if now >= cells.LOW else -1
                 if now != same[k]:
                     row = self._tempered(raw[k:k + 1], temperature, np.array([now]))[0]
                     row = row / row.sum() if row.sum() > 0 else p[k]

@@ -188,12 +188,12 @@ def train_fill(run_dir, train_scores: dict, held_out: list[str], cfg: fill_run.F
     start = time.time()
     for epoch in range(1, cfg.epochs + 1):
         losses = []
+        # Keras averages over every cell of a window, masked or not; both figures are per masked cell, the
+        # cells the network learns from, which is what compares between runs and between the two
         for _ in range(steps):
             x, y, w = batch(train, rng, cfg.batch_size, cfg.crop, cfg.transpose, cfg.sparse)
-            # Keras averages over every cell, masked or not: per masked cell, as the validation figure
             losses.append(float(model.train_on_batch(x, y, sample_weight=w)) * w.size / max(float(w.sum()), 1.0))
         v = float(model.evaluate(vx, vy, sample_weight=vw, verbose=0, batch_size=64))
-        # Keras averages over all cells; per masked cell is what is comparable between runs
         scale = float(vw.size / max(float(vw.sum()), 1.0))
         history.append({"epoch": epoch, "loss": float(np.mean(losses)), "val_loss": v * scale,
                         "minutes": (time.time() - start) / 60})
