@@ -76,13 +76,19 @@ def main(argv=None) -> int:
         bach_steps = steps([s.voices for s in pieces])
         inner = (steps(outs, 1) + steps(outs, 2)) / 2
         bach_inner = (steps([s.voices for s in pieces], 1) + steps([s.voices for s in pieces], 2)) / 2
+        def moves(vs, voice):
+            x = np.array([abs(b[2] - a[2]) for v in vs for a, b in zip(v[voice], v[voice][1:])])
+            return np.array([np.mean(x == 0), np.mean(x == 1), np.mean(x == 2), np.mean((x == 3) | (x == 4)), np.mean(x >= 5)])
+
+        shares = " ".join(f"{'satb'[v]} " + "/".join(f"{m:.2f}" for m in moves(outs, v)) for v in (1, 2, 3))
+        bach_shares = " ".join(f"{'satb'[v]} " + "/".join(f"{m:.2f}" for m in moves([s.voices for s in pieces], v)) for v in (1, 2, 3))
         c = table["columns"]["fill"]
         print(f"T {temp} rounds {rounds} cadence rounds {cadence} {setting} {'+'.join(switches)}: chord {c['chord_agreement']:.3f} bass {c['bass_agreement']:.3f} "
               f"cadences {c['cadence_share']:.3f} (Bach {table['columns']['Bach']['cadence_share']:.3f}) "
               f"bass eighths {c['bass_eighths']:.3f} (Bach {table['columns']['Bach']['bass_eighths']:.3f}) "
               f"alto repeats {c['alto_repeated']:.3f} inner voices inside {c['inner_inside']:.2f} bass steps {steps(outs):.3f} (Bach {bach_steps:.3f}) "
               f"inner steps {inner:.3f} (Bach {bach_inner:.3f}) "
-              f"({time.time() - t0:.0f} s)", flush=True)
+              f"({time.time() - t0:.0f} s)\n    moves 0/1/2/3-4/5+: {shares}  Bach: {bach_shares}", flush=True)
     return 0
 
 

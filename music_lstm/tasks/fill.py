@@ -32,7 +32,7 @@ from ..encodings.cells import HOLD, MASK, REST, VOCAB
 from ..models.fill import voice_rows
 
 TEMPERATURE = 0.3  # among the pitches of each draw (chosen on training-side pieces: experiments/fill_sampling.py)
-ROUNDS = 12  # resampling rounds after the first draw (chosen on training-side pieces: BENCHMARKS.md)
+ROUNDS = 10  # resampling rounds after the first draw (chosen on training-side pieces: BENCHMARKS.md)
 FINAL_SHARE = 0.05  # the share of cells redrawn in the last rounds
 GUARD_FROM = 0.25  # rounds redrawing this share or less draw under the voice-leading guard
 CADENCE_ROUNDS = 0  # rounds more, each redrawing CADENCE_SHARE of the cells near a phrase end (none: `_arrivals`
