@@ -70,16 +70,17 @@ def main(argv=None) -> int:
             outs.append(writer.harmonize(given, seed=np.random.default_rng(a.seed), temperature=temp,
                                          rounds=writer_rounds, cadence_rounds=cadence)[0].voices)
         table = style_table(pieces, {"fill": outs}, two_sample=False)
+        def moves(vs, voice):
+            """The share of a voice's moves by 0, 1, 2, 3-4 and 5 or more semitones."""
+            x = np.array([abs(b[2] - a[2]) for v in vs for a, b in zip(v[voice], v[voice][1:])])
+            return np.array([np.mean(x == 0), np.mean(x == 1), np.mean(x == 2), np.mean((x == 3) | (x == 4)), np.mean(x >= 5)])
+
         def steps(vs, voice=3):
-            return np.mean([0 < abs(b[2] - a[2]) <= 2 for v in vs for a, b in zip(v[voice], v[voice][1:])])
+            return moves(vs, voice)[1:3].sum()
 
         bach_steps = steps([s.voices for s in pieces])
         inner = (steps(outs, 1) + steps(outs, 2)) / 2
         bach_inner = (steps([s.voices for s in pieces], 1) + steps([s.voices for s in pieces], 2)) / 2
-        def moves(vs, voice):
-            x = np.array([abs(b[2] - a[2]) for v in vs for a, b in zip(v[voice], v[voice][1:])])
-            return np.array([np.mean(x == 0), np.mean(x == 1), np.mean(x == 2), np.mean((x == 3) | (x == 4)), np.mean(x >= 5)])
-
         shares = " ".join(f"{'satb'[v]} " + "/".join(f"{m:.2f}" for m in moves(outs, v)) for v in (1, 2, 3))
         bach_shares = " ".join(f"{'satb'[v]} " + "/".join(f"{m:.2f}" for m in moves([s.voices for s in pieces], v)) for v in (1, 2, 3))
         c = table["columns"]["fill"]
