@@ -41,7 +41,7 @@ FLAGS = [  # flag, value, what it must change
     ("--max-chord-repeat", "3", lambda c: c["sampling"].get("max_chord_repeat") == 3),
     ("--allow-parallels", None, lambda c: c["sampling"] == {"parallels_guard": False}),
     ("--allow-clashes", None, lambda c: c["sampling"] == {"no_clash": False}),
-    ("--allow-syncopation", None, lambda c: c["sampling"] == {"keep_beat": False}),
+    ("--allow-syncopation", None, lambda c: c["sampling"] == {"keep_beat": False, "common_lengths": False}),
     ("--audio", None, lambda c: c["audio"] is True),
     ("--audio-format", "flac", lambda c: c["audio_format"] == "flac"),
     ("--soundfont", "gm.sf2", lambda c: c["soundfont"] == "gm.sf2"),

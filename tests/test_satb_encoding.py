@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from music_lstm.core.lines import monophonic
-from music_lstm.encodings.satb import training_voices, REST, Grammar, classify, decode_satb, encode_satb, nearest_satb, rhythm_mask
+from music_lstm.encodings.satb import training_voices, REST, Grammar, _common, classify, decode_satb, encode_satb, nearest_satb, rhythm_mask
 
 # S holds C5 over two beats; A re-strikes G4; T rests on beat 2; B doubles T in unison on beat 3.
 VOICES = (
@@ -260,6 +260,40 @@ def test_keep_beat_holds_no_note_struck_between_two_eighths_past_the_next_one():
         assert not ban("A4") and not ban("C5") and not ban(REST)
         grammar.feed([vocab.index("C5")])
         assert not ban("G4~")  # the alto's G4 was struck on the beat: it may be held
+
+
+def test_common_lengths_holds_a_note_on_past_a_dotted_eighth():
+    vocab = VOCAB + ["d1/4"]
+    for common in (True, False):
+        grammar = Grammar(vocab, batch=1, common_lengths=common)
+        ban = lambda sym: bool(grammar.ban()[0, vocab.index(sym)])  # noqa: E731
+        feed_all = lambda syms: [grammar.feed([vocab.index(x)]) for x in syms]  # noqa: E731
+        feed_all(["d1", "C5", "G4", "E4", "C3", "d1/2", "C5", "G4~", "E4~", "C3", "d1/4"])  # now at 1.75
+        assert not ban("E5") and not ban(REST)  # the soprano's C5 struck at 1.5: a sixteenth may end
+        feed_all(["E5"])
+        # the alto's G4 struck at 1.0 has lasted a dotted eighth: it may only go on
+        assert [ban("G4~"), ban("A4"), ban("G4"), ban(REST)] == [False, common, common, common]
+        feed_all(["G4~"])
+        assert [ban("E4~"), ban("C4"), ban(REST)] == [False, common, common]  # the tenor's E4 the same
+        feed_all(["E4~"])
+        assert not ban("A2") and not ban(REST)  # the bass struck at 1.5
+        feed_all(["C3~", "d1/4"])  # at 2.0 the alto's G4 has lasted a quarter note
+        feed_all(["E5"])
+        assert not ban("A4") and not ban(REST)
+    assert _common(float("nan")) and _common(1 / 3) and _common(6.0) and not _common(5.0) and not _common(2.5)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_random_sampling_under_common_lengths_ends_no_note_at_an_uncommon_length(seed):
+    for common in (True, False):
+        rows = sample_stream(Grammar(VOCAB, batch=6, common_lengths=common), 500, seed=seed, prompt=["d1"])
+        lengths = []
+        for row in rows:
+            voices = decode_satb(row[1:]).voices
+            end = max(o + d for v in voices for o, d, _ in v)
+            lengths += [d for v in voices for o, d, _ in v if o + d < end - 1e-9]  # the last notes are cut
+        odd = [d for d in lengths if not _common(d)]
+        assert (not odd) if common else len(odd) > 10, odd[:5]
 
 
 @pytest.mark.parametrize("seed", [1, 2])

@@ -87,7 +87,7 @@ def test_the_sampling_defaults_and_flags_reach_the_grammar_and_the_sampler(satb_
     _generated(run, tmp_path / "a.mid", "--length", "20", "--seed", "1")
     _generated(run, tmp_path / "b.mid", "--length", "20", "--seed", "1", "--allow-parallels", "--allow-clashes",
                "--allow-syncopation", "--temperature", "0.6")
-    assert [(m["guard"], m["no_clash"], m["keep_beat"]) for m in made] == [(True, True, True), (False, False, False)]
+    assert [(m["guard"], m["no_clash"], m["keep_beat"], m["common_lengths"]) for m in made] == [(True,) * 4, (False,) * 4]
     assert made[0]["ranges"] is not None and len(made[0]["ranges"]) == 4
     assert [(s.temperature, s.rhythm_temperature) for s in settings] == [(0.8, 0.8), (0.6, 0.8)]
 

@@ -298,7 +298,8 @@ def compose(*, length: int = 500, seed: int | None = None, temperature: float | 
                 "max_chord_repeat": (max_chord_repeat, check.repeats)}
     given = {k: _setting(k, v, c) for k, (v, c) in settings.items() if v is not None}
     given.update({k: False for k, lifted in (("parallels_guard", allow_parallels), ("no_clash", allow_clashes),
-                                             ("keep_beat", allow_syncopation)) if lifted})
+                                             ("keep_beat", allow_syncopation), ("common_lengths", allow_syncopation))
+                  if lifted})
     Sampling(**given)  # a bad setting is a ConfigError before the network loads
     run = _entry(run_dir, "compose", log)[0]
     check_composes(run)

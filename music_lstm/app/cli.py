@@ -110,7 +110,8 @@ def _generate_args(p: argparse.ArgumentParser, with_seed: bool = True) -> None:
                         "(by default sampling refuses it)")
     p.add_argument("--allow-syncopation", action="store_true",
                    help=f"four-voice encodings ({four}): let a slice begun between two beats sound across the next "
-                        "one (by default it ends there, as in the chorales, so the music keeps its place in the bar)")
+                        "one, and a note end at a length the chorales hardly use (a dotted eighth, 7/4, 5/2; by default a slice ends by the next beat "
+                        "and such a note is held on to the next common length, as in the chorales, so the music keeps its place in the bar)")
     p.add_argument("--primer", default=None, help="MIDI file whose symbols start the piece")
     p.add_argument("--include-primer", action="store_true", help="write the primer into the output too")
     _output_args(p)
@@ -328,7 +329,7 @@ def _sampling(args):
     if args.allow_clashes:
         given["no_clash"] = False
     if args.allow_syncopation:
-        given["keep_beat"] = False
+        given["keep_beat"] = given["common_lengths"] = False
     Sampling(**given)
     return given
 

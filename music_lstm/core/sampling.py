@@ -39,6 +39,9 @@ class Sampling:
     no_clash: bool = True
     # Four-voice encodings only: a slice begun between two beats ends by the next beat (keeps the metre).
     keep_beat: bool = True
+    # Four-voice encodings only: a note is not ended at a length the chorales hardly use (a dotted
+    # eighth, 7/4, 5/2: `satb.LENGTHS`), but held on to the next one they do.
+    common_lengths: bool = True
 
     def __post_init__(self):
         if not self.temperature >= 0:

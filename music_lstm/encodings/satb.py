@@ -46,6 +46,10 @@ BEAT = 1.0  # quarter notes: `keep_beat` lets no group begun between two beats s
 EIGHTH = 0.5  # and no note struck between two eighths sound past the next one
 PERFECT = (0, 7)  # interval classes the guard refuses to move into in parallel: unison/octave, fifth
 CLASHES = (1, 11)  # interval classes `no_clash` refuses between two voices struck together: a 2nd, a 7th
+# The note lengths (quarter notes) `common_lengths` lets a voice end a note at: each of them is at least
+# 0.3% of the notes of the four-part chorales in bach/; a dotted eighth (0.14%), 5/4, 7/4, 5/2 and 7/2
+# (under 0.05% each) are not, and longer notes than a whole note end on one of a half note's multiples.
+LENGTHS = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
 
 
 def _check_order(order: str) -> list[int]:
@@ -199,7 +203,10 @@ class Grammar(BaseGrammar):
     across it without another voice striking on it: every slice of the four-part chorales keeps this, but
     one 12/8 chorale), so music keeps its place in the bar, and where no length of the vocabulary fits,
     no length is banned; and a note struck between two eighths (a sixteenth's passing or neighbour note)
-    is not held past the next eighth, as in the chorales. Symbols the grammar cannot read (`<unk>`) are
+    is not held past the next eighth, as in the chorales. `common_lengths`: a note on the sixteenths'
+    grid whose length so far is none of `LENGTHS` (nor, past a whole note, a multiple of a half note)
+    is held on, neither struck again nor rested, where its held symbol is in the vocabulary: no dotted
+    eighths or notes of 7/4. Symbols the grammar cannot read (`<unk>`) are
     always banned.
 
     `position` holds, per row, where the next group begins in quarter notes: from the lengths fed, after
@@ -208,7 +215,7 @@ class Grammar(BaseGrammar):
 
     def __init__(self, symbols: Sequence[str], batch: int, order: str = ORDER, guard: bool = False,
                  no_crossing: bool = False, ranges: Sequence[tuple[int, int]] | None = None, no_clash: bool = False,
-                 keep_beat: bool = False, range_offsets: Sequence[int] | None = None):
+                 keep_beat: bool = False, range_offsets: Sequence[int] | None = None, common_lengths: bool = False):
         self.slots = _check_order(order)
         kinds = [classify(s) for s in symbols]
         self.is_pitch = np.array([k == "pitch" for k, _, _ in kinds])
@@ -219,6 +226,7 @@ class Grammar(BaseGrammar):
         self.struck = np.array([s for _, _, s in kinds]) & self.is_pitch
         self.held = self.is_pitch & ~self.struck
         self.guard, self.no_crossing, self.no_clash, self.keep_beat = guard, no_crossing, no_clash, keep_beat
+        self.common_lengths = common_lengths
         n = len(VOICES)
         self.in_range = np.ones((batch, n, len(symbols)), bool)  # per row: its ranges moved by its offset
         if ranges is not None:
@@ -233,7 +241,7 @@ class Grammar(BaseGrammar):
         self.current_struck = np.zeros((batch, n), bool)  # per voice: struck in this group
         self.previous = np.full((batch, n), -1, np.int64)  # per voice: pitch in the group before
         self.position = np.zeros(batch)  # quarter notes: where the next group begins
-        self.struck_at = np.zeros((batch, n))  # per voice: where its sounding note was struck
+        self.struck_at = np.full((batch, n), np.nan)  # per voice: where its sounding note was struck (nan: unseen)
 
     def prime(self, prompt: np.ndarray, before: Sequence[np.ndarray] | None = None) -> None:
         """Read the prompt (batch, steps); `before`, per row, the ids of the music the prompt continues
@@ -276,8 +284,13 @@ class Grammar(BaseGrammar):
                 continue
             v = self.slots[k]
             before = self.previous[row, v]
+            if self.common_lengths and before >= 0 and not _common(self.position[row] - self.struck_at[row, v]):
+                hold = self.held & (self.pitch == before)
+                if hold.any():
+                    out[row] = ~hold
+                    continue
             ok = self.is_pitch & ((self.struck & self.in_range[row, v]) | (self.held & (self.pitch == before)))
-            if self.keep_beat and on_grid(self.position[row], EIGHTH) and not on_grid(self.struck_at[row, v], EIGHTH):
+            if self.keep_beat and on_grid(self.position[row], EIGHTH) and not on_grid(np.nan_to_num(self.struck_at[row, v]), EIGHTH):
                 ok &= ~self.held  # a note struck between two eighths is over by the next one
             cur = self.current[row]
             written = [self.slots[j] for j in range(k)]
@@ -314,6 +327,14 @@ class Grammar(BaseGrammar):
 
 
 
+def _common(length: float) -> bool:
+    """May a note of `length` quarter notes end (`Grammar`'s `common_lengths`)? Lengths off the
+    sixteenths' grid (triplets) and unknown ones (nan: struck before the music read) always may."""
+    if not (length == length) or not on_grid(length, 0.25):
+        return True
+    if length > LENGTHS[-1]:
+        return on_grid(length, 2.0)
+    return any(abs(length - x) < 1e-6 for x in LENGTHS)
 
 
 class SATB(Encoding):
@@ -356,7 +377,7 @@ class SATB(Encoding):
         except ValueError:  # a voice with no note in the training pieces: no range for any
             ranges = None
         return Grammar(symbols, batch, guard=sampling.parallels_guard, no_clash=sampling.no_clash, ranges=ranges,
-                       keep_beat=sampling.keep_beat, range_offsets=row_shifts)
+                       keep_beat=sampling.keep_beat, range_offsets=row_shifts, common_lengths=sampling.common_lengths)
 
 
 def training_voices(symbols: Sequence[str], pieces, order: str = ORDER, shifts=None) -> tuple[list[Note], ...]:
