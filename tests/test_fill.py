@@ -106,6 +106,18 @@ def test_the_numpy_network_agrees_with_keras():
     assert np.abs(FillNet.from_keras(model).probs(voice_rows(tok), feats) - keras_probs).max() < 1e-4
 
 
+def test_a_batch_of_pieces_gives_each_the_probabilities_it_gets_alone():
+    from music_lstm.models.fill import voice_rows
+
+    net, rng = random_net(3), np.random.default_rng(1)
+    tok = rng.integers(0, cells.VOCAB, (3, 24, 4))
+    feats = rng.random((3, 24, cells.FEATURES)).astype("float32")
+    together = net.probs(voice_rows(tok), feats)
+    alone = np.concatenate([net.probs(voice_rows(tok[b:b + 1]), feats[b:b + 1]) for b in range(3)])
+    assert np.abs(together - alone).max() < 1e-5
+    assert all(w.flags["C_CONTIGUOUS"] for layer in net.layers for d in layer for w in d)  # BLAS for a batch
+
+
 # --- the sampler ------------------------------------------------------------------------------------
 
 @settings(max_examples=25, deadline=None)
