@@ -75,6 +75,13 @@ def main(argv=None) -> int:
             x = np.array([abs(b[2] - a[2]) for v in vs for a, b in zip(v[voice], v[voice][1:])])
             return np.array([np.mean(x == 0), np.mean(x == 1), np.mean(x == 2), np.mean((x == 3) | (x == 4)), np.mean(x >= 5)])
 
+        def odd_lengths(vs):
+            """The share of the written voices' notes (alto, tenor, bass) of a length the chorales hardly use."""
+            from music_lstm.core.events import common_length
+
+            x = [d for v in vs for voice in v[1:] for _, d, _ in voice[:-1]]  # each voice's last note may be cut
+            return float(np.mean([not common_length(d) for d in x]))
+
         def steps(vs, voice=3):
             return moves(vs, voice)[1:3].sum()
 
@@ -89,6 +96,7 @@ def main(argv=None) -> int:
               f"bass eighths {c['bass_eighths']:.3f} (Bach {table['columns']['Bach']['bass_eighths']:.3f}) "
               f"alto repeats {c['alto_repeated']:.3f} inner voices inside {c['inner_inside']:.2f} bass steps {steps(outs):.3f} (Bach {bach_steps:.3f}) "
               f"inner steps {inner:.3f} (Bach {bach_inner:.3f}) "
+              f"odd lengths {odd_lengths(outs):.4f} (Bach {odd_lengths([s.voices for s in pieces]):.4f}) "
               f"({time.time() - t0:.0f} s)\n    moves 0/1/2/3-4/5+: {shares}  Bach: {bach_shares}", flush=True)
     return 0
 

@@ -7,6 +7,7 @@ from hypothesis import example, given, settings, strategies as st
 
 from music_lstm.core.scores import Score4
 from music_lstm.encodings import cells
+from music_lstm.encodings.cells import HOLD, MASK, REST
 from music_lstm.models.fill_numpy import FillNet
 from music_lstm.tasks.fill import FillWriter
 
@@ -280,6 +281,21 @@ def test_a_guarded_draw_weighs_a_repeat_against_the_note_just_drawn_before_it(mo
     alto = cells.decode(state[0])[1]
     assert len(alto) > 4
     assert all(a[2] != b[2] for a, b in zip(alto, alto[1:]) if abs(a[0] + a[1] - b[0]) < 1e-9)
+
+
+def test_the_length_rule_lets_no_note_end_at_a_dotted_eighth_or_seven_sixteenths():
+    P, Q = cells.pitch_token(48), cells.pitch_token(50)
+    s = np.full((4, 12), REST)
+    s[3, :9] = [P, HOLD, HOLD, Q, HOLD, HOLD, HOLD, HOLD, P]  # bass: C3 for 3/4, D3, C3 at cell 8
+    ok = FillWriter._lengths_ok(s, 3, 3, FillWriter._sounding(s))
+    # at cell 3 holding makes C3 last two quarters; striking or resting ends it after a dotted eighth
+    assert ok[HOLD] == 1 and ok[REST] == 0 and not ok[3:].any()
+    s[3, :9] = [P, HOLD, HOLD, HOLD, Q, HOLD, HOLD, P, HOLD]
+    ok = FillWriter._lengths_ok(s, 3, 4, FillWriter._sounding(s))
+    # at cell 4 holding makes C3 last 7/16; a note struck lasts a dotted eighth; a rest leaves a quarter
+    assert ok[HOLD] == 0 and ok[REST] == 1 and not ok[3:].any()
+    s[3, 7] = MASK  # a length that runs into a cell still to draw is not judged
+    assert FillWriter._lengths_ok(s, 3, 4, FillWriter._sounding(s))[[HOLD, REST, Q]].tolist() == [1, 1, 1]
 
 
 def test_rewrite_keeps_every_note_outside_the_passage():

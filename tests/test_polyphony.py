@@ -233,3 +233,11 @@ def test_voices_are_limited_to_the_prompts_texture_but_not_below_the_floor():
     assert not ban[0, e4] and ban[1, e4]  # row 0's prompt had three voices, row 1's one (floor: two)
     pieces = [np.array(_ids(t)) for t in ("C5 G4 E4 C3 d1 C5 d1", "C5 G4 d1 r1", "C5 G4 E4 d1")]
     assert texture(pieces, GUARD_SYMBOLS) == 3  # the median of each piece's widest slice (4, 2, 3)
+
+
+def test_common_lengths_are_the_chorales_and_judge_only_the_sixteenths():
+    from music_lstm.core.events import common_length
+
+    assert all(common_length(x) for x in (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0))
+    assert not any(common_length(x) for x in (0.75, 1.25, 1.75, 2.5, 3.5, 5.0))
+    assert common_length(1 / 3) and common_length(float("nan"))  # triplets and unknown lengths pass

@@ -40,7 +40,7 @@ class Sampling:
     # Four-voice encodings only: a slice begun between two beats ends by the next beat (keeps the metre).
     keep_beat: bool = True
     # Four-voice encodings only: a note is not ended at a length the chorales hardly use (a dotted
-    # eighth, 7/4, 5/2: `satb.LENGTHS`), but held on to the next one they do.
+    # eighth, 7/4, 5/2: `core.events.common_length`), but held on to the next one they do.
     common_lengths: bool = True
 
     def __post_init__(self):

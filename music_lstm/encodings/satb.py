@@ -30,7 +30,7 @@ from fractions import Fraction
 import numpy as np
 
 from ..core.errors import EncodingError
-from ..core.events import GRID, MAX_DENOMINATOR, Note, Piece, on_grid, quantize
+from ..core.events import GRID, MAX_DENOMINATOR, Note, Piece, common_length, on_grid, quantize
 from ..core.lines import monophonic
 from ..core.pitches import parse_pitch_name, pitch_name
 from ..core.ranges import RANGE_PERCENTILES, voice_ranges
@@ -46,10 +46,6 @@ BEAT = 1.0  # quarter notes: `keep_beat` lets no group begun between two beats s
 EIGHTH = 0.5  # and no note struck between two eighths sound past the next one
 PERFECT = (0, 7)  # interval classes the guard refuses to move into in parallel: unison/octave, fifth
 CLASHES = (1, 11)  # interval classes `no_clash` refuses between two voices struck together: a 2nd, a 7th
-# The note lengths (quarter notes) `common_lengths` lets a voice end a note at: each of them is at least
-# 0.3% of the notes of the four-part chorales in bach/; a dotted eighth (0.14%), 5/4, 7/4, 5/2 and 7/2
-# (under 0.05% each) are not, and longer notes than a whole note end on one of a half note's multiples.
-LENGTHS = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
 
 
 def _check_order(order: str) -> list[int]:
@@ -203,9 +199,8 @@ class Grammar(BaseGrammar):
     across it without another voice striking on it: every slice of the four-part chorales keeps this, but
     one 12/8 chorale), so music keeps its place in the bar, and where no length of the vocabulary fits,
     no length is banned; and a note struck between two eighths (a sixteenth's passing or neighbour note)
-    is not held past the next eighth, as in the chorales. `common_lengths`: a note on the sixteenths'
-    grid whose length so far is none of `LENGTHS` (nor, past a whole note, a multiple of a half note)
-    is held on, neither struck again nor rested, where its held symbol is in the vocabulary: no dotted
+    is not held past the next eighth, as in the chorales. `common_lengths`: a note whose length so far
+    the chorales hardly use (`core.events.common_length`) is held on, neither struck again nor rested, where its held symbol is in the vocabulary: no dotted
     eighths or notes of 7/4. Symbols the grammar cannot read (`<unk>`) are
     always banned.
 
@@ -284,7 +279,7 @@ class Grammar(BaseGrammar):
                 continue
             v = self.slots[k]
             before = self.previous[row, v]
-            if self.common_lengths and before >= 0 and not _common(self.position[row] - self.struck_at[row, v]):
+            if self.common_lengths and before >= 0 and not common_length(self.position[row] - self.struck_at[row, v]):
                 hold = self.held & (self.pitch == before)
                 if hold.any():
                     out[row] = ~hold
@@ -325,16 +320,6 @@ class Grammar(BaseGrammar):
         fits = self.length <= BEAT - start % BEAT + GRID * 10
         return fits if (fits & self.is_dur).any() else np.ones(len(self.length), bool)
 
-
-
-def _common(length: float) -> bool:
-    """May a note of `length` quarter notes end (`Grammar`'s `common_lengths`)? Lengths off the
-    sixteenths' grid (triplets) and unknown ones (nan: struck before the music read) always may."""
-    if not (length == length) or not on_grid(length, 0.25):
-        return True
-    if length > LENGTHS[-1]:
-        return on_grid(length, 2.0)
-    return any(abs(length - x) < 1e-6 for x in LENGTHS)
 
 
 class SATB(Encoding):

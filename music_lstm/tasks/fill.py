@@ -10,7 +10,8 @@ makes it wrong, which left-to-right writing cannot do.
 What every draw respects: each voice's range (Bach's, `core.ranges.BACH_RANGES`, two semitones wider);
 no rest while a given voice sounds; a held note only after a note. In the last rounds, and in a check
 at the end, each cell is drawn under the voice-leading guard: no parallel fifths or octaves with any
-other voice (both voices moving the same way into the same perfect interval), no crossing. Cells that
+other voice (both voices moving the same way into the same perfect interval), no crossing, and no
+note ended at a length the chorales hardly use (a dotted eighth, 7/4), where the rest allow. Cells that
 repeat an earlier stretch of the melody (`links`) copy the harmony written there.
 
     python -m music_lstm harmonize "c'4 d' e' f' g'2^" --seed 1
@@ -25,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import MelodyError
+from ..core.events import common_length
 from ..core.ranges import BACH_RANGES
 from ..core.scores import Score4
 from ..encodings import cells
@@ -49,6 +51,7 @@ REPEAT_WEIGHT = 0.25  # and then this weight (chosen on training-side pieces, BE
 CONTEXT = 32  # cells (two bars of 4/4) the network reads either side of a passage it rewrites
 REWRITE_ROUNDS = 12  # resampling rounds for a rewritten passage (both chosen on training-side pieces: BENCHMARKS.md)
 WIDEN = 2  # semitones each voice may go beyond Bach's range
+COMMON_LENGTHS = True  # under the guard, a written note ends only at a length the chorales use (`core.events.common_length`)
 VOICES = ("soprano", "alto", "tenor", "bass")
 
 PITCHES = np.arange(VOCAB) - 3 + cells.LOW  # the pitch of each token (meaningless for MASK/HOLD/REST)
@@ -460,9 +463,14 @@ class FillWriter:
                 if now != same[k]:
                     row = self._tempered(raw[k:k + 1], temperature, np.array([now]))[0]
                     row = row / row.sum() if row.sum() > 0 else p[k]
-            q = row * self._guard(state[b], v, t, sound[b], clashes)
+            g = self._guard(state[b], v, t, sound[b], clashes)
+            q = row * g
             if q.sum() <= 0:
                 q = row
+            if COMMON_LENGTHS:  # the chorales' note lengths, where the other rules and the range leave one
+                ok = self._lengths_ok(state[b], v, t, sound[b]) * g * allowed[v, t]
+                if ok.any():  # (floored: the network may give the one length left no probability at all)
+                    q = np.maximum(q, 1e-12) * ok
             if greedy:
                 state[b, v, t] = int(np.argmax(q))
             else:
@@ -581,10 +589,38 @@ class FillWriter:
             ok[(cand >= 0) & (clashes & heard).any(axis=1)[cand % 12]] = 0
         return ok
 
+    @staticmethod
+    def _lengths_ok(s: np.ndarray, v: int, t: int, sound: np.ndarray) -> np.ndarray:
+        """(VOCAB,) 1 for the tokens of cell (v, t) of `s` (4, T) that leave no note of a length the
+        chorales hardly use (a dotted eighth, 7/4: `core.events.common_length`): holding makes the note
+        before last to the next onset; striking or resting ends it here, and a note struck lasts to the
+        next onset. A length that runs into a cell still masked, or to the end, is not judged."""
+        T = s.shape[1]
+        t2 = t + 1
+        while t2 < T and s[v, t2] == HOLD:
+            t2 += 1
+        before = sound[v, t - 1] if t > 0 else -1
+        ok = np.ones(VOCAB)
+        quarters = 1.0 / cells.STEPS
+        known_end = t2 < T and s[v, t2] != MASK
+        if before >= 0:
+            t0 = t - 1
+            while t0 > 0 and s[v, t0] == HOLD:
+                t0 -= 1
+            if known_end and not common_length((t2 - t0) * quarters):
+                ok[HOLD] = 0
+            if not common_length((t - t0) * quarters):
+                ok[3:] = 0
+                ok[REST] = 0
+        if known_end and not common_length((t2 - t) * quarters):
+            ok[3:] = 0
+        return ok
+
     def _violations(self, state: np.ndarray, writable: np.ndarray, clashes: np.ndarray | None = None) -> np.ndarray:
         """(B, 4, T) bool: onset cells of written voices that move in parallel fifths or octaves with
         another voice, or (with `clashes`) whose note sounds a chromatic clash with another's (the note
-        that began later is marked)."""
+        that began later is marked); with `COMMON_LENGTHS`, the end (else the start) of a written note of a
+        length the chorales hardly use."""
         B, _, T = state.shape
         bad = np.zeros(state.shape, bool)
         for b in range(B):
@@ -598,6 +634,17 @@ class FillWriter:
                             for w in sorted((v, u), key=lambda w: -onset[w, t]):
                                 if writable[w, onset[w, t]]:
                                     bad[b, w, onset[w, t]] = True
+                                    break
+            if COMMON_LENGTHS:  # a written note of a length the chorales hardly use: its end, else its start
+                for v in range(4):
+                    starts = np.nonzero((state[b, v] != HOLD) & (sound[v] >= 0))[0]
+                    ends = np.r_[np.nonzero(state[b, v] != HOLD)[0], T]
+                    for a in starts:
+                        e = ends[np.searchsorted(ends, a, side="right")]
+                        if e < T and not common_length((e - a) / cells.STEPS):
+                            for w in (e, a):
+                                if writable[v, w]:
+                                    bad[b, v, w] = True
                                     break
             moved = np.zeros((4, T), bool)
             moved[:, 1:] = (sound[:, 1:] != sound[:, :-1]) & (sound[:, 1:] >= 0) & (sound[:, :-1] >= 0)
