@@ -298,6 +298,18 @@ def test_the_length_rule_lets_no_note_end_at_a_dotted_eighth_or_seven_sixteenths
     assert FillWriter._lengths_ok(s, 3, 4, FillWriter._sounding(s))[[HOLD, REST, Q]].tolist() == [1, 1, 1]
 
 
+def test_the_check_at_the_end_marks_a_written_note_of_a_dotted_eighth():
+    P, Q = cells.pitch_token(48), cells.pitch_token(50)
+    state = np.full((1, 4, 8), REST)
+    state[0, 3] = [P, HOLD, HOLD, Q, HOLD, HOLD, HOLD, HOLD]  # bass: C3 for 3/4, then D3
+    writable = np.zeros((4, 8), bool)
+    writable[3] = True
+    bad = FillWriter(random_net())._violations(state, writable)
+    assert bad[0, 3].tolist() == [False, False, False, True, False, False, False, False]  # its end, to redraw
+    writable[3, 3:] = False  # the note after it given: its start instead
+    assert np.flatnonzero(FillWriter(random_net())._violations(state, writable)[0, 3]).tolist() == [0]
+
+
 def test_rewrite_keeps_every_note_outside_the_passage():
     score = chorale(3, bars=4)
     out = FillWriter(random_net(1)).rewrite(score, (2, 3), (1, 2), seed=0, num_outputs=3)
