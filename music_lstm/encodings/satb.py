@@ -200,9 +200,9 @@ class Grammar(BaseGrammar):
     one 12/8 chorale), so music keeps its place in the bar, and where no length of the vocabulary fits,
     no length is banned; and a note struck between two eighths (a sixteenth's passing or neighbour note)
     is not held past the next eighth, as in the chorales. `common_lengths`: a note whose length so far
-    the chorales hardly use (`core.events.common_length`) is held on, neither struck again nor rested, where its held symbol is in the vocabulary: no dotted
-    eighths or notes of 7/4. Symbols the grammar cannot read (`<unk>`) are
-    always banned.
+    the chorales hardly use (`core.events.common_length`) is held on, neither struck again nor rested,
+    where its held symbol is in the vocabulary: no dotted eighths or notes of 7/4. Symbols the grammar
+    cannot read (`<unk>`) are always banned.
 
     `position` holds, per row, where the next group begins in quarter notes: from the lengths fed, after
     the lengths of the music before the prompt (`prime(prompt, before=...)`).
@@ -319,7 +319,6 @@ class Grammar(BaseGrammar):
             return np.ones(len(self.length), bool)
         fits = self.length <= BEAT - start % BEAT + GRID * 10
         return fits if (fits & self.is_dur).any() else np.ones(len(self.length), bool)
-
 
 
 class SATB(Encoding):

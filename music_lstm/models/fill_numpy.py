@@ -31,8 +31,8 @@ class FillNet:
         u = np.asarray(recurrent).shape[0]
         scale = _gate_scale(u)
         order = np.r_[0:2 * u, 3 * u:4 * u, 2 * u:3 * u]
-        # C order: the gates' fancy index leaves a transposed layout, and NumPy's stacked matmul of a
-        # batch of more than one copy falls off BLAS on it (ten times slower)
+        # C order: the gates' fancy index leaves a transposed layout, on which NumPy's stacked matmul of
+        # a batch of more than one copy falls off BLAS
         return tuple(np.ascontiguousarray((np.asarray(a, np.float32) * scale)[..., order]) for a in (kernel, recurrent, bias))
 
     @classmethod
@@ -55,7 +55,7 @@ class FillNet:
         inputs = np.empty((T, 2, B, 4 * u), np.float32)
         inputs[:, 0] = (x @ fwd[0] + fwd[2]).transpose(1, 0, 2)
         inputs[:, 1] = (x @ bwd[0] + bwd[2]).transpose(1, 0, 2)[::-1]
-        recurrent = np.ascontiguousarray(np.stack([fwd[1], bwd[1]]))  # (2, u, 4u)
+        recurrent = np.stack([fwd[1], bwd[1]])  # (2, u, 4u)
         out = np.empty((T, 2, B, u), np.float32)
         h, c = np.zeros((2, B, u), np.float32), np.zeros((2, B, u), np.float32)
         z = np.empty((2, B, 4 * u), np.float32)
