@@ -298,6 +298,23 @@ def test_the_length_rule_lets_no_note_end_at_a_dotted_eighth_or_seven_sixteenths
     assert FillWriter._lengths_ok(s, 3, 4, FillWriter._sounding(s))[[HOLD, REST, Q]].tolist() == [1, 1, 1]
 
 
+def test_a_sixteenth_follows_a_note_and_one_between_the_eighths_is_over_by_the_next():
+    P, Q = cells.pitch_token(48), cells.pitch_token(50)
+    on_eighth = np.arange(10) % 2 == 0
+    ok = lambda row, t: FillWriter._sixteenths_ok(row[None].repeat(4, 0), 3, t, FillWriter._sounding(row[None].repeat(4, 0)), on_eighth)  # noqa: E731
+    row = np.array([REST, Q, P, HOLD, P, HOLD, HOLD, HOLD, P, HOLD])
+    assert not ok(row, 1)[3:].any()  # struck between two eighths after a rest
+    row = np.array([P, Q, P, HOLD, P, HOLD, HOLD, HOLD, P, HOLD])
+    assert ok(row, 1)[3:].all()  # after a note, over by the next eighth: a passing sixteenth
+    row = np.array([P, Q, HOLD, HOLD, P, HOLD, HOLD, HOLD, P, HOLD])
+    assert not ok(row, 1)[3:].any()  # held past the next eighth
+    assert ok(row, 2)[HOLD] == 0 and ok(row, 2)[3:].all()  # so at that eighth it may not go on
+    row = np.array([P, REST, REST, Q, P, HOLD, HOLD, HOLD, P, HOLD])
+    assert not ok(row, 2)[3:].any()  # struck at cell 2 it would be a sixteenth after a rest
+    row = np.array([P, REST, REST, HOLD, P, HOLD, HOLD, HOLD, P, HOLD])
+    assert ok(row, 2)[3:].all()  # an eighth after a rest
+
+
 def test_the_check_at_the_end_marks_a_written_note_of_a_dotted_eighth():
     P, Q = cells.pitch_token(48), cells.pitch_token(50)
     state = np.full((1, 4, 8), REST)

@@ -10,8 +10,9 @@ makes it wrong, which left-to-right writing cannot do.
 What every draw respects: each voice's range (Bach's, `core.ranges.BACH_RANGES`, two semitones wider);
 no rest while a given voice sounds; a held note only after a note. In the last rounds, and in a check
 at the end, each cell is drawn under the voice-leading guard: no parallel fifths or octaves with any
-other voice (both voices moving the same way into the same perfect interval), no crossing, and no
-note ended at a length the chorales hardly use (a dotted eighth, 7/4), where the rest allow. Cells that
+other voice (both voices moving the same way into the same perfect interval), no crossing; and, where
+those allow, no note ended at a length the chorales hardly use (a dotted eighth, 7/4), and a sixteenth
+only as a passing or neighbour note (after a note, over by the next eighth). Cells that
 repeat an earlier stretch of the melody (`links`) copy the harmony written there.
 
     python -m music_lstm harmonize "c'4 d' e' f' g'2^" --seed 1
@@ -52,6 +53,7 @@ CONTEXT = 32  # cells (two bars of 4/4) the network reads either side of a passa
 REWRITE_ROUNDS = 12  # resampling rounds for a rewritten passage (both chosen on training-side pieces: BENCHMARKS.md)
 WIDEN = 2  # semitones each voice may go beyond Bach's range
 COMMON_LENGTHS = True  # under the guard, a written note ends only at a length the chorales use (`core.events.common_length`)
+SIXTEENTHS = True  # and a note struck between two eighths follows a note and is over by the next eighth (`_sixteenths_ok`)
 VOICES = ("soprano", "alto", "tenor", "bass")
 
 PITCHES = np.arange(VOCAB) - 3 + cells.LOW  # the pitch of each token (meaningless for MASK/HOLD/REST)
@@ -157,6 +159,7 @@ class FillWriter:
         feats = np.repeat(enc.features[None], B, axis=0)
         cells_v, cells_t = np.nonzero(drawn)
         clashes = CLASHES.get(enc.score.mode, CLASHES["major"])
+        on_eighth = np.abs(((np.arange(T) + lo) / cells.STEPS - score.pickup) / 0.5 % 1 - 0.5) > 0.5 - 1e-6  # (T,)
         for n in range(rounds + 1):
             share = 1.0 if n == 0 else max(FINAL_SHARE, 1.0 - n / (0.7 * rounds))
             pick = rng.random((B, len(cells_v))) < share
@@ -168,7 +171,8 @@ class FillWriter:
             state[mask] = MASK
             self._copy(state, copy_src, copy_dst)
             probs = self._probs(state, feats)  # (B, 4, T, V)
-            self._draw(state, probs, mask, allowed, rng, temperature, guard and share <= GUARD_FROM, clashes=clashes)
+            self._draw(state, probs, mask, allowed, rng, temperature, guard and share <= GUARD_FROM, clashes=clashes,
+                       on_eighth=on_eighth)
             self._copy(state, copy_src, copy_dst)
         near = self._cadence_cells(enc, drawn, lo)
         for _ in range(cadence_rounds if near.any() else 0):  # the approach to each phrase end drawn again
@@ -176,20 +180,21 @@ class FillWriter:
             mask[:, near] = rng.random((B, int(near.sum()))) < CADENCE_SHARE
             state[mask] = MASK
             probs = self._probs(state, feats)
-            self._draw(state, probs, mask, allowed, rng, temperature, guard, clashes=clashes)
+            self._draw(state, probs, mask, allowed, rng, temperature, guard, clashes=clashes, on_eighth=on_eighth)
             self._copy(state, copy_src, copy_dst)
         if ARRIVALS:
             self._arrivals(state, enc, drawn, feats, allowed, rng, temperature, lo)
             self._copy(state, copy_src, copy_dst)
         if guard:
             for _ in range(3):
-                bad = self._violations(state, writable, clashes)
+                bad = self._violations(state, writable, clashes, on_eighth)
                 if not bad.any():
                     break
                 masked = state.copy()
                 masked[bad] = MASK
                 probs = self._probs(masked, feats)
-                self._draw(state, probs, bad, allowed, rng, temperature, True, greedy=True, clashes=clashes)
+                self._draw(state, probs, bad, allowed, rng, temperature, True, greedy=True, clashes=clashes,
+                           on_eighth=on_eighth)
                 self._copy(state, copy_src, copy_dst)
         out = []
         for b in range(B):
@@ -429,10 +434,12 @@ class FillWriter:
         if len(dst[0]):
             state[:, dst[0], dst[1]] = state[:, src[0], src[1]]
 
-    def _draw(self, state, probs, mask, allowed, rng, temperature, guard, greedy=False, clashes=None):
+    def _draw(self, state, probs, mask, allowed, rng, temperature, guard, greedy=False, clashes=None,
+              on_eighth=None):
         """Draw every masked cell of `state` (B, 4, T) from `probs` under `allowed`; under `guard`, one
         cell at a time in time order, each under the voice-leading guard given the others (`clashes`: which
-        pitch classes clash, `CLASHES`)."""
+        pitch classes clash, `CLASHES`), then the rules of the rhythm where they leave a choice (`on_eighth`
+        (T,): the cells on the eighths' grid, for `SIXTEENTHS`)."""
         b_idx, v_idx, t_idx = np.nonzero(mask)
         same = None
         if KEEP_REPEAT_ODDS:
@@ -467,10 +474,13 @@ class FillWriter:
             q = row * g
             if q.sum() <= 0:
                 q = row
-            if COMMON_LENGTHS:  # the chorales' note lengths, where the other rules and the range leave one
-                ok = self._lengths_ok(state[b], v, t, sound[b]) * g * allowed[v, t]
-                if ok.any():  # (floored: the network may give the one length left no probability at all)
+            rules = ([self._lengths_ok(state[b], v, t, sound[b])] if COMMON_LENGTHS else []) + \
+                ([self._sixteenths_ok(state[b], v, t, sound[b], on_eighth)] if SIXTEENTHS and on_eighth is not None else [])
+            for rule in rules:  # the rhythm's rules, each where the guard, the range and those before it leave a choice
+                ok = rule * g * allowed[v, t]
+                if ok.any():  # (floored: the network may give the one choice left no probability at all)
                     q = np.maximum(q, 1e-12) * ok
+                    g = g * rule
             if greedy:
                 state[b, v, t] = int(np.argmax(q))
             else:
@@ -590,6 +600,32 @@ class FillWriter:
         return ok
 
     @staticmethod
+    def _sixteenths_ok(s: np.ndarray, v: int, t: int, sound: np.ndarray, on_eighth: np.ndarray) -> np.ndarray:
+        """(VOCAB,) 1 for the tokens of cell (v, t) of `s` (4, T) that keep a sixteenth as the chorales'
+        are, a passing or neighbour note: a note struck between two eighths, or one a sixteenth long,
+        follows a note, not a rest, and one struck between two eighths is over by the next eighth
+        (`on_eighth` (T,): the cells on the eighths' grid). A length that runs into a cell still masked is
+        not judged."""
+        T = s.shape[1]
+        ok = np.ones(VOCAB)
+        t2 = t + 1
+        while t2 < T and s[v, t2] == HOLD:
+            t2 += 1
+        known = t2 < T and s[v, t2] != MASK
+        after_rest = t == 0 or sound[v, t - 1] < 0
+        if not on_eighth[t] and (after_rest or (known and t2 - t > 1)):
+            ok[3:] = 0
+        if on_eighth[t] and after_rest and known and t2 - t == 1:
+            ok[3:] = 0
+        if on_eighth[t] and not after_rest:
+            t0 = t - 1
+            while t0 > 0 and s[v, t0] == HOLD:
+                t0 -= 1
+            if not on_eighth[t0]:  # the note before began between two eighths: it ends here
+                ok[HOLD] = 0
+        return ok
+
+    @staticmethod
     def _lengths_ok(s: np.ndarray, v: int, t: int, sound: np.ndarray) -> np.ndarray:
         """(VOCAB,) 1 for the tokens of cell (v, t) of `s` (4, T) that leave no note of a length the
         chorales hardly use (a dotted eighth, 7/4: `core.events.common_length`): holding makes the note
@@ -616,11 +652,13 @@ class FillWriter:
             ok[3:] = 0
         return ok
 
-    def _violations(self, state: np.ndarray, writable: np.ndarray, clashes: np.ndarray | None = None) -> np.ndarray:
+    def _violations(self, state: np.ndarray, writable: np.ndarray, clashes: np.ndarray | None = None,
+                    on_eighth: np.ndarray | None = None) -> np.ndarray:
         """(B, 4, T) bool: onset cells of written voices that move in parallel fifths or octaves with
         another voice, or (with `clashes`) whose note sounds a chromatic clash with another's (the note
         that began later is marked); with `COMMON_LENGTHS`, the end (else the start) of a written note of a
-        length the chorales hardly use."""
+        length the chorales hardly use; with `SIXTEENTHS` and `on_eighth`, a written sixteenth after a rest,
+        or a note struck between two eighths held past the next one."""
         B, _, T = state.shape
         bad = np.zeros(state.shape, bool)
         for b in range(B):
@@ -646,6 +684,11 @@ class FillWriter:
                                 if writable[v, w]:
                                     bad[b, v, w] = True
                                     break
+            if SIXTEENTHS and on_eighth is not None:
+                for v in range(4):
+                    for a in np.nonzero((state[b, v] >= 3) & writable[v])[0]:
+                        if not self._sixteenths_ok(state[b], v, int(a), sound, on_eighth)[state[b, v, a]]:
+                            bad[b, v, a] = True
             moved = np.zeros((4, T), bool)
             moved[:, 1:] = (sound[:, 1:] != sound[:, :-1]) & (sound[:, 1:] >= 0) & (sound[:, :-1] >= 0)
             for v in range(4):
