@@ -268,6 +268,21 @@ def test_compose_returns_the_piece_generate_writes_for_the_same_seed(satb, tmp_p
         m.compose(run_dir=satb, length=0)
 
 
+def test_compose_lifts_the_guards_it_is_told_to_and_only_those(satb, monkeypatch):
+    from music_lstm.tasks import generate
+
+    seen = []
+
+    def pieces(run, length, given, *a, **kw):
+        seen.append(given)
+        return iter(())
+
+    monkeypatch.setattr(generate, "compose_pieces", pieces)
+    m.compose(run_dir=satb, length=40, seed=5, num_outputs=1, allow_syncopation=True, log=quiet)
+    m.compose(run_dir=satb, length=40, seed=5, num_outputs=1, allow_clashes=True, log=quiet)
+    assert seen == [{"keep_beat": False, "common_lengths": False}, {"no_clash": False}]
+
+
 # --- the Done-when line and the docs ----------------------------------------------------------------------
 
 @pytest.mark.slow
