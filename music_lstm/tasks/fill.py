@@ -74,6 +74,21 @@ def voice_index(name: str) -> int:
     raise MelodyError("voices", f"unknown voice {name!r} (choose from {', '.join(VOICES)})")
 
 
+def _next_onset(s: np.ndarray, v: int, t: int) -> int:
+    """The first cell after `t` of voice `v` in `s` (4, T) that does not hold (T: none)."""
+    t2, T = t + 1, s.shape[1]
+    while t2 < T and s[v, t2] == HOLD:
+        t2 += 1
+    return t2
+
+
+def _note_start(s: np.ndarray, v: int, t: int) -> int:
+    """The cell where the note or rest sounding at cell `t` of voice `v` in `s` began (0 at the latest)."""
+    while t > 0 and s[v, t] == HOLD:
+        t -= 1
+    return t
+
+
 class FillWriter:
     """A `fill_lstm` network with its sampler. `net` is a `models.fill_numpy.FillNet`."""
 
@@ -545,10 +560,7 @@ class FillWriter:
     @staticmethod
     def _resound(s: np.ndarray, sound: np.ndarray, v: int, t: int) -> None:
         """`sound` (`_sounding` of `s`) brought up to date after cell (v, t) of `s` changed."""
-        T = s.shape[1]
-        t2 = t + 1
-        while t2 < T and s[v, t2] == HOLD:
-            t2 += 1
+        t2 = _next_onset(s, v, t)
         tok = s[v, t]
         sound[v, t:t2] = PITCHES[tok] if tok >= 3 else (sound[v, t - 1] if tok == HOLD and t > 0 else -1)
 
@@ -561,9 +573,7 @@ class FillWriter:
         ok = np.ones(VOCAB)
         ok[MASK] = 0
         sound = self._sounding(s) if sound is None else sound
-        t2 = t + 1
-        while t2 < T and s[v, t2] == HOLD:
-            t2 += 1
+        t2 = _next_onset(s, v, t)
         before = sound[v, t - 1] if t > 0 else -1
         after = sound[v, t2] if t2 < T else -1
         cand = PITCHES.copy()
@@ -608,9 +618,7 @@ class FillWriter:
         not judged."""
         T = s.shape[1]
         ok = np.ones(VOCAB)
-        t2 = t + 1
-        while t2 < T and s[v, t2] == HOLD:
-            t2 += 1
+        t2 = _next_onset(s, v, t)
         known = t2 < T and s[v, t2] != MASK
         after_rest = t == 0 or sound[v, t - 1] < 0
         if not on_eighth[t] and (after_rest or (known and t2 - t > 1)):
@@ -618,9 +626,7 @@ class FillWriter:
         if on_eighth[t] and after_rest and known and t2 - t == 1:
             ok[3:] = 0
         if on_eighth[t] and not after_rest:
-            t0 = t - 1
-            while t0 > 0 and s[v, t0] == HOLD:
-                t0 -= 1
+            t0 = _note_start(s, v, t - 1)
             if not on_eighth[t0]:  # the note before began between two eighths: it ends here
                 ok[HOLD] = 0
         return ok
@@ -632,17 +638,13 @@ class FillWriter:
         before last to the next onset; striking or resting ends it here, and a note struck lasts to the
         next onset. A length that runs into a cell still masked, or to the end, is not judged."""
         T = s.shape[1]
-        t2 = t + 1
-        while t2 < T and s[v, t2] == HOLD:
-            t2 += 1
+        t2 = _next_onset(s, v, t)
         before = sound[v, t - 1] if t > 0 else -1
         ok = np.ones(VOCAB)
         quarters = 1.0 / cells.STEPS
         known_end = t2 < T and s[v, t2] != MASK
         if before >= 0:
-            t0 = t - 1
-            while t0 > 0 and s[v, t0] == HOLD:
-                t0 -= 1
+            t0 = _note_start(s, v, t - 1)
             if known_end and not common_length((t2 - t0) * quarters):
                 ok[HOLD] = 0
             if not common_length((t - t0) * quarters):
