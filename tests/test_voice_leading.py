@@ -199,3 +199,16 @@ def test_too_few_pieces_for_the_classifier_is_an_error():
     rng = np.random.default_rng(0)
     with pytest.raises(ValueError, match="too few pieces"):
         two_sample.two_sample_test([random_walk_piece(rng)], [random_walk_piece(rng, n=10)], length=32)
+
+
+def test_feature_names_name_each_feature_in_order():
+    rng = np.random.default_rng(3)
+    sl = voice_slices(random_walk_piece(rng, n=48))
+    x = two_sample.excerpt_features(sl)
+    names = two_sample.feature_names()
+    assert len(names) == len(x) == len(set(names))
+    # the soprano's step histogram sums to one, and the named entries are the ones that do
+    steps = [i for i, n in enumerate(names) if n.startswith("S step") and n != "S steps up"]
+    assert len(steps) == 14 and abs(x[steps].sum() - 1) < 1e-9
+    assert names.index("onsets on the beat") < names.index("degree 0")
+    assert x[names.index("onsets on the beat")] == 1.0  # every slice of the walk starts on a beat

@@ -86,6 +86,29 @@ def excerpt_features(sl: list[VSlice]) -> np.ndarray:
     return np.concatenate(feats)
 
 
+VOICE_NAMES = ("S", "A", "T", "B")
+
+
+def feature_names() -> list[str]:
+    """A short name for each entry of `excerpt_features`, in its order."""
+    names = []
+    for u, l in PAIRS:
+        names += [f"{VOICE_NAMES[u]}{VOICE_NAMES[l]} interval {k}" for k in range(12)]
+    for v in range(4):
+        names += [f"{VOICE_NAMES[v]} step {k}" for k in range(13)] + [f"{VOICE_NAMES[v]} step >12",
+                                                                      f"{VOICE_NAMES[v]} steps up"]
+    names += ["parallel fifths", "parallel octaves", "hidden S-B", "S leaps", "crossings", "S-A over 12",
+              "A-T over 12", "full slices"]
+    names += [f"chord {k}" for k in CHORD_TYPES] + ["chord other"]
+    names += ["onsets on the beat", "onsets on the half beat"]
+    names += [f"slice length bin {k}" for k in range(len(DURATION_BINS) + 1)]
+    names += [f"{VOICE_NAMES[v]} strikes" for v in range(4)]
+    for v in range(4):
+        names += [f"{VOICE_NAMES[v]} mean pitch", f"{VOICE_NAMES[v]} pitch spread"]
+    names += [f"degree {k}" for k in range(12)]
+    return names
+
+
 def excerpts(voices: Voices, length: int = EXCERPT) -> list[list[VSlice]]:
     """The piece's non-overlapping excerpts of `length` consecutive onset slices, from the start."""
     sl = voice_slices(voices)
