@@ -23,6 +23,7 @@ def main(argv=None) -> int:
     ap.add_argument("--run-dir", required=True)
     ap.add_argument("--pieces", type=int, default=12)
     ap.add_argument("--seed", type=int, default=1, help="sampling seed (default: 1)")
+    ap.add_argument("--moves", help="a JSON file of move weights (experiments/fill_moves.py) in place of the run's")
     ap.add_argument("--settings", default="0.7:24,1.0:24,0.5:24,0.7:48", help="temperature:rounds[:cadence rounds[:r0|r1, repeats sharpened or at the network's odds]], then "
                     "+NAME=VALUE for each of `tasks.fill`'s switches set otherwise (1/0 for true/false), comma-separated")
     a = ap.parse_args(argv)
@@ -47,6 +48,8 @@ def main(argv=None) -> int:
             pass
     pieces = pieces[: a.pieces]
     writer = FillWriter.from_run(a.run_dir)
+    if a.moves:
+        writer.moves = np.array(json.loads(Path(a.moves).read_text())["moves"])
     from music_lstm.tasks import fill as fill_module
 
     defaults = {k: getattr(fill_module, k) for k in dir(fill_module) if k.isupper()}

@@ -1,6 +1,7 @@
 """A run folder of the `fill_lstm` kind (the network that writes any cells given the others):
 `config.json` records `kind` "fill_lstm", `task` "harmonize", the network's sizes and how it was
-trained; `model.keras` the network; `split.json` the pieces trained on and held out; `history.json`.
+trained; `model.keras` the network; `split.json` the pieces trained on and held out; `history.json`;
+optionally `moves.json`, the sampler's move weights fitted to the network (`read_moves`).
 Written and read with `run_folder`'s atomic helpers.
 
     python -c "from music_lstm.runs.fill_run import is_fill_run; print(is_fill_run('music_lstm/shipped/harmonize'))"
@@ -17,6 +18,8 @@ from ..models.fill import FillSizes
 from .run_folder import CONFIG, HISTORY, MODEL, SPLIT, read_json, write_json
 
 KIND = "fill_lstm"
+MOVES = "moves.json"
+MOVE_BINS = 14  # move sizes 0-12 semitones, 13 for more
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,34 @@ def load_fill_model(run: Path):
     return load_model(path)
 
 
-SHIPPED_FILL_FILES = (CONFIG, SPLIT, HISTORY, MODEL)
+SHIPPED_FILL_FILES = (CONFIG, SPLIT, HISTORY, MODEL, MOVES)
+
+
+def read_moves(run: Path):
+    """The run's move weights, (4 voices, MOVE_BINS sizes) positive floats, or None when it has none."""
+    import numpy as np
+
+    path = Path(run) / MOVES
+    if not path.exists():
+        return None
+    try:
+        moves = np.array(read_json(path)["moves"], dtype=float)
+    except (OSError, ValueError, TypeError, KeyError) as e:
+        raise RunFolderError(f"{path}: unreadable ({e})") from None
+    if moves.shape != (4, MOVE_BINS) or not np.all(np.isfinite(moves)) or not np.all(moves > 0):
+        raise RunFolderError(f"{path}: 'moves' must be 4 rows of {MOVE_BINS} positive numbers")
+    return moves
+
+
+def write_moves(run: Path, moves) -> Path:
+    """`moves` (4, MOVE_BINS) written to the run folder, atomically."""
+    import numpy as np
+
+    moves = np.asarray(moves, dtype=float)
+    if moves.shape != (4, MOVE_BINS) or not np.all(moves > 0):
+        raise ValueError(f"move weights must be 4 rows of {MOVE_BINS} positive numbers")
+    write_json(Path(run) / MOVES, {"moves": np.round(moves, 4).tolist()})
+    return Path(run) / MOVES
 
 
 def ship_fill(run_dir, dest) -> Path:
@@ -102,7 +132,7 @@ def ship_fill(run_dir, dest) -> Path:
     bare = keras.models.clone_model(model)
     bare.set_weights(model.get_weights())
     save_model(bare, out / MODEL)
-    for name in (CONFIG, SPLIT, HISTORY):
+    for name in (CONFIG, SPLIT, HISTORY, MOVES):
         if (src / name).exists():
             shutil.copyfile(src / name, out / name)
     return out

@@ -15,6 +15,12 @@ those allow, no note ended at a length the chorales hardly use (a dotted eighth,
 only as a passing or neighbour note (after a note, over by the next eighth). Cells that
 repeat an earlier stretch of the melody (`links`) copy the harmony written there.
 
+After the rounds, `SWEEPS` rounds redraw the pitch of every other note of one written voice at a
+time, each knowing the notes either side, with its rhythm kept. Where the run folder has move weights
+(`moves.json`, `runs.fill_run.read_moves`), every draw under the guard weighs the move into the note
+and out of it by its size: fitted on the training chorales (experiments/fill_moves.py) so that the
+network, given Bach's own notes either side, moves each voice by each size as often as Bach does.
+
     python -m music_lstm harmonize "c'4 d' e' f' g'2^" --seed 1
 """
 
@@ -33,6 +39,7 @@ from ..core.scores import Score4
 from ..encodings import cells
 from ..encodings.cells import HOLD, MASK, REST, VOCAB
 from ..models.fill import voice_rows
+from ..runs.fill_run import MOVE_BINS
 
 TEMPERATURE = 0.3  # among the pitches of each draw (chosen on training-side pieces: experiments/fill_sampling.py)
 ROUNDS = 10  # resampling rounds after the first draw (chosen on training-side pieces: BENCHMARKS.md)
@@ -54,6 +61,8 @@ REWRITE_ROUNDS = 12  # resampling rounds for a rewritten passage (both chosen on
 WIDEN = 2  # semitones each voice may go beyond Bach's range
 COMMON_LENGTHS = True  # under the guard, a written note ends only at a length the chorales use (`core.events.common_length`)
 SIXTEENTHS = True  # and a note struck between two eighths follows a note and is over by the next eighth (`_sixteenths_ok`)
+SWEEPS = 3  # rounds more under the guard, each redrawing the pitch of every other note of one written voice,
+# knowing the notes either side (chosen on training-side pieces: BENCHMARKS.md)
 VOICES = ("soprano", "alto", "tenor", "bass")
 
 PITCHES = np.arange(VOCAB) - 3 + cells.LOW  # the pitch of each token (meaningless for MASK/HOLD/REST)
@@ -92,16 +101,17 @@ def _note_start(s: np.ndarray, v: int, t: int) -> int:
 class FillWriter:
     """A `fill_lstm` network with its sampler. `net` is a `models.fill_numpy.FillNet`."""
 
-    def __init__(self, net, path: Path | None = None):
+    def __init__(self, net, path: Path | None = None, moves: np.ndarray | None = None):
         self.net, self.path = net, path
+        self.moves = moves  # (4, MOVE_BINS): a weight per voice and move size, into and out of a note drawn under the guard
 
     @classmethod
     def from_run(cls, path) -> "FillWriter":
         from ..models.fill_numpy import FillNet
-        from ..runs.fill_run import load_fill_model, read_fill_config
+        from ..runs.fill_run import load_fill_model, read_fill_config, read_moves
 
         read_fill_config(Path(path))  # a one-line error when the folder is not of this kind
-        return cls(FillNet.from_keras(load_fill_model(Path(path))), Path(path))
+        return cls(FillNet.from_keras(load_fill_model(Path(path))), Path(path), read_moves(Path(path)))
 
     # --- the three tasks ---------------------------------------------------------------------------
 
@@ -189,6 +199,17 @@ class FillWriter:
             self._draw(state, probs, mask, allowed, rng, temperature, guard and share <= GUARD_FROM, clashes=clashes,
                        on_eighth=on_eighth)
             self._copy(state, copy_src, copy_dst)
+        written = [v for v in range(4) if drawn[v].any()]
+        for n in range(SWEEPS):  # every other note of one written voice, knowing the notes either side
+            one = np.zeros_like(drawn)
+            one[written[n % len(written)]] = drawn[written[n % len(written)]] if written else False
+            mask = self._alternate_notes(state, one, (n // max(len(written), 1)) % 2)
+            old = state.copy()
+            state[mask] = MASK
+            probs = self._probs(state, feats)
+            self._draw(state, probs, mask, allowed, rng, temperature, guard, clashes=clashes, on_eighth=on_eighth,
+                       pitch_only=old)
+            self._copy(state, copy_src, copy_dst)
         near = self._cadence_cells(enc, drawn, lo)
         for _ in range(cadence_rounds if near.any() else 0):  # the approach to each phrase end drawn again
             mask = np.zeros_like(state, dtype=bool)
@@ -225,6 +246,24 @@ class FillWriter:
         """(B, 4, T, VOCAB): the network's distributions for every cell of `state` (B, 4, T)."""
         rows = voice_rows(state.transpose(0, 2, 1))
         return self.net.probs(rows, feats).transpose(0, 2, 1, 3)
+
+    @staticmethod
+    def _alternate_notes(state: np.ndarray, drawn: np.ndarray, parity: int) -> np.ndarray:
+        """(B, 4, T) bool: the first cell of every other note (the `parity`-th, 0 or 1, of each run of
+        notes) among the cells `drawn` (4, T) of `state` (B, 4, T)."""
+        onset = (state >= 3) & drawn[None]
+        count = np.cumsum(onset, axis=2)
+        return onset & (count % 2 == parity)
+
+    def _move_weights(self, v: int, before: int, after: int) -> np.ndarray:
+        """(VOCAB,) the weight `moves` gives each pitch of voice `v` for its move from `before` and to
+        `after` (-1: no note there); a hold, a rest and the pitch struck again weigh 1."""
+        w = np.ones(VOCAB)
+        for other in (before, after):
+            if other >= 0:
+                size = np.minimum(np.abs(PITCHES[3:] - other), MOVE_BINS - 1)
+                w[3:] *= np.where(size == 0, 1.0, self.moves[v, size])
+        return w
 
     @staticmethod
     def _cadence_cells(enc: cells.Cells, drawn: np.ndarray, lo: int = 0) -> np.ndarray:
@@ -450,11 +489,12 @@ class FillWriter:
             state[:, dst[0], dst[1]] = state[:, src[0], src[1]]
 
     def _draw(self, state, probs, mask, allowed, rng, temperature, guard, greedy=False, clashes=None,
-              on_eighth=None):
+              on_eighth=None, pitch_only=None):
         """Draw every masked cell of `state` (B, 4, T) from `probs` under `allowed`; under `guard`, one
         cell at a time in time order, each under the voice-leading guard given the others (`clashes`: which
         pitch classes clash, `CLASHES`), then the rules of the rhythm where they leave a choice (`on_eighth`
-        (T,): the cells on the eighths' grid, for `SIXTEENTHS`)."""
+        (T,): the cells on the eighths' grid, for `SIXTEENTHS`). `pitch_only` (B, 4, T): the tokens before
+        the cells were masked; only a pitch is drawn, and a note the guard leaves no pitch keeps its own."""
         b_idx, v_idx, t_idx = np.nonzero(mask)
         same = None
         if KEEP_REPEAT_ODDS:
@@ -462,6 +502,8 @@ class FillWriter:
             before = np.where(t_idx > 0, sound[b_idx, v_idx, np.maximum(t_idx - 1, 0)], -1)
             same = np.where(before >= cells.LOW, before - cells.LOW + 3, -1)
         raw = probs[b_idx, v_idx, t_idx] * allowed[v_idx, t_idx]
+        if pitch_only is not None:  # a note's pitch drawn again, its rhythm kept
+            raw[:, :3] = 0
         p = self._tempered(raw, temperature, same)
         empty = p.sum(axis=1) <= 0
         p[empty] = allowed[v_idx[empty], t_idx[empty]]
@@ -485,8 +527,16 @@ class FillWriter:
                 if now != same[k]:
                     row = self._tempered(raw[k:k + 1], temperature, np.array([now]))[0]
                     row = row / row.sum() if row.sum() > 0 else p[k]
+            if self.moves is not None:
+                t2 = _next_onset(state[b], v, t)
+                row = row * self._move_weights(v, sound[b][v, t - 1] if t > 0 else -1,
+                                               sound[b][v, t2] if t2 < state.shape[2] else -1)
             g = self._guard(state[b], v, t, sound[b], clashes)
             q = row * g
+            if pitch_only is not None and q.sum() <= 0:
+                state[b, v, t] = pitch_only[b, v, t]
+                self._resound(state[b], sound[b], v, t)
+                continue
             if q.sum() <= 0:
                 q = row
             rules = ([self._lengths_ok(state[b], v, t, sound[b])] if COMMON_LENGTHS else []) + \
