@@ -200,10 +200,10 @@ class FillWriter:
                        on_eighth=on_eighth)
             self._copy(state, copy_src, copy_dst)
         written = [v for v in range(4) if drawn[v].any()]
-        for n in range(SWEEPS):  # every other note of one written voice, knowing the notes either side
+        for n in range(SWEEPS if written else 0):  # every other note of one written voice, knowing the notes either side
             one = np.zeros_like(drawn)
-            one[written[n % len(written)]] = drawn[written[n % len(written)]] if written else False
-            mask = self._alternate_notes(state, one, (n // max(len(written), 1)) % 2)
+            one[written[n % len(written)]] = drawn[written[n % len(written)]]
+            mask = self._alternate_notes(state, one, (n // len(written)) % 2)
             old = state.copy()
             state[mask] = MASK
             probs = self._probs(state, feats)
