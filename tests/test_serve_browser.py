@@ -321,10 +321,14 @@ def test_a_tune_entered_by_clicks_and_keys_is_harmonized_played_rewritten_and_un
     first = _midi_voices(browser.find_element(By.ID, "dl-midi").get_attribute("href"), tmp_path, "v1.mid")
     assert len(first[0]) == 63 and first[0][-1][1] == 2.0 and first[0][0][2] == 67  # the tune is the soprano
 
-    # Played in the page: the AudioContext runs and the cursor moves through the score's notes.
+    # Played in the page: the AudioContext runs and the cursor moves through the score's notes. A click on Play
+    # while a note entered on the staff still sounds plays the score (it does not only stop the note).
+    browser.execute_script('Synth.play([[[0, 1, 67]]], 90, null, null, 0, "note")')
+    assert browser.execute_script('return Synth.playing("note") && !Synth.playing("score")')
     browser.find_element(By.ID, "play").click()
     WebDriverWait(browser, WAIT).until(lambda d: d.execute_script("return window.synthState && window.synthState.state")
                                        == "running" and float(score.get_attribute("data-cursor") or 0) > 0)
+    assert browser.execute_script('return Synth.playing("score") && window.synthState.kind') == "score"
     at = float(score.get_attribute("data-cursor"))
     WebDriverWait(browser, WAIT).until(lambda d: float(score.get_attribute("data-cursor")) > at + 0.5)
     assert browser.find_elements(By.CSS_SELECTOR, "#score g.note.playing")

@@ -120,10 +120,10 @@ const Versions = (() => {
   function play() {
     const data = current();
     if (!data) return;
-    if (Synth.playing()) { Synth.stop(); return; }
+    if (Synth.playing("score")) { Synth.stop(); return; }
     $("play").textContent = "■ Stop";
     const from = chosen ? Math.max(0, data.pickup + (chosen[0] - 1 - (data.pickup > 0 ? 1 : 0)) * data.bar_length) : 0;
-    Synth.play(data.voices, data.bpm, follow, clearCursor, from);
+    Synth.play(data.voices, data.bpm, follow, clearCursor, from, "score");
   }
 
   // --- choosing bars and voices, rewriting ---

@@ -164,9 +164,9 @@ $("harmonize").addEventListener("click", async () => {
 });
 
 $("play-tune").addEventListener("click", () => {
-  if (Synth.playing()) { Synth.stop(); return; }
+  if (Synth.playing("tune")) { Synth.stop(); return; }
   const tempo = Versions.current()?.bpm || 90;
-  Synth.play([Staff.midiNotes()], tempo, null, null);
+  Synth.play([Staff.midiNotes()], tempo, null, null, 0, "tune");
 });
 
 $("compose").addEventListener("click", () => {

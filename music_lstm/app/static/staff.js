@@ -54,7 +54,7 @@ const Staff = (() => {
     at += 1;
     picked = false;
     changed();
-    if (!rest) Synth.play([[[0, Math.min(n.d, 1), midiOf(n)]]], 90);
+    if (!rest) Synth.play([[[0, Math.min(n.d, 1), midiOf(n)]]], 90, null, null, 0, "note");
   }
   function placeMidi(midi) {  // a key of a piano: spelled in the key's direction
     const pc = ((midi % 12) + 12) % 12, octave = Math.floor(midi / 12) - 1;
@@ -68,7 +68,7 @@ const Staff = (() => {
     save();
     fn(n);
     changed();
-    if (!n.rest) Synth.play([[[0, Math.min(n.d, 1), midiOf(n)]]], 90);
+    if (!n.rest) Synth.play([[[0, Math.min(n.d, 1), midiOf(n)]]], 90, null, null, 0, "note");
   }
 
   // --- tinyNotation, both ways ---

@@ -1,8 +1,10 @@
 "use strict";
 // The page's own sound: the notes it was answered with, played at once by WebAudio (no server WAV waited for).
 // Each note is one oscillator on a small organ-like wave (a few harmonics) under an envelope; the four voices
-// are panned a little apart. `Synth.play(voices, bpm, onTime)` calls onTime(quarter notes) every frame while it
-// plays, for the score's cursor.
+// are panned a little apart. `Synth.play(voices, bpm, onTime, onEnd, from, kind)` calls onTime(quarter notes)
+// every frame while it plays, for the score's cursor; `kind` names what plays ("score", "tune", "note"), so that
+// a button stops only its own sound (`Synth.playing(kind)`) and starts its own over a note's preview. A play ends
+// by a timer at its last note, not by animation frames, which a hidden page does not draw.
 const Synth = (() => {
   let ctx = null, wave = null, running = null;
   const PAN = [-0.25, -0.1, 0.1, 0.25];  // soprano to bass
@@ -36,13 +38,14 @@ const Synth = (() => {
     const r = running;
     running = null;
     cancelAnimationFrame(r.frame);
+    clearTimeout(r.timer);
     r.out.gain.setTargetAtTime(0, ctx.currentTime, 0.02);
     setTimeout(() => r.out.disconnect(), 200);
     if (r.onEnd) r.onEnd();
   }
 
   // voices: [[[offset, duration, pitch], ...], ...] in quarter notes; from: the quarter note to start at.
-  async function play(voices, bpm, onTime, onEnd, from = 0) {
+  async function play(voices, bpm, onTime, onEnd, from = 0, kind = "score") {
     stop();
     const ac = context();
     if (ac.state !== "running") await ac.resume();
@@ -62,12 +65,13 @@ const Synth = (() => {
         note(ac, bus, t0 + (start - from) * beat, (o + d - start) * beat, p, voices.length === 4 ? GAIN[v] : 0.2);
       }
     });
-    const r = { out, onEnd, frame: 0 };
+    const r = { out, onEnd, kind, frame: 0, timer: 0 };
     running = r;
+    r.timer = setTimeout(() => { if (running === r) stop(); }, ((end + 0.25 - from) * beat + 0.08) * 1000);
     const tick = () => {
       if (running !== r) return;
       const q = from + Math.max(0, ac.currentTime - t0) / beat;
-      window.synthState = { state: ac.state, quarter: q, end };  // what a test reads
+      window.synthState = { state: ac.state, quarter: q, end, kind };  // what a test reads
       if (onTime) onTime(q);
       if (q >= end + 0.25) { stop(); return; }
       r.frame = requestAnimationFrame(tick);
@@ -75,5 +79,6 @@ const Synth = (() => {
     tick();
   }
 
-  return { play, stop, playing: () => running !== null, state: () => (ctx ? ctx.state : "none") };
+  const playing = (kind) => running !== null && (kind === undefined || running.kind === kind);
+  return { play, stop, playing, state: () => (ctx ? ctx.state : "none") };
 })();
