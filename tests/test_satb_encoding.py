@@ -172,6 +172,20 @@ def test_guard_refuses_parallel_octaves_between_outer_voices_only_when_on():
         assert not banned(grammar, "A2")
 
 
+def test_guard_refuses_a_hidden_fifth_between_outer_voices_when_the_soprano_leaps():
+    for guard in (True, False):
+        grammar = Grammar(VOCAB, batch=1, guard=guard)
+        feed(grammar, ["d1", "C5", "G4", "E4", "G2", "d1", "E5", "G4~", "E4~"])  # S leaps a third up
+        assert banned(grammar, "A2") == guard  # G2->A2 under C5->E5: into a fifth the same way, a hidden fifth
+        assert not banned(grammar, "E2") and not banned(grammar, "C3")  # contrary motion; into a sixth
+    grammar = Grammar(VOCAB, batch=1, guard=True)
+    feed(grammar, ["d1", "B4", "G4", "E4", "E2", "d1", "C5", "G4~", "E4~"])  # S moves by a step
+    assert not banned(grammar, "C3")  # into an octave the same way, but the soprano steps: allowed, as Bach does
+    grammar = Grammar(VOCAB, batch=1, order="BSAT", guard=True)  # the bass written first: the soprano is checked
+    feed(grammar, ["d1", "G2", "C5", "G4", "E4", "d1", "A2"])
+    assert banned(grammar, "E5") and not banned(grammar, "G5") and not banned(grammar, "C5~")
+
+
 def test_no_clash_refuses_a_seventh_struck_against_a_struck_voice_but_allows_a_suspension():
     grammar = Grammar(VOCAB, batch=1, no_clash=True)
     feed(grammar, ["d1", "C5", "G4", "E4", "C3", "d1", "C5~"])

@@ -104,7 +104,7 @@ def _generate_args(p: argparse.ArgumentParser, with_seed: bool = True) -> None:
                    help=f"chord-slice encodings: most times a chord may repeat in a row, 0 = no guard {default('max_chord_repeat')}")
     p.add_argument("--allow-parallels", action="store_true",
                    help=f"four-voice encodings ({four}): let two voices move in parallel perfect fifths, octaves or "
-                        "unisons (by default sampling refuses them)")
+                        "unisons, and soprano and bass into hidden ones (by default sampling refuses them)")
     p.add_argument("--allow-clashes", action="store_true",
                    help=f"four-voice encodings ({four}): let two voices strike a minor second or major seventh together "
                         "(by default sampling refuses it)")

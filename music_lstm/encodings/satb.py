@@ -45,6 +45,7 @@ DUR = "d"  # prefix of a group's length: `d1/2`
 BEAT = 1.0  # quarter notes: `keep_beat` lets no group begun between two beats sound past the next one
 EIGHTH = 0.5  # and no note struck between two eighths sound past the next one
 PERFECT = (0, 7)  # interval classes the guard refuses to move into in parallel: unison/octave, fifth
+LEAP = 2  # semitones: a larger melodic move is a leap (the hidden-fifths rule's soprano)
 CLASHES = (1, 11)  # interval classes `no_clash` refuses between two voices struck together: a 2nd, a 7th
 
 
@@ -191,7 +192,9 @@ class Grammar(BaseGrammar):
     in the group before with the held mark, or a rest. Options: `ranges` (per voice, S A T B, the
     lowest and highest pitch it may strike), `no_crossing` (a voice never above the sounding voice
     over it or below the one under it; unisons allowed), and `guard` (no two voices moving in the
-    same direction from a perfect fifth, octave or unison into the same interval), and `no_clash` (no
+    same direction from a perfect fifth, octave or unison into the same interval; and, between soprano and
+    bass, no hidden fifth or octave: both moving the same way into a perfect interval they did not
+    leave, the soprano by a leap), and `no_clash` (no
     minor second or major seventh, in any octave, between two voices struck together; a held voice
     against a struck one, as in a suspension, stays allowed). These options only ever ban pitches, and a
     rest is always allowed, so a row can never be left without a choice. `keep_beat` keeps the metre: a
@@ -310,8 +313,24 @@ class Grammar(BaseGrammar):
                         continue
                     same_way = motion == np.sign(cur[u] - self.previous[row, u])
                     ok &= ~(same_way & (np.abs(cur[u] - self.pitch) % 12 == interval))
+                ok &= ~self._hidden(row, v, before)
             out[row] = ~(ok | self.is_rest)
         return out
+
+    def _hidden(self, row: int, v: int, before: int) -> np.ndarray:
+        """(vocab,) bool: the pitches for voice `v` that would make a hidden fifth or octave between
+        soprano and bass, the other of the two already written in this group (none otherwise)."""
+        other = {0: 3, 3: 0}.get(v)
+        if other is None or other not in self.slots[:self.filled[row]]:
+            return np.zeros(len(self.pitch), bool)
+        was, now = self.previous[row, other], self.current[row, other]
+        if was < 0 or now < 0 or now == was:
+            return np.zeros(len(self.pitch), bool)
+        motion = np.sign(self.pitch - before)
+        after = np.abs(now - self.pitch) % 12
+        soprano_move = np.abs(self.pitch - before) if v == 0 else np.full(len(self.pitch), abs(now - was))
+        return (self.struck & (motion == np.sign(now - was)) & np.isin(after, PERFECT)
+                & (after != abs(was - before) % 12) & (soprano_move > LEAP))
 
     def _on_the_beat(self, start: float) -> np.ndarray:
         """(vocab,) bool: the lengths `keep_beat` allows a group begun at `start` (all, without it)."""
