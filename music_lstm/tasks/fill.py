@@ -42,7 +42,7 @@ from ..models.fill import voice_rows
 from ..runs.fill_run import MOVE_BINS
 
 TEMPERATURE = 0.3  # among the pitches of each draw (chosen on training-side pieces: experiments/fill_sampling.py)
-ROUNDS = 10  # resampling rounds after the first draw (chosen on training-side pieces: BENCHMARKS.md)
+ROUNDS = 4  # resampling rounds after the first draw (chosen on training-side pieces: BENCHMARKS.md)
 FINAL_SHARE = 0.05  # the share of cells redrawn in the last rounds
 GUARD_FROM = 0.25  # rounds redrawing this share or less draw under the voice-leading guard
 CADENCE_ROUNDS = 0  # rounds more, each redrawing CADENCE_SHARE of the cells near a phrase end (none: `_arrivals`
@@ -57,12 +57,12 @@ TOP = 96  # the likeliest chords kept for each of the two when they are drawn to
 KEEP_REPEAT_ODDS = True  # striking the same pitch again keeps the network's odds (`_tempered`)
 REPEAT_WEIGHT = 0.25  # and then this weight (chosen on training-side pieces, BENCHMARKS.md)
 CONTEXT = 32  # cells (two bars of 4/4) the network reads either side of a passage it rewrites
-REWRITE_ROUNDS = 12  # resampling rounds for a rewritten passage (both chosen on training-side pieces: BENCHMARKS.md)
+REWRITE_ROUNDS = 6  # resampling rounds for a rewritten passage (both chosen on training-side pieces: BENCHMARKS.md)
 WIDEN = 2  # semitones each voice may go beyond Bach's range
 COMMON_LENGTHS = True  # under the guard, a written note ends only at a length the chorales use (`core.events.common_length`)
 SIXTEENTHS = True  # and a note struck between two eighths follows a note and is over by the next eighth (`_sixteenths_ok`)
-SWEEPS = 3  # rounds more under the guard, each redrawing the pitch of every other note of one written voice,
-# knowing the notes either side (chosen on training-side pieces: BENCHMARKS.md)
+SWEEPS = 9  # rounds more under the guard, each redrawing the pitch of every other note of one written voice,
+# knowing the notes either side (chosen with ROUNDS on training-side pieces: BENCHMARKS.md)
 VOICES = ("soprano", "alto", "tenor", "bass")
 
 PITCHES = np.arange(VOCAB) - 3 + cells.LOW  # the pitch of each token (meaningless for MASK/HOLD/REST)
@@ -222,10 +222,12 @@ class FillWriter:
             self._arrivals(state, enc, drawn, feats, allowed, rng, temperature, lo)
             self._copy(state, copy_src, copy_dst)
         if guard:
+            last = None
             for _ in range(3):
                 bad = self._violations(state, writable, clashes, on_eighth)
-                if not bad.any():
-                    break
+                if not bad.any() or last is not None and np.array_equal(bad, last):
+                    break  # none left, or the same cells as the redraw before: it would draw them the same way
+                last = bad
                 masked = state.copy()
                 masked[bad] = MASK
                 probs = self._probs(masked, feats)
