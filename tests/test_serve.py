@@ -522,3 +522,24 @@ def test_serve_passes_the_rewrite_run_to_the_server(monkeypatch, tmp_path):
     assert got["run_dir"] == str(tmp_path / "lr") and got["rewrite_run"] == str(tmp_path / "fill")
     cli.main(["serve", "--run-dir", str(tmp_path / "lr")])
     assert got["rewrite_run"] is None
+
+
+def test_a_file_renamed_while_a_request_folder_is_measured_counts_nothing(tmp_path, monkeypatch):
+    # an atomic write's temporary file, listed, then renamed by a job still writing there before its size is read
+    import pathlib
+
+    from music_lstm.app.studio import folder_bytes
+
+    (tmp_path / "a.mid").write_bytes(b"abc")
+    (tmp_path / ".b.musicxml.tmp").write_bytes(b"12345")
+    real, seen = pathlib.Path.stat, []
+
+    def stat(self, *args, **kwargs):
+        if self.name.endswith(".tmp"):
+            seen.append(self.name)
+            if len(seen) > 1:  # is_file() saw it; it is gone when its size is read
+                raise FileNotFoundError(self)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "stat", stat)
+    assert folder_bytes(tmp_path) == 3 and len(seen) == 2

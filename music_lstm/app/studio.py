@@ -81,6 +81,18 @@ class RequestError(MusicLSTMError):
         super().__init__(message)
 
 
+def folder_bytes(folder: Path) -> int:
+    """The bytes of the files in `folder`; a file gone between the listing and its size (a temporary file
+    of an atomic write, renamed meanwhile by a job still writing there) counts nothing."""
+    total = 0
+    for f in folder.iterdir():
+        try:
+            total += f.stat().st_size if f.is_file() else 0
+        except FileNotFoundError:
+            pass
+    return total
+
+
 class Studio:
     """What the page asks for, done into `root`: one new folder per request, one job at a time.
     `runs`: the run folder of each task ("compose", "harmonize"), or one folder for both."""
@@ -428,7 +440,7 @@ class Studio:
                 make()
                 with self.kept_lock:
                     if folder in self.kept:
-                        self.kept[folder] = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+                        self.kept[folder] = folder_bytes(folder)
             except Exception as e:  # noqa: BLE001  (said when the page asks for the file)
                 with self.kept_lock:
                     for path in paths:
@@ -485,7 +497,7 @@ class Studio:
     def _keep(self, folder: Path, version: Version | None = None) -> None:
         """Count `folder` (and its version) among the kept ones; remove the oldest while there are more than
         `keep_requests` or they hold more than `keep_bytes` (the newest is always kept)."""
-        size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+        size = folder_bytes(folder)
         with self.kept_lock:
             self.kept[folder] = size
             if version is not None:
