@@ -1,4 +1,4 @@
-"""Pitch names: MIDI numbers to music21's default spelling (`E-4`, `C#5`) and back.
+"""Pitch names: MIDI numbers to music21's default spelling (`E-4`, `C#5`) and back; what a leap is.
 
     python -c "from music_lstm.core.pitches import pitch_name; print(pitch_name(60))"
 """
@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 PITCH_NAMES = ("C", "C#", "D", "E-", "E", "F", "F#", "G", "G#", "A", "B-", "B")  # music21's default spelling
+LEAP = 2  # semitones: a larger melodic move is a leap (a hidden fifth's soprano, the leaps measured)
 
 
 def pitch_name(midi: int) -> str:

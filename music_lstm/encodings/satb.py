@@ -32,7 +32,7 @@ import numpy as np
 from ..core.errors import EncodingError
 from ..core.events import GRID, MAX_DENOMINATOR, Note, Piece, common_length, on_grid, quantize
 from ..core.lines import monophonic
-from ..core.pitches import parse_pitch_name, pitch_name
+from ..core.pitches import LEAP, parse_pitch_name, pitch_name
 from ..core.ranges import RANGE_PERCENTILES, voice_ranges
 from .common import Decoded, Encoding, nearest_of_kind
 from .common import Grammar as BaseGrammar
@@ -45,7 +45,6 @@ DUR = "d"  # prefix of a group's length: `d1/2`
 BEAT = 1.0  # quarter notes: `keep_beat` lets no group begun between two beats sound past the next one
 EIGHTH = 0.5  # and no note struck between two eighths sound past the next one
 PERFECT = (0, 7)  # interval classes the guard refuses to move into in parallel: unison/octave, fifth
-LEAP = 2  # semitones: a larger melodic move is a leap (the hidden-fifths rule's soprano)
 CLASHES = (1, 11)  # interval classes `no_clash` refuses between two voices struck together: a 2nd, a 7th
 
 

@@ -54,11 +54,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..core.events import GRID, VOICE_NAMES, Note, quantize
+from ..core.pitches import LEAP
 from ..core.ranges import Voices, voice_ranges
 from .tables import band_table, outside_lines
 
 PERFECT = (0, 7)  # interval classes: unison/octave, fifth
-LEAP = 2  # semitones; a larger melodic step is a leap
 WIDE = 12
 PAIRS = list(itertools.combinations(range(4), 2))  # (upper, lower) voice indices
 
