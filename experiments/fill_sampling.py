@@ -85,6 +85,14 @@ def main(argv=None) -> int:
             x = [d for v in vs for voice in v[1:] for _, d, _ in voice[:-1]]  # each voice's last note may be cut
             return float(np.mean([not common_length(d) for d in x]))
 
+        def passing(vs):
+            """The share of the written voices' notes struck off the beat (a note either side, no rest) that
+            come and go by step (1 or 2 semitones), as passing and neighbour notes do."""
+            x = [abs(b[2] - a[2]) in (1, 2) and abs(c[2] - b[2]) in (1, 2) for v in vs for voice in v[1:]
+                 for a, b, c in zip(voice, voice[1:], voice[2:])
+                 if abs(b[0] % 1) > 1e-3 and abs(a[0] + a[1] - b[0]) < 1e-6 and abs(b[0] + b[1] - c[0]) < 1e-6]
+            return float(np.mean(x)) if x else 0.0
+
         def steps(vs, voice=3):
             return moves(vs, voice)[1:3].sum()
 
@@ -99,6 +107,7 @@ def main(argv=None) -> int:
               f"bass eighths {c['bass_eighths']:.3f} (Bach {table['columns']['Bach']['bass_eighths']:.3f}) "
               f"alto repeats {c['alto_repeated']:.3f} inner voices inside {c['inner_inside']:.2f} bass steps {steps(outs):.3f} (Bach {bach_steps:.3f}) "
               f"inner steps {inner:.3f} (Bach {bach_inner:.3f}) "
+              f"off the beat by step {passing(outs):.3f} (Bach {passing([s.voices for s in pieces]):.3f}) "
               f"odd lengths {odd_lengths(outs):.4f} (Bach {odd_lengths([s.voices for s in pieces]):.4f}) "
               f"({time.time() - t0:.0f} s)\n    moves 0/1/2/3-4/5+: {shares}  Bach: {bach_shares}", flush=True)
     return 0

@@ -514,6 +514,47 @@ def test_move_weights_that_favour_steps_make_the_written_voices_step_more():
     assert steps(favour) > steps(None) + 0.1
 
 
+def test_passing_weights_weigh_a_note_off_the_beat_that_comes_or_goes_by_leap(monkeypatch):
+    from music_lstm.tasks import fill
+    from music_lstm.tasks.fill import PITCHES
+
+    monkeypatch.setattr(fill, "PASSING", 0.5)
+    C, E = cells.pitch_token(60), cells.pitch_token(64)
+    on_beat = np.arange(12) % 4 == 0  # quarter notes of four sixteenths
+    s = np.full((4, 12), REST)
+    s[1, :] = [C, HOLD, HOLD, HOLD, HOLD, HOLD, MASK, HOLD, E, HOLD, HOLD, HOLD]  # alto: C, a note at cell 6, E
+    w = FillWriter._passing_weights(s, 1, 6, FillWriter._sounding(s), on_beat)
+    at = {int(p): w[k] for k, p in enumerate(PITCHES) if k >= 3}
+    assert at[62] == 1.0  # D: a passing note, by step from C and to E
+    assert at[65] == 0.5  # F: a fourth from C, by step to E
+    assert at[67] == 0.25  # G: by leap both ways
+    assert at[60] == 0.25  # C struck again off the beat, then a third to E: no step either way
+    assert (w[:3] == 1).all()  # mask, hold, rest
+    # on the beat, nothing is weighed, after a note struck off the beat or on it
+    for row in ([C, HOLD, E, HOLD, MASK, HOLD, HOLD, HOLD, C, HOLD, HOLD, HOLD],
+                [C, HOLD, HOLD, HOLD, MASK, HOLD, HOLD, HOLD, C, HOLD, HOLD, HOLD]):
+        s[1, :] = row
+        assert (FillWriter._passing_weights(s, 1, 4, FillWriter._sounding(s), on_beat) == 1).all()
+
+
+def test_passing_weights_make_the_notes_off_the_beat_step_more(monkeypatch):
+    from music_lstm.tasks import fill
+
+    score = chorale(4, bars=4)
+    given = score.with_voices((score.voices[0], [], [], []))
+
+    def passing(weight):
+        monkeypatch.setattr(fill, "PASSING", weight)
+        out = FillWriter(random_net(2)).harmonize(given, seed=1, rounds=4, num_outputs=4)
+        x = [abs(b[2] - a[2]) in (1, 2) and abs(c[2] - b[2]) in (1, 2) for o in out for v in (1, 2, 3)
+             for a, b, c in zip(o.voices[v], o.voices[v][1:], o.voices[v][2:]) if b[0] % 1 > 1e-3]
+        return np.mean(x), len(x)
+
+    (loose, n_loose), (strict, n_strict) = passing(1.0), passing(0.05)
+    assert n_loose >= 5 and n_strict >= 5
+    assert strict > loose + 0.1
+
+
 def test_a_sweep_redraws_pitches_and_keeps_the_rhythm(monkeypatch):
     from music_lstm.tasks import fill
 

@@ -19,7 +19,9 @@ After the rounds, `SWEEPS` rounds redraw the pitch of every other note of one wr
 time, each knowing the notes either side, with its rhythm kept. Where the run folder has move weights
 (`moves.json`, `runs.fill_run.read_moves`), every draw under the guard weighs the move into the note
 and out of it by its size: fitted on the training chorales (experiments/fill_moves.py) so that the
-network, given Bach's own notes either side, moves each voice by each size as often as Bach does.
+network, given Bach's own notes either side, moves each voice by each size as often as Bach does; and
+a note struck off the beat that does not come and go by step, as passing and neighbour notes do, is
+weighed down (`PASSING`).
 
     python -m music_lstm harmonize "c'4 d' e' f' g'2^" --seed 1
 """
@@ -61,6 +63,9 @@ REWRITE_ROUNDS = 6  # resampling rounds for a rewritten passage (both chosen on 
 WIDEN = 2  # semitones each voice may go beyond Bach's range
 COMMON_LENGTHS = True  # under the guard, a written note ends only at a length the chorales use (`core.events.common_length`)
 SIXTEENTHS = True  # and a note struck between two eighths follows a note and is over by the next eighth (`_sixteenths_ok`)
+PASSING = 0.1  # under the guard, the weight of a note struck off the beat for a move into it or out of it
+# that is no step (1 or 2 semitones), once for each (`_passing_weights`; chosen on
+# training-side pieces: BENCHMARKS.md)
 SWEEPS = 9  # rounds more under the guard, each redrawing the pitch of every other note of one written voice,
 # knowing the notes either side (chosen with ROUNDS on training-side pieces: BENCHMARKS.md)
 VOICES = ("soprano", "alto", "tenor", "bass")
@@ -184,7 +189,9 @@ class FillWriter:
         feats = np.repeat(enc.features[None], B, axis=0)
         cells_v, cells_t = np.nonzero(drawn)
         clashes = CLASHES.get(enc.score.mode, CLASHES["major"])
-        on_eighth = np.abs(((np.arange(T) + lo) / cells.STEPS - score.pickup) / 0.5 % 1 - 0.5) > 0.5 - 1e-6  # (T,)
+        grid = (np.arange(T) + lo) / cells.STEPS - score.pickup  # quarter notes from the first beat
+        on_eighth = np.abs(grid / 0.5 % 1 - 0.5) > 0.5 - 1e-6  # (T,)
+        on_beat = np.abs(grid % 1 - 0.5) > 0.5 - 1e-6
         for n in range(rounds + 1):
             share = 1.0 if n == 0 else max(FINAL_SHARE, 1.0 - n / (0.7 * rounds))
             pick = rng.random((B, len(cells_v))) < share
@@ -197,7 +204,7 @@ class FillWriter:
             self._copy(state, copy_src, copy_dst)
             probs = self._probs(state, feats)  # (B, 4, T, V)
             self._draw(state, probs, mask, allowed, rng, temperature, guard and share <= GUARD_FROM, clashes=clashes,
-                       on_eighth=on_eighth)
+                       on_eighth=on_eighth, on_beat=on_beat)
             self._copy(state, copy_src, copy_dst)
         written = [v for v in range(4) if drawn[v].any()]
         for n in range(SWEEPS if written else 0):  # every other note of one written voice, knowing the notes either side
@@ -208,7 +215,7 @@ class FillWriter:
             state[mask] = MASK
             probs = self._probs(state, feats)
             self._draw(state, probs, mask, allowed, rng, temperature, guard, clashes=clashes, on_eighth=on_eighth,
-                       pitch_only=old)
+                       on_beat=on_beat, pitch_only=old)
             self._copy(state, copy_src, copy_dst)
         near = self._cadence_cells(enc, drawn, lo)
         for _ in range(cadence_rounds if near.any() else 0):  # the approach to each phrase end drawn again
@@ -216,7 +223,8 @@ class FillWriter:
             mask[:, near] = rng.random((B, int(near.sum()))) < CADENCE_SHARE
             state[mask] = MASK
             probs = self._probs(state, feats)
-            self._draw(state, probs, mask, allowed, rng, temperature, guard, clashes=clashes, on_eighth=on_eighth)
+            self._draw(state, probs, mask, allowed, rng, temperature, guard, clashes=clashes, on_eighth=on_eighth,
+                       on_beat=on_beat)
             self._copy(state, copy_src, copy_dst)
         if ARRIVALS:
             self._arrivals(state, enc, drawn, feats, allowed, rng, temperature, lo)
@@ -232,7 +240,7 @@ class FillWriter:
                 masked[bad] = MASK
                 probs = self._probs(masked, feats)
                 self._draw(state, probs, bad, allowed, rng, temperature, True, greedy=True, clashes=clashes,
-                           on_eighth=on_eighth)
+                           on_eighth=on_eighth, on_beat=on_beat)
                 self._copy(state, copy_src, copy_dst)
         out = []
         for b in range(B):
@@ -265,6 +273,23 @@ class FillWriter:
             if other >= 0:
                 size = np.minimum(np.abs(PITCHES[3:] - other), MOVE_BINS - 1)
                 w[3:] *= np.where(size == 0, 1.0, self.moves[v, size])
+        return w
+
+    @staticmethod
+    def _passing_weights(s: np.ndarray, v: int, t: int, sound: np.ndarray, on_beat: np.ndarray) -> np.ndarray:
+        """(VOCAB,) the weight of each token of cell (v, t) of `s` (4, T) off the beat (`on_beat` (T,): the
+        cells on a beat): `PASSING` for a pitch no step (1 or 2 semitones) from the note sounding before,
+        and again for one no step from the next note where that is known; 1 for a hold, a rest, and every
+        token on a beat. Bach's notes off the beat are mostly passing and neighbour notes."""
+        w = np.ones(VOCAB)
+        if on_beat[t]:
+            return w
+        before = sound[v, t - 1] if t > 0 else -1
+        if before >= 0:
+            w[3:] *= np.where(np.isin(np.abs(PITCHES[3:] - before), (1, 2)), 1.0, PASSING)
+        t2 = _next_onset(s, v, t)
+        if t2 < s.shape[1] and s[v, t2] >= 3:
+            w[3:] *= np.where(np.isin(np.abs(PITCHES[3:] - PITCHES[s[v, t2]]), (1, 2)), 1.0, PASSING)
         return w
 
     @staticmethod
@@ -491,12 +516,12 @@ class FillWriter:
             state[:, dst[0], dst[1]] = state[:, src[0], src[1]]
 
     def _draw(self, state, probs, mask, allowed, rng, temperature, guard, greedy=False, clashes=None,
-              on_eighth=None, pitch_only=None):
+              on_eighth=None, on_beat=None, pitch_only=None):
         """Draw every masked cell of `state` (B, 4, T) from `probs` under `allowed`; under `guard`, one
         cell at a time in time order, each under the voice-leading guard given the others (`clashes`: which
         pitch classes clash, `CLASHES`), then the rules of the rhythm where they leave a choice (`on_eighth`
-        (T,): the cells on the eighths' grid, for `SIXTEENTHS`). `pitch_only` (B, 4, T): the tokens before
-        the cells were masked; only a pitch is drawn, and a note the guard leaves no pitch keeps its own."""
+        (T,): the cells on the eighths' grid, for `SIXTEENTHS`; `on_beat` (T,), the beats', for `PASSING`).
+        `pitch_only` (B, 4, T): the tokens before the cells were masked; only a pitch is drawn, and a note the guard leaves no pitch keeps its own."""
         b_idx, v_idx, t_idx = np.nonzero(mask)
         same = None
         if KEEP_REPEAT_ODDS:
@@ -533,6 +558,8 @@ class FillWriter:
                 t2 = _next_onset(state[b], v, t)
                 row = row * self._move_weights(v, sound[b][v, t - 1] if t > 0 else -1,
                                                sound[b][v, t2] if t2 < state.shape[2] else -1)
+            if PASSING != 1.0 and on_beat is not None:
+                row = row * self._passing_weights(state[b], v, t, sound[b], on_beat)
             g = self._guard(state[b], v, t, sound[b], clashes)
             q = row * g
             if pitch_only is not None and q.sum() <= 0:
