@@ -5,6 +5,7 @@ note of a rule end counts as recalled.
 
     python benchmarks/phrase_rule.py
     python benchmarks/phrase_rule.py --cache /tmp/chorale_scores.pkl   # scores kept between runs
+    python benchmarks/phrase_rule.py --voice bass   # the rule read on the bass line
     python benchmarks/phrase_rule.py --smoke   # five chorales: seconds
 """
 
@@ -39,11 +40,12 @@ def scores(limit: int | None, cache: Path | None) -> list:
     return [have[n] for n in names if have[n] is not None]
 
 
-def agreement(pieces, rule) -> dict:
-    """Precision, recall and F1 of `rule(soprano, meter, pickup)` against the written fermatas."""
+def agreement(pieces, rule, voice: int = 0) -> dict:
+    """Precision, recall and F1 of `rule(line, meter, pickup)` on one voice (0: the soprano) against the
+    written fermatas."""
     hits = ends = found = written = 0
     for s in pieces:
-        ours = rule(s.voices[0], s.meter, s.pickup)
+        ours = rule(s.voices[voice], s.meter, s.pickup)
         hits += sum(any(abs(t - f) <= TOLERANCE for f in s.fermatas) for t in ours)
         found += sum(any(abs(t - f) <= TOLERANCE for t in ours) for f in s.fermatas)
         ends, written = ends + len(ours), written + len(s.fermatas)
@@ -56,13 +58,15 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--smoke", action="store_true", help=f"{SMOKE_PIECES} chorales only")
     ap.add_argument("--cache", type=Path, default=None, help="a pickle of the corpus scores, written on the first full run")
+    ap.add_argument("--voice", choices=("soprano", "alto", "tenor", "bass"), default="soprano",
+                    help="the line the rule reads (default: soprano; bass: a given bass without fermatas)")
     args = ap.parse_args(argv)
     from music_lstm.core.phrases import phrase_ends
 
     pieces = [s for s in scores(SMOKE_PIECES * 3 if args.smoke else None, args.cache) if s.fermatas_written]
     pieces = pieces[:SMOKE_PIECES] if args.smoke else pieces
-    a = agreement(pieces, phrase_ends)
-    print(f"phrase rule vs written fermatas ({a['pieces']} chorales, {a['fermatas']} fermatas, "
+    a = agreement(pieces, phrase_ends, ("soprano", "alto", "tenor", "bass").index(args.voice))
+    print(f"phrase rule on the {args.voice} vs written fermatas ({a['pieces']} chorales, {a['fermatas']} fermatas, "
           f"{a['rule ends']} rule ends, within {TOLERANCE:g} quarter note)")
     print(f"precision {a['precision']:.3f}  recall {a['recall']:.3f}  F1 {a['f1']:.3f}")
     return 0

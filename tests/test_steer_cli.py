@@ -179,3 +179,17 @@ def test_a_bad_training_setting_is_one_line_and_nothing_written(flag, value, tmp
     code, io = _run(["train-fill", "--holdout", str(split), "--run-dir", str(run), flag, value], capsys)
     assert code == 2 and flag.lstrip("-") in io.err and len(io.err.strip().splitlines()) == 1
     assert not run.exists()
+
+
+def test_a_given_bass_without_fermatas_has_its_phrase_ends_found_by_the_rule_on_the_bass():
+    from music_lstm.core.phrases import phrase_ends
+    from music_lstm.tasks.steer import keep_score
+
+    bass = [(0.0, 1.0, 48), (1.0, 1.0, 43), (2.0, 2.0, 48), (4.0, 1.0, 45), (5.0, 1.0, 41), (6.0, 1.0, 43),
+            (7.0, 1.0, 36)]
+    score = keep_score([bass], (3,), "bass.mid")
+    assert score.voices[3] == bass and not any(score.voices[:3])
+    assert score.fermatas == phrase_ends(bass) and 7.0 in score.fermatas  # the last note ends a phrase
+    assert not score.fermatas_written  # found by rule: not written into the files as fermatas
+    written = keep_score([bass], (3,), "bass.musicxml", fermatas=(2.0,))
+    assert written.fermatas == (2.0,) and written.fermatas_written  # a file's own fermatas win

@@ -115,10 +115,10 @@ def keep_score(parts: list[list[Note]], keep: Sequence[int], name: str, meter=(4
     else:
         raise MelodyError(name, f"{len(parts)} parts but {len(keep)} voices to keep "
                                 f"({', '.join(VOICES[v] for v in keep)}): name one voice per part")
+    # the phrase ends: the file's fermatas, else the rule (`core.phrases`) on the highest voice kept (on a
+    # bass it finds Bach's fermatas more precisely than on his soprano: benchmarks/phrase_rule.py --voice bass)
     line = voices[0] if voices[0] else next(v for v in voices if v)
-    base = tune_score(line, meter, pickup, fermatas if voices[0] else (), sharps, mode, name)
-    if not voices[0]:
-        base = replace(base, fermatas=tuple(fermatas or ()))
+    base = tune_score(line, meter, pickup, fermatas, sharps, mode, name)
     return replace(base, voices=tuple(voices))
 
 
