@@ -148,3 +148,16 @@ def test_every_doc_quotes_satbs_own_sampling_defaults():
 ])
 def test_quoted_defaults_are_read_from_prose_and_tables(doc, found):
     assert [q[:3] for q in quoted_defaults(doc)] == found
+
+
+def test_the_fill_samplers_rounds_sweeps_and_passing_weight_in_cli_md_are_the_codes():
+    from music_lstm.tasks import fill
+
+    text = " ".join(CLI.read_text().split())
+    rounds = re.search(r"(\d+) rounds for a harmonization, (\d+) for a rewritten passage", text)
+    assert rounds and (int(rounds[1]), int(rounds[2])) == (fill.ROUNDS, fill.REWRITE_ROUNDS)
+    words = {"three": 3, "six": 6, "nine": 9, "twelve": 12}
+    sweeps = re.search(r"then (\w+) sweeps", text)
+    assert sweeps and words.get(sweeps[1], -1) == fill.SWEEPS
+    passing = re.search(r"off the beat is weighted ([\d.]+) for each move", text)
+    assert passing and float(passing[1]) == fill.PASSING
