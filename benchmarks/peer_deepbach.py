@@ -10,7 +10,9 @@ the training chorales, written from music21's corpus as MusicXML (so their ferma
 as its custom corpus. The held-out names, and each held-out chorale's notes, are checked absent from that folder.
 
 Its tensor dataset (every transposition, through music21) takes ~17 s a chorale to build, ~1.5 h for the
-training set: it is cached under --cache, so build it first in the background with --data-only. Training, the
+training set: it is cached under --cache, so build it first in the background with --data-only. It is
+built a chorale at a time and each chorale kept as it is done (exactly DeepBach's own tensors, checked
+against its `make_tensor_dataset`), so a build that is stopped goes on where it stopped when run again. Training, the
 budget --minutes, is a quarter of the budget for each of its four voice networks, best validation loss kept.
 Needs torch: run it with a virtualenv that has the extra (`pip install -e ".[peer]"`), not the project's own.
 
@@ -288,7 +290,10 @@ def build_dataset(db, corpus_dir: Path, cache: Path):
 
     Built and cached the way its DatasetManager does for the chorales (the tensor dataset first, which fixes the
     note dictionaries, then the dataset's parameters), not the way its custom path does, which saves the
-    parameters before the dictionaries exist and pickles a local function."""
+    parameters before the dictionaries exist and pickles a local function. Its tensors are those of its
+    `make_tensor_dataset`, in the same order, made a chorale at a time (`chorale_tensors`) and each
+    chorale's kept under cache/dataset_parts as it is done: a build stopped part way (it takes over an hour)
+    goes on from there when run again (`parted_tensor_dataset`)."""
     from music_lstm.core.files import atomic_path
 
     pkg, torch = db.pkg, db.torch
@@ -302,7 +307,7 @@ def build_dataset(db, corpus_dir: Path, cache: Path):
         dataset = torch.load(dataset.filepath, weights_only=False)
         dataset.corpus_it_gen, dataset.cache_dir = corpus_it_gen, cache_dir
         return dataset, False
-    tensors = dataset.make_tensor_dataset()
+    tensors = parted_tensor_dataset(dataset, cache / "dataset_parts" / corpus_dir.name)
     with atomic_path(dataset.tensor_dataset_filepath) as tmp:
         torch.save(tensors, tmp)
     dataset.corpus_it_gen, dataset.tensor_dataset = None, None  # a local function does not pickle
@@ -310,6 +315,69 @@ def build_dataset(db, corpus_dir: Path, cache: Path):
         torch.save(dataset, tmp)
     dataset.corpus_it_gen, dataset.tensor_dataset = corpus_it_gen, tensors
     return dataset, True
+
+
+def chorale_tensors(dataset, chorale):
+    """The examples DeepBach's `ChoraleDataset.make_tensor_dataset` makes of one chorale (its loop body, with
+    its own methods): every 8-beat window a tick apart, in every transposition that keeps each voice in its
+    range; (score tensors, metadata tensors) stacked, or None where it makes none."""
+    import numpy as np
+    import torch
+
+    one_tick = 1 / dataset.subdivision
+    scores, metas, by_shift = [], [], {}
+    flat = chorale.flatten()
+    for start in np.arange(flat.lowestOffset - (dataset.sequences_size - one_tick), flat.highestOffset, one_tick):
+        end = start + dataset.sequences_size
+        low, high = dataset.min_max_transposition(dataset.voice_range_in_subsequence(chorale, offsetStart=start,
+                                                                                    offsetEnd=end))
+        for shift in range(low, high + 1):
+            try:
+                if shift not in by_shift:
+                    by_shift[shift] = dataset.transposed_score_and_metadata_tensors(chorale, semi_tone=shift)
+                ct, mt = by_shift[shift]
+                a, b = int(start * dataset.subdivision), int(end * dataset.subdivision)
+                scores.append(dataset.extract_score_tensor_with_padding(ct, a, b)[None].int())
+                metas.append(dataset.extract_metadata_with_padding(mt, a, b)[None].int())
+            except KeyError:  # as DeepBach does: a note outside its dictionaries, the window left out
+                pass
+    return (torch.cat(scores, 0), torch.cat(metas, 0)) if scores else None
+
+
+def parted_tensor_dataset(dataset, folder: Path):
+    """The TensorDataset of `make_tensor_dataset`, built a chorale at a time in its order, each chorale's
+    examples kept in `folder` as it is done, with the note dictionaries as they stand after it (DeepBach adds
+    to them the notes a transposition makes that they lack, so a chorale's indices depend on every chorale
+    before it, which is why this runs in one process); a build stopped part way goes on after the last
+    chorale kept. The folder is named for the dictionaries it starts from."""
+    import hashlib
+
+    import torch
+    from music_lstm.core.files import atomic_path
+
+    dataset.compute_index_dicts()
+    dataset.compute_voice_ranges()
+    key = hashlib.sha256(repr((dataset.note2index_dicts, dataset.voice_ranges)).encode()).hexdigest()[:12]
+    folder = folder / key
+    folder.mkdir(parents=True, exist_ok=True)
+    path = lambda i: folder / f"{i:04d}.pt"  # noqa: E731
+    chorales = list(dataset.iterator_gen())
+    done = 0
+    while done < len(chorales) and path(done).exists():
+        done += 1
+    if done:
+        _, dataset.index2note_dicts, dataset.note2index_dicts = torch.load(path(done - 1), weights_only=False)
+    print(f"dataset: {len(chorales)} chorales, {done} already in {folder}", flush=True)
+    t0 = time.perf_counter()
+    for i in range(done, len(chorales)):
+        part = chorale_tensors(dataset, chorales[i])
+        with atomic_path(path(i)) as tmp:
+            torch.save((part, dataset.index2note_dicts, dataset.note2index_dicts), tmp)
+        if (i + 1 - done) % 10 == 0 or i + 1 == len(chorales):
+            print(f"  {i + 1} of {len(chorales)} ({time.perf_counter() - t0:.0f} s)", flush=True)
+    parts = [torch.load(path(i), weights_only=False)[0] for i in range(len(chorales))]
+    parts = [p for p in parts if p is not None]
+    return torch.utils.data.TensorDataset(torch.cat([p[0] for p in parts], 0), torch.cat([p[1] for p in parts], 0))
 
 
 class _Until:
