@@ -6,6 +6,7 @@ the held-out 41), and what it finds is fixed and measured by that property's own
 
     python experiments/classifier_features.py --run-dir music_lstm/shipped/harmonize --seeds 1,2
     python experiments/classifier_features.py --run-dir music_lstm/shipped/harmonize --keep bass
+    python experiments/classifier_features.py --run-dir music_lstm/shipped/harmonize --rewrite
 """
 
 import argparse
@@ -52,13 +53,15 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", default="1")
     ap.add_argument("--keep", default="soprano", help="the voices given (comma-separated; default: soprano)")
     ap.add_argument("--top", type=int, default=20, help="single features to list (default: 20)")
+    ap.add_argument("--rewrite", action="store_true",
+                    help="alto and tenor rewritten two bars at a time (`eval.steering.rewrite_in_turn`) instead of --keep")
     a = ap.parse_args(argv)
     from music_lstm.core.quiet import quiet_tensorflow
 
     quiet_tensorflow()
     from music_lstm.encodings import cells
     from music_lstm.eval import two_sample as ts
-    from music_lstm.eval.steering import _cache
+    from music_lstm.eval.steering import _cache, rewrite_in_turn
     from music_lstm.tasks.fill import FillWriter, voice_index
     from music_lstm.tasks.steer import fill_harmonize
     from music_lstm.training.fill_train import load_scores
@@ -77,6 +80,9 @@ def main(argv=None) -> int:
     ours = []
     for seed in (int(s) for s in a.seeds.split(",")):
         for s in pieces:
+            if a.rewrite:
+                ours.append(rewrite_in_turn(writer, s, (1, 2), 2, seed))
+                continue
             given = s.with_voices([v if k in keep else [] for k, v in enumerate(s.voices)])
             ours.append(fill_harmonize(writer, given, keep, 1, seed)[0].voices)
     bach = [s.voices for s in pieces]
