@@ -75,6 +75,7 @@ PITCHES = np.arange(VOCAB) - 3 + cells.LOW  # the pitch of each token (meaningle
 # sixth and seventh degrees), for the guard against a chromatic clash (as `eval.bach_style` defines it).
 OUTSIDE = {mode: ~np.isin(np.arange(12), [(tonic + k) % 12 for k in steps])
            for mode, tonic, steps in (("major", 0, (0, 2, 4, 5, 7, 9, 11)), ("minor", 9, (0, 2, 3, 5, 7, 8, 9, 10, 11)))}
+_STEPS = np.isin(np.abs(np.subtract.outer(PITCHES[3:], PITCHES[3:])), (1, 2))  # token pitch to pitch: a step?
 _SEMITONE = np.abs(np.subtract.outer(np.arange(12), np.arange(12))) % 10 == 1  # 1 or 11 apart
 CLASHES = {mode: _SEMITONE & (out[:, None] | out[None, :]) for mode, out in OUTSIDE.items()}  # (12, 12) bool
 
@@ -286,10 +287,10 @@ class FillWriter:
             return w
         before = sound[v, t - 1] if t > 0 else -1
         if before >= 0:
-            w[3:] *= np.where(np.isin(np.abs(PITCHES[3:] - before), (1, 2)), 1.0, PASSING)
+            w[3:] *= np.where(_STEPS[cells.pitch_token(before) - 3], 1.0, PASSING)
         t2 = _next_onset(s, v, t)
         if t2 < s.shape[1] and s[v, t2] >= 3:
-            w[3:] *= np.where(np.isin(np.abs(PITCHES[3:] - PITCHES[s[v, t2]]), (1, 2)), 1.0, PASSING)
+            w[3:] *= np.where(_STEPS[s[v, t2] - 3], 1.0, PASSING)
         return w
 
     @staticmethod
@@ -521,7 +522,8 @@ class FillWriter:
         cell at a time in time order, each under the voice-leading guard given the others (`clashes`: which
         pitch classes clash, `CLASHES`), then the rules of the rhythm where they leave a choice (`on_eighth`
         (T,): the cells on the eighths' grid, for `SIXTEENTHS`; `on_beat` (T,), the beats', for `PASSING`).
-        `pitch_only` (B, 4, T): the tokens before the cells were masked; only a pitch is drawn, and a note the guard leaves no pitch keeps its own."""
+        `pitch_only` (B, 4, T): the tokens before the cells were masked; only a pitch is drawn, and a note
+        the guard leaves no pitch keeps its own."""
         b_idx, v_idx, t_idx = np.nonzero(mask)
         same = None
         if KEEP_REPEAT_ODDS:
