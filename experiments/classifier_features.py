@@ -10,7 +10,6 @@ the held-out 41), and what it finds is fixed and measured by that property's own
 """
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -59,22 +58,12 @@ def main(argv=None) -> int:
     from music_lstm.core.quiet import quiet_tensorflow
 
     quiet_tensorflow()
-    from music_lstm.encodings import cells
     from music_lstm.eval import two_sample as ts
-    from music_lstm.eval.steering import _cache, rewrite_in_turn
+    from music_lstm.eval.steering import rewrite_in_turn, training_side
     from music_lstm.tasks.fill import FillWriter, voice_index
     from music_lstm.tasks.steer import fill_harmonize
-    from music_lstm.training.fill_train import load_scores
 
-    names = json.loads((Path(a.run_dir) / "split.json").read_text())["validation_loss"]
-    scores = load_scores(names, _cache())
-    pieces = []
-    for n in names:
-        try:
-            cells.encode(scores[n])
-            pieces.append(scores[n])
-        except Exception:
-            pass
+    pieces = training_side(a.run_dir)
     keep = tuple(voice_index(v) for v in a.keep.split(","))
     writer = FillWriter.from_run(a.run_dir)
     ours = []

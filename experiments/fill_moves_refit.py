@@ -47,8 +47,7 @@ def main(argv=None) -> int:
     from music_lstm.core.quiet import quiet_tensorflow
 
     quiet_tensorflow()
-    from music_lstm.encodings import cells
-    from music_lstm.eval.steering import _cache
+    from music_lstm.eval.steering import _cache, training_side
     from music_lstm.runs.fill_run import MOVE_BINS
     from music_lstm.runs.run_folder import write_json
     from music_lstm.tasks.fill import FillWriter
@@ -58,16 +57,7 @@ def main(argv=None) -> int:
     split = json.loads((Path(a.run_dir) / "split.json").read_text())
     train = [n[:-4] if n.endswith(".mid") else n for n in split["train"]]
     target = move_shares([s.voices for s in load_scores(train, _cache(), log=lambda m: None).values()], MOVE_BINS)
-    names = split["validation_loss"]
-    scores = load_scores(names, _cache(), log=lambda m: None)
-    pieces = []
-    for n in names:
-        try:
-            cells.encode(scores[n])
-            pieces.append(scores[n])
-        except Exception:  # off the sixteenth grid
-            pass
-    pieces = pieces[: a.pieces]
+    pieces = training_side(a.run_dir, a.pieces)
     writer = FillWriter.from_run(a.run_dir)
     seeds = [int(s) for s in a.seeds.split(",")]
 

@@ -8,7 +8,6 @@ repeated notes, per setting, with the time taken.
 """
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -26,23 +25,12 @@ def main(argv=None) -> int:
     from music_lstm.core.quiet import quiet_tensorflow
 
     quiet_tensorflow()
-    from music_lstm.encodings import cells
     from music_lstm.eval.bach_style import style_table
-    from music_lstm.eval.steering import _cache, rewrite_in_turn
+    from music_lstm.eval.steering import rewrite_in_turn, training_side
     from music_lstm.tasks import fill as fill_module
     from music_lstm.tasks.fill import FillWriter
-    from music_lstm.training.fill_train import load_scores
 
-    names = json.loads((Path(a.run_dir) / "split.json").read_text())["validation_loss"]
-    scores = load_scores(names, _cache(), log=lambda m: None)
-    pieces = []
-    for n in names:
-        try:
-            cells.encode(scores[n])
-            pieces.append(scores[n])
-        except Exception:  # a piece off the sixteenth grid
-            pass
-    pieces = pieces[: a.pieces]
+    pieces = training_side(a.run_dir, a.pieces)
     writer = FillWriter.from_run(a.run_dir)
     fill = FillWriter.fill
     for setting in a.settings.split(","):

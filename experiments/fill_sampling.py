@@ -31,22 +31,10 @@ def main(argv=None) -> int:
 
     quiet_tensorflow()
     from music_lstm.eval.bach_style import style_table
-    from music_lstm.eval.steering import _cache
-    from music_lstm.encodings import cells
+    from music_lstm.eval.steering import training_side
     from music_lstm.tasks.fill import FillWriter
-    from music_lstm.tasks.steer import fill_harmonize
-    from music_lstm.training.fill_train import load_scores
 
-    names = json.loads((Path(a.run_dir) / "split.json").read_text())["validation_loss"]
-    scores = load_scores(names, _cache())
-    pieces = []
-    for n in names:
-        try:
-            cells.encode(scores[n])
-            pieces.append(scores[n])
-        except Exception:
-            pass
-    pieces = pieces[: a.pieces]
+    pieces = training_side(a.run_dir, a.pieces)
     writer = FillWriter.from_run(a.run_dir)
     if a.moves:
         writer.moves = np.array(json.loads(Path(a.moves).read_text())["moves"])

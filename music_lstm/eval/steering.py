@@ -49,6 +49,36 @@ def held_out(run_dir, log=print) -> tuple[list[Score4], list[str]]:
     return [scores[n] for n in names if n in scores], [piece_name(n) for n in train]
 
 
+def training_side(run_dir, limit: int | None = None, log=lambda m: None) -> list[Score4]:
+    """The run's training-side chorales (its split's "validation_loss" list: kept out of training, and
+    never the held-out ones), those the cells encoding can hold, the first `limit`: where experiments
+    choose the sampler's settings."""
+    import json
+
+    from ..runs.run_folder import SPLIT
+    from ..training.fill_train import load_scores
+
+    names = json.loads((Path(run_dir) / SPLIT).read_text())["validation_loss"]
+    scores = load_scores(names, _cache(), log=log)
+    return encodable([scores[n] for n in names if n in scores], log)[:limit]
+
+
+def encodable(pieces: Sequence[Score4], log=print) -> list[Score4]:
+    """The pieces the cells encoding can hold; each left out said in one line (a note off the sixteenth
+    grid, a triplet)."""
+    from ..core.errors import MelodyError
+    from ..encodings import cells
+
+    kept = []
+    for s in pieces:
+        try:
+            cells.encode(s)
+            kept.append(s)
+        except MelodyError as e:
+            log(f"left out {s.name}: {e.reason}")
+    return kept
+
+
 def piece_name(name: str) -> str:
     """A chorale's corpus name from a split's entry: bwv11.6.mid -> bwv11.6 (bwv11.6 stays)."""
     for suffix in (".mid", ".midi", ".mxl", ".musicxml", ".xml"):
@@ -142,17 +172,7 @@ def evaluate_fill(run_dir, tasks: Sequence[str] = TASKS, seeds: Sequence[int] = 
 
     writer = FillWriter.from_run(run_dir)
     pieces, train_names = held_out(run_dir, log)
-    from ..core.errors import MelodyError
-    from ..encodings import cells
-
-    kept = []
-    for s in pieces[:limit]:
-        try:
-            cells.encode(s)
-            kept.append(s)
-        except MelodyError as e:  # a note off the sixteenth grid (a triplet): left out for every system
-            log(f"left out {s.name}: {e.reason}")
-    pieces = kept
+    pieces = encodable(pieces[:limit], log)  # a note off the sixteenth grid: left out for every system
     log(f"{len(pieces)} held-out chorales")
     train = load_scores(train_names, _cache(), log=log)
     hmm = HMMHarmonizer().fit([s.voices for s in train.values()])
