@@ -9,15 +9,21 @@ DeepBach's default corpus is music21's whole chorale set, which holds the held-o
 the training chorales, written from music21's corpus as MusicXML (so their fermatas stay) to a folder it reads
 as its custom corpus. The held-out names, and each held-out chorale's notes, are checked absent from that folder.
 
-Its tensor dataset (every transposition, through music21) takes ~17 s a chorale to build, ~1.5 h for the
-training set: it is cached under --cache, so build it first in the background with --data-only. It is
-built a chorale at a time and each chorale kept as it is done (exactly DeepBach's own tensors, checked
-against its `make_tensor_dataset`), so a build that is stopped goes on where it stopped when run again. Training, the
-budget --minutes, is a quarter of the budget for each of its four voice networks, best validation loss kept.
+Its tensor dataset (every transposition of every chorale through music21) is cached under --cache, built
+a chorale at a time and each chorale kept as it is done, so a build that is stopped goes on where it
+stopped when run again. Two shortcuts that change no tensor halve its time: one music21 interval network
+per mode, shared by the keys its key analysis builds, and the fermata and tick metadata, which a
+transposition leaves alone, evaluated once a chorale.
+`--check-dataset N` builds N chorales both ways and compares them (identical tensors and dictionaries).
+
+Training, the budget --minutes, is a quarter of the budget for each of its four voice networks, best
+validation loss kept; the soprano's network, which harmonizing a given soprano never uses, is not trained,
+so the run takes three quarters of --minutes. The networks are kept under the cache (`--harmonize-only`
+harmonizes with them again); pieces already written are kept, and `--jobs N` harmonizes in N processes.
 Needs torch: run it with a virtualenv that has the extra (`pip install -e ".[peer]"`), not the project's own.
 
     /work/peer-venv/bin/python benchmarks/peer_deepbach.py --data-only --out runs/peer-deepbach   # the cache
-    /work/peer-venv/bin/python benchmarks/peer_deepbach.py --minutes 50 --out runs/peer-deepbach
+    /work/peer-venv/bin/python benchmarks/peer_deepbach.py --minutes 116 --jobs 2 --out runs/peer-deepbach
     /work/peer-venv/bin/python benchmarks/peer_deepbach.py --smoke   # 10 chorales, 1 minute, 2 pieces
 """
 
@@ -38,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 SPLIT = ROOT / "music_lstm" / "shipped" / "harmonize" / "split.json"
 VOICES = ("Soprano", "Alto", "Tenor", "Bass")
+HARMONIZING = (1, 2, 3)  # the networks harmonizing a given soprano uses: alto, tenor, bass
 
 
 def parse_args(argv):
@@ -54,10 +61,16 @@ def parse_args(argv):
     ap.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default: 1.0)")
     ap.add_argument("--seed", type=int, default=1, help="seed of torch, numpy and random (default: 1)")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads (default: every CPU)")
+    ap.add_argument("--jobs", type=int, default=1, help="harmonize in this many processes, a torch thread each (default: 1)")
+    ap.add_argument("--harmonize-only", action="store_true",
+                    help="harmonize with the networks a finished training left in the cache, not training again")
     ap.add_argument("--data-only", action="store_true", help="write the corpus folder and build the dataset cache, then stop")
+    ap.add_argument("--check-dataset", type=int, metavar="N",
+                    help="build the first N training chorales' dataset by DeepBach's own code and by this script's, "
+                         "say whether they are identical, then stop")
     ap.add_argument("--smoke", action="store_true", help="10 training chorales, 1 minute, 2 pieces of 50 iterations: checks that it runs")
     args = ap.parse_args(argv)
-    for name in ("minutes", "batch", "iterations", "temperature", "threads"):
+    for name in ("minutes", "batch", "iterations", "temperature", "threads", "jobs"):
         if getattr(args, name) <= 0:
             ap.error(f"--{name} must be positive, got {getattr(args, name)}")
     if args.smoke:
@@ -91,6 +104,8 @@ def run(args) -> int:
 
     t0 = time.perf_counter()
     corpus_dir, train_prints = export_corpus(train, cache)
+    if args.check_dataset:
+        return 0 if check_dataset(db, corpus_dir, cache, args.check_dataset) else 1
     pieces = held_out_pieces(held_out)
     check = leak_check(corpus_dir, train, train_prints, pieces)
     export_s = time.perf_counter() - t0
@@ -109,26 +124,34 @@ def run(args) -> int:
 
     model = db.pkg.create_model(dataset, models_dir=str(cache / "models"))
     model.cuda()  # its own move: nothing without CUDA, where the budget is CPU time
-    t0 = time.perf_counter()
-    log = train_voices(db, model, dataset, args.minutes * 60, args.batch)
-    train_s = time.perf_counter() - t0
-    print(f"training: {train_s:.0f} s of a {args.minutes * 60:.0f} s budget; epochs per voice "
-          + ", ".join(f"{v['voice']} {v['epochs']:.2f} ({v['batches']} batches of {args.batch}, val loss "
-                      f"{v['best_val_loss']:.3f})" for v in log))
+    trained = cache / "models" / "training.json"
+    if args.harmonize_only:
+        if not trained.exists():
+            raise Fail(f"{trained}: no trained networks; run without --harmonize-only first")
+        record = json.loads(trained.read_text())
+        for v in HARMONIZING:
+            model.voice_models[v].resize_embeddings_to_dataset()
+            model.voice_models[v].load()
+        log, train_s = record["voices"], record["train_seconds"]
+        print(f"training: read from {trained.parent} ({train_s:.0f} s of a {record['minutes'] * 60:.0f} s budget)")
+    else:
+        t0 = time.perf_counter()
+        log = train_voices(db, model, dataset, args.minutes * 60, args.batch)
+        train_s = time.perf_counter() - t0
+        _write_json(trained, {"minutes": args.minutes, "batch": args.batch, "train_seconds": round(train_s, 1),
+                              "voices": log})
+        print(f"training: {train_s:.0f} s of a {args.minutes * 60:.0f} s budget (the soprano's quarter not spent); "
+              "epochs per voice " + ", ".join(f"{v['voice']} {v['epochs']:.2f} ({v['batches']} batches of "
+                                              f"{args.batch}, val loss {v['best_val_loss']:.3f})" for v in log))
 
     t0 = time.perf_counter()
-    written, skipped = [], dict(pieces["skipped"])
-    for name, score in pieces["scores"].items():
-        try:
-            write_midi(harmonize(db, model, dataset, score, args.iterations, args.temperature), out / f"{name}.mid")
-        except Exception as e:  # one piece DeepBach (or music21) cannot take: say which, go on with the others
-            skipped[name] = f"{type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''}"
-            continue
-        written.append(name)
+    written, skipped = harmonize_all(db, model, dataset, pieces["scores"], out, args)
+    skipped = {**pieces["skipped"], **skipped}
     harm_s = time.perf_counter() - t0
     summary = {
         "benchmark": "peer_deepbach", "peer": "deepbach-pytorch " + db.version, "smoke": args.smoke,
-        "seed": args.seed, "settings": {k: getattr(args, k) for k in ("minutes", "batch", "iterations", "temperature", "threads")},
+        "seed": args.seed, "settings": {k: getattr(args, k) for k in ("minutes", "batch", "iterations", "temperature",
+                                                                        "threads", "jobs")},
         "split": str(args.split), "train_chorales": sorted(train_prints), "held_out": held_out, "leak_check": check,
         "examples": examples, "dataset_seconds": round(data_s, 1), "train_seconds": round(train_s, 1), "voices": log,
         "harmonized": written, "skipped": skipped, "harmonize_seconds": round(harm_s, 1),
@@ -275,6 +298,36 @@ def _load_deepbach() -> _DeepBach:
     return db
 
 
+def _share_scale_networks(music21):
+    """One music21 interval network per diatonic mode, shared by every scale and key of that mode. Its
+    key analysis, run for every transposition of every chorale (DeepBach's key metadata), builds a key
+    for each of the 24 candidates of each bar, and each key built its network anew: two thirds of the
+    dataset build's time. The networks are the same for a mode whatever the tonic, and music21 keeps
+    only caches of pure functions on them, so the tensors do not change (checked: `--check-dataset`)."""
+    cls = music21.scale.AbstractDiatonicScale
+    if getattr(cls.buildNetwork, "_own", None):
+        return
+    build, built = cls.buildNetwork, {}
+    names = ("_net", "tonicDegree", "dominantDegree", "relativeMajorDegree", "relativeMinorDegree")
+
+    def shared(self, mode=None):
+        key = mode.lower() if isinstance(mode, str) else mode
+        if key not in built:
+            build(self, mode)
+            built[key] = tuple(getattr(self, n) for n in names)
+        for n, v in zip(names, built[key]):
+            setattr(self, n, v)
+
+    shared._own = build
+    cls.buildNetwork = shared
+
+
+def _own_scale_networks(music21):
+    """music21 as it was: a network built for each scale (undoes `_share_scale_networks`)."""
+    cls = music21.scale.AbstractDiatonicScale
+    cls.buildNetwork = getattr(cls.buildNetwork, "_own", None) or cls.buildNetwork
+
+
 def _seed(seed: int):
     import numpy as np
     import torch
@@ -297,8 +350,8 @@ def build_dataset(db, corpus_dir: Path, cache: Path):
     from music_lstm.core.files import atomic_path
 
     pkg, torch = db.pkg, db.torch
-    kwargs = {"voice_ids": [0, 1, 2, 3], "metadatas": [pkg.FermataMetadata(), pkg.TickMetadata(subdivision=4),
-                                                       pkg.KeyMetadata()], "sequences_size": 8, "subdivision": 4}
+    _share_scale_networks(db.music21)
+    kwargs = _dataset_settings(pkg)
     corpus_it_gen = pkg._make_custom_corpus_iterator(str(corpus_dir))
     cache_dir = str(cache / "dataset_cache")
     dataset = pkg.ChoraleDataset(corpus_it_gen=corpus_it_gen, name="custom_" + corpus_dir.name,
@@ -317,6 +370,50 @@ def build_dataset(db, corpus_dir: Path, cache: Path):
     return dataset, True
 
 
+def _dataset_settings(pkg) -> dict:
+    return {"voice_ids": [0, 1, 2, 3], "metadatas": [pkg.FermataMetadata(), pkg.TickMetadata(subdivision=4),
+                                                     pkg.KeyMetadata()], "sequences_size": 8, "subdivision": 4}
+
+
+def check_dataset(db, corpus_dir: Path, cache: Path, count: int) -> bool:
+    """Builds the dataset of the folder's first `count` chorales twice, by DeepBach's own
+    `make_tensor_dataset` (music21 as it is) and by `parted_tensor_dataset` (the shared networks, the
+    fixed metadata, a chorale at a time, stopped after the first chorale and resumed), and says whether the
+    tensors and the note dictionaries are identical."""
+    import shutil
+
+    import torch
+
+    pkg = db.pkg
+    folder = cache / f"check{count}"
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "corpus").mkdir(parents=True)
+    for f in sorted(corpus_dir.iterdir())[:count]:
+        shutil.copy(f, folder / "corpus" / f.name)
+    new = lambda: pkg.ChoraleDataset(corpus_it_gen=pkg._make_custom_corpus_iterator(str(folder / "corpus")),  # noqa: E731
+                                     name="check", cache_dir=str(folder / "cache"), **_dataset_settings(pkg))
+    _own_scale_networks(db.music21)
+    theirs = new()
+    t0 = time.perf_counter()
+    reference = theirs.make_tensor_dataset()
+    theirs_s = time.perf_counter() - t0
+    _share_scale_networks(db.music21)
+    ours = new()
+    t0 = time.perf_counter()
+    parted_tensor_dataset(ours, folder / "parts")
+    for part in sorted((folder / "parts").glob("*/*.pt"))[1:]:
+        part.unlink()  # as if stopped after the first chorale ...
+    ours = new()
+    built = parted_tensor_dataset(ours, folder / "parts")  # ... and run again
+    ours_s = time.perf_counter() - t0
+    same = (all(torch.equal(a, b) for a, b in zip(reference.tensors, built.tensors))
+            and ours.note2index_dicts == theirs.note2index_dicts and ours.index2note_dicts == theirs.index2note_dicts)
+    print(f"check: {count} chorales, {len(reference)} examples: DeepBach's make_tensor_dataset {theirs_s:.0f} s, "
+          f"this build {ours_s:.0f} s (twice, the second resumed after the first chorale); "
+          + ("identical tensors and dictionaries" if same else "DIFFERENT"))
+    return same
+
+
 def chorale_tensors(dataset, chorale):
     """The examples DeepBach's `ChoraleDataset.make_tensor_dataset` makes of one chorale (its loop body, with
     its own methods): every 8-beat window a tick apart, in every transposition that keeps each voice in its
@@ -327,6 +424,7 @@ def chorale_tensors(dataset, chorale):
     one_tick = 1 / dataset.subdivision
     scores, metas, by_shift = [], [], {}
     flat = chorale.flatten()
+    fixed = _fixed_metadata(dataset, chorale)
     for start in np.arange(flat.lowestOffset - (dataset.sequences_size - one_tick), flat.highestOffset, one_tick):
         end = start + dataset.sequences_size
         low, high = dataset.min_max_transposition(dataset.voice_range_in_subsequence(chorale, offsetStart=start,
@@ -334,7 +432,7 @@ def chorale_tensors(dataset, chorale):
         for shift in range(low, high + 1):
             try:
                 if shift not in by_shift:
-                    by_shift[shift] = dataset.transposed_score_and_metadata_tensors(chorale, semi_tone=shift)
+                    by_shift[shift] = transposed_tensors(dataset, chorale, shift, fixed)
                 ct, mt = by_shift[shift]
                 a, b = int(start * dataset.subdivision), int(end * dataset.subdivision)
                 scores.append(dataset.extract_score_tensor_with_padding(ct, a, b)[None].int())
@@ -342,6 +440,34 @@ def chorale_tensors(dataset, chorale):
             except KeyError:  # as DeepBach does: a note outside its dictionaries, the window left out
                 pass
     return (torch.cat(scores, 0), torch.cat(metas, 0)) if scores else None
+
+
+def _fixed_metadata(dataset, chorale) -> dict:
+    """The metadata a transposition leaves as they are, evaluated once for the chorale: the fermatas (read
+    from the notes' offsets and expressions) and the ticks (from its length), by their index."""
+    return {i: m.evaluate(chorale, dataset.subdivision) for i, m in enumerate(dataset.metadatas)
+            if type(m).__name__ in ("FermataMetadata", "TickMetadata")}  # the package loads its modules twice
+
+
+def transposed_tensors(dataset, chorale, shift: int, fixed: dict):
+    """DeepBach's `transposed_score_and_metadata_tensors`: the chorale transposed by `shift` semitones (its
+    interval spelling), its score tensor and its metadata tensor, with `fixed`'s metadata not evaluated
+    again (`get_metadata_tensor`'s loop, those entries taken from `fixed`)."""
+    import numpy as np
+    import torch
+    from music21 import interval
+
+    kind, nature = interval.convertSemitoneToSpecifierGeneric(shift)
+    moved = chorale.transpose(interval.Interval(str(nature) + str(kind)))
+    scores = dataset.get_score_tensor(moved, offsetStart=0., offsetEnd=moved.flatten().highestTime)
+    md = []
+    for i, metadata in enumerate(dataset.metadatas):
+        values = fixed[i] if i in fixed else metadata.evaluate(moved, dataset.subdivision)
+        md.append(torch.from_numpy(values).long().clone().repeat(dataset.num_voices, 1)[:, :, None])
+    length = int(moved.duration.quarterLength * dataset.subdivision)
+    voice_ids = torch.from_numpy(np.arange(dataset.num_voices)).long().clone()
+    md.append(torch.transpose(voice_ids.repeat(length, 1), 0, 1)[:, :, None])
+    return scores, torch.cat(md, 2)
 
 
 def parted_tensor_dataset(dataset, folder: Path):
@@ -410,14 +536,18 @@ def _validation(torch, dataset, batch: int, most: int = 4096):
 
 def train_voices(db, model, dataset, seconds: float, batch: int) -> list[dict]:
     """DeepBach's training (its VoiceModel.train_model's steps: Adam 1e-3, ReduceLROnPlateau on the validation
-    loss, its loss_and_acc on its 85% training part, the best validation loss kept) voice after voice, each for its share of the `seconds` left (a
-    quarter when none overruns); a voice's last epoch is cut at its deadline, then validated. Returns what each
-    voice did."""
+    loss, its loss_and_acc on its 85% training part, the best validation loss kept) voice after voice, each for
+    its share of the time left, a quarter of `seconds` when none overruns; a voice's last epoch is cut at its
+    deadline, then validated. Only the alto, tenor and bass networks are trained: harmonizing a given soprano
+    never calls the soprano's, so its quarter is not spent (each network used gets what a four-voice run of
+    `seconds` gives it, in three quarters of the time). Returns what each voice did."""
     torch = db.torch
     val_dl = _validation(torch, dataset, batch)
-    end, log = time.monotonic() + seconds, []
-    for v, vm in enumerate(model.voice_models):
-        deadline = time.monotonic() + (end - time.monotonic()) / (len(model.voice_models) - v)  # the time left, shared
+    share = len(model.voice_models)
+    end, log = time.monotonic() + seconds * len(HARMONIZING) / share, []
+    for i, v in enumerate(HARMONIZING):
+        vm = model.voice_models[v]
+        deadline = time.monotonic() + (end - time.monotonic()) / (len(HARMONIZING) - i)  # the time left, shared
         vm.resize_embeddings_to_dataset()
         optimizer = torch.optim.Adam(vm.parameters(), lr=1e-3)
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", patience=3, factor=0.5)
@@ -439,6 +569,50 @@ def train_voices(db, model, dataset, seconds: float, batch: int) -> list[dict]:
             vm.save()
         log.append({"voice": VOICES[v], "epochs": round(epochs, 3), "batches": batches, "best_val_loss": round(best, 4)})
     return log
+
+
+def harmonize_all(db, model, dataset, scores: dict, out: Path, args) -> tuple[list, dict]:
+    """Each held-out soprano harmonized into OUT/<name>.mid, piece i seeded with seed * 1000 + i (so the
+    output does not depend on --jobs); a piece whose file is there already is kept (a run stopped part way
+    goes on). With --jobs N, N forked processes of one torch thread take every Nth piece."""
+    import multiprocessing
+
+    todo = [(i, name) for i, name in enumerate(scores) if not (out / f"{name}.mid").exists()]
+    print(f"harmonizing: {len(scores) - len(todo)} of {len(scores)} already in {out}", flush=True)
+
+    def work(items):
+        written, skipped = [], {}
+        for i, name in items:
+            _seed(args.seed * 1000 + i)
+            t0 = time.perf_counter()
+            try:
+                write_midi(harmonize(db, model, dataset, scores[name], args.iterations, args.temperature),
+                           out / f"{name}.mid")
+            except Exception as e:  # one piece DeepBach (or music21) cannot take: say which, go on with the others
+                skipped[name] = f"{type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''}"
+                continue
+            written.append(name)
+            print(f"  {name} ({time.perf_counter() - t0:.0f} s)", flush=True)
+        return written, skipped
+
+    if args.jobs == 1 or len(todo) < 2:
+        skipped = work(todo)[1]
+    else:
+        global _WORK
+        _WORK = work
+        db.torch.set_num_threads(1)
+        with multiprocessing.get_context("fork").Pool(args.jobs) as pool:
+            results = pool.map(_work, [todo[j::args.jobs] for j in range(args.jobs)])
+        skipped = {k: v for r in results for k, v in r[1].items()}
+    kept = [name for name in scores if (out / f"{name}.mid").exists()]
+    return kept, skipped
+
+
+_WORK = None
+
+
+def _work(items):  # what a forked worker runs: the closure the parent set before forking
+    return _WORK(items)
 
 
 def harmonize(db, model, dataset, score, iterations: int, temperature: float):
