@@ -81,6 +81,16 @@ def main(argv=None) -> int:
                  if abs(b[0] % 1) > 1e-3 and abs(a[0] + a[1] - b[0]) < 1e-6 and abs(b[0] + b[1] - c[0]) < 1e-6]
             return float(np.mean(x)) if x else 0.0
 
+        def no_chord(vs):
+            """The share of four-voice onset slices on the beat, and off it, that make no chord (`eval.voice_leading.chord_type`)."""
+            from music_lstm.eval.voice_leading import chord_type
+            from music_lstm.eval.voice_leading import voice_slices
+
+            sl = [x for v in vs for x in voice_slices(v) if x.full]
+            on = np.array([abs(x.offset % 1) < 1e-3 or abs(x.offset % 1 - 1) < 1e-3 for x in sl])
+            bad = np.array([chord_type({p % 12 for p in x.pitches}) is None for x in sl])
+            return f"{bad[on].mean():.3f}/{bad[~on].mean():.3f}"
+
         def steps(vs, voice=3):
             return moves(vs, voice)[1:3].sum()
 
@@ -97,6 +107,7 @@ def main(argv=None) -> int:
               f"inner steps {inner:.3f} (Bach {bach_inner:.3f}) "
               f"off the beat by step {passing(outs):.3f} (Bach {passing([s.voices for s in pieces]):.3f}) "
               f"odd lengths {odd_lengths(outs):.4f} (Bach {odd_lengths([s.voices for s in pieces]):.4f}) "
+              f"no chord on/off the beat {no_chord(outs)} (Bach {no_chord([s.voices for s in pieces])}) "
               f"({time.time() - t0:.0f} s)\n    moves 0/1/2/3-4/5+: {shares}  Bach: {bach_shares}", flush=True)
     return 0
 
