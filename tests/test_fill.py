@@ -596,3 +596,19 @@ def test_pieces_the_cells_cannot_hold_are_left_out_each_said_in_a_line():
     said = []
     assert encodable([good, triplet, good], said.append) == [good, good]
     assert len(said) == 1 and said[0].startswith("left out")
+
+
+def test_the_network_runs_on_one_blas_thread():
+    from threadpoolctl import threadpool_info
+
+    net = random_net(0)
+    seen = []
+    probs = net.probs
+
+    def watched(rows, features):
+        seen.append({i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"})
+        return probs(rows, features)
+
+    net.probs = watched
+    FillWriter(net).harmonize(chorale(1, bars=2), seed=0, rounds=2)
+    assert seen and all(s <= {1} for s in seen)

@@ -168,7 +168,15 @@ class FillWriter:
              guard: bool = True, cadence_rounds: int = CADENCE_ROUNDS, hold_only: np.ndarray | None = None) -> list[Score4]:
         """`num_outputs` copies of `score` with the cells `writable` (4, T) written; `links` (source,
         repeat, length in quarter notes) make a repeated stretch copy the harmony of its source; cells in
-        `hold_only` (4, T) may only hold or rest (no note starts there)."""
+        `hold_only` (4, T) may only hold or rest (no note starts there). BLAS runs on one thread: the
+        network's products are small, and a second thread only waits when the other core is busy."""
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1, user_api="blas"):
+            return self._fill(score, writable, seed, num_outputs, temperature, rounds, links, guard, cadence_rounds,
+                              hold_only)
+
+    def _fill(self, score, writable, seed, num_outputs, temperature, rounds, links, guard, cadence_rounds, hold_only):
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         enc = cells.encode(score, steps=writable.shape[1])
         hold_only = np.zeros_like(writable) if hold_only is None else hold_only
