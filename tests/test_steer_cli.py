@@ -193,3 +193,18 @@ def test_a_given_bass_without_fermatas_has_its_phrase_ends_found_by_the_rule_on_
     assert not score.fermatas_written  # found by rule: not written into the files as fermatas
     written = keep_score([bass], (3,), "bass.musicxml", fermatas=(2.0,))
     assert written.fermatas == (2.0,) and written.fermatas_written  # a file's own fermatas win
+
+
+def test_the_peers_column_reads_its_files_and_refuses_another_tune(tmp_path):
+    from music_lstm.core.errors import MelodyError
+    from music_lstm.eval.steering import _peer_system
+
+    from dataclasses import replace
+
+    named = replace(chorale(2, bars=2), name="piece")
+    write_voices_midi(named.voices, tmp_path / "piece.mid")
+    assert [list(v) for v in _peer_system(tmp_path)(named)] == [list(v) for v in named.voices]
+    other = [(o, d, p + 1) for o, d, p in named.voices[0]]
+    write_voices_midi([other, *named.voices[1:]], tmp_path / "piece.mid")
+    with pytest.raises(MelodyError, match="soprano"):
+        _peer_system(tmp_path)(named)

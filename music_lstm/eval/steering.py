@@ -129,10 +129,14 @@ def _ngram_system(run_dir, seed):
 
 
 def _peer_system(folder):
+    from ..core.errors import MelodyError
     from ..io.chorale_scores import read_score
 
     def peer(s: Score4):
-        return read_score(Path(folder) / f"{s.name}.mid").voices
+        voices = read_score(Path(folder) / f"{s.name}.mid").voices
+        if list(voices[0]) != list(s.voices[0]):  # harmonized a tune other than the one it is measured against
+            raise MelodyError(s.name, "the peer's soprano is not the held-out chorale's")
+        return voices
 
     return peer
 
