@@ -567,7 +567,8 @@ def train_voices(db, model, dataset, seconds: float, batch: int) -> list[dict]:
         if best_state is not None:
             vm.load_state_dict(best_state)
             vm.save()
-        log.append({"voice": VOICES[v], "epochs": round(epochs, 3), "batches": batches, "best_val_loss": round(best, 4)})
+        log.append({"voice": VOICES[v], "epochs": round(epochs, 3), "batches": batches, "best_val_loss": round(best, 4),
+                    "load_average": round(os.getloadavg()[1], 2)})  # over its last 5 minutes: what else ran beside it
     return log
 
 
