@@ -582,7 +582,7 @@ def harmonize_all(db, model, dataset, scores: dict, out: Path, args) -> tuple[li
     print(f"harmonizing: {len(scores) - len(todo)} of {len(scores)} already in {out}", flush=True)
 
     def work(items):
-        written, skipped = [], {}
+        skipped = {}
         for i, name in items:
             _seed(args.seed * 1000 + i)
             t0 = time.perf_counter()
@@ -592,19 +592,18 @@ def harmonize_all(db, model, dataset, scores: dict, out: Path, args) -> tuple[li
             except Exception as e:  # one piece DeepBach (or music21) cannot take: say which, go on with the others
                 skipped[name] = f"{type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''}"
                 continue
-            written.append(name)
             print(f"  {name} ({time.perf_counter() - t0:.0f} s)", flush=True)
-        return written, skipped
+        return skipped
 
     if args.jobs == 1 or len(todo) < 2:
-        skipped = work(todo)[1]
+        skipped = work(todo)
     else:
         global _WORK
         _WORK = work
         db.torch.set_num_threads(1)
         with multiprocessing.get_context("fork").Pool(args.jobs) as pool:
             results = pool.map(_work, [todo[j::args.jobs] for j in range(args.jobs)])
-        skipped = {k: v for r in results for k, v in r[1].items()}
+        skipped = {k: v for r in results for k, v in r.items()}
     kept = [name for name in scores if (out / f"{name}.mid").exists()]
     return kept, skipped
 
