@@ -48,7 +48,7 @@ def main(argv=None) -> int:
         for sw in switches:
             k, v = sw.split("=")
             old = defaults[k]
-            setattr(fill_module, k, v == "1" if isinstance(old, bool) else type(old)(float(v)))
+            setattr(fill_module, k, v if isinstance(old, str) else v == "1" if isinstance(old, bool) else type(old)(float(v)))
         parts = setting.split(":")
         temp, rounds = float(parts[0]), int(parts[1])
         cadence = int(parts[2]) if len(parts) > 2 else 0
@@ -91,6 +91,13 @@ def main(argv=None) -> int:
             bad = np.array([chord_type({p % 12 for p in x.pitches}) is None for x in sl])
             return f"{bad[on].mean():.3f}/{bad[~on].mean():.3f}"
 
+        def crossings(vs):
+            """The share of four-voice slices where the alto is under the tenor, and where the tenor is under the bass."""
+            from music_lstm.eval.voice_leading import voice_slices
+
+            sl = [x for v in vs for x in voice_slices(v) if x.full]
+            return "/".join(f"{np.mean([x.pitches[u] < x.pitches[u + 1] for x in sl]):.3f}" for u in (1, 2))
+
         def steps(vs, voice=3):
             return moves(vs, voice)[1:3].sum()
 
@@ -108,6 +115,7 @@ def main(argv=None) -> int:
               f"off the beat by step {passing(outs):.3f} (Bach {passing([s.voices for s in pieces]):.3f}) "
               f"odd lengths {odd_lengths(outs):.4f} (Bach {odd_lengths([s.voices for s in pieces]):.4f}) "
               f"no chord on/off the beat {no_chord(outs)} (Bach {no_chord([s.voices for s in pieces])}) "
+              f"crossings A-T/T-B {crossings(outs)} (Bach {crossings([s.voices for s in pieces])}) "
               f"({time.time() - t0:.0f} s)\n    moves 0/1/2/3-4/5+: {shares}  Bach: {bach_shares}", flush=True)
     return 0
 

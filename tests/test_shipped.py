@@ -69,3 +69,67 @@ def test_a_fresh_install_generates_four_parts_with_the_shipped_model(tmp_path, m
     assert "shipped" in capsys.readouterr().err.splitlines()[0]
     piece = midi_read.read_midi(tmp_path / "g.mid")
     assert piece.voices is not None and all(piece.voices)
+
+
+def _chord_at(voices, t):
+    return [p for v in voices for o, d, p in v if o <= t < o + d]
+
+
+def test_a_composed_ending_is_a_cadence_on_the_tonic_and_keeps_what_comes_before(tmp_path):
+    """`cadence_ending` with the shipped harmonizer: four bars of C major cut to whole bars, the music
+    before the last two bars kept note for note, the last chord a root-position C major triad on beat 3
+    of the last bar, a half note in every voice, reached from G (V) or F (IV) a beat before."""
+    import numpy as np
+
+    from music_lstm.tasks.fill import FillWriter
+    from music_lstm.tasks.steer import cadence_ending
+
+    chords = [(72, 67, 64, 48), (74, 67, 65, 47), (72, 69, 64, 45), (71, 67, 62, 43)] * 4  # I V6 vi V, a beat each
+    voices = [[(float(k), 1.0, c[v]) for k, c in enumerate(chords)] + [(16.0, 1.5, chords[0][v])] for v in range(4)]
+    writer = FillWriter.from_run(run_folder.SHIPPED / "harmonize")
+    for seed in (1, 2, 3):
+        out = cadence_ending(writer, voices, 0.0, seed=seed)
+        for v in range(4):
+            assert [n for n in out[v] if n[0] < 8.0] == voices[v][:8]  # bars 1 and 2 as they were
+            o, d, _ = out[v][-1]  # the last chord from beat 3 of bar 4 to the end (a voice may hold into it)
+            assert o <= 14.0 and o + d == 16.0  # the piece cut to whole bars
+        last = _chord_at(out, 14.0)
+        assert min(last) % 12 == 0 and {p % 12 for p in last} <= {0, 4, 7} and 4 in {p % 12 for p in last}
+        before = {p % 12 for p in _chord_at(out, 13.0)}
+        assert before <= {7, 11, 2, 5} and {7, 11} <= before or before <= {5, 9, 0} and {5, 9} <= before
+
+
+def test_a_piece_too_short_for_an_ending_is_a_melody_error():
+    from music_lstm.core.errors import MelodyError
+    from music_lstm.tasks.fill import FillWriter
+    from music_lstm.tasks.steer import cadence_ending
+
+    voices = [[(0.0, 4.0, p), (4.0, 4.0, p)] for p in (72, 67, 64, 48)]
+    with pytest.raises(MelodyError, match="too short"):
+        cadence_ending(FillWriter.from_run(run_folder.SHIPPED / "harmonize"), voices, 0.0, seed=1)
+
+
+@pytest.mark.slow
+def test_generate_with_cadence_ends_each_piece_on_a_half_note_chord(tmp_path, capsys):
+    assert main(["generate", "--run-dir", str(run_folder.SHIPPED / "compose"), "--output", str(tmp_path / "g.mid"),
+                 "--length", "300", "--num-outputs", "2", "--seed", "3", "--cadence"]) == 0
+    for name in ("g_1.mid", "g_2.mid"):
+        piece = midi_read.read_midi(tmp_path / name)
+        ends = {max(o + d for o, d, _ in v) for v in piece.voices}
+        end = next(iter(ends))
+        assert len(ends) == 1 and all(v[-1][0] <= end - 2.0 for v in piece.voices)  # a half-note chord ends it
+        assert max(v[-1][0] for v in piece.voices) == end - 2.0  # struck on beat 3 of the last bar
+
+
+def test_generate_with_cadence_on_a_run_of_one_line_is_one_line_and_exit_2(tmp_path, capsys):
+    import json
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(run_folder.SHIPPED / "compose", run)
+    config = json.loads((run / "config.json").read_text())
+    config["encoding"] = "chords"
+    (run / "config.json").write_text(json.dumps(config))
+    code = main(["generate", "--run-dir", str(run), "--output", str(tmp_path / "g.mid"), "--cadence"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and "--cadence" in err[-1] and not (tmp_path / "g.mid").exists()

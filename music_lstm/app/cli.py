@@ -237,6 +237,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="write new MIDI from a trained run folder")
     _run_dir_arg(p, "run folder to read (default: runs/latest when it exists, else the model shipped with music_lstm)")
     _generate_args(p)
+    p.add_argument("--cadence", action="store_true",
+                   help="four-voice runs: end each piece on a cadence, its last two bars written again by the "
+                        "harmonizer (fill_lstm) to a half-note tonic chord on beat 3, reached from its V or IV")
+    p.add_argument("--cadence-run-dir", default=None, metavar="RUN_DIR",
+                   help="the fill_lstm run folder that writes the ending (default: the harmonizer shipped with "
+                        "music_lstm)")
 
     p = sub.add_parser("harmonize", help="write alto, tenor and bass under a melody with a trained satb run folder")
     _harmonize_args(p)
@@ -482,7 +488,7 @@ def _generate(args) -> None:
     paths = generate(
         args.run_dir, args.output, length=args.length, sampling=_sampling(args), primer=args.primer,
         include_primer=args.include_primer, seed=args.seed, num_outputs=args.num_outputs, output_dir=args.output_dir,
-        outputs=_outputs(args),
+        outputs=_outputs(args), cadence=args.cadence, cadence_run_dir=args.cadence_run_dir,
     )
     for path in paths:
         print(f"wrote {path}")

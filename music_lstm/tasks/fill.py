@@ -165,18 +165,21 @@ class FillWriter:
 
     def fill(self, score: Score4, writable: np.ndarray, seed=None, num_outputs: int = 1,
              temperature: float = TEMPERATURE, rounds: int = ROUNDS, links: Sequence[tuple[float, float, float]] = (),
-             guard: bool = True, cadence_rounds: int = CADENCE_ROUNDS, hold_only: np.ndarray | None = None) -> list[Score4]:
+             guard: bool = True, cadence_rounds: int = CADENCE_ROUNDS, hold_only: np.ndarray | None = None,
+             end_on_tonic: bool = False) -> list[Score4]:
         """`num_outputs` copies of `score` with the cells `writable` (4, T) written; `links` (source,
         repeat, length in quarter notes) make a repeated stretch copy the harmony of its source; cells in
-        `hold_only` (4, T) may only hold or rest (no note starts there). BLAS runs on one thread: the
+        `hold_only` (4, T) may only hold or rest (no note starts there); with `end_on_tonic`, the last
+        phrase end arrives on the home key's tonic, from its V or IV, where the network offers it. BLAS runs on one thread: the
         network's products are small, and a second thread only waits when the other core is busy."""
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(1, user_api="blas"):
             return self._fill(score, writable, seed, num_outputs, temperature, rounds, links, guard, cadence_rounds,
-                              hold_only)
+                              hold_only, end_on_tonic)
 
-    def _fill(self, score, writable, seed, num_outputs, temperature, rounds, links, guard, cadence_rounds, hold_only):
+    def _fill(self, score, writable, seed, num_outputs, temperature, rounds, links, guard, cadence_rounds, hold_only,
+              end_on_tonic=False):
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         enc = cells.encode(score, steps=writable.shape[1])
         hold_only = np.zeros_like(writable) if hold_only is None else hold_only
@@ -236,7 +239,7 @@ class FillWriter:
                        on_beat=on_beat)
             self._copy(state, copy_src, copy_dst)
         if ARRIVALS:
-            self._arrivals(state, enc, drawn, feats, allowed, rng, temperature, lo)
+            self._arrivals(state, enc, drawn, feats, allowed, rng, temperature, lo, end_on_tonic)
             self._copy(state, copy_src, copy_dst)
         if guard:
             last = None
@@ -314,7 +317,7 @@ class FillWriter:
             near[a:b] = True
         return drawn & near[None, :]
 
-    def _arrivals(self, state, enc, drawn, feats, allowed, rng, temperature, lo=0) -> None:
+    def _arrivals(self, state, enc, drawn, feats, allowed, rng, temperature, lo=0, end_on_tonic=False) -> None:
         """The written voices' cells at each phrase end (a fermata's onset) drawn again together, among the
         chords that make a root-position major or minor triad with the given voices (its third present,
         nothing outside it, no voice crossing), each chord as likely as the product of the network's
@@ -323,10 +326,13 @@ class FillWriter:
         `eval.bach_style` counts one (a dominant on the arrival's fifth, a triad on its fourth, or an
         arrival on the home key's V), no parallels into either chord; the written voices then hold the
         approach's notes until the arrival. Where no such pair is offered, the arrival alone is drawn. With
-        `HOLD_AT_ENDS` the written voices then hold the arrival while every given voice holds its note."""
+        `HOLD_AT_ENDS` the written voices then hold the arrival while every given voice holds its note. With
+        `end_on_tonic` the last phrase end takes only a triad on the home key's tonic."""
         B, _, T = state.shape
         beat = 6 if enc.score.meter[1] == 8 and enc.score.meter[0] % 3 == 0 and enc.score.meter[0] > 3 else 4
         home_v = 7 if enc.score.mode == "major" else 4  # the common key's V: of C major, of A minor
+        home = 0 if enc.score.mode == "major" else 9  # and its tonic
+        last = max(enc.score.fermatas, default=None)
         ends = []
         for o in enc.score.fermatas:
             t = int(round(o * cells.STEPS)) - lo
@@ -334,15 +340,15 @@ class FillWriter:
             a = t - beat
             before = [v for v in range(4) if APPROACHES and 0 < a < T and drawn[v, a]] if free else []
             if free:
-                ends.append((t, free, a, before))
+                ends.append((t, free, a, before, end_on_tonic and o == last))
         if not ends:
             return
         masked = state.copy()
-        for t, free, a, before in ends:
+        for t, free, a, before, _ in ends:
             masked[:, free, t] = MASK
             masked[:, before, a] = MASK
         probs = self._probs(masked, feats)  # one reading for all of them: they lie a phrase apart
-        for t, free, a, before in ends:
+        for t, free, a, before, tonic_only in ends:
             for b in range(B):
                 sound = self._sounding(state[b])
                 held = [v for v in before if drawn[v, a + 1:t].all()]  # hold the approach's note to the arrival
@@ -351,13 +357,15 @@ class FillWriter:
                     continue
                 tokens, pitches, weight = arrival
                 triads = weight * self._root_triads(pitches)
+                if tonic_only:  # the piece's last chord: its tonic (the bass, a root-position triad's root)
+                    triads = triads * (pitches[:, 3] % 12 == home)
                 weight = triads * self._no_parallels_into(pitches, sound[:, t - 1]) if t > 0 else triads
                 pair = None
                 if before:  # the pair checks its own move into the arrival; a held voice strikes it
                     struck = triads * (tokens[:, held] != HOLD).all(axis=1)
                     if struck.sum() > 0:
                         pair = self._approach(state[b], sound, probs[b], allowed, a, before, temperature,
-                                              tokens, pitches, struck, home_v, rng)
+                                              tokens, pitches, struck, home_v, rng, home if tonic_only else None)
                 if pair is None and weight.sum() <= 0:
                     continue
                 if pair is not None:
@@ -410,15 +418,18 @@ class FillWriter:
         return tokens, pitches, weight
 
     def _approach(self, s, sound, probs, allowed, a, before, temperature, arr_tokens, arr_pitches, arr_weight,
-                  home_v, rng):
+                  home_v, rng, tonic=None):
         """The approach (the cells at `a` of the voices `before`) and the arrival drawn as a pair that
-        makes a cadence (`_arrivals`): (arrival tokens, its pick, approach tokens, its pick), or None."""
+        makes a cadence (`_arrivals`): (arrival tokens, its pick, approach tokens, its pick), or None. With
+        `tonic` (a pitch class), only approaches that are its V (or V7) or IV are drawn."""
         found = self._chords(s, sound, probs, allowed, a, before, temperature)
         if found is None:
             return None
         tokens, pitches, weight = found
         ordered = (np.diff(pitches, axis=1) <= 0).all(axis=1)
         weight = weight * ordered * self._no_parallels_into(pitches, sound[:, a - 1])
+        if tonic is not None:  # the piece's last cadence: the approach its V or IV, before the likeliest are kept
+            weight = weight * self._v_or_iv(pitches, tonic)
         keep = np.argsort(-weight)[:TOP]
         keep = keep[weight[keep] > 0]
         arr = np.argsort(-arr_weight)[:TOP]
@@ -447,6 +458,19 @@ class FillWriter:
             return None
         k = self._pick(joint.ravel(), rng)
         return arr_tokens, int(arr[k // len(keep)]), tokens, k % len(keep)
+
+    @staticmethod
+    def _v_or_iv(pitches: np.ndarray, tonic: int) -> np.ndarray:
+        """(N,) 1.0 where the chords `pitches` (N, 4) are the dominant (triad or seventh, its third present)
+        or the subdominant triad (major or minor) of `tonic`; else 0.0."""
+        bits = np.bitwise_or.reduce(1 << (pitches % 12), axis=1)
+        has = lambda pc: (bits >> (pc % 12)) & 1 == 1
+        five, four = tonic + 7, tonic + 5
+        dom = sum(1 << ((five + k) % 12) for k in (0, 4, 7, 10))
+        ok = ((bits & ~dom) == 0) & has(five) & has(five + 4)
+        for third in (3, 4):
+            ok |= ((bits & ~sum(1 << ((four + k) % 12) for k in (0, third, 7))) == 0) & has(four) & has(four + third)
+        return ok.astype(float)
 
     @staticmethod
     def _no_parallels_into(pitches: np.ndarray, before: np.ndarray) -> np.ndarray:

@@ -72,11 +72,15 @@ def generate(
     run: Run | None = None,
     outputs: Outputs = Outputs(),
     log=lambda msg: print(msg, file=sys.stderr),
+    cadence: bool = False,
+    cadence_run_dir: str | os.PathLike | None = None,
 ) -> list[Path]:
     """Generate `num_outputs` pieces of `length` symbols; returns the files written (MIDI first, then
     any MusicXML, PNG, audio and SVG). `sampling`: the settings, or a dict of the ones to change from the
     run's encoding's own defaults (`Encoding.default_sampling`) and the run folder's `sampling.json`, if
-    it has one (None = those). `outputs`: what is written beside each MIDI file, the tempo and instruments."""
+    it has one (None = those). `outputs`: what is written beside each MIDI file, the tempo and instruments.
+    `cadence`: a four-voice piece ends on a cadence, its last bars written again by the fill_lstm run
+    `cadence_run_dir` (`tasks.steer.cadence_ending`; None: the shipped harmonizer)."""
     outputs.check()  # a missing SoundFont is reported before the network runs
     if length < 1:
         raise ConfigError(f"invalid length: {length} (must be >= 1)")
@@ -88,7 +92,15 @@ def generate(
     if encoding.voices != 4 and len(set(outputs.programs)) > 1:
         raise ConfigError(f"invalid instrument: {outputs.instrument!r} (one per voice needs a four-voice encoding; "
                           f"the run's is {encoding.name})")
+    if cadence and encoding.voices != 4:
+        raise ConfigError(f"invalid setting: --cadence needs a four-voice run (the run's encoding is {encoding.name})")
     pieces = compose_pieces(run, length, sampling, primer, include_primer, seed, num_outputs, log)
+    if cadence:  # loaded after composing: the same seed composes the same pieces with or without an ending
+        from ..runs.run_folder import SHIPPED
+        from .steer import _writer
+
+        ender = _writer(cadence_run_dir or SHIPPED / "harmonize", log)
+        pieces = [ended(ender, piece, k if seed is None else seed + k, log) for k, piece in enumerate(pieces)]
     paths = output_paths(output, num_outputs, output_dir)
     bpm = outputs.bpm or run.bpm or DEFAULT_BPM
     written, extra = [], []
@@ -102,6 +114,22 @@ def generate(
                              pickup=piece.pickup)
         written.append(path)
     return written + extra
+
+
+def ended(writer, piece: "Composition", seed, log) -> "Composition":
+    """`piece` with its last bars written again to end on a cadence (`tasks.steer.cadence_ending`); as it
+    was, with a line saying why, when it is too short for one."""
+    from .steer import cadence_ending
+
+    try:
+        voices = cadence_ending(writer, piece.voices, piece.pickup, seed=seed)
+    except MusicLSTMError as e:
+        log(f"no cadence at the end: {e}")
+        return piece
+    notes = sorted(n for v in voices for n in v)
+    end = max(o + d for o, d, _ in notes)
+    decoded = dataclasses.replace(piece.decoded, notes=notes, voices=voices, end=end)
+    return dataclasses.replace(piece, decoded=decoded, voices=voices)
 
 
 def check_composes(run: Run) -> None:

@@ -20,7 +20,7 @@ from ..core.events import Note, Piece
 from ..core.keys import key_shift
 from ..core.phrases import phrase_ends
 from ..core.scores import Score4
-from .fill import VOICES, FillWriter, voice_index
+from .fill import REWRITE_ROUNDS, VOICES, FillWriter, voice_index
 
 
 def parse_voices(text: str | Sequence[str] | None, default=VOICES) -> tuple[int, ...]:
@@ -96,6 +96,47 @@ def fill_rewrite(writer: FillWriter, score: Score4, bars: tuple[int, int], voice
                  num_outputs: int = 1, seed=None, temperature: float | None = None) -> list[Score4]:
     options = {} if temperature is None else {"temperature": temperature}
     return writer.rewrite(score, bars, voices, seed=np.random.default_rng(seed), num_outputs=num_outputs, **options)
+
+
+def piece_key(voices: Sequence[Sequence[Note]]) -> tuple[int, str]:
+    """(sharps, mode) of four voices with no key written: the major scale holding most of their sounding
+    time (`core.keys.key_shift`), minor when the bass dwells longer on its relative minor's tonic than on
+    its own."""
+    notes = sorted(n for v in voices for n in v)
+    sharps = sharps_of_shift(key_shift(Piece(notes)))
+    major = (7 * sharps) % 12
+    dwell = lambda pc: sum(d for _, d, p in voices[3] if p % 12 == pc)
+    return sharps, "minor" if dwell((major + 9) % 12) > dwell(major) else "major"
+
+
+ENDING_BARS = 2  # the bars a composed piece's ending is written in, its last chord a half note on beat 3
+
+
+def cadence_ending(writer: FillWriter, voices: Sequence[Sequence[Note]], pickup: float = 0.0, seed=None,
+                   name: str = "piece") -> list[list[Note]]:
+    """Four composed voices (4/4, `pickup` quarter notes before the first barline) cut to whole bars and
+    their last ENDING_BARS bars written again, all four voices, to end on a fermata: a half-note chord on
+    the third beat of the last bar, the home key's tonic (`piece_key`) reached from its V or IV where the
+    network offers one (`FillWriter.fill`'s `end_on_tonic`). A piece shorter than ENDING_BARS + 1 whole bars
+    is a MelodyError."""
+    from ..encodings import cells
+
+    total = max((o + d for v in voices for o, d, _ in v), default=0.0)
+    bars = int((total - pickup + 1e-9) // 4.0)
+    if bars < ENDING_BARS + 1:
+        raise MelodyError(name, f"{bars} whole bars: too short for an ending of {ENDING_BARS} (it needs {ENDING_BARS + 1})")
+    end = pickup + 4.0 * bars
+    start, last = end - 4.0 * ENDING_BARS, end - 2.0
+    kept = [[(o, min(d, start - o), p) for o, d, p in v if o < start - 1e-9] for v in voices]
+    # the last chord's place, one note a voice; its pitches are written with the rest
+    placed = [v + [(last, 2.0, p)] for v, p in zip(kept, (72, 64, 57, 48))]
+    sharps, mode = piece_key(voices)
+    score = Score4(tuple(placed), (4, 4), pickup, sharps, mode, (last,), name, True)
+    T = cells.steps_of(end)
+    writable = np.zeros((4, T), bool)
+    writable[:, cells.steps_of(start):cells.steps_of(last) + 1] = True  # then each voice holds its last note
+    out = writer.fill(score, writable, seed=np.random.default_rng(seed), rounds=REWRITE_ROUNDS, end_on_tonic=True)[0]
+    return [list(v) for v in out.voices]
 
 
 def keep_score(parts: list[list[Note]], keep: Sequence[int], name: str, meter=(4, 4), pickup: float = 0.0,
