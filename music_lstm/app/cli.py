@@ -239,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     _generate_args(p)
     p.add_argument("--cadence", action="store_true",
                    help="four-voice runs: end each piece on a cadence, its last two bars written again by the "
-                        "harmonizer (fill_lstm) to a half-note tonic chord on beat 3, reached from its V or IV")
+                        "harmonizer (fill_lstm) to a half-note tonic chord on beat 3, reached from its V")
     p.add_argument("--cadence-run-dir", default=None, metavar="RUN_DIR",
                    help="the fill_lstm run folder that writes the ending (default: the harmonizer shipped with "
                         "music_lstm)")

@@ -170,7 +170,7 @@ class FillWriter:
         """`num_outputs` copies of `score` with the cells `writable` (4, T) written; `links` (source,
         repeat, length in quarter notes) make a repeated stretch copy the harmony of its source; cells in
         `hold_only` (4, T) may only hold or rest (no note starts there); with `end_on_tonic`, the last
-        phrase end arrives on the home key's tonic, from its V or IV, where the network offers it. BLAS runs on one thread: the
+        phrase end arrives on the home key's tonic, from its V, where the network offers it. BLAS runs on one thread: the
         network's products are small, and a second thread only waits when the other core is busy."""
         from threadpoolctl import threadpool_limits
 
@@ -421,15 +421,15 @@ class FillWriter:
                   home_v, rng, tonic=None):
         """The approach (the cells at `a` of the voices `before`) and the arrival drawn as a pair that
         makes a cadence (`_arrivals`): (arrival tokens, its pick, approach tokens, its pick), or None. With
-        `tonic` (a pitch class), only approaches that are its V (or V7) or IV are drawn."""
+        `tonic` (a pitch class), only approaches that are its V (or V7) are drawn."""
         found = self._chords(s, sound, probs, allowed, a, before, temperature)
         if found is None:
             return None
         tokens, pitches, weight = found
         ordered = (np.diff(pitches, axis=1) <= 0).all(axis=1)
         weight = weight * ordered * self._no_parallels_into(pitches, sound[:, a - 1])
-        if tonic is not None:  # the piece's last cadence: the approach its V or IV, before the likeliest are kept
-            weight = weight * self._v_or_iv(pitches, tonic)
+        if tonic is not None:  # the piece's last cadence: the approach its V, before the likeliest are kept
+            weight = weight * self._dominant_of(pitches, tonic)
         keep = np.argsort(-weight)[:TOP]
         keep = keep[weight[keep] > 0]
         arr = np.argsort(-arr_weight)[:TOP]
@@ -460,17 +460,14 @@ class FillWriter:
         return arr_tokens, int(arr[k // len(keep)]), tokens, k % len(keep)
 
     @staticmethod
-    def _v_or_iv(pitches: np.ndarray, tonic: int) -> np.ndarray:
-        """(N,) 1.0 where the chords `pitches` (N, 4) are the dominant (triad or seventh, its third present)
-        or the subdominant triad (major or minor) of `tonic`; else 0.0."""
+    def _dominant_of(pitches: np.ndarray, tonic: int) -> np.ndarray:
+        """(N,) 1.0 where the chords `pitches` (N, 4), soprano to bass, are the dominant of `tonic` in root
+        position, a triad or a seventh chord with its third (the leading tone): a final cadence's V; else 0.0."""
         bits = np.bitwise_or.reduce(1 << (pitches % 12), axis=1)
-        has = lambda pc: (bits >> (pc % 12)) & 1 == 1
-        five, four = tonic + 7, tonic + 5
+        five = tonic + 7
         dom = sum(1 << ((five + k) % 12) for k in (0, 4, 7, 10))
-        ok = ((bits & ~dom) == 0) & has(five) & has(five + 4)
-        for third in (3, 4):
-            ok |= ((bits & ~sum(1 << ((four + k) % 12) for k in (0, third, 7))) == 0) & has(four) & has(four + third)
-        return ok.astype(float)
+        has = lambda pc: (bits >> (pc % 12)) & 1 == 1
+        return (((bits & ~dom) == 0) & has(five + 4) & (pitches[:, 3] % 12 == five % 12)).astype(float)
 
     @staticmethod
     def _no_parallels_into(pitches: np.ndarray, before: np.ndarray) -> np.ndarray:

@@ -116,7 +116,7 @@ def cadence_ending(writer: FillWriter, voices: Sequence[Sequence[Note]], pickup:
                    name: str = "piece") -> list[list[Note]]:
     """Four composed voices (4/4, `pickup` quarter notes before the first barline) cut to whole bars and
     their last ENDING_BARS bars written again, all four voices, to end on a fermata: a half-note chord on
-    the third beat of the last bar, the home key's tonic (`piece_key`) reached from its V or IV where the
+    the third beat of the last bar, the home key's tonic (`piece_key`) reached from its V (or V7) where the
     network offers one (`FillWriter.fill`'s `end_on_tonic`). A piece shorter than ENDING_BARS + 1 whole bars
     is a MelodyError."""
     from ..encodings import cells
