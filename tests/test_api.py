@@ -268,6 +268,22 @@ def test_compose_returns_the_piece_generate_writes_for_the_same_seed(satb, tmp_p
         m.compose(run_dir=satb, length=0)
 
 
+def test_compose_with_cadence_is_the_piece_generate_cadence_writes(tmp_path):
+    """The API's ending is the command line's: the same seed, the same four voices, the last two bars
+    written again and the piece's first bars as the plain composition has them."""
+    from music_lstm.runs.run_folder import SHIPPED
+
+    run = SHIPPED / "compose"
+    plain = m.compose(run_dir=run, length=300, seed=4, log=quiet)
+    ended = m.compose(run_dir=run, length=300, seed=4, cadence=True, log=quiet)
+    assert main(["generate", "--run-dir", str(run), "--length", "300", "--seed", "4", "--cadence",
+                 "--output", str(tmp_path / "g.mid")]) == 0
+    written = midi_read.read_midi(tmp_path / "g.mid").voices
+    assert all(same(a, b) for a, b in zip(written, ended.voices))
+    assert all([n for n in a if n[0] < 8] == [n for n in b if n[0] < 8] for a, b in zip(plain.voices, ended.voices))
+    assert ended.voices != plain.voices
+
+
 def test_compose_lifts_the_guards_it_is_told_to_and_only_those(satb, monkeypatch):
     from music_lstm.tasks import generate
 

@@ -275,9 +275,11 @@ def compose(*, length: int = 500, seed: int | None = None, temperature: float | 
             top_p: float | None = None, max_repeat: int | None = None, max_chord_repeat: int | None = None,
             allow_parallels: bool = False, allow_clashes: bool = False, allow_syncopation: bool = False,
             primer=None, include_primer: bool = False, run_dir=None, num_outputs: int | None = None,
-            bpm: float | None = None, log=_stderr):
+            bpm: float | None = None, cadence: bool = False, cadence_run_dir=None, log=_stderr):
     """Write a new piece with a four-voice run folder's network, as `python -m music_lstm generate` does;
-    returns a `Chorale` (a list of `num_outputs` when given).
+    returns a `Chorale` (a list of `num_outputs` when given). `cadence`: each piece ends on a V-I
+    cadence, its last two bars written again by the fill_lstm run `cadence_run_dir` (None: the shipped
+    harmonizer), as `generate --cadence` does.
 
     `length` symbols; `seed` (None: a new piece each call); the sampling settings (None: the run's
     `sampling.json`, else its encoding's defaults); `allow_parallels`, `allow_clashes`, `allow_syncopation`
@@ -307,8 +309,17 @@ def compose(*, length: int = 500, seed: int | None = None, temperature: float | 
     if encoding.voices != 4:
         raise ConfigError(f"{run.path}: a {encoding.name} run writes no four voices; the Python API composes "
                           "with a satb run (python -m music_lstm generate writes this one's MIDI)")
+    pieces = compose_pieces(run, length, given, primer, include_primer, seed, n, log)
+    if cadence:
+        from ..runs.run_folder import SHIPPED
+        from ..tasks.generate import ended
+
+        writer = _entry(cadence_run_dir or SHIPPED / "harmonize", "harmonize", log)[1]
+        if writer is None:
+            raise ConfigError(f"{cadence_run_dir}: a left-to-right run writes no ending (give a fill_lstm run folder)")
+        pieces = [ended(writer, p, k if seed is None else seed + k, log) for k, p in enumerate(pieces)]
     chorales = []
-    for k, piece in enumerate(compose_pieces(run, length, given, primer, include_primer, seed, n, log), start=1):
+    for k, piece in enumerate(pieces, start=1):
         decoded = piece.decoded
         if decoded.repairs:
             log(f"piece {k}: repaired {decoded.repairs} of {decoded.events} events "
