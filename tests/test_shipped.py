@@ -91,6 +91,8 @@ def test_a_composed_ending_is_a_cadence_on_the_tonic_and_keeps_what_comes_before
         out = cadence_ending(writer, voices, 0.0, seed=seed)
         for v in range(4):
             assert [n for n in out[v] if n[0] < 8.0] == voices[v][:8]  # bars 1 and 2 as they were
+            ending = [n for n in out[v] if n[0] >= 8.0]  # every voice sings through the ending, no rest
+            assert ending[0][0] == 8.0 and all(a[0] + a[1] == b[0] for a, b in zip(ending, ending[1:]))
             o, d, _ = out[v][-1]  # the last chord from beat 3 of bar 4 to the end (a voice may hold into it)
             assert o <= 14.0 and o + d == 16.0  # the piece cut to whole bars
         last = _chord_at(out, 14.0)

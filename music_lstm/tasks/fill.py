@@ -166,20 +166,21 @@ class FillWriter:
     def fill(self, score: Score4, writable: np.ndarray, seed=None, num_outputs: int = 1,
              temperature: float = TEMPERATURE, rounds: int = ROUNDS, links: Sequence[tuple[float, float, float]] = (),
              guard: bool = True, cadence_rounds: int = CADENCE_ROUNDS, hold_only: np.ndarray | None = None,
-             end_on_tonic: bool = False) -> list[Score4]:
+             end_on_tonic: bool = False, rests: bool = True) -> list[Score4]:
         """`num_outputs` copies of `score` with the cells `writable` (4, T) written; `links` (source,
         repeat, length in quarter notes) make a repeated stretch copy the harmony of its source; cells in
         `hold_only` (4, T) may only hold or rest (no note starts there); with `end_on_tonic`, the last
-        phrase end arrives on the home key's tonic, from its V, where the network offers it. BLAS runs on one thread: the
+        phrase end arrives on the home key's tonic, from its V, where the network offers it; without
+        `rests`, no written cell rests (otherwise a cell may rest where no given voice sounds). BLAS runs on one thread: the
         network's products are small, and a second thread only waits when the other core is busy."""
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(1, user_api="blas"):
             return self._fill(score, writable, seed, num_outputs, temperature, rounds, links, guard, cadence_rounds,
-                              hold_only, end_on_tonic)
+                              hold_only, end_on_tonic, rests)
 
     def _fill(self, score, writable, seed, num_outputs, temperature, rounds, links, guard, cadence_rounds, hold_only,
-              end_on_tonic=False):
+              end_on_tonic=False, rests=True):
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         enc = cells.encode(score, steps=writable.shape[1])
         hold_only = np.zeros_like(writable) if hold_only is None else hold_only
@@ -193,6 +194,8 @@ class FillWriter:
         B, T = num_outputs, enc.steps
         allowed = self._allowed(enc, writable)
         allowed[hold_only, 3:] = False
+        if not rests:
+            allowed[:, :, REST] = False
         state = np.repeat(enc.tokens[None].astype(np.int64), B, axis=0)
         state[:, writable] = MASK
         copy_src, copy_dst = self._links(links, writable)

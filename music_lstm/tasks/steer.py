@@ -117,7 +117,8 @@ def cadence_ending(writer: FillWriter, voices: Sequence[Sequence[Note]], pickup:
     """Four composed voices (4/4, `pickup` quarter notes before the first barline) cut to whole bars and
     their last ENDING_BARS bars written again, all four voices, to end on a fermata: a half-note chord on
     the third beat of the last bar, the home key's tonic (`piece_key`) reached from its V (or V7) where the
-    network offers one (`FillWriter.fill`'s `end_on_tonic`). A piece shorter than ENDING_BARS + 1 whole bars
+    network offers one (`FillWriter.fill`'s `end_on_tonic`), every voice singing to the end (no rest
+    written). A piece shorter than ENDING_BARS + 1 whole bars
     is a MelodyError."""
     from ..encodings import cells
 
@@ -135,7 +136,8 @@ def cadence_ending(writer: FillWriter, voices: Sequence[Sequence[Note]], pickup:
     T = cells.steps_of(end)
     writable = np.zeros((4, T), bool)
     writable[:, cells.steps_of(start):cells.steps_of(last) + 1] = True  # then each voice holds its last note
-    out = writer.fill(score, writable, seed=np.random.default_rng(seed), rounds=REWRITE_ROUNDS, end_on_tonic=True)[0]
+    out = writer.fill(score, writable, seed=np.random.default_rng(seed), rounds=REWRITE_ROUNDS, end_on_tonic=True,
+                      rests=False)[0]
     return [list(v) for v in out.voices]
 
 
