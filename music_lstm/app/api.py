@@ -317,7 +317,7 @@ def compose(*, length: int = 500, seed: int | None = None, temperature: float | 
         writer = _entry(cadence_run_dir or SHIPPED / "harmonize", "harmonize", log)[1]
         if writer is None:
             raise ConfigError(f"{cadence_run_dir}: a left-to-right run writes no ending (give a fill_lstm run folder)")
-        pieces = [ended(writer, p, k if seed is None else seed + k, log) for k, p in enumerate(pieces)]
+        pieces = [ended(writer, p, None if seed is None else seed + k, log) for k, p in enumerate(pieces)]
     chorales = []
     for k, piece in enumerate(pieces, start=1):
         decoded = piece.decoded

@@ -171,8 +171,9 @@ class FillWriter:
         repeat, length in quarter notes) make a repeated stretch copy the harmony of its source; cells in
         `hold_only` (4, T) may only hold or rest (no note starts there); with `end_on_tonic`, the last
         phrase end arrives on the home key's tonic, from its V, where the network offers it; without
-        `rests`, no written cell rests (otherwise a cell may rest where no given voice sounds). BLAS runs on one thread: the
-        network's products are small, and a second thread only waits when the other core is busy."""
+        `rests`, no written cell rests (otherwise a cell may rest where no given voice sounds). BLAS runs
+        on one thread: the network's products are small, and a second thread only waits when the other
+        core is busy."""
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(1, user_api="blas"):

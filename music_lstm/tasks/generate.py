@@ -100,7 +100,7 @@ def generate(
         from .steer import _writer
 
         ender = _writer(cadence_run_dir or SHIPPED / "harmonize", log)
-        pieces = [ended(ender, piece, k if seed is None else seed + k, log) for k, piece in enumerate(pieces)]
+        pieces = [ended(ender, piece, None if seed is None else seed + k, log) for k, piece in enumerate(pieces)]
     paths = output_paths(output, num_outputs, output_dir)
     bpm = outputs.bpm or run.bpm or DEFAULT_BPM
     written, extra = [], []
@@ -117,8 +117,9 @@ def generate(
 
 
 def ended(writer, piece: "Composition", seed, log) -> "Composition":
-    """`piece` with its last bars written again to end on a cadence (`tasks.steer.cadence_ending`); as it
-    was, with a line saying why, when it is too short for one."""
+    """`piece` with its last bars written again to end on a cadence (`tasks.steer.cadence_ending`; its
+    `log_prob` stays the compose network's, for the symbols it wrote); as it was, with a line saying why,
+    when it is too short for one."""
     from .steer import cadence_ending
 
     try:

@@ -118,8 +118,8 @@ def cadence_ending(writer: FillWriter, voices: Sequence[Sequence[Note]], pickup:
     their last ENDING_BARS bars written again, all four voices, to end on a fermata: a half-note chord on
     the third beat of the last bar, the home key's tonic (`piece_key`) reached from its V (or V7) where the
     network offers one (`FillWriter.fill`'s `end_on_tonic`), every voice singing to the end (no rest
-    written). A piece shorter than ENDING_BARS + 1 whole bars
-    is a MelodyError."""
+    written). A piece shorter than ENDING_BARS + 1 whole bars, or off the sixteenth-note grid, is a
+    MelodyError."""
     from ..encodings import cells
 
     total = max((o + d for v in voices for o, d, _ in v), default=0.0)
