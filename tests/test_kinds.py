@@ -35,10 +35,14 @@ def test_a_recorded_kind_that_contradicts_the_settings_is_one_line(tmp_path):
     assert "\n" not in str(e.value)
 
 
-@pytest.mark.parametrize("folder, task, kind", [("compose", "compose", "lstm"), ("harmonize_lstm", "harmonize", "melody_lstm")])
-def test_the_shipped_folders_record_no_kind_and_are_read_by_the_settings_rule(folder, task, kind):
+@pytest.mark.parametrize("folder, task, kind, recorded", [("compose", "compose", "lstm", True),
+                                                           ("harmonize_lstm", "harmonize", "melody_lstm", False)])
+def test_the_shipped_folders_are_read_as_their_kind_recorded_or_by_the_settings_rule(folder, task, kind, recorded):
     raw = json.loads((run_folder.SHIPPED / folder / run_folder.CONFIG).read_text())
-    assert "kind" not in raw and "task" not in raw  # saved before the kind was recorded; never rewritten
+    if recorded:  # trained again since the kind was recorded: the folder says what it holds
+        assert (raw["kind"], raw["task"]) == (kind, task)
+    else:  # saved before the kind was recorded, never rewritten: read by the settings rule
+        assert "kind" not in raw and "task" not in raw
     cfg = run_folder.read_config(run_folder.SHIPPED / folder / run_folder.CONFIG)
     assert (cfg.kind, cfg.task) == (kind, task)
 
