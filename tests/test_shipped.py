@@ -88,7 +88,9 @@ def test_a_composed_ending_is_a_cadence_on_the_tonic_and_keeps_what_comes_before
     voices = [[(float(k), 1.0, c[v]) for k, c in enumerate(chords)] + [(16.0, 1.5, chords[0][v])] for v in range(4)]
     writer = FillWriter.from_run(run_folder.SHIPPED / "harmonize")
     for seed in (1, 2, 3):
-        out = cadence_ending(writer, voices, 0.0, seed=seed)
+        ending = cadence_ending(writer, voices, 0.0, seed=seed)
+        assert (ending.sharps, ending.mode, ending.fermatas, ending.fermatas_written) == (0, "major", (14.0,), True)
+        out = ending.voices
         for v in range(4):
             assert [n for n in out[v] if n[0] < 8.0] == voices[v][:8]  # bars 1 and 2 as they were
             ending = [n for n in out[v] if n[0] >= 8.0]  # every voice sings through the ending, no rest
@@ -136,3 +138,16 @@ def test_generate_with_cadence_on_a_run_of_one_line_is_one_line_and_exit_2(tmp_p
     code = main(["generate", "--run-dir", str(run), "--output", str(tmp_path / "g.mid"), "--cadence"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and "--cadence" in err[-1] and not (tmp_path / "g.mid").exists()
+
+
+@pytest.mark.slow
+def test_generate_with_cadence_writes_the_key_it_closes_in_and_the_last_fermata(tmp_path, capsys):
+    from music21 import converter
+
+    from music_lstm.io.chorale_scores import score_of
+
+    assert main(["generate", "--run-dir", str(run_folder.SHIPPED / "compose"), "--output", str(tmp_path / "g.mid"),
+                 "--length", "300", "--seed", "3", "--cadence", "--format", "musicxml"]) == 0
+    score = score_of(converter.parse(str(tmp_path / "g.musicxml")))
+    assert score.fermatas_written and score.fermatas == (max(o for o, _, _ in score.voices[0]),)
+    assert score.voices[3][-1][2] % 12 == score.tonic  # the key signature is the one the last chord closes in

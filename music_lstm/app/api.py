@@ -326,6 +326,10 @@ def compose(*, length: int = 500, seed: int | None = None, temperature: float | 
                 f"({decoded.repair_fraction:.1%}) that broke the {encoding.name} grammar")
         if not decoded.notes:
             raise MusicLSTMError(f"piece {k}: the generated symbols hold no note (try a longer length)")
+        tempo = bpm or run.bpm or DEFAULT_BPM
+        if piece.ending is not None:  # the key the ending closes in, and its fermata
+            chorales.append(Chorale.from_score4(piece.ending, piece.log_prob, "compose", run.path, tempo))
+            continue
         chorales.append(Chorale(tuple(list(v) for v in piece.voices), melody_key(sorted(decoded.notes)), "4/4",
-                                piece.log_prob, "compose", run.path, bpm or run.bpm or DEFAULT_BPM, piece.pickup))
+                                piece.log_prob, "compose", run.path, tempo, piece.pickup))
     return chorales if num_outputs is not None else chorales[0]

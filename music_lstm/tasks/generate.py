@@ -25,6 +25,7 @@ from ..core.keys import key_shift
 from ..encodings.common import Decoded
 from ..core.errors import ConfigError, EncodingError, MusicLSTMError, RunFolderError
 from ..core.events import bar_phase
+from ..core.scores import Score4
 from ..runs.run_folder import CORPUS, MODEL, Run, load_run, read_sampling, resolve_run
 from ..core.sampling import Sampling, generate_ids
 
@@ -110,27 +111,29 @@ def generate(
             log(f"{path}: repaired {decoded.repairs} of {decoded.events} events ({decoded.repair_fraction:.1%}) that broke the {encoding.name} grammar")
         if not decoded.notes:
             raise MusicLSTMError(f"{path}: the generated symbols hold no note (try a longer --length)")
+        key = {} if piece.ending is None else {"sharps": piece.ending.sharps, "minor": piece.ending.mode == "minor",
+                                                "fermatas": piece.ending.fermatas}
         extra += write_piece(path, decoded.notes, piece.voices, bpm, outputs, title=f"Chorale: {path.stem}",
-                             pickup=piece.pickup)
+                             pickup=piece.pickup, **key)
         written.append(path)
     return written + extra
 
 
 def ended(writer, piece: "Composition", seed, log) -> "Composition":
     """`piece` with its last bars written again to end on a cadence (`tasks.steer.cadence_ending`; its
-    `log_prob` stays the compose network's, for the symbols it wrote); as it was, with a line saying why,
-    when it is too short for one."""
+    `log_prob` stays the compose network's, for the symbols it wrote; `ending` holds the key and the
+    fermata the files are written with); as it was, with a line saying why, when it is too short for one."""
     from .steer import cadence_ending
 
     try:
-        voices = cadence_ending(writer, piece.voices, piece.pickup, seed=seed)
+        score = cadence_ending(writer, piece.voices, piece.pickup, seed=seed)
     except MusicLSTMError as e:
         log(f"no cadence at the end: {e}")
         return piece
+    voices = [list(v) for v in score.voices]
     notes = sorted(n for v in voices for n in v)
-    end = max(o + d for o, d, _ in notes)
-    decoded = dataclasses.replace(piece.decoded, notes=notes, voices=voices, end=end)
-    return dataclasses.replace(piece, decoded=decoded, voices=voices)
+    decoded = dataclasses.replace(piece.decoded, notes=notes, voices=voices, end=score.end)
+    return dataclasses.replace(piece, decoded=decoded, voices=voices, ending=score)
 
 
 def check_composes(run: Run) -> None:
@@ -151,6 +154,7 @@ class Composition:
     voices: list | None  # S A T B for a four-voice encoding, else None
     pickup: float  # quarter notes before the first barline (music cut from the middle of a piece)
     log_prob: float  # natural log of the network's probability of the sampled symbols
+    ending: Score4 | None = None  # with an ending written (`ended`): the key it closes in, its last fermata
 
 
 def compose_pieces(run: Run, length: int = 500, sampling: Sampling | dict | None = None,

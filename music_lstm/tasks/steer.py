@@ -113,13 +113,13 @@ ENDING_BARS = 2  # the bars a composed piece's ending is written in, its last ch
 
 
 def cadence_ending(writer: FillWriter, voices: Sequence[Sequence[Note]], pickup: float = 0.0, seed=None,
-                   name: str = "piece") -> list[list[Note]]:
+                   name: str = "piece") -> Score4:
     """Four composed voices (4/4, `pickup` quarter notes before the first barline) cut to whole bars and
     their last ENDING_BARS bars written again, all four voices, to end on a fermata: a half-note chord on
     the third beat of the last bar, the home key's tonic (`piece_key`) reached from its V (or V7) where the
     network offers one (`FillWriter.fill`'s `end_on_tonic`), every voice singing to the end (no rest
-    written). A piece shorter than ENDING_BARS + 1 whole bars, or off the sixteenth-note grid, is a
-    MelodyError."""
+    written). Returns the piece as a `Score4`: the key it closes in and the fermata on its last chord.
+    A piece shorter than ENDING_BARS + 1 whole bars, or off the sixteenth-note grid, is a MelodyError."""
     from ..encodings import cells
 
     total = max((o + d for v in voices for o, d, _ in v), default=0.0)
@@ -136,9 +136,8 @@ def cadence_ending(writer: FillWriter, voices: Sequence[Sequence[Note]], pickup:
     T = cells.steps_of(end)
     writable = np.zeros((4, T), bool)
     writable[:, cells.steps_of(start):cells.steps_of(last) + 1] = True  # then each voice holds its last note
-    out = writer.fill(score, writable, seed=np.random.default_rng(seed), rounds=REWRITE_ROUNDS, end_on_tonic=True,
-                      rests=False)[0]
-    return [list(v) for v in out.voices]
+    return writer.fill(score, writable, seed=np.random.default_rng(seed), rounds=REWRITE_ROUNDS, end_on_tonic=True,
+                       rests=False)[0]
 
 
 def keep_score(parts: list[list[Note]], keep: Sequence[int], name: str, meter=(4, 4), pickup: float = 0.0,
