@@ -231,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     _run_dir_arg(p, "run folder to write (default: runs/latest)")
     _train_args(p)
     p.add_argument("--seed", type=check.seed, default=0, help="seed for the split, shuffling and weights (default: 0)")
+    p.add_argument("--holdout", default=None, metavar="RUN_DIR",
+                   help="take the training and validation pieces of this run folder's split instead of a seeded "
+                        "split: another seed, measured on the same held-out pieces")
     p.add_argument("--resume", action="store_true",
                    help="carry on from the run folder's last checkpoint with its saved settings (only --epochs, --max-minutes, --patience apply)")
 
@@ -349,9 +352,11 @@ def _train(args) -> None:
         raise ConfigError("--common-key and --jsb: JSB Chorales frames are learned in the keys the file gives")
     if args.jsb_order and not args.jsb:
         raise ConfigError("--jsb-order applies only with --jsb")
+    if args.holdout and (args.jsb or args.resume):
+        raise ConfigError("--holdout: not with --jsb (the file gives its split) or --resume (the run keeps its own)")
     from ..training.train import train
 
-    train(_config(args), args.data_dir, args.run_dir, resume=args.resume, recursive=args.recursive, workers=args.workers,
+    train(_config(args), args.data_dir, args.run_dir, resume=args.resume, holdout=args.holdout, recursive=args.recursive, workers=args.workers,
           use_cache=not args.no_cache, cache_dir=args.cache_dir, distribute=args.distribute)
 
 

@@ -4,6 +4,7 @@
     lstm         `model.build_model` (one softmax, or two)     `stepper.LSTMStepper`
     melody_lstm  `melody_context.build_model` (reads the melody too)   `melody_context.MelodyStepper`
     jsb_frames   `model.build_model`, over JSB frame tokens    `stepper.LSTMStepper`
+    lstm_ensemble  `ensemble.build_ensemble` (lstms averaged)  `ensemble.EnsembleStepper`
 
 Nothing here guesses a kind from a network's layers: the caller says which (`runs.config.Config.kind`).
 Keras is imported only when a network is built.
@@ -13,7 +14,7 @@ Keras is imported only when a network is built.
 
 from __future__ import annotations
 
-KINDS = ("lstm", "melody_lstm", "jsb_frames")
+KINDS = ("lstm", "melody_lstm", "jsb_frames", "lstm_ensemble")
 
 
 def check_kind(kind: str) -> str:
@@ -29,6 +30,8 @@ def build(kind: str, vocab_size: int, cfg, heads: tuple[int, int] | None = None,
         from .melody_context import build_model
 
         return build_model(vocab_size, cfg, lstm=lstm)
+    if kind == "lstm_ensemble":
+        raise ValueError("an lstm_ensemble is not trained: train its members, then combine them (run_folder.combine)")
     from .model import build_model
 
     return build_model(vocab_size, cfg, heads, lstm=lstm)
@@ -40,6 +43,10 @@ def stepper(kind: str, model, factors=None):
         from .melody_context import MelodyStepper
 
         return MelodyStepper(model)
+    if kind == "lstm_ensemble":
+        from .ensemble import EnsembleStepper
+
+        return EnsembleStepper.from_keras(model)
     from .stepper import LSTMStepper
 
     return LSTMStepper.from_keras(model, factors)

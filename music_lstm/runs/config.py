@@ -50,6 +50,9 @@ class Config:
     # music is moved back to the key of the piece its prompt came from. On: its samples stay in key and are
     # harder to tell from Bach's (docs/BENCHMARKS.md, "One key and the beat").
     common_key: bool = True
+    # Networks averaged (`models.ensemble`, kind lstm_ensemble): runs of these settings trained with other seeds on
+    # the same split, combined by `run_folder.combine`; 1 = one network, as `train` makes.
+    members: int = 1
 
     def __post_init__(self):
         checks = {
@@ -67,6 +70,7 @@ class Config:
             "patience": self.patience >= 1,
             "val_fraction": 0.0 <= self.val_fraction < 1.0,
             "max_minutes": self.max_minutes >= 0,
+            "members": self.members >= 1,
         }
         self.encoder()  # a ConfigError names an unknown encoding, or durations where they do not apply
         if self.jsb_order is not None and self.jsb_order not in (*jsb.ORDERS, jsb.VOICES_ORDER):
@@ -75,6 +79,8 @@ class Config:
         if self.melody_context and (self.encoder().name != satb or self.jsb):
             raise ConfigError(f"invalid melody_context with {'--jsb' if self.jsb else 'encoding ' + repr(self.encoding)}: "
                               f"a network that reads the melody needs the {satb} encoding")
+        if self.members > 1 and (self.jsb or self.melody_context or self.durations):
+            raise ConfigError(f"invalid members: {self.members} (only one-softmax four-voice networks are combined)")
         if self.common_key and self.jsb:  # JSB Chorales frames are learned and scored in the keys the file gives
             object.__setattr__(self, "common_key", False)
         for name, ok in checks.items():
@@ -85,7 +91,9 @@ class Config:
     def kind(self) -> str:
         """The network these settings train (`models.factory.KINDS`). `config.json` records it beside the
         settings; a folder saved before it did is read by this same rule (`run_folder.read_config`)."""
-        return "jsb_frames" if self.jsb else "melody_lstm" if self.melody_context else "lstm"
+        if self.jsb:
+            return "jsb_frames"
+        return "melody_lstm" if self.melody_context else "lstm_ensemble" if self.members > 1 else "lstm"
 
     @property
     def task(self) -> str:

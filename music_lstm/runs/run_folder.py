@@ -18,6 +18,7 @@ Atomic: every file goes to a temporary file beside it first and is moved into pl
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -96,6 +97,44 @@ def ship(run_dir, task: str, sampling: dict | None = None) -> Path:
     else:
         (target / SAMPLING).unlink(missing_ok=True)
     return target
+
+
+def combine(run_dirs, out_dir) -> Path:
+    """One run folder (kind `lstm_ensemble`, `models.ensemble`) whose network is the mean of `run_dirs`' networks:
+    runs of the same settings but the seed, trained on the same split with the same vocabulary (`train
+    --holdout FIRST --seed N`). The first run gives the vocabulary, split, data and corpus; `config.json`
+    records how many networks it averages (`members`) and the first run's seed. Returns the folder.
+
+        python -c "from music_lstm.runs.run_folder import combine; combine(['runs/long', 'runs/long_s1'], 'runs/long_ens')"
+    """
+    from ..models.ensemble import build_ensemble
+
+    runs = [load_run(d) for d in run_dirs]
+    if len(runs) < 2:
+        raise RunFolderError(f"combine: give two run folders or more, got {len(runs)}")
+    first = runs[0]
+    for run in runs:
+        if run.config.kind != "lstm":
+            raise RunFolderError(f"{run.path}: a {run.config.kind} run; only lstm runs are combined")
+    for run in runs[1:]:
+        differ = [f for f, v in dataclasses.asdict(run.config).items()
+                  if f != "seed" and v != getattr(first.config, f)]
+        if differ:
+            raise RunFolderError(f"{run.path}: settings differ from {first.path}'s ({', '.join(differ)}): not one model's seeds")
+        if run.vocab.index_to_symbol != first.vocab.index_to_symbol:
+            raise RunFolderError(f"{run.path / VOCAB}: not {first.path / VOCAB}: the networks predict other symbols")
+        if read_split(run.path) != read_split(first.path):
+            raise RunFolderError(f"{run.path / SPLIT}: not {first.path / SPLIT}: train with --holdout {first.path}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in (*STALE, SAMPLING):
+        (out / stale).unlink(missing_ok=True)
+    for name in (VOCAB, SPLIT, DATA, CORPUS):
+        with atomic_path(out / name) as tmp:
+            Path(tmp).write_bytes((first.path / name).read_bytes())
+    write_config(out / CONFIG, dataclasses.replace(first.config, members=len(runs)))
+    save_model(build_ensemble([run.model for run in runs]), out / MODEL)
+    return out
 
 
 def write_json(path: str | os.PathLike, obj) -> None:

@@ -45,6 +45,7 @@ def train(
     run_dir: str | os.PathLike = "runs/latest",
     *,
     resume: bool = False,
+    holdout: str | os.PathLike | None = None,
     recursive: bool = False,
     workers: int | None = None,
     use_cache: bool = True,
@@ -57,15 +58,18 @@ def train(
     """Train a model as `cfg` says; returns a summary (best validation loss, epochs, seconds).
 
     With `resume`, carry on from the run folder's last checkpoint with its saved settings (only
-    `epochs`, `max_minutes` and `patience` come from `cfg`) and its own data folder and split.
+    `epochs`, `max_minutes` and `patience` come from `cfg`) and its own data folder and split. `holdout`: a
+    run folder (or its split.json) whose training and validation pieces this run uses instead of a seeded
+    split, so runs with other seeds are measured on the same held-out pieces.
     `callbacks` are extra Keras callbacks, run after the ones that save the epoch. `distribute` names
     the tf.distribute strategy (distribute.STRATEGIES); `cfg.batch_size` is per replica."""
     with writable_run_dir(run_dir, distribute) as run:  # a worker other than the chief writes to a temporary folder
         return _train(cfg, data_dir, Path(run), resume, recursive, workers, use_cache, cache_dir, verbose, distribute,
-                      callbacks, log)
+                      callbacks, log, holdout)
 
 
-def _train(cfg, data_dir, run, resume, recursive, workers, use_cache, cache_dir, verbose, distribute, callbacks, log):
+def _train(cfg, data_dir, run, resume, recursive, workers, use_cache, cache_dir, verbose, distribute, callbacks, log,
+           holdout=None):
     if resume:
         cfg, data_dir, recursive, state = _resume_state(cfg, run, data_dir)
     keys = shifts(cfg.transpose_low, cfg.transpose_high)
@@ -83,6 +87,10 @@ def _train(cfg, data_dir, run, resume, recursive, workers, use_cache, cache_dir,
                                use_cache=use_cache, min_symbols=2, log=log)
         seqs = corpus.sequences
         train_names, val_names = split_pieces(list(seqs), cfg.val_fraction, cfg.seed)
+        if holdout is not None and not resume:
+            given = Path(holdout)
+            given = given.parent if given.name == run_folder.SPLIT else given
+            train_names, val_names = (_known(names, seqs, given) for names in run_folder.read_split(given))
     if resume:
         train_names, val_names = (_known(names, seqs, run) for names in run_folder.read_split(run))
         vocab = run_folder.read_vocab(run / run_folder.VOCAB)
