@@ -339,6 +339,27 @@ def test_rewrite_keeps_every_note_outside_the_passage():
     assert any(o.voices[1] != score.voices[1] or o.voices[2] != score.voices[2] for o in out)
 
 
+@pytest.mark.parametrize("widen", [0, 2])
+def test_written_voices_keep_within_widen_semitones_of_bachs_range(widen):
+    from music_lstm.core.ranges import BACH_RANGES
+
+    score = chorale(4, bars=4)
+    writable = np.zeros((4, 16 * cells.STEPS), bool)
+    writable[1:] = True
+    pitches = {v: set() for v in range(1, 4)}
+    for seed in range(4):  # a random network reaches for every pitch it is allowed
+        out = FillWriter(random_net(seed)).fill(score, writable, seed=seed, num_outputs=4, temperature=3.0,
+                                                widen=widen)
+        for o in out:
+            for v in range(1, 4):
+                pitches[v] |= {p for _, _, p in o.voices[v]}
+    for v in range(1, 4):
+        lo, hi = BACH_RANGES[v]
+        assert lo - widen <= min(pitches[v]) and max(pitches[v]) <= hi + widen
+    if widen:  # the wider range is reached, so the narrower bound is the parameter's doing
+        assert any(min(pitches[v]) < BACH_RANGES[v][0] or max(pitches[v]) > BACH_RANGES[v][1] for v in range(1, 4))
+
+
 def test_a_repeated_stretch_is_written_as_its_source():
     score = chorale(2, bars=4)
     sop = score.voices[0][:8] + [(o + 8, d, p) for o, d, p in score.voices[0][:8]]

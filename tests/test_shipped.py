@@ -82,6 +82,7 @@ def test_a_composed_ending_is_a_cadence_on_the_tonic_and_keeps_what_comes_before
     import numpy as np
 
     from music_lstm.tasks.fill import FillWriter
+    from music_lstm.core.ranges import BACH_RANGES
     from music_lstm.tasks.steer import cadence_ending
 
     chords = [(72, 67, 64, 48), (74, 67, 65, 47), (72, 69, 64, 45), (71, 67, 62, 43)] * 4  # I V6 vi V, a beat each
@@ -102,6 +103,8 @@ def test_a_composed_ending_is_a_cadence_on_the_tonic_and_keeps_what_comes_before
         before = _chord_at(out, 13.0)
         assert {p % 12 for p in before} <= {7, 11, 2, 5} and 11 in {p % 12 for p in before}  # G's chord with its B
         assert min(before) % 12 == 7  # in root position: V-I
+        for v, (lo, hi) in enumerate(BACH_RANGES):  # no voice of the ending beyond Bach's range
+            assert all(lo <= p <= hi for o, _, p in out[v] if o >= 8.0)
 
 
 def test_a_piece_too_short_for_an_ending_is_a_melody_error():

@@ -166,22 +166,23 @@ class FillWriter:
     def fill(self, score: Score4, writable: np.ndarray, seed=None, num_outputs: int = 1,
              temperature: float = TEMPERATURE, rounds: int = ROUNDS, links: Sequence[tuple[float, float, float]] = (),
              guard: bool = True, cadence_rounds: int = CADENCE_ROUNDS, hold_only: np.ndarray | None = None,
-             end_on_tonic: bool = False, rests: bool = True) -> list[Score4]:
+             end_on_tonic: bool = False, rests: bool = True, widen: int = WIDEN) -> list[Score4]:
         """`num_outputs` copies of `score` with the cells `writable` (4, T) written; `links` (source,
         repeat, length in quarter notes) make a repeated stretch copy the harmony of its source; cells in
         `hold_only` (4, T) may only hold or rest (no note starts there); with `end_on_tonic`, the last
         phrase end arrives on the home key's tonic, from its V, where the network offers it; without
-        `rests`, no written cell rests (otherwise a cell may rest where no given voice sounds). BLAS runs
+        `rests`, no written cell rests (otherwise a cell may rest where no given voice sounds); `widen`: the
+        semitones a written voice may go beyond Bach's range (`core.ranges.BACH_RANGES`). BLAS runs
         on one thread: the network's products are small, and a second thread only waits when the other
         core is busy."""
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(1, user_api="blas"):
             return self._fill(score, writable, seed, num_outputs, temperature, rounds, links, guard, cadence_rounds,
-                              hold_only, end_on_tonic, rests)
+                              hold_only, end_on_tonic, rests, widen)
 
     def _fill(self, score, writable, seed, num_outputs, temperature, rounds, links, guard, cadence_rounds, hold_only,
-              end_on_tonic=False, rests=True):
+              end_on_tonic=False, rests=True, widen=WIDEN):
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         enc = cells.encode(score, steps=writable.shape[1])
         hold_only = np.zeros_like(writable) if hold_only is None else hold_only
@@ -193,7 +194,7 @@ class FillWriter:
             enc = cells.Cells(enc.tokens[:, lo:hi], enc.features[lo:hi], enc.shift, enc.score)
             writable, hold_only = writable[:, lo:hi], hold_only[:, lo:hi]
         B, T = num_outputs, enc.steps
-        allowed = self._allowed(enc, writable)
+        allowed = self._allowed(enc, writable, widen)
         allowed[hold_only, 3:] = False
         if not rests:
             allowed[:, :, REST] = False
@@ -509,15 +510,16 @@ class FillWriter:
         return max(1, int(np.ceil(score.end * cells.STEPS - 1e-6)))
 
     @staticmethod
-    def _allowed(enc: cells.Cells, writable: np.ndarray) -> np.ndarray:
-        """(4, T, VOCAB) bool: the tokens each writable cell may take before any guard."""
+    def _allowed(enc: cells.Cells, writable: np.ndarray, widen: int = WIDEN) -> np.ndarray:
+        """(4, T, VOCAB) bool: the tokens each writable cell may take before any guard, each voice's
+        pitches within `widen` semitones of Bach's range."""
         T = enc.steps
         allowed = np.zeros((4, T, VOCAB), bool)
         given = ~writable
         sounding_given = (given & (enc.tokens != REST)).any(axis=0)  # (T,)
         for v in range(4):
             lo, hi = BACH_RANGES[v]
-            ok = (PITCHES >= lo - WIDEN + enc.shift) & (PITCHES <= hi + WIDEN + enc.shift)
+            ok = (PITCHES >= lo - widen + enc.shift) & (PITCHES <= hi + widen + enc.shift)
             ok[:3] = False
             allowed[v, :, :] = ok
             allowed[v, :, HOLD] = True

@@ -118,7 +118,8 @@ def cadence_ending(writer: FillWriter, voices: Sequence[Sequence[Note]], pickup:
     their last ENDING_BARS bars written again, all four voices, to end on a fermata: a half-note chord on
     the third beat of the last bar, the home key's tonic (`piece_key`) reached from its V (or V7) where the
     network offers one (`FillWriter.fill`'s `end_on_tonic`), every voice singing to the end (no rest
-    written). Returns the piece as a `Score4`: the key it closes in and the fermata on its last chord.
+    written) and none beyond Bach's range (`core.ranges.BACH_RANGES`, as the composing network keeps to its
+    training pieces' range). Returns the piece as a `Score4`: the key it closes in and the fermata on its last chord.
     A piece shorter than ENDING_BARS + 1 whole bars, or off the sixteenth-note grid, is a MelodyError."""
     from ..encodings import cells
 
@@ -137,7 +138,7 @@ def cadence_ending(writer: FillWriter, voices: Sequence[Sequence[Note]], pickup:
     writable = np.zeros((4, T), bool)
     writable[:, cells.steps_of(start):cells.steps_of(last) + 1] = True  # then each voice holds its last note
     return writer.fill(score, writable, seed=np.random.default_rng(seed), rounds=REWRITE_ROUNDS, end_on_tonic=True,
-                       rests=False)[0]
+                       rests=False, widen=0)[0]
 
 
 def keep_score(parts: list[list[Note]], keep: Sequence[int], name: str, meter=(4, 4), pickup: float = 0.0,
