@@ -98,6 +98,24 @@ def main(argv=None) -> int:
             sl = [x for v in vs for x in voice_slices(v) if x.full]
             return "/".join(f"{np.mean([x.pitches[u] < x.pitches[u + 1] for x in sl]):.3f}" for u in (1, 2))
 
+        def doubled_leading(vs):
+            """The share of four-voice slices on the beat that double the home key's leading tone."""
+            from music_lstm.eval.voice_leading import voice_slices
+
+            n = bad = 0
+            for v, piece in zip(vs, pieces):
+                lead = (piece.tonic - 1) % 12
+                for x in voice_slices(v):
+                    if x.full and abs(x.offset % 1) < 1e-3:
+                        n += 1
+                        bad += [p % 12 for p in x.pitches].count(lead) >= 2
+            return bad / max(n, 1)
+
+        def swings(vs):
+            """The share of the bass's runs of four notes that swing between two pitches (A B A B)."""
+            x = [a == c != b == d for v in vs for a, b, c, d in zip(*(([p for _, _, p in v[3]])[k:] for k in range(4)))]
+            return float(np.mean(x)) if x else 0.0
+
         def steps(vs, voice=3):
             return moves(vs, voice)[1:3].sum()
 
@@ -116,6 +134,8 @@ def main(argv=None) -> int:
               f"odd lengths {odd_lengths(outs):.4f} (Bach {odd_lengths([s.voices for s in pieces]):.4f}) "
               f"no chord on/off the beat {no_chord(outs)} (Bach {no_chord([s.voices for s in pieces])}) "
               f"crossings A-T/T-B {crossings(outs)} (Bach {crossings([s.voices for s in pieces])}) "
+              f"doubled leading tone {doubled_leading(outs):.4f} (Bach {doubled_leading([s.voices for s in pieces]):.4f}) "
+              f"bass swings {swings(outs):.4f} (Bach {swings([s.voices for s in pieces]):.4f}) "
               f"({time.time() - t0:.0f} s)\n    moves 0/1/2/3-4/5+: {shares}  Bach: {bach_shares}", flush=True)
     return 0
 

@@ -284,6 +284,82 @@ def test_a_guarded_draw_weighs_a_repeat_against_the_note_just_drawn_before_it(mo
     assert all(a[2] != b[2] for a, b in zip(alto, alto[1:]) if abs(a[0] + a[1] - b[0]) < 1e-9)
 
 
+def _guarded_draw(writer, score, voices, seed):
+    """Voices `voices` of `score` drawn whole in one guarded round; the cells of the result."""
+    enc = cells.encode(score)
+    writable = np.zeros((4, enc.steps), bool)
+    writable[list(voices)] = True
+    allowed = writer._allowed(enc, writable)
+    state = enc.tokens[None].astype(np.int64).copy()
+    state[:, writable] = cells.MASK
+    probs = writer._probs(state, enc.features[None])
+    mask = np.zeros_like(state, dtype=bool)
+    mask[:, writable] = True
+    writer._draw(state, probs, mask, allowed, np.random.default_rng(seed), 3.0, True, leading=11)
+    return state[0]
+
+
+def test_the_leading_tone_weight_falls_on_a_second_voice_sounding_it():
+    from music_lstm.tasks import fill
+
+    B4, G4 = cells.pitch_token(71), cells.pitch_token(67)
+    s = np.full((4, 4), REST)
+    s[0] = [B4, HOLD, HOLD, HOLD]
+    sound = FillWriter._sounding(s)
+    w = FillWriter._doubling_weights(2, 0, sound, 11)
+    leading = (fill.PITCHES % 12 == 11) & (np.arange(cells.VOCAB) >= 3)
+    assert (w[leading] == fill.LEADING_DOUBLED).all() and (w[~leading] == 1).all()
+    s[0] = [G4, HOLD, HOLD, HOLD]  # no other voice on B: nothing weighed
+    assert (FillWriter._doubling_weights(2, 0, FillWriter._sounding(s), 11) == 1).all()
+
+
+@pytest.mark.parametrize("before, after, swinging", [
+    ([48, 50, 48], [], 50),  # A B A [B]
+    ([48, 50], [50], 48),  # A B [A] B
+    ([48], [48, 50], 50),  # A [B] A B
+    ([], [48, 50, 48], 50),  # [A] B A B
+    ([48, 50, 52], [53], None),  # a scale: no swing
+])
+def test_the_swing_weight_falls_on_the_bass_note_that_makes_four_swing(monkeypatch, before, after, swinging):
+    from music_lstm.tasks import fill
+
+    monkeypatch.setattr(fill, "BASS_SWING", 0.1)
+    tokens = [cells.pitch_token(p) for p in before] + [cells.MASK] + [cells.pitch_token(p) for p in after]
+    s = np.full((4, 2 * len(tokens)), REST)
+    s[3] = [x for tok in tokens for x in (tok, HOLD if tok != cells.MASK else cells.MASK)]
+    w = FillWriter._swing_weights(s, 2 * len(before))
+    expected = np.ones(cells.VOCAB)
+    if swinging is not None:
+        expected[cells.pitch_token(swinging)] = 0.1
+    assert (w == expected).all()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_weighted_to_zero_no_guarded_bass_swings_and_no_beat_doubles_the_leading_tone(monkeypatch, seed):
+    """A bass drawn whole in one guarded round with BASS_SWING 0 has no four notes A B A B; inner voices
+    drawn with LEADING_DOUBLED 0 never sound B with another voice on it (the home key's leading tone in
+    C), where the random network with both at 1 does both."""
+    from music_lstm.tasks import fill
+
+    def faults(state):
+        bass = [p for _, _, p in cells.decode(state)[3]]
+        swings = sum(a == c != b == d for a, b, c, d in zip(bass, bass[1:], bass[2:], bass[3:]))
+        sound = FillWriter._sounding(state)
+        doubled = int(((sound % 12 == 11) & (sound >= 0)).sum(axis=0).__ge__(2).sum())
+        return swings, doubled
+
+    score = chorale(seed, bars=8)
+    writer = FillWriter(random_net(seed))
+    monkeypatch.setattr(fill, "BASS_SWING", 1.0)
+    monkeypatch.setattr(fill, "LEADING_DOUBLED", 1.0)
+    plain = [faults(_guarded_draw(writer, score, (1, 2, 3), k)) for k in range(4)]
+    monkeypatch.setattr(fill, "BASS_SWING", 0.0)
+    monkeypatch.setattr(fill, "LEADING_DOUBLED", 0.0)
+    weighted = [faults(_guarded_draw(writer, score, (1, 2, 3), k)) for k in range(4)]
+    assert sum(p[0] for p in plain) > 0 and sum(p[1] for p in plain) > 0
+    assert sum(w[0] for w in weighted) == 0 and sum(w[1] for w in weighted) == 0
+
+
 def test_the_length_rule_lets_no_note_end_at_a_dotted_eighth_or_seven_sixteenths():
     P, Q = cells.pitch_token(48), cells.pitch_token(50)
     s = np.full((4, 12), REST)
