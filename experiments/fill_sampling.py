@@ -98,17 +98,21 @@ def main(argv=None) -> int:
             sl = [x for v in vs for x in voice_slices(v) if x.full]
             return "/".join(f"{np.mean([x.pitches[u] < x.pitches[u + 1] for x in sl]):.3f}" for u in (1, 2))
 
-        def doubled_leading(vs):
-            """The share of four-voice slices on the beat that double the home key's leading tone."""
-            from music_lstm.eval.voice_leading import voice_slices
+        def doubled_thirds(vs):
+            """The share of four-voice slices on the beat that are a major triad or a dominant seventh with its
+            third (a dominant's leading tone) in two voices."""
+            from music_lstm.eval.voice_leading import chord_type, voice_slices
 
             n = bad = 0
-            for v, piece in zip(vs, pieces):
-                lead = (piece.tonic - 1) % 12
+            for v in vs:
                 for x in voice_slices(v):
                     if x.full and abs(x.offset % 1) < 1e-3:
                         n += 1
-                        bad += [p % 12 for p in x.pitches].count(lead) >= 2
+                        pcs = [p % 12 for p in x.pitches]
+                        if chord_type(set(pcs)) in ("major", "dominant7"):
+                            root = next(r for r in set(pcs) if (r + 4) % 12 in pcs and ((r + 7) % 12 in pcs or (r + 10) % 12 in pcs
+                                                                                       or len(set(pcs)) == 2))
+                            bad += pcs.count((root + 4) % 12) >= 2
             return bad / max(n, 1)
 
         def swings(vs):
@@ -134,7 +138,7 @@ def main(argv=None) -> int:
               f"odd lengths {odd_lengths(outs):.4f} (Bach {odd_lengths([s.voices for s in pieces]):.4f}) "
               f"no chord on/off the beat {no_chord(outs)} (Bach {no_chord([s.voices for s in pieces])}) "
               f"crossings A-T/T-B {crossings(outs)} (Bach {crossings([s.voices for s in pieces])}) "
-              f"doubled leading tone {doubled_leading(outs):.4f} (Bach {doubled_leading([s.voices for s in pieces]):.4f}) "
+              f"doubled major thirds {doubled_thirds(outs):.4f} (Bach {doubled_thirds([s.voices for s in pieces]):.4f}) "
               f"bass swings {swings(outs):.4f} (Bach {swings([s.voices for s in pieces]):.4f}) "
               f"({time.time() - t0:.0f} s)\n    moves 0/1/2/3-4/5+: {shares}  Bach: {bach_shares}", flush=True)
     return 0

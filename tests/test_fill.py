@@ -295,22 +295,32 @@ def _guarded_draw(writer, score, voices, seed):
     probs = writer._probs(state, enc.features[None])
     mask = np.zeros_like(state, dtype=bool)
     mask[:, writable] = True
-    writer._draw(state, probs, mask, allowed, np.random.default_rng(seed), 3.0, True, leading=11)
+    writer._draw(state, probs, mask, allowed, np.random.default_rng(seed), 3.0, True)
     return state[0]
 
 
-def test_the_leading_tone_weight_falls_on_a_second_voice_sounding_it():
+def test_the_third_weight_falls_on_a_second_voice_on_a_major_chords_third(monkeypatch):
     from music_lstm.tasks import fill
 
-    B4, G4 = cells.pitch_token(71), cells.pitch_token(67)
-    s = np.full((4, 4), REST)
-    s[0] = [B4, HOLD, HOLD, HOLD]
-    sound = FillWriter._sounding(s)
-    w = FillWriter._doubling_weights(2, 0, sound, 11)
-    leading = (fill.PITCHES % 12 == 11) & (np.arange(cells.VOCAB) >= 3)
-    assert (w[leading] == fill.LEADING_DOUBLED).all() and (w[~leading] == 1).all()
-    s[0] = [G4, HOLD, HOLD, HOLD]  # no other voice on B: nothing weighed
-    assert (FillWriter._doubling_weights(2, 0, FillWriter._sounding(s), 11) == 1).all()
+    monkeypatch.setattr(fill, "THIRD_DOUBLED", 0.3)
+
+    def weights(*pitches):
+        s = np.full((4, 4), REST)
+        for v, p in enumerate(pitches):
+            s[v] = [cells.pitch_token(p), HOLD, HOLD, HOLD]
+        return FillWriter._doubling_weights(3, 0, FillWriter._sounding(s))
+
+    pitch = np.arange(cells.VOCAB) >= 3
+    w = weights(71, 67, 62)  # B, G, D above: a G major chord's third is B
+    b = pitch & (fill.PITCHES % 12 == 11)
+    assert (w[b] == fill.THIRD_DOUBLED).all() and (w[~b] == 1).all()
+    assert (weights(71, 67, 64) == 1).all()  # B, G, E: E minor, whose fifth B may be doubled
+    w = weights(72, 67, 64)  # C, G, E: C major; only a second E is weighed
+    e = pitch & (fill.PITCHES % 12 == 4)
+    assert (w[e] == fill.THIRD_DOUBLED).all() and (w[~e] == 1).all()
+    assert (weights(72, 67) == 1).all()  # C and G: no third sounds
+    w = weights(76, 64, 67)  # E, E, G: a doubled third; the root C under it is weighed, A (A minor) is not
+    assert (w[pitch & (fill.PITCHES % 12 == 0)] == 0.3).all() and (w[pitch & (fill.PITCHES % 12 == 9)] == 1).all()
 
 
 @pytest.mark.parametrize("before, after, swinging", [
@@ -335,26 +345,29 @@ def test_the_swing_weight_falls_on_the_bass_note_that_makes_four_swing(monkeypat
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_weighted_to_zero_no_guarded_bass_swings_and_no_beat_doubles_the_leading_tone(monkeypatch, seed):
-    """A bass drawn whole in one guarded round with BASS_SWING 0 has no four notes A B A B; inner voices
-    drawn with LEADING_DOUBLED 0 never sound B with another voice on it (the home key's leading tone in
-    C), where the random network with both at 1 does both."""
+def test_weighted_to_zero_no_guarded_bass_swings_and_no_major_third_is_doubled(monkeypatch, seed):
+    """Voices drawn whole in one guarded round with BASS_SWING 0 make no bass of four notes A B A B, and with
+    THIRD_DOUBLED 0 no cell where two voices sound the third of a major chord the others sound, where the
+    random network with both at 1 does both."""
     from music_lstm.tasks import fill
 
     def faults(state):
         bass = [p for _, _, p in cells.decode(state)[3]]
         swings = sum(a == c != b == d for a, b, c, d in zip(bass, bass[1:], bass[2:], bass[3:]))
         sound = FillWriter._sounding(state)
-        doubled = int(((sound % 12 == 11) & (sound >= 0)).sum(axis=0).__ge__(2).sum())
+        doubled = 0
+        for t in range(sound.shape[1]):
+            pcs = [int(p) % 12 for p in sound[:, t] if p >= 0]
+            doubled += any(pcs.count(x) >= 2 and (x - 4) % 12 in pcs and (x - 7) % 12 not in pcs for x in set(pcs))
         return swings, doubled
 
     score = chorale(seed, bars=8)
     writer = FillWriter(random_net(seed))
     monkeypatch.setattr(fill, "BASS_SWING", 1.0)
-    monkeypatch.setattr(fill, "LEADING_DOUBLED", 1.0)
+    monkeypatch.setattr(fill, "THIRD_DOUBLED", 1.0)
     plain = [faults(_guarded_draw(writer, score, (1, 2, 3), k)) for k in range(4)]
     monkeypatch.setattr(fill, "BASS_SWING", 0.0)
-    monkeypatch.setattr(fill, "LEADING_DOUBLED", 0.0)
+    monkeypatch.setattr(fill, "THIRD_DOUBLED", 0.0)
     weighted = [faults(_guarded_draw(writer, score, (1, 2, 3), k)) for k in range(4)]
     assert sum(p[0] for p in plain) > 0 and sum(p[1] for p in plain) > 0
     assert sum(w[0] for w in weighted) == 0 and sum(w[1] for w in weighted) == 0

@@ -21,8 +21,8 @@ time, each knowing the notes either side, with its rhythm kept. Where the run fo
 and out of it by its size: fitted on the training chorales (experiments/fill_moves.py) so that the
 network, given Bach's own notes either side, moves each voice by each size as often as Bach does; and
 a note struck off the beat that does not come and go by step, as passing and neighbour notes do, is
-weighed down (`PASSING`), as are a second voice on the home key's leading tone (`LEADING_DOUBLED`) and a
-bass note that makes the bass swing between two pitches, A B A B (`BASS_SWING`).
+weighed down (`PASSING`), as is a bass note that makes the bass swing between two pitches, A B A B
+(`BASS_SWING`); a second voice on a major chord's third can be too (`THIRD_DOUBLED`, off).
 
     python -m music_lstm harmonize "c'4 d' e' f' g'2^" --seed 1
 """
@@ -67,9 +67,10 @@ SIXTEENTHS = True  # and a note struck between two eighths follows a note and is
 PASSING = 0.1  # under the guard, the weight of a note struck off the beat for a move into it or out of it
 # that is no step (1 or 2 semitones), once for each (`_passing_weights`; chosen on
 # training-side pieces: BENCHMARKS.md)
-LEADING_DOUBLED = 0.01  # under the guard, the weight of a pitch that doubles the home key's leading tone another voice sounds
-BASS_SWING = 0.01  # and of a bass note that makes four notes swing between two pitches (A B A B) (both chosen on
-# training-side pieces: BENCHMARKS.md)
+BASS_SWING = 0.01  # under the guard, the weight of a bass note that makes four notes swing between two pitches
+# (A B A B) (chosen on training-side pieces: BENCHMARKS.md)
+THIRD_DOUBLED = 1.0  # and of a pitch that makes two voices sound a major chord's third (a dominant's leading tone):
+# off: weighed down to Bach's share, it took the inner voices out of Bach's band more often (BENCHMARKS.md)
 SWEEPS = 9  # rounds more under the guard, each redrawing the pitch of every other note of one written voice,
 # knowing the notes either side (chosen with ROUNDS on training-side pieces: BENCHMARKS.md)
 VOICES = ("soprano", "alto", "tenor", "bass")
@@ -210,7 +211,6 @@ class FillWriter:
         feats = np.repeat(enc.features[None], B, axis=0)
         cells_v, cells_t = np.nonzero(drawn)
         clashes = CLASHES.get(enc.score.mode, CLASHES["major"])
-        leading = 8 if enc.score.mode == "minor" else 11  # the home key's leading tone, in the common key (G sharp, B)
         grid = (np.arange(T) + lo) / cells.STEPS - score.pickup  # quarter notes from the first beat
         on_eighth = np.abs(grid / 0.5 % 1 - 0.5) > 0.5 - 1e-6  # (T,)
         on_beat = np.abs(grid % 1 - 0.5) > 0.5 - 1e-6
@@ -226,7 +226,7 @@ class FillWriter:
             self._copy(state, copy_src, copy_dst)
             probs = self._probs(state, feats)  # (B, 4, T, V)
             self._draw(state, probs, mask, allowed, rng, temperature, guard and share <= GUARD_FROM, clashes=clashes,
-                       on_eighth=on_eighth, on_beat=on_beat, leading=leading)
+                       on_eighth=on_eighth, on_beat=on_beat)
             self._copy(state, copy_src, copy_dst)
         written = [v for v in range(4) if drawn[v].any()]
         for n in range(SWEEPS if written else 0):  # every other note of one written voice, knowing the notes either side
@@ -237,7 +237,7 @@ class FillWriter:
             state[mask] = MASK
             probs = self._probs(state, feats)
             self._draw(state, probs, mask, allowed, rng, temperature, guard, clashes=clashes, on_eighth=on_eighth,
-                       on_beat=on_beat, pitch_only=old, leading=leading)
+                       on_beat=on_beat, pitch_only=old)
             self._copy(state, copy_src, copy_dst)
         near = self._cadence_cells(enc, drawn, lo)
         for _ in range(cadence_rounds if near.any() else 0):  # the approach to each phrase end drawn again
@@ -246,7 +246,7 @@ class FillWriter:
             state[mask] = MASK
             probs = self._probs(state, feats)
             self._draw(state, probs, mask, allowed, rng, temperature, guard, clashes=clashes, on_eighth=on_eighth,
-                       on_beat=on_beat, leading=leading)
+                       on_beat=on_beat)
             self._copy(state, copy_src, copy_dst)
         if ARRIVALS:
             self._arrivals(state, enc, drawn, feats, allowed, rng, temperature, lo, end_on_tonic)
@@ -262,7 +262,7 @@ class FillWriter:
                 masked[bad] = MASK
                 probs = self._probs(masked, feats)
                 self._draw(state, probs, bad, allowed, rng, temperature, True, greedy=True, clashes=clashes,
-                           on_eighth=on_eighth, on_beat=on_beat, leading=leading)
+                           on_eighth=on_eighth, on_beat=on_beat)
                 self._copy(state, copy_src, copy_dst)
         out = []
         for b in range(B):
@@ -315,16 +315,27 @@ class FillWriter:
         return w
 
     @staticmethod
-    def _doubling_weights(v: int, t: int, sound: np.ndarray, leading: int) -> np.ndarray:
-        """(VOCAB,) `LEADING_DOUBLED` for each pitch (and a hold of one) of cell (v, t) that is the
-        pitch class `leading` while another voice sounds it there; 1 for every other token."""
+    def _doubling_weights(v: int, t: int, sound: np.ndarray) -> np.ndarray:
+        """(VOCAB,) `THIRD_DOUBLED` for each pitch (and a hold of one) of cell (v, t) that makes two voices
+        sound the third of a major chord: a pitch class another voice sounds, with the one a major third
+        below it (the root) sounding too; or the root itself, under a third two other voices sound. Not
+        where the pitch class a fifth below the third sounds (the third is then the fifth of a minor
+        chord). The third of a dominant is its key's leading tone; 1 for every other token."""
         w = np.ones(VOCAB)
-        others = [sound[u, t] for u in range(4) if u != v and sound[u, t] >= 0]
-        if not any(p % 12 == leading for p in others):
+        count = np.zeros(12, int)
+        for u in range(4):
+            if u != v and sound[u, t] >= 0:
+                count[sound[u, t] % 12] += 1
+        heard = count > 0
+        pcs = np.arange(12)
+        doubling = heard & heard[(pcs - 4) % 12] & ~heard[(pcs - 7) % 12]  # a second voice on this third
+        rooting = (count[(pcs + 4) % 12] >= 2) & ~heard[(pcs - 3) % 12]  # the root under a doubled third
+        bad = doubling | rooting
+        if not bad.any():
             return w
-        w[3:][PITCHES[3:] % 12 == leading] = LEADING_DOUBLED
-        if t > 0 and sound[v, t - 1] >= 0 and sound[v, t - 1] % 12 == leading:
-            w[HOLD] = LEADING_DOUBLED
+        w[3:] = np.where(bad[PITCHES[3:] % 12], THIRD_DOUBLED, 1.0)
+        if t > 0 and sound[v, t - 1] >= 0 and bad[sound[v, t - 1] % 12]:
+            w[HOLD] = THIRD_DOUBLED
         return w
 
     @staticmethod
@@ -592,14 +603,13 @@ class FillWriter:
             state[:, dst[0], dst[1]] = state[:, src[0], src[1]]
 
     def _draw(self, state, probs, mask, allowed, rng, temperature, guard, greedy=False, clashes=None,
-              on_eighth=None, on_beat=None, pitch_only=None, leading=None):
+              on_eighth=None, on_beat=None, pitch_only=None):
         """Draw every masked cell of `state` (B, 4, T) from `probs` under `allowed`; under `guard`, one
         cell at a time in time order, each under the voice-leading guard given the others (`clashes`: which
         pitch classes clash, `CLASHES`), then the rules of the rhythm where they leave a choice (`on_eighth`
         (T,): the cells on the eighths' grid, for `SIXTEENTHS`; `on_beat` (T,), the beats', for `PASSING`).
         `pitch_only` (B, 4, T): the tokens before the cells were masked; only a pitch is drawn, and a note
-        the guard leaves no pitch keeps its own. `leading`: the home key's leading tone (a pitch class), for
-        `LEADING_DOUBLED`."""
+        the guard leaves no pitch keeps its own."""
         b_idx, v_idx, t_idx = np.nonzero(mask)
         same = None
         if KEEP_REPEAT_ODDS:
@@ -638,10 +648,10 @@ class FillWriter:
                                                sound[b][v, t2] if t2 < state.shape[2] else -1)
             if PASSING != 1.0 and on_beat is not None:
                 row = row * self._passing_weights(state[b], v, t, sound[b], on_beat)
-            if LEADING_DOUBLED != 1.0 and leading is not None:
-                row = row * self._doubling_weights(v, t, sound[b], leading)
             if BASS_SWING != 1.0 and v == 3:
                 row = row * self._swing_weights(state[b], t)
+            if THIRD_DOUBLED != 1.0:
+                row = row * self._doubling_weights(v, t, sound[b])
             g = self._guard(state[b], v, t, sound[b], clashes)
             q = row * g
             if pitch_only is not None and q.sum() <= 0:
