@@ -260,31 +260,7 @@ def test_the_repeat_weight_thins_out_repeated_notes(monkeypatch):
     assert repeats(0.05) < repeats(1.0)
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_a_guarded_draw_weighs_a_repeat_against_the_note_just_drawn_before_it(monkeypatch, seed):
-    """Drawn one cell at a time, a cell reads the note drawn just before it in the same round: with the
-    repeat weighted 0 no note of a voice drawn whole in one guarded round strikes its predecessor's pitch."""
-    from music_lstm.tasks import fill
-
-    monkeypatch.setattr(fill, "REPEAT_WEIGHT", 0.0)
-    score = chorale(seed, bars=4)
-    writer = FillWriter(random_net(seed))
-    enc = cells.encode(score)
-    writable = np.zeros((4, enc.steps), bool)
-    writable[1] = True
-    allowed = writer._allowed(enc, writable)
-    state = enc.tokens[None].astype(np.int64).copy()
-    state[:, writable] = cells.MASK
-    probs = writer._probs(state, enc.features[None])
-    mask = np.zeros_like(state, dtype=bool)
-    mask[:, writable] = True
-    writer._draw(state, probs, mask, allowed, np.random.default_rng(seed), 1.0, True)
-    alto = cells.decode(state[0])[1]
-    assert len(alto) > 4
-    assert all(a[2] != b[2] for a, b in zip(alto, alto[1:]) if abs(a[0] + a[1] - b[0]) < 1e-9)
-
-
-def _guarded_draw(writer, score, voices, seed):
+def _guarded_draw(writer, score, voices, seed, temperature=3.0):
     """Voices `voices` of `score` drawn whole in one guarded round; the cells of the result."""
     enc = cells.encode(score)
     writable = np.zeros((4, enc.steps), bool)
@@ -295,8 +271,20 @@ def _guarded_draw(writer, score, voices, seed):
     probs = writer._probs(state, enc.features[None])
     mask = np.zeros_like(state, dtype=bool)
     mask[:, writable] = True
-    writer._draw(state, probs, mask, allowed, np.random.default_rng(seed), 3.0, True)
+    writer._draw(state, probs, mask, allowed, np.random.default_rng(seed), temperature, True)
     return state[0]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_guarded_draw_weighs_a_repeat_against_the_note_just_drawn_before_it(monkeypatch, seed):
+    """Drawn one cell at a time, a cell reads the note drawn just before it in the same round: with the
+    repeat weighted 0 no note of a voice drawn whole in one guarded round strikes its predecessor's pitch."""
+    from music_lstm.tasks import fill
+
+    monkeypatch.setattr(fill, "REPEAT_WEIGHT", 0.0)
+    alto = cells.decode(_guarded_draw(FillWriter(random_net(seed)), chorale(seed, bars=4), (1,), seed, 1.0))[1]
+    assert len(alto) > 4
+    assert all(a[2] != b[2] for a, b in zip(alto, alto[1:]) if abs(a[0] + a[1] - b[0]) < 1e-9)
 
 
 def test_the_third_weight_falls_on_a_second_voice_on_a_major_chords_third(monkeypatch):
