@@ -287,30 +287,6 @@ def test_a_guarded_draw_weighs_a_repeat_against_the_note_just_drawn_before_it(mo
     assert all(a[2] != b[2] for a, b in zip(alto, alto[1:]) if abs(a[0] + a[1] - b[0]) < 1e-9)
 
 
-def test_the_third_weight_falls_on_a_second_voice_on_a_major_chords_third(monkeypatch):
-    from music_lstm.tasks import fill
-
-    monkeypatch.setattr(fill, "THIRD_DOUBLED", 0.3)
-
-    def weights(*pitches):
-        s = np.full((4, 4), REST)
-        for v, p in enumerate(pitches):
-            s[v] = [cells.pitch_token(p), HOLD, HOLD, HOLD]
-        return FillWriter._doubling_weights(3, 0, FillWriter._sounding(s))
-
-    pitch = np.arange(cells.VOCAB) >= 3
-    w = weights(71, 67, 62)  # B, G, D above: a G major chord's third is B
-    b = pitch & (fill.PITCHES % 12 == 11)
-    assert (w[b] == fill.THIRD_DOUBLED).all() and (w[~b] == 1).all()
-    assert (weights(71, 67, 64) == 1).all()  # B, G, E: E minor, whose fifth B may be doubled
-    w = weights(72, 67, 64)  # C, G, E: C major; only a second E is weighed
-    e = pitch & (fill.PITCHES % 12 == 4)
-    assert (w[e] == fill.THIRD_DOUBLED).all() and (w[~e] == 1).all()
-    assert (weights(72, 67) == 1).all()  # C and G: no third sounds
-    w = weights(76, 64, 67)  # E, E, G: a doubled third; the root C under it is weighed, A (A minor) is not
-    assert (w[pitch & (fill.PITCHES % 12 == 0)] == 0.3).all() and (w[pitch & (fill.PITCHES % 12 == 9)] == 1).all()
-
-
 @pytest.mark.parametrize("before, after, swinging", [
     ([48, 50, 48], [], 50),  # A B A [B]
     ([48, 50], [50], 48),  # A B [A] B
@@ -333,32 +309,22 @@ def test_the_swing_weight_falls_on_the_bass_note_that_makes_four_swing(monkeypat
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_weighted_to_zero_no_guarded_bass_swings_and_no_major_third_is_doubled(monkeypatch, seed):
-    """Voices drawn whole in one guarded round with BASS_SWING 0 make no bass of four notes A B A B, and with
-    THIRD_DOUBLED 0 no cell where two voices sound the third of a major chord the others sound, where the
-    random network with both at 1 does both."""
+def test_weighted_to_zero_no_guarded_bass_swings(monkeypatch, seed):
+    """A bass drawn whole in one guarded round with BASS_SWING 0 has no four notes A B A B, where the random
+    network with it at 1 writes some."""
     from music_lstm.tasks import fill
 
-    def faults(state):
+    def swings(state):
         bass = [p for _, _, p in cells.decode(state)[3]]
-        swings = sum(a == c != b == d for a, b, c, d in zip(bass, bass[1:], bass[2:], bass[3:]))
-        sound = FillWriter._sounding(state)
-        doubled = 0
-        for t in range(sound.shape[1]):
-            pcs = [int(p) % 12 for p in sound[:, t] if p >= 0]
-            doubled += any(pcs.count(x) >= 2 and (x - 4) % 12 in pcs and (x - 7) % 12 not in pcs for x in set(pcs))
-        return swings, doubled
+        return sum(a == c != b == d for a, b, c, d in zip(bass, bass[1:], bass[2:], bass[3:]))
 
     score = chorale(seed, bars=8)
     writer = FillWriter(random_net(seed))
     monkeypatch.setattr(fill, "BASS_SWING", 1.0)
-    monkeypatch.setattr(fill, "THIRD_DOUBLED", 1.0)
-    plain = [faults(_guarded_draw(writer, score, (1, 2, 3), k)) for k in range(4)]
+    plain = sum(swings(_guarded_draw(writer, score, (1, 2, 3), k)) for k in range(4))
     monkeypatch.setattr(fill, "BASS_SWING", 0.0)
-    monkeypatch.setattr(fill, "THIRD_DOUBLED", 0.0)
-    weighted = [faults(_guarded_draw(writer, score, (1, 2, 3), k)) for k in range(4)]
-    assert sum(p[0] for p in plain) > 0 and sum(p[1] for p in plain) > 0
-    assert sum(w[0] for w in weighted) == 0 and sum(w[1] for w in weighted) == 0
+    weighted = sum(swings(_guarded_draw(writer, score, (1, 2, 3), k)) for k in range(4))
+    assert plain > 0 and weighted == 0
 
 
 def test_the_length_rule_lets_no_note_end_at_a_dotted_eighth_or_seven_sixteenths():

@@ -22,7 +22,7 @@ and out of it by its size: fitted on the training chorales (experiments/fill_mov
 network, given Bach's own notes either side, moves each voice by each size as often as Bach does; and
 a note struck off the beat that does not come and go by step, as passing and neighbour notes do, is
 weighed down (`PASSING`), as is a bass note that makes the bass swing between two pitches, A B A B
-(`BASS_SWING`); a second voice on a major chord's third can be too (`THIRD_DOUBLED`, off).
+(`BASS_SWING`).
 
     python -m music_lstm harmonize "c'4 d' e' f' g'2^" --seed 1
 """
@@ -69,8 +69,6 @@ PASSING = 0.1  # under the guard, the weight of a note struck off the beat for a
 # training-side pieces: BENCHMARKS.md)
 BASS_SWING = 0.01  # under the guard, the weight of a bass note that makes four notes swing between two pitches
 # (A B A B) (chosen on training-side pieces: BENCHMARKS.md)
-THIRD_DOUBLED = 1.0  # and of a pitch that makes two voices sound a major chord's third (a dominant's leading tone):
-# off: weighed down to Bach's share, it took the inner voices out of Bach's band more often (BENCHMARKS.md)
 SWEEPS = 9  # rounds more under the guard, each redrawing the pitch of every other note of one written voice,
 # knowing the notes either side (chosen with ROUNDS on training-side pieces: BENCHMARKS.md)
 VOICES = ("soprano", "alto", "tenor", "bass")
@@ -312,30 +310,6 @@ class FillWriter:
         t2 = _next_onset(s, v, t)
         if t2 < s.shape[1] and s[v, t2] >= 3:
             w[3:] *= np.where(_STEPS[s[v, t2] - 3], 1.0, PASSING)
-        return w
-
-    @staticmethod
-    def _doubling_weights(v: int, t: int, sound: np.ndarray) -> np.ndarray:
-        """(VOCAB,) `THIRD_DOUBLED` for each pitch (and a hold of one) of cell (v, t) that makes two voices
-        sound the third of a major chord: a pitch class another voice sounds, with the one a major third
-        below it (the root) sounding too; or the root itself, under a third two other voices sound. Not
-        where the pitch class a fifth below the third sounds (the third is then the fifth of a minor
-        chord). The third of a dominant is its key's leading tone; 1 for every other token."""
-        w = np.ones(VOCAB)
-        count = np.zeros(12, int)
-        for u in range(4):
-            if u != v and sound[u, t] >= 0:
-                count[sound[u, t] % 12] += 1
-        heard = count > 0
-        pcs = np.arange(12)
-        doubling = heard & heard[(pcs - 4) % 12] & ~heard[(pcs - 7) % 12]  # a second voice on this third
-        rooting = (count[(pcs + 4) % 12] >= 2) & ~heard[(pcs - 3) % 12]  # the root under a doubled third
-        bad = doubling | rooting
-        if not bad.any():
-            return w
-        w[3:] = np.where(bad[PITCHES[3:] % 12], THIRD_DOUBLED, 1.0)
-        if t > 0 and sound[v, t - 1] >= 0 and bad[sound[v, t - 1] % 12]:
-            w[HOLD] = THIRD_DOUBLED
         return w
 
     @staticmethod
@@ -650,8 +624,6 @@ class FillWriter:
                 row = row * self._passing_weights(state[b], v, t, sound[b], on_beat)
             if BASS_SWING != 1.0 and v == 3:
                 row = row * self._swing_weights(state[b], t)
-            if THIRD_DOUBLED != 1.0:
-                row = row * self._doubling_weights(v, t, sound[b])
             g = self._guard(state[b], v, t, sound[b], clashes)
             q = row * g
             if pitch_only is not None and q.sum() <= 0:
