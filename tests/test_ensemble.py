@@ -60,6 +60,21 @@ def test_holdout_is_refused_with_resume_in_one_line(seeds, tmp_path):
     assert rc == 2 and "--holdout" in log and len(log.strip().splitlines()) == 1
 
 
+def test_a_holdout_without_a_split_or_with_pieces_not_in_the_data_is_one_line(seeds, tiny_run, tmp_path):
+    first, _ = seeds
+    data = tiny_run("satb").data
+    rc, log = _cli("train", "--data-dir", str(data), "--run-dir", str(tmp_path / "a"), "--holdout", str(tmp_path / "none"),
+                   *tiny_flags())
+    assert rc == 2 and "split.json: missing" in log and len(log.strip().splitlines()) == 1
+    other = tmp_path / "other"
+    shutil.copytree(first, other)
+    train, val = run_folder.read_split(other)
+    run_folder.write_split(other, train + ["not_here.mid"], val)
+    rc, log = _cli("train", "--data-dir", str(data), "--run-dir", str(tmp_path / "b"), "--holdout", str(other), *tiny_flags())
+    assert rc == 2 and "not_here.mid" in log and log.strip().splitlines()[-1].startswith("music_lstm: error: ")
+    assert not (tmp_path / "b" / run_folder.MODEL).exists()
+
+
 def test_the_combined_network_is_the_mean_of_its_members_in_keras_and_in_numpy(seeds, tmp_path):
     from music_lstm.models import factory
 
