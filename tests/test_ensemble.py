@@ -107,6 +107,18 @@ def test_a_combined_run_composes_and_is_scored(seeds, tmp_path):
     assert json.loads((out / run_folder.EVALUATION).read_text())["models"]["lstm"]["symbols"] > 0
 
 
+def test_a_combined_four_voice_run_harmonizes_a_tune_of_its_training_pieces(seeds, tmp_path):
+    from music_lstm.encodings.satb import decode_satb
+    from music_lstm.tasks.harmonizer import LSTMHarmonizer
+
+    first, second = seeds
+    run = run_folder.load_run(run_folder.combine([first, second], tmp_path / "ens"))
+    tune = decode_satb(run.vocab.decode(run.corpus["train"][0])).voices[0][:8]
+    for beam in (0, 4):  # sampled, and the beam search, which selects the members' states together
+        out = LSTMHarmonizer.from_run(run).harmonize(tune, seed=1, beam=beam)[0]
+        assert [n[2] for n in out.voices[0]] == [n[2] for n in tune] and all(out.voices[1:])
+
+
 def test_runs_that_are_not_one_models_seeds_are_refused(seeds, tiny_run, tmp_path):
     first, second = seeds
     moved = tmp_path / "moved"
