@@ -354,13 +354,6 @@ def _train(args) -> None:
         raise ConfigError("--jsb-order applies only with --jsb")
     if args.holdout and (args.jsb or args.resume):
         raise ConfigError("--holdout: not with --jsb (the file gives its split) or --resume (the run keeps its own)")
-    if args.holdout:  # before the folder is read: a missing or bad split is said at once
-        from pathlib import Path
-
-        from ..runs.run_folder import SPLIT, read_split
-
-        given = Path(args.holdout)
-        read_split(given.parent if given.name == SPLIT else given)
     from ..training.train import train
 
     train(_config(args), args.data_dir, args.run_dir, resume=args.resume, holdout=args.holdout, recursive=args.recursive, workers=args.workers,

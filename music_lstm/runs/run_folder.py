@@ -99,9 +99,12 @@ def ship(run_dir, task: str, sampling: dict | None = None) -> Path:
     return target
 
 
+BUDGET = ("seed", "epochs", "max_minutes", "patience")  # settings of a training run that leave its network's shape and data alone
+
+
 def combine(run_dirs, out_dir) -> Path:
     """One run folder (kind `lstm_ensemble`, `models.ensemble`) whose network is the mean of `run_dirs`' networks:
-    runs of the same settings but the seed, trained on the same split with the same vocabulary (`train
+    runs of the same settings but the seed and the budget (`BUDGET`), trained on the same split with the same vocabulary (`train
     --holdout FIRST --seed N`). The first run gives the vocabulary, split, data and corpus; `config.json`
     records how many networks it averages (`members`) and the first run's seed. Returns the folder.
 
@@ -118,7 +121,7 @@ def combine(run_dirs, out_dir) -> Path:
             raise RunFolderError(f"{run.path}: a {run.config.kind} run; only lstm runs are combined")
     for run in runs[1:]:
         differ = [f for f, v in dataclasses.asdict(run.config).items()
-                  if f != "seed" and v != getattr(first.config, f)]
+                  if f not in BUDGET and v != getattr(first.config, f)]
         if differ:
             raise RunFolderError(f"{run.path}: settings differ from {first.path}'s ({', '.join(differ)}): not one model's seeds")
         if run.vocab.index_to_symbol != first.vocab.index_to_symbol:

@@ -72,6 +72,11 @@ def _train(cfg, data_dir, run, resume, recursive, workers, use_cache, cache_dir,
            holdout=None):
     if resume:
         cfg, data_dir, recursive, state = _resume_state(cfg, run, data_dir)
+    given_split = None
+    if holdout is not None and not resume:  # read before the folder is: a missing or bad split is said at once
+        holdout = Path(holdout)
+        holdout = holdout.parent if holdout.name == run_folder.SPLIT else holdout
+        given_split = run_folder.read_split(holdout)
     keys = shifts(cfg.transpose_low, cfg.transpose_high)
     if cfg.jsb:  # a JSB Chorales file: its own train and valid splits, never re-split; its test split is evaluate's
         data_dir = cfg.jsb
@@ -87,10 +92,8 @@ def _train(cfg, data_dir, run, resume, recursive, workers, use_cache, cache_dir,
                                use_cache=use_cache, min_symbols=2, log=log)
         seqs = corpus.sequences
         train_names, val_names = split_pieces(list(seqs), cfg.val_fraction, cfg.seed)
-        if holdout is not None and not resume:
-            given = Path(holdout)
-            given = given.parent if given.name == run_folder.SPLIT else given
-            train_names, val_names = (_known(names, seqs, given) for names in run_folder.read_split(given))
+        if given_split is not None:
+            train_names, val_names = (_known(names, seqs, holdout) for names in given_split)
     if resume:
         train_names, val_names = (_known(names, seqs, run) for names in run_folder.read_split(run))
         vocab = run_folder.read_vocab(run / run_folder.VOCAB)
