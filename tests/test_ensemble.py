@@ -3,6 +3,7 @@ one run folder whose network averages theirs (kind lstm_ensemble): it loads, sco
 one network does."""
 
 import contextlib
+import dataclasses
 import io
 import json
 import shutil
@@ -129,6 +130,11 @@ def test_runs_that_are_not_one_models_seeds_are_refused(seeds, tiny_run, tmp_pat
         run_folder.combine([first, moved], tmp_path / "a")
     with pytest.raises(RunFolderError, match="settings differ"):
         run_folder.combine([first, tiny_run("voiced").run], tmp_path / "b")
+    longer = tmp_path / "longer"  # another budget is still the same model's seed
+    shutil.copytree(second, longer)
+    cfg = run_folder.read_config(longer / run_folder.CONFIG)
+    run_folder.write_config(longer / run_folder.CONFIG, dataclasses.replace(cfg, epochs=9, max_minutes=3.0, patience=2))
+    assert run_folder.load_run(run_folder.combine([first, longer], tmp_path / "e")).config.members == 2
     with pytest.raises(RunFolderError, match="two run folders"):
         run_folder.combine([first], tmp_path / "c")
     with pytest.raises(RunFolderError, match="only lstm runs"):
