@@ -81,8 +81,8 @@ def test_a_composed_ending_is_a_cadence_on_the_tonic_and_keeps_what_comes_before
     of the last bar, to the end in every voice, reached from G in root position (V, a seventh allowed) a beat before."""
     import numpy as np
 
-    from music_lstm.tasks.fill import FillWriter
     from music_lstm.core.ranges import BACH_RANGES
+    from music_lstm.tasks.fill import FillWriter
     from music_lstm.tasks.steer import cadence_ending
 
     chords = [(72, 67, 64, 48), (74, 67, 65, 47), (72, 69, 64, 45), (71, 67, 62, 43)] * 4  # I V6 vi V, a beat each
